@@ -1,0 +1,103 @@
+"""The typed model of one stack's configuration (the `orchestra:*` keys).
+
+Every setting a stack can have is declared here, with its default, its limits
+and what it is for. `Pulumi.yaml` declares the same keys for `pulumi config`;
+a test keeps the two in step. dev and prod differ only through these values.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic.alias_generators import to_camel
+
+# The only values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+class StackConfig(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    environment: Literal["dev", "staging", "prod"] = Field(
+        description="Which kind of environment this stack is; tenant instances declare the one they belong to.",
+    )
+    protect_stateful_resources: bool = Field(
+        default=True,
+        description=(
+            "Protect tables, secrets and other data from deletion: `protect` and `retain_on_delete` "
+            "in Pulumi, deletion protection where the service has it. Only throwaway stacks turn it off."
+        ),
+    )
+    log_retention_days: int = Field(
+        default=14,
+        description="Retention of every log group the stack declares, in days (a value CloudWatch accepts).",
+    )
+    lambda_memory_mb: int = Field(
+        default=256, ge=128, le=10240, description="Memory of each Lambda function, in MB (128-10240)."
+    )
+    lambda_timeout_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=29,
+        description="Timeout of each Lambda function, in seconds (1-29: API Gateway gives up after 30).",
+    )
+    lambda_architecture: Literal["arm64", "x86_64"] = Field(
+        default="arm64", description="CPU architecture of the Lambda functions."
+    )
+    secret_store: Literal["secretsmanager", "ssm"] = Field(
+        default="secretsmanager",
+        description="Where runtime secrets live: AWS Secrets Manager or SSM Parameter Store SecureString.",
+    )
+    run_ttl_days: int = Field(
+        default=90, ge=1, le=3650, description="Days after which a recorded run expires from the runs table."
+    )
+    api_rate_limit: int = Field(
+        default=50, ge=1, le=10000, description="Steady requests per second the HTTP API accepts."
+    )
+    api_burst_limit: int = Field(
+        default=100, ge=1, le=5000, description="Request burst the HTTP API accepts above the steady rate."
+    )
+    alarm_lambda_errors: int = Field(
+        default=1, ge=1, description="Lambda errors in 5 minutes that raise an alarm."
+    )
+    alarm_api_5xx: int = Field(
+        default=5, ge=1, description="API 5xx responses in 5 minutes that raise an alarm."
+    )
+    alarm_email: str = Field(
+        default="",
+        pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="Email address subscribed to the alarm topic; empty for none.",
+    )
+    discord_application_id: str = Field(
+        pattern=r"^[0-9]{17,20}$",
+        description="The Discord application's id (a 17-20 digit snowflake).",
+    )
+    discord_public_key: SecretStr = Field(
+        description="The Discord application's Ed25519 public key (64 hex characters).",
+    )
+    discord_bot_token: SecretStr = Field(
+        description="The Discord bot token, used to register the slash commands.",
+    )
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_cloudwatch_accepts(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+            raise ValueError(f"{days} is not a retention CloudWatch accepts; use one of {allowed}")
+        return days
+
+    @field_validator("discord_public_key", "discord_bot_token")
+    @classmethod
+    def _secret_not_blank(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if not secret or secret.strip() != secret:
+            raise ValueError("must be a non-empty value without surrounding whitespace")
+        return value

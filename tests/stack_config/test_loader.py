@@ -1,0 +1,132 @@
+import asyncio
+import json
+
+import pulumi
+import pytest
+from pydantic import SecretStr
+
+from stack_config import ConfigError, StackConfig, load_stack_config, secret_output
+
+VALID = {
+    "orchestra:environment": "dev",
+    "orchestra:discordApplicationId": "1300000000000000001",
+    "orchestra:discordPublicKey": "a" * 64,
+    "orchestra:discordBotToken": "bot-token-value",
+}
+
+
+@pytest.fixture
+def stack_settings(monkeypatch: pytest.MonkeyPatch):
+    """Hands settings to the program the way the CLI does: the PULUMI_CONFIG environment bag."""
+
+    def use(settings: dict[str, str]) -> None:
+        pulumi.runtime.set_all_config({}, [])
+        monkeypatch.setenv("PULUMI_CONFIG", json.dumps(settings))
+
+    return use
+
+
+def load(stack_settings, **overrides: str) -> StackConfig:
+    stack_settings({**VALID, **{f"orchestra:{key}": value for key, value in overrides.items()}})
+    return load_stack_config("orchestra")
+
+
+def error_of(stack_settings, settings: dict[str, str]) -> str:
+    stack_settings(settings)
+    with pytest.raises(ConfigError) as raised:
+        load_stack_config("orchestra")
+    message = str(raised.value)
+    assert "\n" not in message
+    return message
+
+
+def test_defaults_fill_what_the_stack_leaves_out(stack_settings) -> None:
+    config = load(stack_settings)
+    assert config.environment == "dev"
+    assert config.protect_stateful_resources is True
+    assert config.log_retention_days == 14
+    assert config.lambda_architecture == "arm64"
+    assert config.alarm_email == ""
+
+
+def test_text_values_are_coerced_to_their_types(stack_settings) -> None:
+    config = load(stack_settings, lambdaMemoryMb="512", protectStatefulResources="false", logRetentionDays="30")
+    assert (config.lambda_memory_mb, config.protect_stateful_resources, config.log_retention_days) == (512, False, 30)
+
+
+def test_settings_set_through_the_runtime_map_are_read_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PULUMI_CONFIG", raising=False)
+    pulumi.runtime.set_all_config({**VALID, "orchestra:runTtlDays": "7"}, [])
+    assert load_stack_config("orchestra").run_ttl_days == 7
+
+
+def test_missing_setting_names_it_and_what_it_needs(stack_settings) -> None:
+    settings = {k: v for k, v in VALID.items() if k != "orchestra:discordApplicationId"}
+    message = error_of(stack_settings, settings)
+    assert message == (
+        "invalid stack configuration: orchestra:discordApplicationId: required setting is missing; "
+        "set it to the Discord application's id (a 17-20 digit snowflake)."
+    )
+
+
+def test_unknown_environment_lists_what_is_allowed(stack_settings) -> None:
+    message = error_of(stack_settings, {**VALID, "orchestra:environment": "production"})
+    assert "orchestra:environment: Input should be 'dev', 'staging' or 'prod' (got 'production')" in message
+
+
+def test_wrong_type(stack_settings) -> None:
+    message = error_of(stack_settings, {**VALID, "orchestra:lambdaMemoryMb": "lots"})
+    assert "orchestra:lambdaMemoryMb: Input should be a valid integer" in message
+    assert "(got 'lots')" in message
+
+
+def test_out_of_range_number(stack_settings) -> None:
+    message = error_of(stack_settings, {**VALID, "orchestra:lambdaTimeoutSeconds": "60"})
+    assert "orchestra:lambdaTimeoutSeconds: Input should be less than or equal to 29 (got '60')" in message
+
+
+def test_retention_cloudwatch_rejects(stack_settings) -> None:
+    message = error_of(stack_settings, {**VALID, "orchestra:logRetentionDays": "31"})
+    assert "orchestra:logRetentionDays: 31 is not a retention CloudWatch accepts; use one of 1, 3, 5, 7, 14, 30" in message
+
+
+def test_malformed_name(stack_settings) -> None:
+    message = error_of(stack_settings, {**VALID, "orchestra:discordApplicationId": "my-app"})
+    assert "orchestra:discordApplicationId: String should match pattern '^[0-9]{17,20}$' (got 'my-app')" in message
+
+
+def test_unknown_key_suggests_the_likely_one(stack_settings) -> None:
+    message = error_of(stack_settings, {**VALID, "orchestra:logRetentionDay": "30"})
+    assert message == (
+        "invalid stack configuration: orchestra:logRetentionDay: unknown setting "
+        "(did you mean orchestra:logRetentionDays?)"
+    )
+
+
+def test_other_namespaces_are_the_providers_business(stack_settings) -> None:
+    config = load(stack_settings, **{})
+    stack_settings({**VALID, "aws:region": "eu-west-1"})
+    assert load_stack_config("orchestra") == config
+
+
+def test_blank_secret_is_rejected_without_echoing_it(stack_settings) -> None:
+    message = error_of(stack_settings, {**VALID, "orchestra:discordBotToken": " leaked "})
+    assert "orchestra:discordBotToken: must be a non-empty value without surrounding whitespace" in message
+    assert "leaked" not in message
+
+
+def test_every_error_is_reported_on_the_one_line(stack_settings) -> None:
+    message = error_of(stack_settings, {**VALID, "orchestra:lambdaMemoryMb": "64", "orchestra:runTtlDays": "0"})
+    assert "orchestra:lambdaMemoryMb:" in message and "orchestra:runTtlDays:" in message
+
+
+def test_secrets_stay_secret(stack_settings) -> None:
+    config = load(stack_settings)
+    assert isinstance(config.discord_bot_token, SecretStr)
+    assert "bot-token-value" not in repr(config)
+
+    async def as_output() -> tuple[bool, str | None]:
+        output = secret_output(config.discord_bot_token)
+        return await output.is_secret(), await output.future()
+
+    assert asyncio.run(as_output()) == (True, "bot-token-value")
