@@ -68,7 +68,9 @@ class StackConfig(BaseModel):
         default=1, ge=1, description="Lambda errors in 5 minutes that raise an alarm."
     )
     alarm_api_5xx: int = Field(
-        default=5, ge=1, description="API 5xx responses in 5 minutes that raise an alarm."
+        default=5,
+        ge=1,
+        alias="alarmApi5xx", description="API 5xx responses in 5 minutes that raise an alarm."
     )
     alarm_email: str = Field(
         default="",

@@ -1,0 +1,35 @@
+"""Orchestra: one stack of the platform. Load the validated configuration, build the systems, export what people need."""
+
+import pulumi
+
+from stack_config import load_stack_config, secret_output
+from systems.orchestrator import Orchestrator, OrchestratorArgs
+
+config = load_stack_config()
+
+orchestrator = Orchestrator(
+    "orchestrator",
+    OrchestratorArgs(
+        discord_application_id=config.discord_application_id,
+        discord_public_key=secret_output(config.discord_public_key),
+        discord_bot_token=secret_output(config.discord_bot_token),
+        protect_stateful_resources=config.protect_stateful_resources,
+        secret_store=config.secret_store,
+        log_retention_days=config.log_retention_days,
+        memory_mb=config.lambda_memory_mb,
+        timeout_seconds=config.lambda_timeout_seconds,
+        architecture=config.lambda_architecture,
+        run_ttl_days=config.run_ttl_days,
+        api_rate_limit=config.api_rate_limit,
+        api_burst_limit=config.api_burst_limit,
+        alarm_lambda_errors=config.alarm_lambda_errors,
+        alarm_api_5xx=config.alarm_api_5xx,
+        alarm_email=config.alarm_email,
+    ),
+)
+
+pulumi.export("discordInteractionsUrl", orchestrator.discord_interactions_url)
+pulumi.export("githubWebhookUrl", orchestrator.github_webhook_url)
+pulumi.export("githubWebhookSecret", orchestrator.github_webhook_secret)
+pulumi.export("runsTableName", orchestrator.runs_table_name)
+pulumi.export("alarmTopicArn", orchestrator.alarm_topic_arn)

@@ -1,0 +1,128 @@
+"""An HTTP API (API Gateway v2) routing requests to functions, with access logs and a `$default` stage."""
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from ..naming import HTTP_API, physical_name
+from .function import Function
+from .metric import Metric
+
+_STAGE = "$default"
+
+# One JSON line per request: what operators filter on when an alarm fires.
+_ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "integrationError": "$context.integrationErrorMessage",
+        "integrationLatency": "$context.integrationLatency",
+    },
+    sort_keys=True,
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: Function
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def slug(self) -> str:
+        """The route as a logical-name fragment: `POST /github/webhook` → `post-github-webhook`."""
+        return re.sub(r"[^a-z0-9]+", "-", self.key.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class HttpApiArgs:
+    routes: Sequence[Route]
+    access_log_retention_days: int = 14
+    rate_limit: int = 50
+    """Steady requests per second across the stage."""
+    burst_limit: int = 100
+
+
+class HttpApi(pulumi.ComponentResource):
+    api: aws.apigatewayv2.Api
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: HttpApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orchestra:aws:HttpApi", name, None, opts)
+        self._label = name
+        child = pulumi.ResourceOptions(parent=self)
+        if len({route.key for route in args.routes}) != len(args.routes):
+            raise ValueError(f"HTTP API {name}: a route is declared twice")
+
+        api_name = physical_name(name, HTTP_API)
+        self.api = aws.apigatewayv2.Api(name, name=api_name, protocol_type="HTTP", opts=child)
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/{api_name}",
+            retention_in_days=args.access_log_retention_days,
+            opts=child,
+        )
+        routes = [self._route(name, route, child) for route in args.routes]
+        aws.apigatewayv2.Stage(
+            f"{name}-stage",
+            api_id=self.api.id,
+            name=_STAGE,
+            auto_deploy=True,
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=access_logs.arn, format=_ACCESS_LOG_FORMAT
+            ),
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=args.rate_limit, throttling_burst_limit=args.burst_limit
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=routes),
+        )
+        self.url = self.api.api_endpoint
+        self.register_outputs({"url": self.url})
+
+    def url_of(self, route: Route) -> pulumi.Output[str]:
+        return pulumi.Output.concat(self.url, route.path)
+
+    def metric_5xx(self) -> Metric:
+        return Metric("AWS/ApiGateway", "5xx", {"ApiId": self.api.id, "Stage": _STAGE}, f"{self._label} 5xx responses")
+
+    def metric_requests(self) -> Metric:
+        return Metric("AWS/ApiGateway", "Count", {"ApiId": self.api.id, "Stage": _STAGE}, f"{self._label} requests")
+
+    def _route(self, name: str, route: Route, child: pulumi.ResourceOptions) -> aws.apigatewayv2.Route:
+        logical = f"{name}-{route.slug}"
+        integration = aws.apigatewayv2.Integration(
+            logical,
+            api_id=self.api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=route.function.invoke_arn,
+            payload_format_version="2.0",
+            opts=child,
+        )
+        # Invocation is allowed for this API, this method and this path only, from any stage.
+        aws.lambda_.Permission(
+            f"{logical}-invoke",
+            action="lambda:InvokeFunction",
+            function=route.function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/", route.method, route.path),
+            opts=child,
+        )
+        return aws.apigatewayv2.Route(
+            logical,
+            api_id=self.api.id,
+            route_key=route.key,
+            target=pulumi.Output.concat("integrations/", integration.id),
+            opts=child,
+        )

@@ -1,0 +1,112 @@
+"""Alarms on metrics, an SNS topic they notify, and one dashboard of the same metrics."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from ..naming import CLOUDWATCH_ALARM, CLOUDWATCH_DASHBOARD, SNS_TOPIC, physical_name
+from .metric import Metric
+
+
+@dataclass(frozen=True)
+class AlarmRule:
+    id: str
+    """Part of the alarm's logical and physical names: `<monitoring name>-<id>`."""
+    metric: Metric
+    threshold: float
+    comparison: Literal["GreaterThanOrEqualToThreshold", "GreaterThanThreshold"] = "GreaterThanOrEqualToThreshold"
+    evaluation_periods: int = 1
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    alarms: Sequence[AlarmRule]
+    dashboard_metrics: Sequence[Metric] = ()
+    """Shown on the dashboard beside the alarmed metrics, without an alarm of their own."""
+    notification_email: str | None = None
+    """Subscribed to the topic; AWS emails a confirmation link before anything is delivered."""
+
+
+class Monitoring(pulumi.ComponentResource):
+    topic: aws.sns.Topic
+    alarms: list[aws.cloudwatch.MetricAlarm]
+    dashboard: aws.cloudwatch.Dashboard
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orchestra:aws:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if len({rule.id for rule in args.alarms}) != len(args.alarms):
+            raise ValueError(f"monitoring {name}: two alarms share an id")
+
+        self.topic = aws.sns.Topic(f"{name}-alarms", name=physical_name(f"{name}-alarms", SNS_TOPIC), opts=child)
+        if args.notification_email:
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=args.notification_email,
+                opts=child,
+            )
+        self.alarms = [self._alarm(name, rule, child) for rule in args.alarms]
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        metrics = [rule.metric for rule in args.alarms] + list(args.dashboard_metrics)
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=physical_name(name, CLOUDWATCH_DASHBOARD),
+            dashboard_body=pulumi.Output.json_dumps({"widgets": _widgets(metrics, region)}),
+            opts=child,
+        )
+        self.register_outputs({"topic_arn": self.topic.arn, "dashboard_name": self.dashboard.dashboard_name})
+
+    def _alarm(self, name: str, rule: AlarmRule, child: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
+        metric = rule.metric
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-{rule.id}",
+            name=physical_name(f"{name}-{rule.id}", CLOUDWATCH_ALARM),
+            alarm_description=f"{metric.label} reached {rule.threshold:g} in {metric.period_seconds // 60} minutes",
+            namespace=metric.namespace,
+            metric_name=metric.name,
+            dimensions=metric.dimensions,
+            statistic=metric.statistic,
+            period=metric.period_seconds,
+            evaluation_periods=rule.evaluation_periods,
+            threshold=rule.threshold,
+            comparison_operator=rule.comparison,
+            # No traffic is not an incident: an idle function or table has no data points at all.
+            treat_missing_data="notBreaching",
+            alarm_actions=[self.topic.arn],
+            ok_actions=[self.topic.arn],
+            opts=child,
+        )
+
+
+_WIDGET_WIDTH = 12
+_WIDGET_HEIGHT = 6
+
+
+def _widgets(metrics: Sequence[Metric], region: pulumi.Input[str]) -> list[dict[str, object]]:
+    """Two metric graphs a row, in the order given."""
+    widgets: list[dict[str, object]] = []
+    for position, metric in enumerate(metrics):
+        dimensions = [part for key, value in sorted(metric.dimensions.items()) for part in (key, value)]
+        widgets.append(
+            {
+                "type": "metric",
+                "x": (position % 2) * _WIDGET_WIDTH,
+                "y": (position // 2) * _WIDGET_HEIGHT,
+                "width": _WIDGET_WIDTH,
+                "height": _WIDGET_HEIGHT,
+                "properties": {
+                    "title": metric.label,
+                    "metrics": [[metric.namespace, metric.name, *dimensions]],
+                    "stat": metric.statistic,
+                    "period": metric.period_seconds,
+                    "region": region,
+                    "view": "timeSeries",
+                },
+            }
+        )
+    return widgets

@@ -1,0 +1,57 @@
+"""The one naming function for physical names: `<project>-<logical name>-<stack>`.
+
+Logical names are built from the parent component's name (`orchestrator-runs`),
+so physical names read as `orchestra-orchestrator-runs-dev`. Each service's
+length and character rules are declared once here; a name that would break
+them is shortened with a stable hash rather than rejected by the cloud
+halfway through a deployment.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import pulumi
+
+
+@dataclass(frozen=True)
+class NameRule:
+    service: str
+    max_length: int
+    allowed: str
+    """A regular expression of the characters the service accepts."""
+    lowercase: bool = False
+
+
+LAMBDA_FUNCTION = NameRule("Lambda function", 64, r"[A-Za-z0-9_-]")
+IAM_ROLE = NameRule("IAM role", 64, r"[A-Za-z0-9+=,.@_-]")
+DYNAMODB_TABLE = NameRule("DynamoDB table", 255, r"[A-Za-z0-9_.-]")
+SECRETS_MANAGER_SECRET = NameRule("Secrets Manager secret", 512, r"[A-Za-z0-9/_+=.@-]")
+HTTP_API = NameRule("API Gateway HTTP API", 128, r"[A-Za-z0-9_ .-]")
+SNS_TOPIC = NameRule("SNS topic", 256, r"[A-Za-z0-9_-]")
+CLOUDWATCH_ALARM = NameRule("CloudWatch alarm", 255, r"[A-Za-z0-9_ .-]")
+CLOUDWATCH_DASHBOARD = NameRule("CloudWatch dashboard", 255, r"[A-Za-z0-9_-]")
+
+_HASH_LENGTH = 8
+
+
+def physical_name(logical_name: str, rule: NameRule) -> str:
+    """`<project>-<logical_name>-<stack>`, within the service's rules."""
+    name = f"{pulumi.get_project()}-{logical_name}-{pulumi.get_stack()}"
+    if rule.lowercase:
+        name = name.lower()
+    bad = sorted(set(re.sub(rule.allowed, "", name)))
+    if bad:
+        raise ValueError(f"{rule.service} name {name!r} has characters the service rejects: {''.join(bad)!r}")
+    if len(name) <= rule.max_length:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_LENGTH]
+    return f"{name[: rule.max_length - _HASH_LENGTH - 1]}-{digest}"
+
+
+def parameter_path(logical_name: str) -> str:
+    """An SSM parameter path, `/<project>/<stack>/<logical_name>`: hierarchies group a stack's parameters."""
+    path = f"/{pulumi.get_project()}/{pulumi.get_stack()}/{logical_name}"
+    if len(path) > 1011 or re.search(r"[^A-Za-z0-9/_.-]", path):
+        raise ValueError(f"SSM parameter path {path!r} is too long or has characters SSM rejects")
+    return path

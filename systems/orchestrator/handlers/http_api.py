@@ -1,0 +1,77 @@
+"""Reading API Gateway HTTP API (payload format 2.0) events and answering them in JSON."""
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Event = Mapping[str, Any]
+Response = dict[str, Any]
+Handle = Callable[[Event], Response]
+LambdaHandler = Callable[[Event, object], Response]
+
+logger = logging.getLogger(__name__)
+
+
+class HttpError(Exception):
+    """A request the endpoint refuses; it is answered as ``{"error": message}``."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def json_response(status_code: int, payload: Mapping[str, Any]) -> Response:
+    return {
+        "statusCode": status_code,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(payload),
+    }
+
+
+def endpoint(handle: Handle) -> LambdaHandler:
+    """Turn ``handle`` into a Lambda handler whose ``HttpError``s become JSON error responses."""
+
+    def handler(event: Event, context: object) -> Response:
+        try:
+            return handle(event)
+        except HttpError as error:
+            logger.warning("refused request (%d): %s", error.status_code, error.message)
+            return json_response(error.status_code, {"error": error.message})
+
+    return handler
+
+
+def headers(event: Event) -> dict[str, str]:
+    # Payload 2.0 already lower-cases names; lower-casing again keeps lookups right for any caller.
+    return {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+
+
+def raw_body(event: Event) -> bytes:
+    """The body exactly as the client sent it, which is what signatures are computed over."""
+    body: str = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except binascii.Error as error:
+        raise HttpError(400, "body is not valid base64") from error
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except ValueError as error:
+        raise HttpError(400, "body is not valid JSON") from error
+    if not isinstance(payload, dict):
+        raise HttpError(400, "body must be a JSON object")
+    return payload
+
+
+def object_at(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """The JSON object under ``key``, or an empty one when it is absent or not an object."""
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}

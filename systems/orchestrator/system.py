@@ -1,0 +1,179 @@
+"""The orchestrator system: composes AWS building blocks and registers the Discord slash commands."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pulumi
+import pulumi_random as random
+
+from components.aws.function import Function, FunctionArgs
+from components.aws.link import Link
+from components.aws.http_api import HttpApi, HttpApiArgs, Route
+from components.aws.monitoring import AlarmRule, Monitoring, MonitoringArgs
+from components.aws.secret import Secret, SecretArgs, SecretStore
+from components.aws.table import GlobalIndex, Table, TableArgs
+from components.discord.slash_commands import SlashCommands
+
+from .handlers.commands import COMMANDS
+
+_HANDLERS = Path(__file__).parent / "handlers"
+
+
+@dataclass(frozen=True)
+class OrchestratorArgs:
+    discord_application_id: str
+    discord_public_key: pulumi.Input[str]
+    discord_bot_token: pulumi.Input[str]
+    protect_stateful_resources: bool
+    secret_store: SecretStore
+    log_retention_days: int
+    memory_mb: int
+    timeout_seconds: int
+    architecture: Literal["arm64", "x86_64"]
+    run_ttl_days: int
+    api_rate_limit: int
+    api_burst_limit: int
+    alarm_lambda_errors: int
+    alarm_api_5xx: int
+    alarm_email: str
+    """Empty for none."""
+
+
+class Orchestrator(pulumi.ComponentResource):
+    api_url: pulumi.Output[str]
+    discord_interactions_url: pulumi.Output[str]
+    github_webhook_url: pulumi.Output[str]
+    github_webhook_secret: pulumi.Output[str]
+    runs_table_name: pulumi.Output[str]
+    alarm_topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: OrchestratorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orchestra:system:Orchestrator", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        protect = args.protect_stateful_resources
+
+        runs = Table(
+            f"{name}-runs",
+            TableArgs(
+                hash_key="run_id",
+                attributes={"run_id": "S", "run_month": "S", "created_at": "S"},
+                indexes=[GlobalIndex("recent_runs", hash_key="run_month", range_key="created_at")],
+                ttl_attribute="expires_at",
+                protect=protect,
+            ),
+            child,
+        )
+        # Generated here and handed to the GitHub side as an output: no human ever sees or copies it.
+        webhook_secret_value = random.RandomPassword(f"{name}-generated-webhook-secret", length=48, special=False, opts=child)
+        webhook_secret = Secret(
+            f"{name}-webhook-secret",
+            SecretArgs(
+                value=webhook_secret_value.result,
+                description="HMAC key GitHub signs webhook deliveries with",
+                store=args.secret_store,
+                protect=protect,
+            ),
+            child,
+        )
+        discord_public_key = Secret(
+            f"{name}-discord-public-key",
+            SecretArgs(
+                value=args.discord_public_key,
+                description="Ed25519 public key Discord interactions are verified with",
+                store=args.secret_store,
+                protect=protect,
+            ),
+            child,
+        )
+
+        def function(handler_name: str, links: Sequence[Link], handler: str) -> Function:
+            return Function(
+                f"{name}-{handler_name}",
+                FunctionArgs(
+                    package_dir=_HANDLERS,
+                    handler=handler,
+                    requirements=_HANDLERS / "requirements.txt",
+                    architecture=args.architecture,
+                    memory_mb=args.memory_mb,
+                    timeout_seconds=args.timeout_seconds,
+                    log_retention_days=args.log_retention_days,
+                    links=links,
+                    environment={"RUN_TTL_DAYS": str(args.run_ttl_days)},
+                ),
+                child,
+            )
+
+        discord = function(
+            "discord",
+            [runs.link_read_write("RUNS_TABLE_NAME"), discord_public_key.link_read("DISCORD_PUBLIC_KEY_SECRET_ARN")],
+            "handlers.discord_interactions.handler",
+        )
+        github = function(
+            "github",
+            [runs.link_write("RUNS_TABLE_NAME"), webhook_secret.link_read("GITHUB_WEBHOOK_SECRET_ARN")],
+            "handlers.github_webhook.handler",
+        )
+
+        discord_route = Route("POST", "/discord/interactions", discord)
+        github_route = Route("POST", "/github/webhook", github)
+        api = HttpApi(
+            f"{name}-api",
+            HttpApiArgs(
+                routes=[discord_route, github_route],
+                access_log_retention_days=args.log_retention_days,
+                rate_limit=args.api_rate_limit,
+                burst_limit=args.api_burst_limit,
+            ),
+            child,
+        )
+
+        monitoring = Monitoring(
+            f"{name}-monitoring",
+            MonitoringArgs(
+                alarms=[
+                    AlarmRule("discord-errors", discord.metric_errors(), args.alarm_lambda_errors),
+                    AlarmRule("discord-throttles", discord.metric_throttles(), 1),
+                    AlarmRule("github-errors", github.metric_errors(), args.alarm_lambda_errors),
+                    AlarmRule("github-throttles", github.metric_throttles(), 1),
+                    AlarmRule("runs-read-throttles", runs.metric_read_throttles(), 1),
+                    AlarmRule("runs-write-throttles", runs.metric_write_throttles(), 1),
+                    AlarmRule("api-5xx", api.metric_5xx(), args.alarm_api_5xx),
+                ],
+                dashboard_metrics=[
+                    api.metric_requests(),
+                    discord.metric_invocations(),
+                    discord.metric_duration(),
+                    github.metric_invocations(),
+                    github.metric_duration(),
+                ],
+                notification_email=args.alarm_email or None,
+            ),
+            child,
+        )
+
+        SlashCommands(
+            f"{name}-slash-commands",
+            application_id=args.discord_application_id,
+            bot_token=args.discord_bot_token,
+            commands=COMMANDS,
+            opts=child,
+        )
+
+        self.api_url = api.url
+        self.discord_interactions_url = api.url_of(discord_route)
+        self.github_webhook_url = api.url_of(github_route)
+        self.github_webhook_secret = pulumi.Output.secret(webhook_secret_value.result)
+        self.runs_table_name = runs.name
+        self.alarm_topic_arn = monitoring.topic.arn
+        self.register_outputs(
+            {
+                "api_url": self.api_url,
+                "discord_interactions_url": self.discord_interactions_url,
+                "github_webhook_url": self.github_webhook_url,
+                "github_webhook_secret": self.github_webhook_secret,
+                "runs_table_name": self.runs_table_name,
+                "alarm_topic_arn": self.alarm_topic_arn,
+            }
+        )

@@ -1,0 +1,138 @@
+// config-service-<instance>: CRUD over the instance's configuration entries,
+// stored in the instance's D1 database, behind the instance's API key.
+const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const MAX_VALUE_BYTES = 32 * 1024;
+const MAX_BODY_CHARS = 64 * 1024;
+
+class HttpError extends Error {
+  constructor(status, message, headers = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    try {
+      // Checked before routing, so callers without the key learn nothing about routes.
+      if (!(await secretsEqual(request.headers.get("X-API-Key"), env.API_KEY))) {
+        throw new HttpError(401, "a valid X-API-Key header is required");
+      }
+      return await route(request, env);
+    } catch (error) {
+      return errorResponse(error);
+    }
+  },
+};
+
+function route(request, env) {
+  const { pathname } = new URL(request.url);
+  if (pathname === "/config") {
+    allowMethods(request, ["GET"]);
+    return listEntries(env.DB);
+  }
+  if (!pathname.startsWith("/config/")) throw new HttpError(404, "not found");
+  allowMethods(request, ["GET", "PUT", "DELETE"]);
+  const key = parseKey(pathname.slice("/config/".length));
+  if (request.method === "GET") return getEntry(env.DB, key);
+  if (request.method === "PUT") return putEntry(request, env.DB, key);
+  return deleteEntry(env.DB, key);
+}
+
+async function listEntries(db) {
+  const { results } = await db.prepare("SELECT key, value, created_at, updated_at FROM config_entries ORDER BY key").all();
+  return json({ entries: results.map(presentEntry) });
+}
+
+async function getEntry(db, key) {
+  const row = await db.prepare("SELECT key, value, created_at, updated_at FROM config_entries WHERE key = ?").bind(key).first();
+  if (!row) throw new HttpError(404, `no configuration entry named ${key}`);
+  return json(presentEntry(row));
+}
+
+async function putEntry(request, db, key) {
+  const body = await readJsonObject(request);
+  if (!Object.hasOwn(body, "value")) throw new HttpError(400, 'request body must be {"value": <any JSON value>}');
+  const value = JSON.stringify(body.value);
+  if (new TextEncoder().encode(value).length > MAX_VALUE_BYTES) {
+    throw new HttpError(413, `value must be at most ${MAX_VALUE_BYTES} bytes of JSON`);
+  }
+  const row = await db
+    .prepare(
+      `INSERT INTO config_entries (key, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+       RETURNING key, value, created_at, updated_at`,
+    )
+    .bind(key, value, new Date().toISOString())
+    .first();
+  return json(presentEntry(row));
+}
+
+async function deleteEntry(db, key) {
+  const { meta } = await db.prepare("DELETE FROM config_entries WHERE key = ?").bind(key).run();
+  if (meta.changes === 0) throw new HttpError(404, `no configuration entry named ${key}`);
+  return new Response(null, { status: 204 });
+}
+
+function presentEntry(row) {
+  return { key: row.key, value: JSON.parse(row.value), created_at: row.created_at, updated_at: row.updated_at };
+}
+
+function parseKey(encoded) {
+  let key;
+  try {
+    key = decodeURIComponent(encoded);
+  } catch {
+    throw new HttpError(400, "the key is not valid URL encoding");
+  }
+  if (!KEY_PATTERN.test(key)) {
+    throw new HttpError(
+      400,
+      "key must be 1-128 characters of letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+    );
+  }
+  return key;
+}
+
+function allowMethods(request, methods) {
+  if (!methods.includes(request.method)) {
+    throw new HttpError(405, "method not allowed", { Allow: methods.join(", ") });
+  }
+}
+
+async function readJsonObject(request) {
+  const text = await request.text();
+  if (text.length > MAX_BODY_CHARS) throw new HttpError(413, "request body is too large");
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "request body must be valid JSON");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "request body must be a JSON object");
+  }
+  return body;
+}
+
+// Hashing first gives both sides the same length, which timingSafeEqual needs,
+// so the comparison time reveals neither the key's content nor its length.
+async function secretsEqual(provided, expected) {
+  if (!provided || !expected) return false;
+  const encoder = new TextEncoder();
+  const [a, b] = await Promise.all(
+    [provided, expected].map((value) => crypto.subtle.digest("SHA-256", encoder.encode(value))),
+  );
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+function json(body, status = 200, headers = {}) {
+  return Response.json(body, { status, headers });
+}
+
+function errorResponse(error) {
+  if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
+  console.error("unhandled error", error);
+  return json({ error: "internal error" }, 500);
+}

@@ -1,0 +1,189 @@
+// image-gen-<instance>: turns a prompt into an image through an Ideogram-style
+// API, keeps the image in R2 and serves it back at /images/<key>.
+//
+// Permission comes from the rate-limiter worker over a service binding, so the
+// limiter's storage layout and Durable Object naming stay private to it.
+const MAX_PROMPT_CHARS = 2000;
+const MAX_BODY_CHARS = 16 * 1024;
+const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+const DEFAULT_ASPECT_RATIO = "1x1";
+const ASPECT_RATIOS = [
+  "1x3", "3x1", "1x2", "2x1", "9x16", "16x9", "10x16", "16x10",
+  "2x3", "3x2", "3x4", "4x3", "4x5", "5x4", "1x1",
+];
+const IMAGE_EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp" };
+const IMAGE_KEY_PATTERN = /^[0-9a-f]{64}\.(png|jpg|webp)$/;
+
+class HttpError extends Error {
+  constructor(status, message, headers = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    try {
+      const { pathname } = new URL(request.url);
+      // Image keys are content hashes nobody can guess, so the links work in
+      // an <img> tag without the API key.
+      if (pathname.startsWith("/images/")) {
+        allowMethods(request, ["GET"]);
+        return await serveImage(env.IMAGES, pathname.slice("/images/".length));
+      }
+      if (!(await secretsEqual(request.headers.get("X-API-Key"), env.API_KEY))) {
+        throw new HttpError(401, "a valid X-API-Key header is required");
+      }
+      if (pathname !== "/generate") throw new HttpError(404, "not found");
+      allowMethods(request, ["POST"]);
+      return await generate(request, env);
+    } catch (error) {
+      return errorResponse(error);
+    }
+  },
+};
+
+async function generate(request, env) {
+  const body = await readJsonObject(request);
+  const prompt = typeof body.prompt === "string" ? body.prompt.trim() : "";
+  if (!prompt || prompt.length > MAX_PROMPT_CHARS) {
+    throw new HttpError(400, `prompt must be a non-empty string of at most ${MAX_PROMPT_CHARS} characters`);
+  }
+  const aspectRatio = body.aspect_ratio ?? DEFAULT_ASPECT_RATIO;
+  if (!ASPECT_RATIOS.includes(aspectRatio)) {
+    throw new HttpError(400, `aspect_ratio must be one of ${ASPECT_RATIOS.join(", ")}`);
+  }
+
+  // About four characters per token: the image API does not report tokens.
+  await checkRateLimit(env, Math.ceil(prompt.length / 4));
+  const imageUrl = await requestImage(env, prompt, aspectRatio);
+  const { bytes, contentType } = await downloadImage(imageUrl);
+
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  const hash = [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  const key = `${hash}.${IMAGE_EXTENSIONS[contentType]}`;
+  await env.IMAGES.put(key, bytes, {
+    httpMetadata: { contentType },
+    customMetadata: { instance_id: env.INSTANCE_ID, aspect_ratio: aspectRatio },
+  });
+  const url = new URL(`/images/${key}`, request.url).href;
+  return json({ key, url, content_type: contentType, size: bytes.byteLength }, 201);
+}
+
+async function checkRateLimit(env, tokens) {
+  const response = await env.RATE_LIMITER.fetch("https://rate-limiter/check", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ instance_id: env.INSTANCE_ID, model: env.IMAGE_MODEL, tokens }),
+  });
+  if (response.status === 429) {
+    const { retry_after_seconds: retryAfter } = await response.json();
+    throw new HttpError(429, `rate limit exceeded; retry in ${retryAfter} seconds`, { "Retry-After": String(retryAfter) });
+  }
+  if (!response.ok) {
+    // Refusing is safer than spending the instance's image budget unchecked.
+    console.error("rate limiter answered", response.status, await response.text());
+    throw new HttpError(503, "the rate limiter refused the request; image generation is unavailable");
+  }
+}
+
+async function requestImage(env, prompt, aspectRatio) {
+  const form = new FormData();
+  form.set("prompt", prompt);
+  form.set("aspect_ratio", aspectRatio);
+  const response = await fetchUpstream("the image API", env.IMAGE_API_URL, {
+    method: "POST",
+    headers: { "Api-Key": env.IMAGE_API_KEY },
+    body: form,
+  });
+  const result = await response.json().catch(() => null);
+  const image = result?.data?.[0];
+  if (image?.is_image_safe === false) throw new HttpError(422, "the image API flagged the result as unsafe");
+  if (typeof image?.url !== "string" || !image.url.startsWith("https://")) {
+    throw new HttpError(502, "the image API returned no image");
+  }
+  return image.url;
+}
+
+// The API's image links expire, so the image is copied to R2 straight away.
+async function downloadImage(url) {
+  const response = await fetchUpstream("the image download", url);
+  const contentType = (response.headers.get("Content-Type") ?? "").split(";")[0].trim();
+  if (!Object.hasOwn(IMAGE_EXTENSIONS, contentType)) {
+    throw new HttpError(502, `the generated image has an unsupported type: ${contentType || "none"}`);
+  }
+  if (Number(response.headers.get("Content-Length")) > MAX_IMAGE_BYTES) {
+    throw new HttpError(502, "the generated image is too large");
+  }
+  const bytes = await response.arrayBuffer();
+  if (bytes.byteLength > MAX_IMAGE_BYTES) throw new HttpError(502, "the generated image is too large");
+  return { bytes, contentType };
+}
+
+// An unreachable upstream and one answering with an error both become a 502.
+async function fetchUpstream(what, url, init) {
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    console.error(`${what} is unreachable`, error);
+    throw new HttpError(502, `${what} is unavailable; try again`);
+  }
+  if (!response.ok) {
+    console.error(`${what} answered`, response.status, await response.text());
+    throw new HttpError(502, `${what} failed; try again`);
+  }
+  return response;
+}
+
+async function serveImage(bucket, key) {
+  if (!IMAGE_KEY_PATTERN.test(key)) throw new HttpError(404, "image not found");
+  const object = await bucket.get(key);
+  if (!object) throw new HttpError(404, "image not found");
+  const headers = new Headers({ ETag: object.httpEtag, "Cache-Control": "public, max-age=31536000, immutable" });
+  object.writeHttpMetadata(headers);
+  return new Response(object.body, { headers });
+}
+
+function allowMethods(request, methods) {
+  if (!methods.includes(request.method)) {
+    throw new HttpError(405, "method not allowed", { Allow: methods.join(", ") });
+  }
+}
+
+async function readJsonObject(request) {
+  const text = await request.text();
+  if (text.length > MAX_BODY_CHARS) throw new HttpError(413, "request body is too large");
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "request body must be valid JSON");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "request body must be a JSON object");
+  }
+  return body;
+}
+
+// Hashing first gives both sides the same length, which timingSafeEqual needs,
+// so the comparison time reveals neither the key's content nor its length.
+async function secretsEqual(provided, expected) {
+  if (!provided || !expected) return false;
+  const encoder = new TextEncoder();
+  const [a, b] = await Promise.all(
+    [provided, expected].map((value) => crypto.subtle.digest("SHA-256", encoder.encode(value))),
+  );
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+function json(body, status = 200, headers = {}) {
+  return Response.json(body, { status, headers });
+}
+
+function errorResponse(error) {
+  if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
+  console.error("unhandled error", error);
+  return json({ error: "internal error" }, 500);
+}

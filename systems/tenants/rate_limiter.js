@@ -1,0 +1,143 @@
+// rate-limiter: requests-per-minute and tokens-per-minute limits per instance
+// and model, over a sliding 60-second window kept in one Durable Object per
+// (instance, model) pair, so all decisions for a pair are made in one place.
+//
+// The limits come from the RATE_LIMITS JSON binding,
+// {"<instance_id>": {"<model>": {"rpm": n, "tpm": n}}}, so the limiter, not its
+// callers, is the authority on each instance's quota. The worker is meant to be
+// reached only through service bindings: it has no authentication of its own.
+const WINDOW_SECONDS = 60;
+const MAX_NAME_CHARS = 64;
+
+class HttpError extends Error {
+  constructor(status, message, headers = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    try {
+      const { pathname } = new URL(request.url);
+      if (pathname !== "/check") throw new HttpError(404, "not found");
+      if (request.method !== "POST") throw new HttpError(405, "method not allowed", { Allow: "POST" });
+      const { instance_id: instanceId, model, tokens } = await readJsonObject(request);
+      for (const [field, value] of [["instance_id", instanceId], ["model", model]]) {
+        if (typeof value !== "string" || !value || value.length > MAX_NAME_CHARS) {
+          throw new HttpError(400, `${field} must be a non-empty string of at most ${MAX_NAME_CHARS} characters`);
+        }
+      }
+      if (!Number.isSafeInteger(tokens) || tokens < 0) throw new HttpError(400, "tokens must be a non-negative integer");
+      const limits = limitsFor(env.RATE_LIMITS, instanceId, model);
+      if (tokens > limits.tpm) {
+        throw new HttpError(400, `tokens exceed the limit of ${limits.tpm} tokens per minute, so they can never be admitted`);
+      }
+      // A JSON pair names the object unambiguously whatever characters the names hold.
+      const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(JSON.stringify([instanceId, model])));
+      return await limiter.fetch("https://rate-limiter/admit", {
+        method: "POST",
+        body: JSON.stringify({ tokens, limits }),
+      });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  },
+};
+
+export class RateLimiter {
+  constructor(ctx) {
+    this.ctx = ctx;
+    // No request may run before the window is loaded from storage.
+    ctx.blockConcurrencyWhile(async () => {
+      this.buckets = (await ctx.storage.get("buckets")) ?? [];
+    });
+  }
+
+  async fetch(request) {
+    const { tokens, limits } = await request.json();
+    // The check and the increment run with no await in between, so requests
+    // that interleave at await points can never both take the last unit.
+    const decision = admit(this.buckets, Date.now(), limits, tokens);
+    this.buckets = decision.buckets;
+    if (!decision.allowed) {
+      return json(
+        { error: "rate limit exceeded", retry_after_seconds: decision.retryAfterSeconds },
+        429,
+        { "Retry-After": String(decision.retryAfterSeconds) },
+      );
+    }
+    await this.ctx.storage.put("buckets", this.buckets);
+    return json({ allowed: true, remaining: decision.remaining });
+  }
+}
+
+// The window is a list of per-second buckets [second, requests, tokens], so
+// its size is bounded by the window length whatever the limits are.
+export function admit(buckets, nowMs, limits, tokens) {
+  const nowSecond = Math.floor(nowMs / 1000);
+  const live = buckets.filter(([second]) => second > nowSecond - WINDOW_SECONDS);
+  const usedRequests = live.reduce((sum, [, requests]) => sum + requests, 0);
+  const usedTokens = live.reduce((sum, [, , used]) => sum + used, 0);
+  const fits = (freedRequests, freedTokens) =>
+    usedRequests - freedRequests + 1 <= limits.rpm && usedTokens - freedTokens + tokens <= limits.tpm;
+
+  if (!fits(0, 0)) {
+    return { allowed: false, buckets: live, retryAfterSeconds: secondsUntilFits(live, nowSecond, fits) };
+  }
+  const last = live.at(-1);
+  const updated =
+    last?.[0] === nowSecond
+      ? [...live.slice(0, -1), [nowSecond, last[1] + 1, last[2] + tokens]]
+      : [...live, [nowSecond, 1, tokens]];
+  return {
+    allowed: true,
+    buckets: updated,
+    remaining: { requests: limits.rpm - usedRequests - 1, tokens: limits.tpm - usedTokens - tokens },
+  };
+}
+
+function secondsUntilFits(live, nowSecond, fits) {
+  let freedRequests = 0;
+  let freedTokens = 0;
+  for (const [second, requests, used] of live) {
+    freedRequests += requests;
+    freedTokens += used;
+    if (fits(freedRequests, freedTokens)) return second + WINDOW_SECONDS - nowSecond;
+  }
+  return WINDOW_SECONDS;
+}
+
+function limitsFor(rateLimits, instanceId, model) {
+  const models = Object.hasOwn(rateLimits, instanceId) ? rateLimits[instanceId] : {};
+  const limits = Object.hasOwn(models, model) ? models[model] : null;
+  if (!limits) throw new HttpError(403, `no rate limit is configured for instance ${instanceId} and model ${model}`);
+  if (![limits.rpm, limits.tpm].every((limit) => Number.isSafeInteger(limit) && limit > 0)) {
+    throw new HttpError(500, `the rate limits of instance ${instanceId} and model ${model} are misconfigured`);
+  }
+  return { rpm: limits.rpm, tpm: limits.tpm };
+}
+
+async function readJsonObject(request) {
+  let body;
+  try {
+    body = await request.json();
+  } catch {
+    throw new HttpError(400, "request body must be valid JSON");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "request body must be a JSON object");
+  }
+  return body;
+}
+
+function json(body, status = 200, headers = {}) {
+  return Response.json(body, { status, headers });
+}
+
+function errorResponse(error) {
+  if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
+  console.error("unhandled error", error);
+  return json({ error: "internal error" }, 500);
+}

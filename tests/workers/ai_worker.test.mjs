@@ -1,0 +1,430 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { Miniflare } from "miniflare";
+import {
+  COMPATIBILITY_DATE,
+  applyMigrations,
+  fakeEmbedding,
+  fakeVectorIndex,
+  jsonRequest,
+  nodeBackedBinding,
+  systemPath,
+} from "./support.mjs";
+
+const ADMIN_TOKEN = "admin-secret-for-tests";
+const EMAIL_API_KEY = "email-api-key-for-tests";
+const ALLOWED_ORIGIN = "https://app.orchestra.test";
+const LIMIT_PER_MINUTE = 3;
+const knowledgeBase = JSON.parse(await readFile(systemPath("ai_worker/knowledge_base.json"), "utf8"));
+
+const sentEmails = [];
+let emailApiStatus = 200;
+const chatCalls = [];
+let aiFailure = null;
+const index = fakeVectorIndex();
+
+const ai = {
+  async run(model, inputs) {
+    if (aiFailure) throw new Error(aiFailure);
+    if (model === "@cf/baai/bge-base-en-v1.5") {
+      return { shape: [inputs.text.length, 768], data: inputs.text.map(fakeEmbedding) };
+    }
+    assert.equal(model, "@cf/meta/llama-3.1-8b-instruct");
+    chatCalls.push(inputs.messages);
+    return { response: ` Answer #${chatCalls.length} ` };
+  },
+};
+
+async function emailApi(request) {
+  sentEmails.push({ url: request.url, authorization: request.headers.get("Authorization"), body: await request.json() });
+  return Response.json({ id: "email-id" }, { status: emailApiStatus });
+}
+
+const mf = new Miniflare({
+  workers: [
+    {
+      name: "ai-worker",
+      compatibilityDate: COMPATIBILITY_DATE,
+      modulesRoot: systemPath("ai_worker"),
+      modules: [
+        { type: "ESModule", path: systemPath("ai_worker/worker.js") },
+        { type: "Text", path: systemPath("ai_worker/knowledge_base.json") },
+      ],
+      bindings: {
+        ALLOWED_ORIGINS: `${ALLOWED_ORIGIN}, https://admin.orchestra.test`,
+        EMAIL_API_URL: "https://email.test/emails",
+        EMAIL_FROM: "Orchestra <login@orchestra.test>",
+        LOGIN_LINK_URL: "https://app.orchestra.test/login",
+        ADMIN_TOKEN,
+        EMAIL_API_KEY,
+      },
+      d1Databases: ["DB"],
+      kvNamespaces: ["AUTH_KV"],
+      ratelimits: {
+        CHAT_RATE_LIMITER: { simple: { limit: LIMIT_PER_MINUTE, period: 60 } },
+        LOGIN_RATE_LIMITER: { simple: { limit: LIMIT_PER_MINUTE, period: 60 } },
+      },
+      wrappedBindings: { AI: { scriptName: "fake-ai" }, KNOWLEDGE_INDEX: { scriptName: "fake-vectorize" } },
+      outboundService: emailApi,
+    },
+    nodeBackedBinding("fake-ai", ai),
+    nodeBackedBinding("fake-vectorize", index.binding),
+  ],
+});
+
+let db;
+let kv;
+let emailCounter = 0;
+const freshEmail = () => `person${++emailCounter}@example.com`;
+
+function post(path, body, headers = {}) {
+  return mf.dispatchFetch(`https://ai.orchestra.test${path}`, jsonRequest("POST", body, headers));
+}
+
+async function requestLink(email, headers = {}) {
+  const response = await post("/request-login-link", { email }, headers);
+  assert.equal(response.status, 202, await response.clone().text());
+  const link = new URL(sentEmails.at(-1).body.text.match(/https:\/\/\S+/)[0]);
+  return link.searchParams.get("token");
+}
+
+async function signIn(email = freshEmail()) {
+  const response = await post("/verify-login", { token: await requestLink(email) });
+  assert.equal(response.status, 200);
+  return (await response.json()).session_token;
+}
+
+async function loginRecords(email) {
+  const { keys } = await kv.list({ prefix: "login:" });
+  const records = await Promise.all(keys.map(async ({ name }) => ({ key: name, record: await kv.get(name, "json") })));
+  return records.filter(({ record }) => record.email === email);
+}
+
+async function assertError(response, status) {
+  assert.equal(response.status, status);
+  assert.match(response.headers.get("Content-Type"), /application\/json/);
+  const body = await response.json();
+  assert.equal(typeof body.error, "string");
+  return body.error;
+}
+
+before(async () => {
+  db = await mf.getD1Database("DB");
+  kv = await mf.getKVNamespace("AUTH_KV");
+  await applyMigrations(db, systemPath("ai_worker/migrations"));
+});
+after(() => mf.dispose());
+beforeEach(() => {
+  emailApiStatus = 200;
+  aiFailure = null;
+});
+
+describe("POST /request-login-link", () => {
+  test("emails a single-use link and stores only a hash of its token", async () => {
+    const email = freshEmail();
+    const token = await requestLink(email);
+
+    const sent = sentEmails.at(-1);
+    assert.equal(sent.url, "https://email.test/emails");
+    assert.equal(sent.authorization, `Bearer ${EMAIL_API_KEY}`);
+    assert.equal(sent.body.from, "Orchestra <login@orchestra.test>");
+    assert.equal(sent.body.to, email);
+    assert.match(sent.body.text, /^Sign in/);
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+
+    const [{ key, record }] = await loginRecords(email);
+    assert.ok(!key.includes(token) && !JSON.stringify(record).includes(token));
+    const { keys } = await kv.list({ prefix: key });
+    const lifetimeSeconds = keys[0].expiration - Date.now() / 1000;
+    assert.ok(lifetimeSeconds > 890 && lifetimeSeconds <= 900, `token lifetime ${lifetimeSeconds}s`);
+  });
+
+  test("answers known and unknown addresses identically", async () => {
+    const known = freshEmail();
+    await signIn(known);
+    const forKnown = await post("/request-login-link", { email: known });
+    const forUnknown = await post("/request-login-link", { email: freshEmail() });
+    assert.equal(forKnown.status, 202);
+    assert.equal(forUnknown.status, 202);
+    assert.deepEqual(await forKnown.json(), await forUnknown.json());
+  });
+
+  test("normalises the address", async () => {
+    await requestLink("  Mixed.Case@Example.COM ");
+    assert.equal(sentEmails.at(-1).body.to, "mixed.case@example.com");
+  });
+
+  for (const [name, body] of [
+    ["a missing email", {}],
+    ["a malformed email", { email: "not-an-email" }],
+    ["a non-string email", { email: ["a@example.com"] }],
+    ["malformed JSON", "{not json"],
+    ["a JSON array", "[]"],
+  ]) {
+    test(`rejects ${name} with 400`, async () => {
+      await assertError(await post("/request-login-link", body), 400);
+    });
+  }
+
+  test("rejects other methods with 405", async () => {
+    const response = await mf.dispatchFetch("https://ai.orchestra.test/request-login-link");
+    await assertError(response, 405);
+    assert.equal(response.headers.get("Allow"), "POST");
+  });
+
+  test("answers 502 when the email API fails", async () => {
+    emailApiStatus = 500;
+    await assertError(await post("/request-login-link", { email: freshEmail() }), 502);
+  });
+
+  test("limits requests per IP and address", async () => {
+    const email = freshEmail();
+    const ip = { "CF-Connecting-IP": "198.51.100.7" };
+    for (let i = 0; i < LIMIT_PER_MINUTE; i++) {
+      assert.equal((await post("/request-login-link", { email }, ip)).status, 202);
+    }
+    await assertError(await post("/request-login-link", { email }, ip), 429);
+    assert.equal((await post("/request-login-link", { email: freshEmail() }, ip)).status, 202);
+    assert.equal((await post("/request-login-link", { email }, { "CF-Connecting-IP": "198.51.100.8" })).status, 202);
+  });
+});
+
+describe("/verify-login", () => {
+  test("exchanges a token for a session and creates the user once", async () => {
+    const email = freshEmail();
+    const response = await post("/verify-login", { token: await requestLink(email) });
+    assert.equal(response.status, 200);
+    const { session_token: sessionToken, expires_at: expiresAt } = await response.json();
+    assert.match(sessionToken, /^[A-Za-z0-9_-]{43}$/);
+    const lifetimeDays = (Date.parse(expiresAt) - Date.now()) / 86_400_000;
+    assert.ok(lifetimeDays > 6.9 && lifetimeDays <= 7, `session lifetime ${lifetimeDays} days`);
+
+    await signIn(email);
+    const users = await db.prepare("SELECT email FROM users WHERE email = ?").bind(email).all();
+    assert.equal(users.results.length, 1);
+  });
+
+  test("accepts the token as a GET query parameter", async () => {
+    const token = await requestLink(freshEmail());
+    const response = await mf.dispatchFetch(`https://ai.orchestra.test/verify-login?token=${token}`);
+    assert.equal(response.status, 200);
+    assert.ok((await response.json()).session_token);
+  });
+
+  test("rejects a reused token with 401", async () => {
+    const token = await requestLink(freshEmail());
+    assert.equal((await post("/verify-login", { token })).status, 200);
+    await assertError(await post("/verify-login", { token }), 401);
+  });
+
+  test("rejects a reused token even while KV still returns it", async () => {
+    const email = freshEmail();
+    const token = await requestLink(email);
+    const [{ key, record }] = await loginRecords(email);
+    assert.equal((await post("/verify-login", { token })).status, 200);
+    // A stale KV replica elsewhere may still serve the deleted record.
+    await kv.put(key, JSON.stringify(record), { expirationTtl: 900 });
+    await assertError(await post("/verify-login", { token }), 401);
+  });
+
+  test("rejects an expired token with 401", async () => {
+    const email = freshEmail();
+    const token = await requestLink(email);
+    const [{ key, record }] = await loginRecords(email);
+    // The record outlived its deadline because KV had not purged it yet.
+    await kv.put(key, JSON.stringify({ ...record, expires_at: Date.now() - 1 }), { expirationTtl: 60 });
+    await assertError(await post("/verify-login", { token }), 401);
+  });
+
+  test("rejects an unknown token with 401", async () => {
+    await assertError(await post("/verify-login", { token: "A".repeat(43) }), 401);
+  });
+
+  for (const [name, body] of [
+    ["a missing token", {}],
+    ["a malformed token", { token: "short" }],
+    ["malformed JSON", "{"],
+  ]) {
+    test(`rejects ${name} with 400`, async () => {
+      await assertError(await post("/verify-login", body), 400);
+    });
+  }
+});
+
+describe("POST /seed", () => {
+  const seed = (token) => post("/seed", {}, token ? { Authorization: `Bearer ${token}` } : {});
+
+  test("loads every document with its metadata and records the version", async () => {
+    const response = await seed(ADMIN_TOKEN);
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), {
+      version: knowledgeBase.version,
+      documents: knowledgeBase.documents.length,
+      removed: 0,
+    });
+    assert.deepEqual([...index.vectors.keys()].sort(), knowledgeBase.documents.map((doc) => doc.id).sort());
+    const [first] = knowledgeBase.documents;
+    const stored = index.vectors.get(first.id);
+    assert.equal(stored.values.length, 768);
+    assert.deepEqual(stored.metadata, { title: first.title, text: first.text, version: knowledgeBase.version });
+    const version = await db.prepare("SELECT * FROM knowledge_base_versions WHERE version = ?").bind(knowledgeBase.version).first();
+    assert.equal(version.document_count, knowledgeBase.documents.length);
+  });
+
+  test("is idempotent and removes documents no longer in the file", async () => {
+    await db.prepare("INSERT INTO knowledge_documents (id, version) VALUES ('retired-doc', 'old')").run();
+    index.vectors.set("retired-doc", { values: fakeEmbedding("retired"), metadata: { title: "Retired" } });
+
+    const response = await seed(ADMIN_TOKEN);
+    assert.equal(response.status, 200);
+    assert.equal((await response.json()).removed, 1);
+    assert.equal(index.vectors.size, knowledgeBase.documents.length);
+    assert.equal(index.vectors.has("retired-doc"), false);
+    const { results } = await db.prepare("SELECT count(*) AS n FROM knowledge_base_versions").all();
+    assert.equal(results[0].n, 1);
+  });
+
+  test("rejects a missing token with 401", async () => {
+    const response = await seed(null);
+    await assertError(response, 401);
+    assert.equal(response.headers.get("WWW-Authenticate"), "Bearer");
+  });
+
+  test("rejects a wrong admin token with 401", async () => {
+    await assertError(await seed(`${ADMIN_TOKEN}x`), 401);
+  });
+
+  test("rejects a user's session token with 401", async () => {
+    await assertError(await seed(await signIn()), 401);
+  });
+});
+
+describe("POST /api/chat", () => {
+  before(async () => {
+    assert.equal((await post("/seed", {}, { Authorization: `Bearer ${ADMIN_TOKEN}` })).status, 200);
+  });
+
+  const chat = (session, body) => post("/api/chat", body, session ? { Authorization: `Bearer ${session}` } : {});
+
+  test("answers from the retrieved passages and remembers the conversation", async () => {
+    const session = await signIn();
+    const question = "How does the tenant rate limiter count requests and tokens per minute?";
+    const first = await chat(session, { message: question });
+    assert.equal(first.status, 200);
+    const answer = await first.json();
+    assert.match(answer.answer, /^Answer #\d+$/);
+    assert.equal(answer.sources.length, 4);
+    assert.equal(answer.sources[0].id, "tenant-rate-limiter");
+    assert.equal(answer.sources[0].title, "Tenant rate limiter");
+
+    const [system, user] = chatCalls.at(-1);
+    assert.equal(system.role, "system");
+    assert.match(system.content, /\[1\] Tenant rate limiter\nThe rate-limiter worker enforces/);
+    assert.deepEqual(user, { role: "user", content: question });
+
+    const second = await chat(session, { message: "And who can call it?", conversation_id: answer.conversation_id });
+    assert.equal(second.status, 200);
+    assert.equal((await second.json()).conversation_id, answer.conversation_id);
+    assert.deepEqual(
+      chatCalls.at(-1).slice(1),
+      [
+        { role: "user", content: question },
+        { role: "assistant", content: answer.answer },
+        { role: "user", content: "And who can call it?" },
+      ],
+    );
+    const { results } = await db
+      .prepare("SELECT role FROM messages WHERE conversation_id = ? ORDER BY id")
+      .bind(answer.conversation_id)
+      .all();
+    assert.deepEqual(results.map((row) => row.role), ["user", "assistant", "user", "assistant"]);
+  });
+
+  test("rejects a missing session with 401", async () => {
+    await assertError(await chat(null, { message: "hello" }), 401);
+  });
+
+  test("rejects an unknown session with 401", async () => {
+    await assertError(await chat("B".repeat(43), { message: "hello" }), 401);
+  });
+
+  test("does not continue another user's conversation", async () => {
+    const owner = await signIn();
+    const { conversation_id: conversationId } = await (await chat(owner, { message: "What is Orchestra?" })).json();
+    await assertError(await chat(await signIn(), { message: "hi", conversation_id: conversationId }), 404);
+  });
+
+  for (const [name, body] of [
+    ["a missing message", {}],
+    ["an empty message", { message: "   " }],
+    ["an overlong message", { message: "x".repeat(2001) }],
+    ["a malformed conversation_id", { message: "hi", conversation_id: "42" }],
+    ["malformed JSON", "{\"message\": "],
+  ]) {
+    test(`rejects ${name} with 400`, async () => {
+      await assertError(await chat(await signIn(), body), 400);
+    });
+  }
+
+  test("limits questions per user", async () => {
+    const session = await signIn();
+    for (let i = 0; i < LIMIT_PER_MINUTE; i++) {
+      assert.equal((await chat(session, { message: "What is Orchestra?" })).status, 200);
+    }
+    await assertError(await chat(session, { message: "What is Orchestra?" }), 429);
+  });
+
+  test("answers 502 when Workers AI fails, storing nothing", async () => {
+    const session = await signIn();
+    const before = await db.prepare("SELECT count(*) AS n FROM messages").first("n");
+    aiFailure = "model overloaded";
+    await assertError(await chat(session, { message: "What is Orchestra?" }), 502);
+    assert.equal(await db.prepare("SELECT count(*) AS n FROM messages").first("n"), before);
+  });
+});
+
+describe("CORS", () => {
+  const preflight = (origin) =>
+    mf.dispatchFetch("https://ai.orchestra.test/api/chat", {
+      method: "OPTIONS",
+      headers: {
+        ...(origin ? { Origin: origin } : {}),
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+      },
+    });
+
+  test("answers an allowed origin's preflight", async () => {
+    const response = await preflight(ALLOWED_ORIGIN);
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get("Access-Control-Allow-Origin"), ALLOWED_ORIGIN);
+    assert.match(response.headers.get("Access-Control-Allow-Methods"), /POST/);
+    assert.match(response.headers.get("Access-Control-Allow-Headers"), /Authorization/);
+  });
+
+  test("refuses the preflight of other origins with 403", async () => {
+    for (const origin of ["https://evil.test", null]) {
+      const response = await preflight(origin);
+      await assertError(response, 403);
+      assert.equal(response.headers.get("Access-Control-Allow-Origin"), null);
+    }
+  });
+
+  test("adds the header to an allowed origin's responses, errors included", async () => {
+    const response = await post("/request-login-link", { email: "nope" }, { Origin: "https://admin.orchestra.test" });
+    await assertError(response, 400);
+    assert.equal(response.headers.get("Access-Control-Allow-Origin"), "https://admin.orchestra.test");
+    assert.equal(response.headers.get("Vary"), "Origin");
+  });
+
+  test("adds no CORS header for other origins", async () => {
+    const response = await post("/request-login-link", { email: freshEmail() }, { Origin: "https://evil.test" });
+    assert.equal(response.status, 202);
+    assert.equal(response.headers.get("Access-Control-Allow-Origin"), null);
+  });
+});
+
+test("unknown paths answer 404 JSON", async () => {
+  await assertError(await mf.dispatchFetch("https://ai.orchestra.test/nope"), 404);
+});

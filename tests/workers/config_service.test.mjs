@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Miniflare } from "miniflare";
+import { COMPATIBILITY_DATE, applyMigrations, jsonRequest, systemPath } from "./support.mjs";
+
+const API_KEY = "config-api-key-for-tests";
+
+const mf = new Miniflare({
+  name: "config-service-acme-dev",
+  compatibilityDate: COMPATIBILITY_DATE,
+  modules: [{ type: "ESModule", path: systemPath("tenants/config_service.js") }],
+  bindings: { API_KEY },
+  d1Databases: ["DB"],
+});
+
+function call(method, path, body, headers = { "X-API-Key": API_KEY }) {
+  const init = body === undefined ? { method, headers } : jsonRequest(method, body, headers);
+  return mf.dispatchFetch(`https://config.acme.test${path}`, init);
+}
+
+async function assertError(response, status) {
+  assert.equal(response.status, status);
+  const body = await response.json();
+  assert.equal(typeof body.error, "string");
+  return body.error;
+}
+
+before(async () => applyMigrations(await mf.getD1Database("DB"), systemPath("tenants/migrations/config")));
+after(() => mf.dispose());
+
+describe("entries", () => {
+  test("round-trip any JSON value through PUT, GET, list and DELETE", async () => {
+    const values = { "feature.flags": { beta: true, ratio: 0.25 }, "model:default": "ideogram-v3", retries: 3, tags: ["a"], nothing: null };
+    for (const [key, value] of Object.entries(values)) {
+      const response = await call("PUT", `/config/${encodeURIComponent(key)}`, { value });
+      assert.equal(response.status, 200);
+      const entry = await response.json();
+      assert.deepEqual({ key: entry.key, value: entry.value }, { key, value });
+      assert.equal(entry.created_at, entry.updated_at);
+    }
+
+    const single = await call("GET", "/config/feature.flags");
+    assert.equal(single.status, 200);
+    assert.deepEqual((await single.json()).value, values["feature.flags"]);
+
+    const list = await (await call("GET", "/config")).json();
+    assert.deepEqual(
+      list.entries.map(({ key, value }) => [key, value]),
+      Object.entries(values).sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+
+    for (const key of Object.keys(values)) {
+      assert.equal((await call("DELETE", `/config/${encodeURIComponent(key)}`)).status, 204);
+    }
+    assert.deepEqual(await (await call("GET", "/config")).json(), { entries: [] });
+  });
+
+  test("replacing an entry keeps its creation time", async () => {
+    const created = await (await call("PUT", "/config/theme", { value: "light" })).json();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const replaced = await (await call("PUT", "/config/theme", { value: "dark" })).json();
+    assert.equal(replaced.value, "dark");
+    assert.equal(replaced.created_at, created.created_at);
+    assert.ok(replaced.updated_at > created.updated_at);
+  });
+
+  test("reading or deleting a missing entry answers 404", async () => {
+    await assertError(await call("GET", "/config/absent"), 404);
+    await assertError(await call("DELETE", "/config/absent"), 404);
+  });
+});
+
+describe("validation", () => {
+  for (const key of ["-leading-dash", "with space", "a/b", "x".repeat(129), "%E0%A4%A"]) {
+    test(`rejects the key ${JSON.stringify(key.slice(0, 20))} with 400`, async () => {
+      await assertError(await call("PUT", `/config/${key.includes("%") ? key : encodeURIComponent(key)}`, { value: 1 }), 400);
+    });
+  }
+
+  test("accepts a 128-character key", async () => {
+    assert.equal((await call("PUT", `/config/${"k".repeat(128)}`, { value: 1 })).status, 200);
+  });
+
+  for (const [name, body] of [
+    ["malformed JSON", "{\"value\":"],
+    ["a body without value", { other: 1 }],
+    ["a JSON array", "[1]"],
+  ]) {
+    test(`rejects ${name} with 400`, async () => {
+      await assertError(await call("PUT", "/config/key", body), 400);
+    });
+  }
+
+  test("rejects a value over 32 KiB with 413", async () => {
+    await assertError(await call("PUT", "/config/big", { value: "x".repeat(33 * 1024) }), 413);
+  });
+
+  test("rejects unsupported methods with 405", async () => {
+    const response = await call("POST", "/config", { value: 1 });
+    await assertError(response, 405);
+    assert.equal(response.headers.get("Allow"), "GET");
+    await assertError(await call("PATCH", "/config/key", { value: 1 }), 405);
+  });
+
+  test("answers 404 for unknown paths", async () => {
+    await assertError(await call("GET", "/elsewhere"), 404);
+  });
+});
+
+describe("API key", () => {
+  test("is required", async () => {
+    await assertError(await call("GET", "/config", undefined, {}), 401);
+  });
+
+  test("must match", async () => {
+    await assertError(await call("GET", "/config", undefined, { "X-API-Key": `${API_KEY}x` }), 401);
+    await assertError(await call("PUT", "/config/key", { value: 1 }, { "X-API-Key": "" }), 401);
+  });
+
+  test("is checked before routing", async () => {
+    await assertError(await call("GET", "/elsewhere", undefined, {}), 401);
+  });
+});

@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, beforeEach, describe, test } from "node:test";
+import { Miniflare } from "miniflare";
+import { COMPATIBILITY_DATE, jsonRequest, systemPath } from "./support.mjs";
+
+const API_KEY = "image-gen-api-key-for-tests";
+const IMAGE_API_KEY = "ideogram-key-for-tests";
+const IMAGE_API_URL = "https://api.ideogram.test/v1/ideogram-v3/generate";
+const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");
+
+const imageApiCalls = [];
+let imageApi;
+
+// The image API and the host of its generated images.
+async function outside(request) {
+  if (request.url === IMAGE_API_URL) {
+    const form = await request.formData();
+    imageApiCalls.push({ apiKey: request.headers.get("Api-Key"), prompt: form.get("prompt"), aspectRatio: form.get("aspect_ratio") });
+    return imageApi.generate();
+  }
+  if (request.url === "https://ideogram.test/ephemeral/image.png") return imageApi.download();
+  return new Response("unexpected request", { status: 599 });
+}
+
+const defaultImageApi = {
+  generate: () => Response.json({ created: "2026-05-01T00:00:00Z", data: [{ url: "https://ideogram.test/ephemeral/image.png", is_image_safe: true }] }),
+  download: () => new Response(PNG, { headers: { "Content-Type": "image/png" } }),
+};
+
+const imageGen = (name, instanceId, model = "ideogram-v3") => ({
+  name,
+  compatibilityDate: COMPATIBILITY_DATE,
+  modules: [{ type: "ESModule", path: systemPath("tenants/image_gen.js") }],
+  bindings: { API_KEY, IMAGE_API_KEY, IMAGE_API_URL, INSTANCE_ID: instanceId, IMAGE_MODEL: model },
+  r2Buckets: { IMAGES: `images-${instanceId}` },
+  serviceBindings: { RATE_LIMITER: "rate-limiter" },
+  outboundService: outside,
+});
+
+const mf = new Miniflare({
+  workers: [
+    imageGen("image-gen-acme-dev", "acme-dev"),
+    imageGen("image-gen-globex-prod", "globex-prod"),
+    imageGen("image-gen-unlisted-model", "acme-dev", "unlisted-model"),
+    {
+      name: "rate-limiter",
+      compatibilityDate: COMPATIBILITY_DATE,
+      modules: [{ type: "ESModule", path: systemPath("tenants/rate_limiter.js") }],
+      bindings: {
+        RATE_LIMITS: {
+          "acme-dev": { "ideogram-v3": { rpm: 1000, tpm: 100_000 } },
+          "globex-prod": { "ideogram-v3": { rpm: 1, tpm: 100_000 } },
+        },
+      },
+      durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
+    },
+  ],
+});
+after(() => mf.dispose());
+beforeEach(() => {
+  imageApi = { ...defaultImageApi };
+});
+
+const acme = () => mf.getWorker("image-gen-acme-dev");
+const generate = async (body, headers = { "X-API-Key": API_KEY }, worker = acme()) =>
+  (await worker).fetch("https://images.acme.test/generate", jsonRequest("POST", body, headers));
+
+async function assertError(response, status) {
+  assert.equal(response.status, status);
+  const body = await response.json();
+  assert.equal(typeof body.error, "string");
+  return body.error;
+}
+
+describe("POST /generate", () => {
+  test("stores the generated image in R2 and serves it back", async () => {
+    const response = await generate({ prompt: "  a lighthouse at dawn ", aspect_ratio: "16x9" });
+    assert.equal(response.status, 201);
+    const created = await response.json();
+    const key = `${createHash("sha256").update(PNG).digest("hex")}.png`;
+    assert.deepEqual(created, {
+      key,
+      url: `https://images.acme.test/images/${key}`,
+      content_type: "image/png",
+      size: PNG.length,
+    });
+    assert.deepEqual(imageApiCalls.at(-1), { apiKey: IMAGE_API_KEY, prompt: "a lighthouse at dawn", aspectRatio: "16x9" });
+
+    const stored = await (await mf.getR2Bucket("IMAGES", "image-gen-acme-dev")).get(key);
+    assert.equal(stored.httpMetadata.contentType, "image/png");
+    assert.deepEqual(stored.customMetadata, { instance_id: "acme-dev", aspect_ratio: "16x9" });
+
+    const served = await (await acme()).fetch(created.url);
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get("Content-Type"), "image/png");
+    assert.match(served.headers.get("Cache-Control"), /immutable/);
+    assert.deepEqual(Buffer.from(await served.arrayBuffer()), PNG);
+  });
+
+  test("defaults the aspect ratio to 1x1", async () => {
+    assert.equal((await generate({ prompt: "a cat" })).status, 201);
+    assert.equal(imageApiCalls.at(-1).aspectRatio, "1x1");
+  });
+
+  test("answers 429 once the instance's rate limit is spent", async () => {
+    const globex = mf.getWorker("image-gen-globex-prod");
+    const calls = imageApiCalls.length;
+    assert.equal((await generate({ prompt: "one" }, undefined, globex)).status, 201);
+    const refused = await generate({ prompt: "two" }, undefined, globex);
+    await assertError(refused, 429);
+    assert.ok(Number(refused.headers.get("Retry-After")) > 0);
+    assert.equal(imageApiCalls.length, calls + 1);
+    assert.equal((await generate({ prompt: "acme is unaffected" })).status, 201);
+  });
+
+  test("answers 503 when the rate limiter refuses the model", async () => {
+    const calls = imageApiCalls.length;
+    await assertError(await generate({ prompt: "a cat" }, undefined, mf.getWorker("image-gen-unlisted-model")), 503);
+    assert.equal(imageApiCalls.length, calls);
+  });
+
+  for (const [name, body] of [
+    ["malformed JSON", "{\"prompt\":"],
+    ["a missing prompt", {}],
+    ["a blank prompt", { prompt: " " }],
+    ["an overlong prompt", { prompt: "p".repeat(2001) }],
+    ["an unknown aspect ratio", { prompt: "a cat", aspect_ratio: "16:9" }],
+  ]) {
+    test(`rejects ${name} with 400`, async () => {
+      await assertError(await generate(body), 400);
+    });
+  }
+
+  for (const [name, headers] of [["a missing", {}], ["a wrong", { "X-API-Key": "nope" }]]) {
+    test(`rejects ${name} API key with 401`, async () => {
+      await assertError(await generate({ prompt: "a cat" }, headers), 401);
+    });
+  }
+
+  test("answers 502 when the image API fails", async () => {
+    imageApi.generate = () => Response.json({ message: "internal" }, { status: 500 });
+    await assertError(await generate({ prompt: "a cat" }), 502);
+  });
+
+  test("answers 422 when the image API flags the image as unsafe", async () => {
+    imageApi.generate = () => Response.json({ data: [{ url: null, is_image_safe: false }] });
+    await assertError(await generate({ prompt: "a cat" }), 422);
+  });
+
+  test("answers 502 when the image cannot be downloaded", async () => {
+    imageApi.download = () => new Response("gone", { status: 404 });
+    await assertError(await generate({ prompt: "a cat" }), 502);
+    imageApi.download = () => new Response("<html>", { headers: { "Content-Type": "text/html" } });
+    await assertError(await generate({ prompt: "a cat" }), 502);
+  });
+
+  test("rejects other methods with 405", async () => {
+    const response = await (await acme()).fetch("https://images.acme.test/generate", { headers: { "X-API-Key": API_KEY } });
+    await assertError(response, 405);
+    assert.equal(response.headers.get("Allow"), "POST");
+  });
+});
+
+describe("GET /images/:key", () => {
+  test("answers 404 for unknown and malformed keys", async () => {
+    const worker = await acme();
+    await assertError(await worker.fetch(`https://images.acme.test/images/${"0".repeat(64)}.png`), 404);
+    await assertError(await worker.fetch("https://images.acme.test/images/not-a-content-hash.png"), 404);
+  });
+
+  test("rejects other methods with 405", async () => {
+    const worker = await acme();
+    await assertError(await worker.fetch(`https://images.acme.test/images/${"0".repeat(64)}.png`, { method: "DELETE" }), 405);
+  });
+});

@@ -1,0 +1,1 @@
+"""Developer tools for the Orchestra Pulumi program (run with `python -m tools.<name>`)."""

@@ -1,0 +1,73 @@
+"""`python -m tools.offline_plan`: print what a stack would declare, or diff two saved plans."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pulumi
+
+from .diff import diff_plans
+from .diff_render import render_markdown, render_text
+from .plan import Plan
+from .project_config import ConfigCompositionError
+from .render import render_plan
+from .runner import evaluate_project
+
+EXIT_BAD_CONFIGURATION = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "diff":
+        return _diff(args.old, args.new, args.format)
+    return _plan(args.project_dir, args.stack, args.json)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.offline_plan",
+        description="Evaluate the Pulumi program with Pulumi's mocks and print the resources a stack declares.",
+    )
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use (default: dev)")
+    parser.add_argument(
+        "--project-dir", type=Path, default=Path("."), help="directory holding Pulumi.yaml (default: .)"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the plan as JSON to PATH")
+    commands = parser.add_subparsers(dest="command", metavar="{diff}")
+    diff = commands.add_parser("diff", help="compare two plans saved with --json")
+    diff.add_argument("old", type=Path, metavar="OLD.json")
+    diff.add_argument("new", type=Path, metavar="NEW.json")
+    diff.add_argument("--format", choices=("text", "markdown"), default="text")
+    return parser
+
+
+def _plan(project_dir: Path, stack: str, json_path: Path | None) -> int:
+    try:
+        plan = evaluate_project(project_dir, stack)
+    except (pulumi.RunError, ConfigCompositionError) as error:
+        # A bad stack configuration is the user's to fix, not a bug: its one line is the whole report.
+        print(error, file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
+    sys.stdout.write(render_plan(plan))
+    for message in plan.diagnostics:
+        print(message, file=sys.stderr)
+    for location in plan.unmarked_secrets:
+        print(f"warning: a secret setting reaches {location} without a secret marking", file=sys.stderr)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(plan.to_json(), encoding="utf-8")
+    return 0
+
+
+def _diff(old_path: Path, new_path: Path, output_format: str) -> int:
+    plans: list[Plan] = []
+    for path in (old_path, new_path):
+        try:
+            plans.append(Plan.from_json(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            print(f"{path}: not a readable plan ({error})", file=sys.stderr)
+            return EXIT_BAD_CONFIGURATION
+    diff = diff_plans(*plans)
+    sys.stdout.write(render_markdown(diff) if output_format == "markdown" else render_text(diff))
+    return 0
