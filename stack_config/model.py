@@ -26,7 +26,7 @@ class StackConfig(BaseModel):
     )
 
     environment: Literal["dev", "staging", "prod"] = Field(
-        description="Which kind of environment this stack is; tenant instances declare the one they belong to.",
+        description="Which kind of environment this stack is (dev, staging or prod); tenant instances declare the one they belong to.",
     )
     protect_stateful_resources: bool = Field(
         default=True,
@@ -49,11 +49,11 @@ class StackConfig(BaseModel):
         description="Timeout of each Lambda function, in seconds (1-29: API Gateway gives up after 30).",
     )
     lambda_architecture: Literal["arm64", "x86_64"] = Field(
-        default="arm64", description="CPU architecture of the Lambda functions."
+        default="arm64", description="CPU architecture of the Lambda functions: arm64 or x86_64."
     )
     secret_store: Literal["secretsmanager", "ssm"] = Field(
         default="secretsmanager",
-        description="Where runtime secrets live: AWS Secrets Manager or SSM Parameter Store SecureString.",
+        description="Where runtime secrets live: secretsmanager (AWS Secrets Manager) or ssm (SSM Parameter Store SecureString).",
     )
     run_ttl_days: int = Field(
         default=90, ge=1, le=3650, description="Days after which a recorded run expires from the runs table."

@@ -87,7 +87,6 @@ def _run(
 ) -> Plan:
     monitor = RecordingMonitor(OfflineMocks(region=config.values.get("aws:region", DEFAULT_REGION)))
     engine = RecordingEngine()
-    settings.ROOT.set(None)
     settings.configure(
         settings.Settings(
             project=project,

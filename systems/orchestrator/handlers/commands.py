@@ -74,9 +74,7 @@ COMMANDS: list[Command] = [
 
 # GitHub's rules: owner is 1-39 letters, digits or inner hyphens; name is letters, digits, . _ -
 # and never "." or "..".
-REPOSITORY_PATTERN = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?!\.\.?$)[A-Za-z0-9._-]{1,100}"
-)
+REPOSITORY_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?!\.\.?$)[A-Za-z0-9._-]{1,100}")
 
 _COMMANDS_BY_NAME = {command["name"]: command for command in COMMANDS}
 
@@ -107,9 +105,7 @@ def parse_command(data: Mapping[str, Any]) -> PlanCommand | StatusCommand:
         # _option_values enforced both options' presence and types from COMMANDS.
         repository, issue = cast(str, values["repository"]), cast(int, values["issue"])
         if not REPOSITORY_PATTERN.fullmatch(repository):
-            raise InvalidCommand(
-                f"/plan repository must be owner/name, got {repository!r}"
-            )
+            raise InvalidCommand(f"/plan repository must be owner/name, got {repository!r}")
         return PlanCommand(repository=repository, issue=issue)
     return StatusCommand(run_id=cast(str | None, values.get("run_id")))
 
@@ -125,24 +121,14 @@ def _option_values(command: Command, options: object) -> dict[str, str | int]:
             raise InvalidCommand(f"/{command['name']} has no option {name!r}")
         if name in values:
             raise InvalidCommand(f"/{command['name']} option {name} was given twice")
-        values[name] = _checked_value(
-            command["name"], definitions[name], option.get("value")
-        )
-    missing = [
-        name
-        for name, definition in definitions.items()
-        if definition["required"] and name not in values
-    ]
+        values[name] = _checked_value(command["name"], definitions[name], option.get("value"))
+    missing = [name for name, definition in definitions.items() if definition["required"] and name not in values]
     if missing:
-        raise InvalidCommand(
-            f"/{command['name']} is missing required option(s): {', '.join(missing)}"
-        )
+        raise InvalidCommand(f"/{command['name']} is missing required option(s): {', '.join(missing)}")
     return values
 
 
-def _checked_value(
-    command_name: str, definition: CommandOption, value: object
-) -> str | int:
+def _checked_value(command_name: str, definition: CommandOption, value: object) -> str | int:
     where = f"/{command_name} option {definition['name']}"
     # COMMANDS declares only STRING and INTEGER options.
     if definition["type"] == STRING:
@@ -154,9 +140,7 @@ def _checked_value(
             definition.get("max_length", 6000),
         )
         if not shortest <= len(value) <= longest:
-            raise InvalidCommand(
-                f"{where} must be {shortest} to {longest} characters long"
-            )
+            raise InvalidCommand(f"{where} must be {shortest} to {longest} characters long")
         return value
     # bool is an int in Python but never a Discord integer.
     if not isinstance(value, int) or isinstance(value, bool):

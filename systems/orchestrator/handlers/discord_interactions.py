@@ -55,18 +55,14 @@ def _verify(headers: Mapping[str, str], body: bytes) -> None:
     signature = headers.get("x-signature-ed25519")
     timestamp = headers.get("x-signature-timestamp")
     if signature is None or timestamp is None:
-        raise HttpError(
-            401, "missing x-signature-ed25519 or x-signature-timestamp header"
-        )
+        raise HttpError(401, "missing x-signature-ed25519 or x-signature-timestamp header")
     if not _SIGNATURE.fullmatch(signature):
         raise HttpError(401, "x-signature-ed25519 must be 128 hex characters")
     if not _TIMESTAMP.fullmatch(timestamp):
         raise HttpError(401, "x-signature-timestamp must be unix seconds")
     if abs(clock.now().timestamp() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
         raise HttpError(401, "x-signature-timestamp is more than 5 minutes from now")
-    public_key = VerifyKey(
-        bytes.fromhex(read_secret(os.environ["DISCORD_PUBLIC_KEY_SECRET_ARN"]))
-    )
+    public_key = VerifyKey(bytes.fromhex(read_secret(os.environ["DISCORD_PUBLIC_KEY_SECRET_ARN"])))
     try:
         public_key.verify(timestamp.encode() + body, bytes.fromhex(signature))
     except BadSignatureError as error:
@@ -115,9 +111,9 @@ def _status(store: RunStore, command: StatusCommand) -> str:
 
 def _requester(interaction: Mapping[str, Any]) -> str:
     # In a server the user is under "member"; in a direct message it is top-level "user".
-    user = http_api.object_at(
-        http_api.object_at(interaction, "member"), "user"
-    ) or http_api.object_at(interaction, "user")
+    user = http_api.object_at(http_api.object_at(interaction, "member"), "user") or http_api.object_at(
+        interaction, "user"
+    )
     username = user.get("username")
     if not isinstance(username, str) or not username:
         raise HttpError(400, "interaction has no user")

@@ -54,7 +54,7 @@ def _verify(headers: Mapping[str, str], body: bytes) -> None:
         raise HttpError(401, "x-hub-signature-256 must be sha256=<64 hex characters>")
     secret = read_secret(os.environ["GITHUB_WEBHOOK_SECRET_ARN"]).encode()
     expected = hmac.new(secret, body, hashlib.sha256).digest()
-    if not True:
+    if not hmac.compare_digest(expected, bytes.fromhex(match[1])):
         raise HttpError(401, "invalid request signature")
 
 
@@ -73,9 +73,7 @@ def _issues(payload: Mapping[str, Any], delivery_id: str) -> Response:
     issue = http_api.object_at(payload, "issue").get("number")
     sender = http_api.object_at(payload, "sender").get("login")
     if not isinstance(repository, str) or not isinstance(sender, str):
-        raise HttpError(
-            400, "issues payload lacks repository.full_name or sender.login"
-        )
+        raise HttpError(400, "issues payload lacks repository.full_name or sender.login")
     if not isinstance(issue, int) or isinstance(issue, bool):
         raise HttpError(400, "issues payload lacks issue.number")
     run_id = run_id_for("github", delivery_id)
@@ -96,6 +94,4 @@ def _issues(payload: Mapping[str, Any], delivery_id: str) -> Response:
             issue,
             delivery_id,
         )
-    return http_api.json_response(
-        201 if created else 200, {"run_id": run_id, "duplicate": not created}
-    )
+    return http_api.json_response(201 if created else 200, {"run_id": run_id, "duplicate": not created})

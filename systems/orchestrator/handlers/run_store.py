@@ -53,9 +53,7 @@ class RunStore:
         """The store named by ``RUNS_TABLE_NAME``, keeping runs for ``RUN_TTL_DAYS`` (default 90)."""
         ttl_setting = os.environ.get("RUN_TTL_DAYS", str(DEFAULT_TTL_DAYS))
         if not ttl_setting.isdecimal() or int(ttl_setting) < 1:
-            raise ValueError(
-                f"RUN_TTL_DAYS must be a whole number of days >= 1, got {ttl_setting!r}"
-            )
+            raise ValueError(f"RUN_TTL_DAYS must be a whole number of days >= 1, got {ttl_setting!r}")
         return cls(_dynamodb().Table(os.environ["RUNS_TABLE_NAME"]), int(ttl_setting))
 
     def create_run(
@@ -84,9 +82,7 @@ class RunStore:
         if delivery_id is not None:
             item["delivery_id"] = delivery_id
         try:
-            self._table.put_item(
-                Item=item, ConditionExpression="attribute_not_exists(run_id)"
-            )
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(run_id)")
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False

@@ -44,18 +44,12 @@ def _fetch(arn: str) -> str:
     if len(parts) == 6 and parts[0] == "arn":
         service, region, resource = parts[2], parts[3], parts[5]
         if service == "secretsmanager":
-            value = (
-                _client(service, region)
-                .get_secret_value(SecretId=arn)
-                .get("SecretString")
-            )
+            value = _client(service, region).get_secret_value(SecretId=arn).get("SecretString")
             if value is None:
                 raise ValueError(f"secret {arn} holds binary data, not a string")
             return value
         if service == "ssm" and resource.startswith("parameter/"):
-            response = _client(service, region).get_parameter(
-                Name=ssm_parameter_name(resource), WithDecryption=True
-            )
+            response = _client(service, region).get_parameter(Name=ssm_parameter_name(resource), WithDecryption=True)
             return response["Parameter"]["Value"]
     raise ValueError(f"not a Secrets Manager secret or SSM parameter ARN: {arn!r}")
 

@@ -55,7 +55,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def runs_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The runs table with exactly the schema the infrastructure declares."""
-    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    dynamodb: Any = boto3.resource("dynamodb", region_name=REGION)
     table = dynamodb.create_table(
         TableName=TABLE_NAME,
         BillingMode="PAY_PER_REQUEST",
@@ -112,9 +112,7 @@ def signing_key() -> SigningKey:
 
 
 @pytest.fixture
-def discord_public_key_secret(
-    aws: None, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch
-) -> str:
+def discord_public_key_secret(aws: None, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> str:
     """The application's public key in Secrets Manager, as the infrastructure stores it."""
     arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name="orchestra-test-discord-public-key",
@@ -168,9 +166,7 @@ def github_webhook_secret(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def github_request(
-    runs_table: Any, github_webhook_secret: str, frozen_clock: FrozenClock
-) -> GitHubRequest:
+def github_request(runs_table: Any, github_webhook_secret: str, frozen_clock: FrozenClock) -> GitHubRequest:
     """Builds an HTTP API event signed the way GitHub signs a webhook delivery."""
 
     def build(

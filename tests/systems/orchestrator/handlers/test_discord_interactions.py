@@ -9,7 +9,6 @@ import pytest
 from nacl.signing import SigningKey
 
 from systems.orchestrator.handlers.run_store import run_id_for
-
 from tests.systems.orchestrator.handlers.support import REGION, START, FrozenClock
 
 Build = Callable[..., dict[str, Any]]
@@ -63,25 +62,19 @@ def content(reply: Any) -> str:
     return reply["data"]["content"]
 
 
-def test_ping_is_answered_with_pong(
-    discord_request: Build, call_discord: Call, count_runs: Callable[[], int]
-) -> None:
+def test_ping_is_answered_with_pong(discord_request: Build, call_discord: Call, count_runs: Callable[[], int]) -> None:
     assert call_discord(discord_request(PING)) == (200, {"type": 1})
     assert count_runs() == 0
 
 
-def test_base64_encoded_body_is_verified_as_sent(
-    discord_request: Build, call_discord: Call
-) -> None:
+def test_base64_encoded_body_is_verified_as_sent(discord_request: Build, call_discord: Call) -> None:
     event = discord_request(PING)
     event["body"] = base64.b64encode(event["body"].encode()).decode()
     event["isBase64Encoded"] = True
     assert call_discord(event) == (200, {"type": 1})
 
 
-def test_plan_queues_exactly_one_run(
-    discord_request: Build, call_discord: Call, runs_table: Any
-) -> None:
+def test_plan_queues_exactly_one_run(discord_request: Build, call_discord: Call, runs_table: Any) -> None:
     status_code, reply = call_discord(discord_request(PLAN))
 
     run_id = run_id_for("discord", INTERACTION_ID)
@@ -133,8 +126,7 @@ def test_status_reports_one_run(discord_request: Build, call_discord: Call) -> N
 
     assert status_code == 200
     assert content(reply) == (
-        f"`{run_id}` queued: octo-org/widgets#42, requested by nelly via discord "
-        "at 2026-11-03T12:00:00.000000Z"
+        f"`{run_id}` queued: octo-org/widgets#42, requested by nelly via discord at 2026-11-03T12:00:00.000000Z"
     )
 
 
@@ -151,14 +143,21 @@ def test_status_lists_the_five_most_recent_runs_newest_first(
     count_runs: Callable[[], int],
 ) -> None:
     for issue in range(1, 7):
-        call_discord(discord_request(plan_with(id=f"interaction-{issue}") | {"data": {
-            "type": 1,
-            "name": "plan",
-            "options": [
-                {"name": "repository", "type": 3, "value": "octo-org/widgets"},
-                {"name": "issue", "type": 4, "value": issue},
-            ],
-        }}))
+        call_discord(
+            discord_request(
+                plan_with(id=f"interaction-{issue}")
+                | {
+                    "data": {
+                        "type": 1,
+                        "name": "plan",
+                        "options": [
+                            {"name": "repository", "type": 3, "value": "octo-org/widgets"},
+                            {"name": "issue", "type": 4, "value": issue},
+                        ],
+                    }
+                }
+            )
+        )
         frozen_clock.advance(60)
 
     status_code, reply = call_discord(discord_request(status()))

@@ -53,9 +53,7 @@ def test_runs_expire_after_run_ttl_days(runs_table: Any, monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize("setting", ["0", "-1", "ninety", "1.5", ""])
-def test_an_invalid_run_ttl_days_is_refused(
-    runs_table: Any, monkeypatch: pytest.MonkeyPatch, setting: str
-) -> None:
+def test_an_invalid_run_ttl_days_is_refused(runs_table: Any, monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
     monkeypatch.setenv("RUN_TTL_DAYS", setting)
     with pytest.raises(ValueError, match="RUN_TTL_DAYS must be a whole number of days >= 1"):
         RunStore.from_environment()

@@ -8,9 +8,7 @@ ACCOUNT = "123456789012"
 
 
 def test_reads_a_secrets_manager_secret(aws: None) -> None:
-    arn = boto3.client("secretsmanager").create_secret(Name="orchestra/key", SecretString="from-secrets-manager")[
-        "ARN"
-    ]
+    arn = boto3.client("secretsmanager").create_secret(Name="orchestra/key", SecretString="from-secrets-manager")["ARN"]
     assert read_secret(arn) == "from-secrets-manager"
 
 
@@ -34,7 +32,7 @@ def test_a_binary_secret_is_refused(aws: None) -> None:
 
 @pytest.mark.parametrize(
     "arn",
-    ["not-an-arn", f"arn:aws:s3:::bucket", f"arn:aws:ssm:{REGION}:{ACCOUNT}:document/runbook"],
+    ["not-an-arn", "arn:aws:s3:::bucket", f"arn:aws:ssm:{REGION}:{ACCOUNT}:document/runbook"],
 )
 def test_other_arns_are_refused(arn: str) -> None:
     with pytest.raises(ValueError, match="not a Secrets Manager secret or SSM parameter ARN"):

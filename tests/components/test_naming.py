@@ -1,0 +1,43 @@
+import pytest
+
+from components.naming import DYNAMODB_TABLE, IAM_ROLE, LAMBDA_FUNCTION, NameRule, parameter_path, physical_name
+from tools.offline_plan import evaluate
+
+
+def names_in(stack: str, build) -> list[str]:
+    collected: list[str] = []
+    evaluate(lambda: collected.extend(build()), stack=stack)
+    return collected
+
+
+def test_physical_name_is_project_logical_stack() -> None:
+    assert names_in("dev", lambda: [physical_name("orchestrator-runs", DYNAMODB_TABLE)]) == [
+        "orchestra-orchestrator-runs-dev"
+    ]
+    assert names_in("prod", lambda: [parameter_path("orchestrator-webhook-secret")]) == [
+        "/orchestra/prod/orchestrator-webhook-secret"
+    ]
+
+
+def test_too_long_names_are_shortened_with_a_stable_hash() -> None:
+    logical = "orchestrator-" + "x" * 80
+    first, second, other = names_in(
+        "dev",
+        lambda: [
+            physical_name(logical, LAMBDA_FUNCTION),
+            physical_name(logical, LAMBDA_FUNCTION),
+            physical_name(logical + "y", LAMBDA_FUNCTION),
+        ],
+    )
+    assert len(first) == 64 and first == second and first != other
+    assert first.startswith("orchestra-orchestrator-xxx") and first[-9] == "-"
+
+
+def test_characters_a_service_rejects_stop_the_program() -> None:
+    with pytest.raises(ValueError, match=r"IAM role name 'orchestra-bad/name-dev' has characters the service rejects: '/'"):
+        names_in("dev", lambda: [physical_name("bad/name", IAM_ROLE)])
+
+
+def test_lowercase_rule() -> None:
+    rule = NameRule("worker", 63, r"[a-z0-9-]", lowercase=True)
+    assert names_in("Dev", lambda: [physical_name("AI-Worker", rule)]) == ["orchestra-ai-worker-dev"]

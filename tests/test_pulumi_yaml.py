@@ -1,0 +1,50 @@
+"""`Pulumi.yaml` declares the same settings as the typed model, so `pulumi config` tells the truth."""
+
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import SecretStr
+from pydantic_core import PydanticUndefined
+
+from stack_config import StackConfig
+
+PROJECT = yaml.safe_load(Path("Pulumi.yaml").read_text())
+DECLARED: dict[str, dict[str, Any]] = PROJECT["config"]
+
+
+def pulumi_type(annotation: object) -> str:
+    if annotation is bool:
+        return "boolean"
+    if annotation is int:
+        return "integer"
+    if annotation in (str, SecretStr) or get_origin(annotation) is Literal:
+        return "string"
+    raise AssertionError(f"no Pulumi config type for {annotation}")
+
+
+def test_project_runs_python_in_the_virtualenv() -> None:
+    assert PROJECT["name"] == "orchestra"
+    assert PROJECT["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
+
+
+def test_every_setting_is_declared_and_nothing_else() -> None:
+    assert set(DECLARED) == {field.alias for field in StackConfig.model_fields.values()}
+
+
+def test_declarations_match_the_model() -> None:
+    for field in StackConfig.model_fields.values():
+        declared = DECLARED[field.alias]
+        assert declared["type"] == pulumi_type(field.annotation), field.alias
+        assert declared["description"] == field.description, field.alias
+        assert declared.get("secret", False) is (field.annotation is SecretStr), field.alias
+        if field.default is PydanticUndefined:
+            assert "default" not in declared, field.alias
+        else:
+            assert declared["default"] == field.default, field.alias
+
+
+def test_choices_are_named_in_the_description() -> None:
+    for field in StackConfig.model_fields.values():
+        if get_origin(field.annotation) is Literal:
+            assert all(choice in (field.description or "") for choice in get_args(field.annotation)), field.alias
