@@ -31,33 +31,21 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 from pulumi.output import Unknown
-from requests.adapters import HTTPAdapter
-from urllib3.util import Retry
+
+from components.http_session import ApiError, is_plausible_token, send
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 
 # Discord rejects requests without a User-Agent of this shape.
 _USER_AGENT = "DiscordBot (https://discord.com/developers/docs/interactions, 1.0)"
 
-_TIMEOUT_SECONDS = (10.0, 30.0)  # connect, read
-
-# Both methods used are idempotent, so retrying them is always safe. Discord
-# answers rate limits with 429 and Retry-After (honoured, but capped so a
-# deployment never hangs for long); 5xx are transient.
-_RETRY = Retry(
-    total=5,
-    status_forcelist=(429, 500, 502, 503, 504),
-    allowed_methods=frozenset({"GET", "PUT"}),
-    backoff_factor=0.5,
-    backoff_max=8,
-    retry_after_max=30,
-    raise_on_status=False,
-)
+# Both methods used are idempotent, so retrying them is always safe.
+_RETRY_METHODS = frozenset({"GET", "PUT"})
 
 _CHAT_INPUT = 1  # Discord's default command type
 
 
-class DiscordApiError(Exception):
+class DiscordApiError(ApiError):
     """Discord answered with an error after any retries."""
 
 
@@ -145,17 +133,13 @@ def _request(
     gone_is_success: bool = False,
 ) -> list[dict[str, Any]]:
     path = f"/applications/{props['application_id']}/commands"
-    adapter = HTTPAdapter(max_retries=_RETRY)
-    with requests.Session() as session:
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        response = session.request(
-            method,
-            str(props["api_base"]).rstrip("/") + path,
-            json=body,
-            headers={"Authorization": f"Bot {props['bot_token']}", "User-Agent": _USER_AGENT},
-            timeout=_TIMEOUT_SECONDS,
-        )
+    response = send(
+        method,
+        str(props["api_base"]).rstrip("/") + path,
+        headers={"Authorization": f"Bot {props['bot_token']}", "User-Agent": _USER_AGENT},
+        retry_methods=_RETRY_METHODS,
+        json_body=body,
+    )
     # 404: the application itself is gone, and its commands with it.
     if gone_is_success and response.status_code == 404:
         return []
@@ -236,10 +220,7 @@ def _check_failures(news: Mapping[str, Any]) -> list[CheckFailure]:
     if not isinstance(application_id, Unknown) and not (isinstance(application_id, str) and application_id.isdigit()):
         failures.append(CheckFailure("application_id", "must be the application's numeric id"))
     token = news.get("bot_token")
-    # requests would quote a malformed header value, token included, in its error.
-    if not isinstance(token, Unknown) and not (
-        isinstance(token, str) and token and token.isprintable() and " " not in token
-    ):
+    if not isinstance(token, Unknown) and not is_plausible_token(token):
         failures.append(CheckFailure("bot_token", "must be a bot token: non-empty, without whitespace"))
     commands = news.get("commands")
     if isinstance(commands, Unknown) or (isinstance(commands, list) and _canonical(commands) is None):

@@ -135,10 +135,7 @@ def _checked_value(command_name: str, definition: CommandOption, value: object) 
         if not isinstance(value, str):
             raise InvalidCommand(f"{where} must be a string")
         # Discord's own limits apply where the definition sets none.
-        shortest, longest = (
-            definition.get("min_length", 0),
-            definition.get("max_length", 6000),
-        )
+        shortest, longest = definition.get("min_length", 0), definition.get("max_length", 6000)
         if not shortest <= len(value) <= longest:
             raise InvalidCommand(f"{where} must be {shortest} to {longest} characters long")
         return value

@@ -111,9 +111,8 @@ def _status(store: RunStore, command: StatusCommand) -> str:
 
 def _requester(interaction: Mapping[str, Any]) -> str:
     # In a server the user is under "member"; in a direct message it is top-level "user".
-    user = http_api.object_at(http_api.object_at(interaction, "member"), "user") or http_api.object_at(
-        interaction, "user"
-    )
+    member_user = http_api.object_at(http_api.object_at(interaction, "member"), "user")
+    user = member_user or http_api.object_at(interaction, "user")
     username = user.get("username")
     if not isinstance(username, str) or not username:
         raise HttpError(400, "interaction has no user")

@@ -63,11 +63,7 @@ def _issues(payload: Mapping[str, Any], delivery_id: str) -> Response:
     label = http_api.object_at(payload, "label").get("name")
     if action != "labeled" or label != READY_LABEL:
         return http_api.json_response(
-            202,
-            {
-                "ignored": True,
-                "reason": f"only issues labeled {READY_LABEL!r} start a run",
-            },
+            202, {"ignored": True, "reason": f"only issues labeled {READY_LABEL!r} start a run"}
         )
     repository = http_api.object_at(payload, "repository").get("full_name")
     issue = http_api.object_at(payload, "issue").get("number")
@@ -87,11 +83,5 @@ def _issues(payload: Mapping[str, Any], delivery_id: str) -> Response:
         delivery_id=delivery_id,
     )
     if created:
-        logger.info(
-            "queued run %s for %s#%d (delivery %s)",
-            run_id,
-            repository,
-            issue,
-            delivery_id,
-        )
+        logger.info("queued run %s for %s#%d (delivery %s)", run_id, repository, issue, delivery_id)
     return http_api.json_response(201 if created else 200, {"run_id": run_id, "duplicate": not created})

@@ -25,11 +25,7 @@ class HttpError(Exception):
 
 
 def json_response(status_code: int, payload: Mapping[str, Any]) -> Response:
-    return {
-        "statusCode": status_code,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps(payload),
-    }
+    return {"statusCode": status_code, "headers": {"content-type": "application/json"}, "body": json.dumps(payload)}
 
 
 def endpoint(handle: Handle) -> LambdaHandler:

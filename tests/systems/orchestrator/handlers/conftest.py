@@ -11,17 +11,11 @@ import pytest
 from moto import mock_aws
 from nacl.signing import SigningKey
 
-from systems.orchestrator.handlers import (
-    clock,
-    discord_interactions,
-    github_webhook,
-    secret_values,
-)
-from tests.systems.orchestrator.handlers.support import REGION, START, FrozenClock
+from systems.orchestrator.handlers import clock, discord_interactions, github_webhook, secret_values
+from tests.systems.orchestrator.handlers.support import REGION, START, WEBHOOK_PARAMETER, FrozenClock
 
 TABLE_NAME = "orchestra-runs-test"
 WEBHOOK_SECRET = "webhook-secret-for-tests"
-WEBHOOK_PARAMETER = "/orchestra/test/github-webhook-secret"
 
 Reply = tuple[int, Any]
 DiscordRequest = Callable[..., dict[str, Any]]

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 REGION = "us-east-1"
+WEBHOOK_PARAMETER = "/orchestra/test/github-webhook-secret"
 START = datetime(2026, 11, 3, 12, 0, 0, tzinfo=UTC)
 
 

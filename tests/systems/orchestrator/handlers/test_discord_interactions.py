@@ -16,19 +16,24 @@ Call = Callable[[Mapping[str, Any]], tuple[int, Any]]
 
 INTERACTION_ID = "1234567890123456789"
 PING = {"type": 1, "id": "1", "application_id": "2"}
-PLAN: dict[str, Any] = {
-    "type": 2,
-    "id": INTERACTION_ID,
-    "data": {
-        "type": 1,
-        "name": "plan",
-        "options": [
-            {"name": "repository", "type": 3, "value": "octo-org/widgets"},
-            {"name": "issue", "type": 4, "value": 42},
-        ],
-    },
-    "member": {"user": {"id": "80351110224678912", "username": "nelly"}},
-}
+REPOSITORY_OPTION = {"name": "repository", "type": 3, "value": "octo-org/widgets"}
+
+
+def issue_option(value: Any, option_type: int = 4) -> dict[str, Any]:
+    return {"name": "issue", "type": option_type, "value": value}
+
+
+def plan_options(*options: dict[str, Any], interaction_id: str = INTERACTION_ID) -> dict[str, Any]:
+    """A /plan interaction from a server member, as Discord sends it."""
+    return {
+        "type": 2,
+        "id": interaction_id,
+        "data": {"type": 1, "name": "plan", "options": list(options)},
+        "member": {"user": {"id": "80351110224678912", "username": "nelly"}},
+    }
+
+
+PLAN = plan_options(REPOSITORY_OPTION, issue_option(42))
 
 
 def plan_with(**changes: Any) -> dict[str, Any]:
@@ -42,15 +47,11 @@ def plan_with(**changes: Any) -> dict[str, Any]:
     return interaction
 
 
-def plan_options(*options: dict[str, Any]) -> dict[str, Any]:
-    return plan_with(data={"type": 1, "name": "plan", "options": list(options)})
-
-
-def status(run_id: str | None = None, interaction_id: str = "999") -> dict[str, Any]:
+def status(run_id: str | None = None) -> dict[str, Any]:
     options = [] if run_id is None else [{"name": "run_id", "type": 3, "value": run_id}]
     return {
         "type": 2,
-        "id": interaction_id,
+        "id": "999",
         "data": {"type": 1, "name": "status", "options": options},
         "member": {"user": {"id": "1", "username": "nelly"}},
     }
@@ -143,21 +144,8 @@ def test_status_lists_the_five_most_recent_runs_newest_first(
     count_runs: Callable[[], int],
 ) -> None:
     for issue in range(1, 7):
-        call_discord(
-            discord_request(
-                plan_with(id=f"interaction-{issue}")
-                | {
-                    "data": {
-                        "type": 1,
-                        "name": "plan",
-                        "options": [
-                            {"name": "repository", "type": 3, "value": "octo-org/widgets"},
-                            {"name": "issue", "type": 4, "value": issue},
-                        ],
-                    }
-                }
-            )
-        )
+        interaction = plan_options(REPOSITORY_OPTION, issue_option(issue), interaction_id=f"interaction-{issue}")
+        call_discord(discord_request(interaction))
         frozen_clock.advance(60)
 
     status_code, reply = call_discord(discord_request(status()))
@@ -255,88 +243,31 @@ REJECTED = [
         400,
         "unknown command: 'deploy'",
     ),
-    (
-        "missing issue",
-        _signed(plan_options({"name": "repository", "type": 3, "value": "octo-org/widgets"})),
-        400,
-        "missing required option(s): issue",
-    ),
-    (
-        "issue zero",
-        _signed(
-            plan_options(
-                {"name": "repository", "type": 3, "value": "octo-org/widgets"},
-                {"name": "issue", "type": 4, "value": 0},
-            )
-        ),
-        400,
-        "issue must be at least 1",
-    ),
-    (
-        "issue as text",
-        _signed(
-            plan_options(
-                {"name": "repository", "type": 3, "value": "octo-org/widgets"},
-                {"name": "issue", "type": 3, "value": "42"},
-            )
-        ),
-        400,
-        "issue must be an integer",
-    ),
-    (
-        "issue as boolean",
-        _signed(
-            plan_options(
-                {"name": "repository", "type": 3, "value": "octo-org/widgets"},
-                {"name": "issue", "type": 4, "value": True},
-            )
-        ),
-        400,
-        "issue must be an integer",
-    ),
+    ("missing issue", _signed(plan_options(REPOSITORY_OPTION)), 400, "missing required option(s): issue"),
+    ("issue zero", _signed(plan_options(REPOSITORY_OPTION, issue_option(0))), 400, "issue must be at least 1"),
+    ("issue as text", _signed(plan_options(REPOSITORY_OPTION, issue_option("42", 3))), 400, "must be an integer"),
+    ("issue as boolean", _signed(plan_options(REPOSITORY_OPTION, issue_option(True))), 400, "must be an integer"),
     (
         "repository without owner",
-        _signed(
-            plan_options(
-                {"name": "repository", "type": 3, "value": "widgets"},
-                {"name": "issue", "type": 4, "value": 42},
-            )
-        ),
+        _signed(plan_options(REPOSITORY_OPTION | {"value": "widgets"}, issue_option(42))),
         400,
         "repository must be owner/name",
     ),
     (
         "repository named ..",
-        _signed(
-            plan_options(
-                {"name": "repository", "type": 3, "value": "octo-org/.."},
-                {"name": "issue", "type": 4, "value": 42},
-            )
-        ),
+        _signed(plan_options(REPOSITORY_OPTION | {"value": "octo-org/.."}, issue_option(42))),
         400,
         "repository must be owner/name",
     ),
     (
         "unknown option",
-        _signed(
-            plan_options(
-                {"name": "repository", "type": 3, "value": "octo-org/widgets"},
-                {"name": "issue", "type": 4, "value": 42},
-                {"name": "priority", "type": 4, "value": 1},
-            )
-        ),
+        _signed(plan_options(REPOSITORY_OPTION, issue_option(42), {"name": "priority", "type": 4, "value": 1})),
         400,
         "no option 'priority'",
     ),
     (
         "option given twice",
-        _signed(
-            plan_options(
-                {"name": "repository", "type": 3, "value": "octo-org/widgets"},
-                {"name": "issue", "type": 4, "value": 42},
-                {"name": "issue", "type": 4, "value": 43},
-            )
-        ),
+        _signed(plan_options(REPOSITORY_OPTION, issue_option(42), issue_option(43))),
         400,
         "option issue was given twice",
     ),

@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from systems.orchestrator.handlers.run_store import run_id_for
-from tests.systems.orchestrator.handlers.support import START, FrozenClock
+from tests.systems.orchestrator.handlers.support import START, WEBHOOK_PARAMETER, FrozenClock
 
 Build = Callable[..., dict[str, Any]]
 Call = Callable[[Mapping[str, Any]], tuple[int, Any]]
@@ -171,9 +171,7 @@ def test_webhook_secret_is_cached_for_five_minutes_then_reread(
 ) -> None:
     ping = {"zen": "Design for failure."}
     assert call_github(github_request("ping", ping))[0] == 200
-    boto3.client("ssm").put_parameter(
-        Name="/orchestra/test/github-webhook-secret", Value="rotated", Type="SecureString", Overwrite=True
-    )
+    boto3.client("ssm").put_parameter(Name=WEBHOOK_PARAMETER, Value="rotated", Type="SecureString", Overwrite=True)
 
     frozen_clock.advance(299)
     assert call_github(github_request("ping", ping))[0] == 200

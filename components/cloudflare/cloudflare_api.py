@@ -1,0 +1,69 @@
+"""A small client for Cloudflare's v4 REST API, used by this package's dynamic providers.
+
+The providers call the API directly rather than through `pulumi_cloudflare`,
+whose import costs seconds and well over 100 MB in every provider process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from components.http_session import ApiError, send
+
+CLOUDFLARE_API_BASE = "https://api.cloudflare.com/client/v4"
+
+# Replaying any call the providers make cannot do anything twice: GET and
+# DELETE are idempotent, and each POST is refused if it already took effect
+# (an index or metadata index that exists; a migration batch whose
+# `INSERT INTO d1_migrations` hits the UNIQUE name and rolls the batch back).
+_RETRY_METHODS = frozenset({"GET", "POST", "DELETE"})
+
+
+class CloudflareApiError(ApiError):
+    """Cloudflare refused a call after any retries."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def call(method: str, api_base: str, path: str, api_token: str, body: Any = None) -> Any:
+    """The `result` of Cloudflare's answer to `method path`; raises `CloudflareApiError` when the
+    call failed (HTTP status or `success: false`), naming Cloudflare's error codes and messages."""
+    response = send(
+        method,
+        api_base.rstrip("/") + path,
+        headers={"Authorization": f"Bearer {api_token}"},
+        retry_methods=_RETRY_METHODS,
+        json_body=body,
+    )
+    envelope = _envelope(response)
+    if not response.ok or envelope.get("success") is not True:
+        raise CloudflareApiError(
+            f"Cloudflare {method} {path} failed: {_describe(response, envelope)}", response.status_code
+        )
+    return envelope.get("result")
+
+
+def _envelope(response: requests.Response) -> dict[str, Any]:
+    """`{success, errors, messages, result}`, or `{}` when the body is not that (a proxy's HTML page)."""
+    try:
+        envelope = response.json()
+    except ValueError:
+        return {}
+    return envelope if isinstance(envelope, dict) else {}
+
+
+def _describe(response: requests.Response, envelope: dict[str, Any]) -> str:
+    """Status and Cloudflare's own errors; the request, and the token in it, stay out."""
+    errors = envelope.get("errors")
+    if isinstance(errors, list) and errors:
+        detail = "; ".join(
+            f"[{error.get('code')}] {error.get('message')}" if isinstance(error, dict) else str(error)
+            for error in errors
+        )
+    else:
+        detail = response.text[:200]
+    return f"HTTP {response.status_code} {response.reason}: {detail}"

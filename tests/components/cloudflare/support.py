@@ -1,0 +1,215 @@
+"""A local stand-in for Cloudflare's v4 API, and the Pulumi mocks the resource tests share.
+
+D1's query endpoint runs the SQL for real, in an in-memory SQLite database,
+with one transaction per request as D1 runs one batch per query: so
+migrations really execute, and a broken one really fails and rolls back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.proto import resource_pb2
+
+ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
+DATABASE_ID = "f1d3c2b4-5a6e-4f70-8a9b-0c1d2e3f4a5b"
+TOKEN = "cf-api-token-never-to-be-seen"
+API_PREFIX = "/client/v4"
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    after_handling: bool = False
+    """Carry the request out as Cloudflare would, then answer with this reply
+    instead: an answer lost on its way back."""
+
+
+def success(result: Any) -> dict[str, Any]:
+    return {"result": result, "success": True, "errors": [], "messages": []}
+
+
+def failure(code: int, message: str) -> dict[str, Any]:
+    return {"result": None, "success": False, "errors": [{"code": code, "message": message}], "messages": []}
+
+
+class FakeCloudflare:
+    """Answers like Cloudflare's D1 query and Vectorize v2 APIs for one account and one
+    database, unless a test scripts the next replies (`None` answers normally)."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.scripted: deque[Reply | None] = deque()
+        self.database = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self.indexes: dict[str, dict[str, Any]] = {}
+        self.metadata_indexes: dict[str, list[dict[str, str]]] = {}
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake.handle(self)
+
+            def do_POST(self) -> None:
+                fake.handle(self)
+
+            def do_DELETE(self) -> None:
+                fake.handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.api_base = f"http://127.0.0.1:{self.server.server_port}{API_PREFIX}"
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        request = RecordedRequest(
+            handler.command,
+            handler.path,
+            {key.lower(): value for key, value in handler.headers.items()},
+            handler.rfile.read(length),
+        )
+        with self._lock:
+            self.requests.append(request)
+            reply = self.scripted.popleft() if self.scripted else None
+            if reply is None or reply.after_handling:
+                answered = self.answer(request)
+                reply = reply or answered
+        payload = json.dumps(reply.body).encode() if not isinstance(reply.body, bytes) else reply.body
+        handler.send_response(reply.status)
+        for key, value in {"Content-Type": "application/json", **reply.headers}.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+    def answer(self, request: RecordedRequest) -> Reply:
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return Reply(403, failure(10000, "Authentication error"))
+        account = f"{API_PREFIX}/accounts/{ACCOUNT_ID}"
+        if request.method == "POST" and request.path == f"{account}/d1/database/{DATABASE_ID}/query":
+            return self.query(request.json()["sql"])
+        match = re.fullmatch(rf"{account}/vectorize/v2/indexes(?:/([^/]+)(/.*)?)?", request.path)
+        if match is None:
+            return Reply(404, failure(7003, f"Could not route to {request.path}"))
+        name, rest = match.groups()
+        if name is None:
+            return self.create_index(request.json()) if request.method == "POST" else self.not_found()
+        if name not in self.indexes:
+            return Reply(404, failure(3000, "vectorize.index.not_found"))
+        return self.index_operation(request, name, rest or "")
+
+    def query(self, sql: str) -> Reply:
+        """Every statement of `sql` in one transaction, as D1 runs one batch per query."""
+        results = []
+        self.database.execute("BEGIN")
+        try:
+            for statement in split_statements(sql):
+                cursor = self.database.execute(statement)
+                columns = [column[0] for column in cursor.description or ()]
+                rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+                results.append({"results": rows, "success": True, "meta": {"changes": cursor.rowcount}})
+        except sqlite3.Error as error:
+            self.database.execute("ROLLBACK")
+            return Reply(400, failure(7500, f"{error}: SQLITE_ERROR"))
+        self.database.execute("COMMIT")
+        return Reply(200, success(results))
+
+    def create_index(self, body: dict[str, Any]) -> Reply:
+        name = body["name"]
+        if name in self.indexes:
+            return Reply(409, failure(3002, "vectorize.index.duplicate_name"))
+        self.indexes[name] = {
+            "name": name,
+            # Vectorize answers an index made without a description with an empty one.
+            "description": body.get("description", ""),
+            "config": body["config"],
+            "created_on": "2026-11-03T12:00:00.000000Z",
+            "modified_on": "2026-11-03T12:00:00.000000Z",
+        }
+        self.metadata_indexes[name] = []
+        return Reply(200, success(self.indexes[name]))
+
+    def index_operation(self, request: RecordedRequest, name: str, rest: str) -> Reply:
+        metadata = self.metadata_indexes[name]
+        if (request.method, rest) == ("GET", ""):
+            return Reply(200, success(self.indexes[name]))
+        if (request.method, rest) == ("DELETE", ""):
+            del self.indexes[name], self.metadata_indexes[name]
+            return Reply(200, success(None))
+        if (request.method, rest) == ("GET", "/metadata_index/list"):
+            return Reply(200, success({"metadataIndexes": metadata}))
+        if (request.method, rest) == ("POST", "/metadata_index/create"):
+            body = request.json()
+            if any(index["propertyName"] == body["propertyName"] for index in metadata):
+                return Reply(409, failure(3004, "vectorize.metadata_index.duplicate"))
+            metadata.append({"indexType": body["indexType"], "propertyName": body["propertyName"]})
+            return Reply(200, success({"mutationId": "0f5f0b9e-1c1b-4a07-9a8a-2a8c1f0e2d3c"}))
+        if (request.method, rest) == ("POST", "/metadata_index/delete"):
+            self.metadata_indexes[name] = [m for m in metadata if m["propertyName"] != request.json()["propertyName"]]
+            return Reply(200, success({"mutationId": "1a6e1cae-2d2c-4b18-8b9b-3b9d2f1f3e4d"}))
+        return self.not_found()
+
+    def not_found(self) -> Reply:
+        return Reply(404, failure(7003, "Could not route"))
+
+    def recorded_migrations(self) -> list[str]:
+        return [row[0] for row in self.database.execute("SELECT name FROM d1_migrations ORDER BY id")]
+
+    def tables(self) -> set[str]:
+        return {row[0] for row in self.database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of `sql`, split where SQLite itself would (not at a `;` in a string)."""
+    statements: list[str] = []
+    current = ""
+    for character in sql:
+        current += character
+        if character == ";" and sqlite3.complete_statement(current):
+            statements.append(current)
+            current = ""
+    if current.strip():
+        statements.append(current)
+    return statements
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[resource_pb2.RegisterResourceRequest] = []
+
+    def RegisterResource(self, request: resource_pb2.RegisterResourceRequest) -> Any:
+        self.registrations.append(request)
+        return super().RegisterResource(request)
+
+
+class EchoMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return args.name, args.inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
