@@ -18,6 +18,7 @@ def resource(type_: str, name: str, inputs: dict[str, Any], protect: bool = Fals
         retain_on_delete=protect,
         delete_before_replace=False,
         provider=None,
+        dependencies=(),
         inputs=inputs,
     )
 
@@ -156,6 +157,19 @@ def test_markdown_cells_escape_pipes_and_backticks() -> None:
     new = plan(resource("aws:sns/topic:Topic", "t", {"policy": "`c`"}), outputs={})
 
     assert "| `policy` | `a\\|b` | `` `c` `` |" in render_markdown(diff_plans(old, new))
+
+
+def test_dependencies_gained_and_lost_are_named_by_resource() -> None:
+    queue_urn = "urn:pulumi:dev::app::aws:sqs/queue:Queue::jobs"
+    role_urn = "urn:pulumi:dev::app::app:index:Web$aws:iam/role:Role::web-role"
+    old = plan(replace(KEPT, dependencies=(queue_urn,)), outputs={})
+    new = plan(replace(KEPT, dependencies=(role_urn,)), outputs={})
+
+    assert render_text(diff_plans(old, new)).endswith(
+        "  ~ alarms (aws:sns/topic:Topic)\n"
+        "      + [dependencies]: web-role (aws:iam/role:Role)\n"
+        "      - [dependencies]: jobs (aws:sqs/queue:Queue)\n"
+    )
 
 
 def test_identical_plans_have_no_changes() -> None:

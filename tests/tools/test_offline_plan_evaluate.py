@@ -52,6 +52,28 @@ def test_the_plan_holds_every_registration_with_its_parent_and_real_urns(shop: P
     }
 
 
+def test_dependencies_come_from_inputs_and_depends_on() -> None:
+    def program() -> None:
+        topic = aws.sns.Topic("alarms")
+        queue = aws.sqs.Queue("jobs")
+        aws.sns.TopicSubscription(
+            "jobs-alarms",
+            topic=topic.arn,
+            protocol="sqs",
+            endpoint="arn:aws:sqs:us-east-1:123456789012:elsewhere",
+            opts=pulumi.ResourceOptions(depends_on=[queue]),
+        )
+        aws.sns.Topic("unrelated")
+
+    plan = evaluate(program)
+
+    assert plan.one("aws:sns/topicSubscription:TopicSubscription", "jobs-alarms").dependencies == (
+        "urn:pulumi:dev::orchestra::aws:sns/topic:Topic::alarms",
+        "urn:pulumi:dev::orchestra::aws:sqs/queue:Queue::jobs",
+    )
+    assert plan.one("aws:sns/topic:Topic", "unrelated").dependencies == ()
+
+
 def test_protection_follows_the_stack_configuration(shop: Path) -> None:
     dev = evaluate_project(shop, "dev")
     prod = evaluate_project(shop, "prod")

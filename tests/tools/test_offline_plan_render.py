@@ -21,6 +21,7 @@ def resource(
         retain_on_delete=protect,
         delete_before_replace=False,
         provider=None,
+        dependencies=(),
         inputs=inputs or {},
     )
 

@@ -78,7 +78,18 @@ def _resource_changes(old: PlannedResource, new: PlannedResource) -> list[ValueC
     _compare(old.inputs, new.inputs, "", changes)
     for option in _OPTIONS:
         _compare(getattr(old, option), getattr(new, option), f"[{option}]", changes)
+    # Dependencies are a set; each one gained or lost is a change, named as a person would name it.
+    for urn in sorted(set(new.dependencies) - set(old.dependencies)):
+        changes.append(ValueChange(path="[dependencies]", old=ABSENT, new=_urn_label(urn)))
+    for urn in sorted(set(old.dependencies) - set(new.dependencies)):
+        changes.append(ValueChange(path="[dependencies]", old=_urn_label(urn), new=ABSENT))
     return changes
+
+
+def _urn_label(urn: str) -> str:
+    """`urn:pulumi:dev::app::a:b:C$aws:sns/topic:Topic::alarms` → `alarms (aws:sns/topic:Topic)`."""
+    _, _, qualified_type, name = urn.split("::", 3)
+    return f"{name} ({qualified_type.split('$')[-1]})"
 
 
 def _compare(old: Any, new: Any, path: str, changes: list[ValueChange]) -> None:

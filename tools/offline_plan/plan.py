@@ -20,6 +20,8 @@ class PlannedResource:
     retain_on_delete: bool
     delete_before_replace: bool
     provider: str | None
+    dependencies: tuple[str, ...]
+    """URNs this resource waits for (`depends_on` and the resources its inputs come from), sorted."""
     inputs: dict[str, Any]
     """Inputs as sent to the engine; secrets read `[secret]`."""
 
@@ -89,7 +91,10 @@ class Plan:
             project=document["project"],
             stack=document["stack"],
             stack_urn=document["stack_urn"],
-            resources=tuple(PlannedResource(**resource) for resource in document["resources"]),
+            resources=tuple(
+                PlannedResource(**{**resource, "dependencies": tuple(resource["dependencies"])})
+                for resource in document["resources"]
+            ),
             outputs=document["outputs"],
             unmarked_secrets=tuple(document["unmarked_secrets"]),
             diagnostics=tuple(document["diagnostics"]),

@@ -40,7 +40,7 @@ class RecordingMonitor(MockMonitor):
         with self._lock:
             urn = self.make_urn(request.parent, request.type, request.name)
             # The engine refuses a second registration of a URN; the mock would silently overwrite it.
-            if urn in self._resources or (request.type == STACK_TYPE and self._stack_urn):
+            if urn in self._resources:
                 raise Exception(f"Duplicate resource URN '{urn}'; try giving it a unique name")
             if request.type == STACK_TYPE:
                 self._stack_urn = urn
@@ -58,6 +58,7 @@ class RecordingMonitor(MockMonitor):
                     retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
                     delete_before_replace=request.deleteBeforeReplace,
                     provider=request.provider or None,
+                    dependencies=tuple(sorted(set(request.dependencies))),
                     inputs=inputs.value,
                 )
         response = super().RegisterResource(request)

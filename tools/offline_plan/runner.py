@@ -10,6 +10,7 @@ and finishes its own root Stack, so exports would never reach the monitor and
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import os
 import runpy
@@ -71,11 +72,12 @@ def _in_fresh_thread(
     config: ComposedConfig,
     root_directory: Path | None,
 ) -> Plan:
-    # A new thread starts with an empty contextvars context and no event loop: nothing a
-    # previous run or the caller's own Pulumi mocks left behind (root Stack, config,
-    # settings) is visible, and nothing set here leaks back.
+    # The Pulumi runtime keeps its state (root Stack, config, settings) in context variables and
+    # needs an event loop of its own. A new thread in an empty context has neither: nothing a
+    # previous run or the caller's own Pulumi mocks left behind is visible, and nothing leaks back.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="offline-plan") as executor:
-        return executor.submit(_run, program, project, stack, config, root_directory).result()
+        fresh_context = contextvars.Context()
+        return executor.submit(fresh_context.run, _run, program, project, stack, config, root_directory).result()
 
 
 def _run(
