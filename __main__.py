@@ -3,7 +3,7 @@
 import pulumi
 
 from stack_config import load_stack_config, secret_output
-from systems.orchestrator import Orchestrator, OrchestratorArgs
+from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 
 config = load_stack_config()
 

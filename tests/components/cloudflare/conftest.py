@@ -13,7 +13,7 @@ from tests.components.cloudflare.support import EchoMocks, FakeCloudflare, Recor
 @pytest.fixture
 def cloudflare() -> Iterator[FakeCloudflare]:
     fake = FakeCloudflare()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield fake
     fake.server.shutdown()

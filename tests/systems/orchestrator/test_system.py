@@ -4,7 +4,7 @@ import pulumi
 import pytest
 
 from components.aws.secret import SecretStore
-from systems.orchestrator import Orchestrator, OrchestratorArgs
+from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 from systems.orchestrator.handlers.commands import COMMANDS
 from tools.offline_plan import SECRET, Plan, evaluate
 
