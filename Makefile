@@ -9,7 +9,11 @@ PY := $(VENV)/bin/python
 plan: $(VENV)/installed
 	$(PY) -m tools.offline_plan --stack $(STACK) --json build/plan-$(STACK).json
 
-test: test-python typecheck test-workers
+test: lint test-python typecheck test-workers
+
+lint: $(VENV)/installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-python: $(VENV)/installed
 	$(PY) -m pytest

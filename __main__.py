@@ -1,4 +1,4 @@
-"""Orchestra: one stack of the platform. Load the validated configuration, build the systems, export what people need."""
+"""One stack of Orchestra: load the validated configuration, build the systems, export what people need."""
 
 import pulumi
 

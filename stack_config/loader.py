@@ -67,7 +67,9 @@ def _decode(key: str, value: Any) -> Any:
 
 def _unknown_key_error(namespace: str, key: str) -> str:
     close = difflib.get_close_matches(key, _FIELDS_BY_ALIAS, n=1)
-    hint = f"did you mean {namespace}:{close[0]}?" if close else f"known settings: {', '.join(sorted(_FIELDS_BY_ALIAS))}"
+    hint = (
+        f"did you mean {namespace}:{close[0]}?" if close else f"known settings: {', '.join(sorted(_FIELDS_BY_ALIAS))}"
+    )
     return f"{namespace}:{key}: unknown setting ({hint})"
 
 

@@ -26,7 +26,10 @@ class StackConfig(BaseModel):
     )
 
     environment: Literal["dev", "staging", "prod"] = Field(
-        description="Which kind of environment this stack is (dev, staging or prod); tenant instances declare the one they belong to.",
+        description=(
+            "Which kind of environment this stack is (dev, staging or prod); "
+            "tenant instances declare the one they belong to."
+        ),
     )
     protect_stateful_resources: bool = Field(
         default=True,
@@ -53,7 +56,10 @@ class StackConfig(BaseModel):
     )
     secret_store: Literal["secretsmanager", "ssm"] = Field(
         default="secretsmanager",
-        description="Where runtime secrets live: secretsmanager (AWS Secrets Manager) or ssm (SSM Parameter Store SecureString).",
+        description=(
+            "Where runtime secrets live: secretsmanager (AWS Secrets Manager) "
+            "or ssm (SSM Parameter Store SecureString)."
+        ),
     )
     run_ttl_days: int = Field(
         default=90, ge=1, le=3650, description="Days after which a recorded run expires from the runs table."
@@ -64,13 +70,9 @@ class StackConfig(BaseModel):
     api_burst_limit: int = Field(
         default=100, ge=1, le=5000, description="Request burst the HTTP API accepts above the steady rate."
     )
-    alarm_lambda_errors: int = Field(
-        default=1, ge=1, description="Lambda errors in 5 minutes that raise an alarm."
-    )
+    alarm_lambda_errors: int = Field(default=1, ge=1, description="Lambda errors in 5 minutes that raise an alarm.")
     alarm_api_5xx: int = Field(
-        default=5,
-        ge=1,
-        alias="alarmApi5xx", description="API 5xx responses in 5 minutes that raise an alarm."
+        default=5, ge=1, alias="alarmApi5xx", description="API 5xx responses in 5 minutes that raise an alarm."
     )
     alarm_email: str = Field(
         default="",

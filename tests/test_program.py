@@ -29,7 +29,9 @@ def test_stateful_resources_are_protected_in_prod_only(plan: Plan) -> None:
     stateful = [r for r in plan.resources if r.type in STATEFUL_TYPES]
     assert {r.type for r in stateful} >= {"aws:dynamodb/table:Table", "aws:secretsmanager/secret:Secret"}
     expected = plan.stack == "prod"
-    assert {(r.name, r.protect, r.retain_on_delete) for r in stateful} == {(r.name, expected, expected) for r in stateful}
+    assert {(r.name, r.protect, r.retain_on_delete) for r in stateful} == {
+        (r.name, expected, expected) for r in stateful
+    }
 
 
 def test_nothing_else_is_protected(plan: Plan) -> None:

@@ -15,9 +15,7 @@ from .packaging import build_python_package
 
 _LAMBDA_TRUST_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
-    ],
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}],
 }
 
 

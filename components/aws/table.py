@@ -104,5 +104,7 @@ class Table(pulumi.ComponentResource):
 def _index_args(index: GlobalIndex) -> aws.dynamodb.TableGlobalSecondaryIndexArgs:
     keys = [aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=index.hash_key, key_type="HASH")]
     if index.range_key:
-        keys.append(aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=index.range_key, key_type="RANGE"))
+        keys.append(
+            aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=index.range_key, key_type="RANGE")
+        )
     return aws.dynamodb.TableGlobalSecondaryIndexArgs(name=index.name, key_schemas=keys, projection_type="ALL")

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_random as random
 
 from components.aws.function import Function, FunctionArgs
-from components.aws.link import Link
 from components.aws.http_api import HttpApi, HttpApiArgs, Route
+from components.aws.link import Link
 from components.aws.monitoring import AlarmRule, Monitoring, MonitoringArgs
 from components.aws.secret import Secret, SecretArgs, SecretStore
 from components.aws.table import GlobalIndex, Table, TableArgs
@@ -66,26 +66,22 @@ class Orchestrator(pulumi.ComponentResource):
             child,
         )
         # Generated here and handed to the GitHub side as an output: no human ever sees or copies it.
-        webhook_secret_value = random.RandomPassword(f"{name}-generated-webhook-secret", length=48, special=False, opts=child)
-        webhook_secret = Secret(
-            f"{name}-webhook-secret",
-            SecretArgs(
-                value=webhook_secret_value.result,
-                description="HMAC key GitHub signs webhook deliveries with",
-                store=args.secret_store,
-                protect=protect,
-            ),
-            child,
+        webhook_secret_value = random.RandomPassword(
+            f"{name}-generated-webhook-secret", length=48, special=False, opts=child
         )
-        discord_public_key = Secret(
-            f"{name}-discord-public-key",
-            SecretArgs(
-                value=args.discord_public_key,
-                description="Ed25519 public key Discord interactions are verified with",
-                store=args.secret_store,
-                protect=protect,
-            ),
-            child,
+
+        def secret(secret_name: str, value: pulumi.Input[str], description: str) -> Secret:
+            return Secret(
+                f"{name}-{secret_name}",
+                SecretArgs(value=value, description=description, store=args.secret_store, protect=protect),
+                child,
+            )
+
+        webhook_secret = secret(
+            "webhook-secret", webhook_secret_value.result, "HMAC key GitHub signs webhook deliveries with"
+        )
+        discord_public_key = secret(
+            "discord-public-key", args.discord_public_key, "Ed25519 public key Discord interactions are verified with"
         )
 
         def function(handler_name: str, links: Sequence[Link], handler: str) -> Function:

@@ -34,7 +34,9 @@ def test_too_long_names_are_shortened_with_a_stable_hash() -> None:
 
 
 def test_characters_a_service_rejects_stop_the_program() -> None:
-    with pytest.raises(ValueError, match=r"IAM role name 'orchestra-bad/name-dev' has characters the service rejects: '/'"):
+    with pytest.raises(
+        ValueError, match=r"IAM role name 'orchestra-bad/name-dev' has characters the service rejects: '/'"
+    ):
         names_in("dev", lambda: [physical_name("bad/name", IAM_ROLE)])
 
 

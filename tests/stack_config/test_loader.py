@@ -87,7 +87,9 @@ def test_out_of_range_number(stack_settings) -> None:
 
 def test_retention_cloudwatch_rejects(stack_settings) -> None:
     message = error_of(stack_settings, {**VALID, "orchestra:logRetentionDays": "31"})
-    assert "orchestra:logRetentionDays: 31 is not a retention CloudWatch accepts; use one of 1, 3, 5, 7, 14, 30" in message
+    assert (
+        "orchestra:logRetentionDays: 31 is not a retention CloudWatch accepts; use one of 1, 3, 5, 7, 14, 30" in message
+    )
 
 
 def test_malformed_name(stack_settings) -> None:

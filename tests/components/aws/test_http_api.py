@@ -21,7 +21,10 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
         HttpApi(
             "hooks",
             HttpApiArgs(
-                routes=[Route("POST", "/discord/interactions", function("discord")), Route("POST", "/github", function("github"))],
+                routes=[
+                    Route("POST", "/discord/interactions", function("discord")),
+                    Route("POST", "/github", function("github")),
+                ],
                 access_log_retention_days=30,
                 rate_limit=10,
                 burst_limit=20,
@@ -44,7 +47,10 @@ def test_children(plan: Plan) -> None:
         ("aws:lambda/permission:Permission", "hooks-post-discord-interactions-invoke"),
         ("aws:lambda/permission:Permission", "hooks-post-github-invoke"),
     ]
-    assert plan.one("aws:apigatewayv2/api:Api", "hooks").inputs == {"name": "orchestra-hooks-prod", "protocolType": "HTTP"}
+    assert plan.one("aws:apigatewayv2/api:Api", "hooks").inputs == {
+        "name": "orchestra-hooks-prod",
+        "protocolType": "HTTP",
+    }
 
 
 def test_routes_proxy_to_their_functions(plan: Plan) -> None:

@@ -10,7 +10,9 @@ ERRORS = Metric("AWS/Lambda", "Errors", {"FunctionName": "orchestra-fn-dev"}, "f
 DURATION = Metric("AWS/Lambda", "Duration", {"FunctionName": "orchestra-fn-dev"}, "fn duration", statistic="Average")
 
 
-def plan_monitoring(email: str | None = None, alarms: tuple[AlarmRule, ...] = (AlarmRule("fn-errors", ERRORS, 3),)) -> Plan:
+def plan_monitoring(
+    email: str | None = None, alarms: tuple[AlarmRule, ...] = (AlarmRule("fn-errors", ERRORS, 3),)
+) -> Plan:
     args = MonitoringArgs(alarms=alarms, dashboard_metrics=[DURATION], notification_email=email)
     return evaluate(lambda: Monitoring("watch", args))
 
@@ -48,7 +50,9 @@ def test_alarm_watches_the_metric_and_notifies_the_topic() -> None:
 
 
 def test_dashboard_graphs_alarmed_and_extra_metrics() -> None:
-    body = json.loads(plan_monitoring().one("aws:cloudwatch/dashboard:Dashboard", "watch-dashboard").inputs["dashboardBody"])
+    body = json.loads(
+        plan_monitoring().one("aws:cloudwatch/dashboard:Dashboard", "watch-dashboard").inputs["dashboardBody"]
+    )
     assert [(w["properties"]["title"], w["x"], w["y"]) for w in body["widgets"]] == [
         ("fn errors", 0, 0),
         ("fn duration", 12, 0),

@@ -135,7 +135,7 @@ class FakeDiscord:
 @pytest.fixture
 def discord() -> Iterator[FakeDiscord]:
     fake = FakeDiscord()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield fake
     fake.server.shutdown()

@@ -4,8 +4,8 @@ import pulumi
 import pytest
 
 from components.aws.secret import SecretStore
-from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 from systems.orchestrator.handlers.commands import COMMANDS
+from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 from tools.offline_plan import SECRET, Plan, evaluate
 
 from ...components.aws.policies import grants, statements_of
@@ -73,7 +73,11 @@ def test_functions_get_the_environment_their_handlers_read(plan: Plan) -> None:
     github = plan.one("aws:lambda/function:Function", "orchestrator-github").inputs
     assert discord["handler"] == "handlers.discord_interactions.handler"
     assert github["handler"] == "handlers.github_webhook.handler"
-    assert set(discord["environment"]["variables"]) == {"RUNS_TABLE_NAME", "DISCORD_PUBLIC_KEY_SECRET_ARN", "RUN_TTL_DAYS"}
+    assert set(discord["environment"]["variables"]) == {
+        "RUNS_TABLE_NAME",
+        "DISCORD_PUBLIC_KEY_SECRET_ARN",
+        "RUN_TTL_DAYS",
+    }
     assert set(github["environment"]["variables"]) == {"RUNS_TABLE_NAME", "GITHUB_WEBHOOK_SECRET_ARN", "RUN_TTL_DAYS"}
     assert discord["sourceCodeHash"] == github["sourceCodeHash"]
 
