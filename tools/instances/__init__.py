@@ -1,0 +1,1 @@
+"""Checks tenant instance files the way the program reads them."""
