@@ -31,6 +31,14 @@ HTTP_API = NameRule("API Gateway HTTP API", 128, r"[A-Za-z0-9_ .-]")
 SNS_TOPIC = NameRule("SNS topic", 256, r"[A-Za-z0-9_-]")
 CLOUDWATCH_ALARM = NameRule("CloudWatch alarm", 255, r"[A-Za-z0-9_ .-]")
 CLOUDWATCH_DASHBOARD = NameRule("CloudWatch dashboard", 255, r"[A-Za-z0-9_-]")
+# Cloudflare: the Workers, D1, KV, R2 and Vectorize schemas of the v4 API, and the products' limits pages.
+# A worker name is also its workers.dev DNS label, hence lowercase and 63 characters.
+WORKER_SCRIPT = NameRule("Worker script", 63, r"[a-z0-9-]", lowercase=True)
+# The API allows `[A-Za-z0-9_-]` and documents no maximum; 63 keeps D1 names as short as the others.
+D1_DATABASE = NameRule("D1 database", 63, r"[A-Za-z0-9_-]")
+KV_NAMESPACE_TITLE = NameRule("KV namespace title", 512, r"[ -~]")
+R2_BUCKET = NameRule("R2 bucket", 63, r"[a-z0-9-]", lowercase=True)
+VECTORIZE_INDEX = NameRule("Vectorize index", 64, r"[a-z0-9_-]", lowercase=True)
 
 _HASH_LENGTH = 8
 

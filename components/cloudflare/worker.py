@@ -1,0 +1,253 @@
+"""A Worker: an ES-module script with its bindings, triggers and the places it is served."""
+
+import datetime
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from ..naming import WORKER_SCRIPT
+from .account import CloudflareAccount
+from .binding import Binding, external_durable_object, service
+from .explicit_name import resolve_name
+
+_ES_MODULE = "application/javascript+module"
+# wrangler's default module rules and content types (`moduleTypeMimeType` in workers-sdk).
+_MODULE_CONTENT_TYPES = {
+    ".js": _ES_MODULE,
+    ".mjs": _ES_MODULE,
+    ".cjs": "application/javascript",
+    ".wasm": "application/wasm",
+    ".txt": "text/plain",
+    ".html": "text/plain",
+    ".sql": "text/plain",
+    ".bin": "application/octet-stream",
+}
+# The one migration this block declares: it creates the script's Durable Object classes.
+DURABLE_OBJECT_MIGRATION_TAG = "v1"
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    account: CloudflareAccount
+    main_module: Path
+    """The ES module exporting the handlers (`.js` or `.mjs`); uploaded under its file name."""
+    compatibility_date: str
+    """`YYYY-MM-DD`: the Workers runtime behaves as it did on that date."""
+    modules: Sequence[Path] = ()
+    """Further modules the main module imports, inside its directory; each is uploaded under its path
+    relative to that directory, typed by extension as wrangler does (`.js`/`.mjs` ES module, `.cjs`
+    CommonJS, `.wasm`, `.txt`/`.html`/`.sql` text, `.bin` data). None by default."""
+    script_name: str | None = None
+    """A name chosen by hand, used as written; by default the naming function's `<project>-<name>-<stack>`."""
+    compatibility_flags: Sequence[str] = ()
+    bindings: Sequence[Binding] = ()
+    """What the script reaches through `env`; names must be unique."""
+    durable_object_classes: Sequence[str] = ()
+    """Durable Object classes this script defines, created as SQLite-backed namespaces by the migration
+    tagged `DURABLE_OBJECT_MIGRATION_TAG`, which the provider sends with every upload of the script.
+    None by default."""
+    crons: Sequence[str] = ()
+    """Five-field cron expressions (UTC) that run the script's `scheduled` handler; none by default."""
+    custom_domains: Sequence[tuple[str, pulumi.Input[str]]] = ()
+    """`(hostname, zone_id)`: hostnames served by the worker alone, with their DNS record and certificate."""
+    routes: Sequence[tuple[str, pulumi.Input[str]]] = ()
+    """`(pattern, zone_id)`: URL patterns of a proxied zone that run the worker, e.g. `example.com/api/*`."""
+    workers_dev: bool = True
+    """Whether `https://<script>.<account subdomain>.workers.dev` serves the worker. Declared either way,
+    so the account's default never decides it."""
+    observability: bool = True
+    """Workers Logs for the script's invocations."""
+
+
+class Worker(pulumi.ComponentResource):
+    """`cloudflare.WorkersScript` + its workers.dev setting, and, where asked, cron triggers,
+    custom domains and routes. Uploads are identified by each module's SHA-256, so an
+    unchanged script shows no diff and a changed one always does."""
+
+    script: cloudflare.WorkersScript
+    script_name: pulumi.Output[str]
+    url: pulumi.Output[str] | None
+    """The first custom domain, else workers.dev when enabled and the account's subdomain is known."""
+
+    def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orchestra:cloudflare:Worker", name, None, opts)
+        _check_args(name, args)
+        self._label = name
+        self._durable_object_classes = frozenset(args.durable_object_classes)
+        account = args.account
+        child = pulumi.ResourceOptions(parent=self, provider=account.provider)
+
+        self.script = cloudflare.WorkersScript(
+            name,
+            account_id=account.account_id,
+            script_name=resolve_name(name, args.script_name, WORKER_SCRIPT),
+            main_module=_main_module_name(name, args.main_module),
+            content_file=_provider_path(args.main_module),
+            content_sha256=_sha256(args.main_module),
+            files=_extra_modules(name, args.main_module, args.modules) or None,
+            compatibility_date=args.compatibility_date,
+            compatibility_flags=list(args.compatibility_flags) or None,
+            bindings=[binding.entry for binding in args.bindings],
+            migrations=cloudflare.WorkersScriptMigrationsArgs(
+                new_tag=DURABLE_OBJECT_MIGRATION_TAG, new_sqlite_classes=sorted(args.durable_object_classes)
+            )
+            if args.durable_object_classes
+            else None,
+            observability=cloudflare.WorkersScriptObservabilityArgs(enabled=args.observability),
+            # The provider returns the bindings, secret texts included, as the script's state.
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(additional_secret_outputs=["bindings"])
+                if any(binding.secret for binding in args.bindings)
+                else None,
+            ),
+        )
+        self.script_name = self.script.script_name
+
+        subdomain = cloudflare.WorkersScriptSubdomain(
+            f"{name}-workers-dev",
+            account_id=account.account_id,
+            script_name=self.script_name,
+            enabled=args.workers_dev,
+            previews_enabled=args.workers_dev,
+            opts=child,
+        )
+        if args.crons:
+            cloudflare.WorkersCronTrigger(
+                f"{name}-crons",
+                account_id=account.account_id,
+                script_name=self.script_name,
+                schedules=[cloudflare.WorkersCronTriggerScheduleArgs(cron=cron) for cron in args.crons],
+                opts=child,
+            )
+        domains = [
+            cloudflare.WorkersCustomDomain(
+                f"{name}-domain-{hostname}",
+                account_id=account.account_id,
+                hostname=hostname,
+                service=self.script_name,
+                zone_id=zone_id,
+                opts=child,
+            )
+            for hostname, zone_id in args.custom_domains
+        ]
+        for pattern, zone_id in args.routes:
+            cloudflare.WorkersRoute(
+                f"{name}-route-{pattern}", pattern=pattern, zone_id=zone_id, script=self.script_name, opts=child
+            )
+
+        if domains:
+            self.url = domains[0].hostname.apply(lambda hostname: f"https://{hostname}")
+        elif args.workers_dev and account.workers_dev_subdomain:
+            workers_dev = account.workers_dev_subdomain
+            self.url = subdomain.script_name.apply(lambda script: f"https://{script}.{workers_dev}.workers.dev")
+        else:
+            self.url = None
+        self.register_outputs({"script_name": self.script_name, "url": self.url})
+
+    def service_binding(self, name: str) -> Binding:
+        """Lets another worker call this one (`env.NAME.fetch(...)`) without a public URL."""
+        return service(name, self.script_name)
+
+    def durable_object_binding(self, name: str, class_name: str) -> Binding:
+        """Lets another worker reach this worker's Durable Object class `class_name`."""
+        if class_name not in self._durable_object_classes:
+            raise ValueError(f"worker {self._label}: {class_name!r} is not one of its durable_object_classes")
+        return external_durable_object(name, class_name, self.script_name)
+
+
+def _check_args(worker: str, args: WorkerArgs) -> None:
+    """What Cloudflare would refuse halfway through a deployment, refused before anything is declared."""
+    _check_bindings(worker, args.bindings, args.durable_object_classes)
+    _check_unique(worker, "compatibility flag", args.compatibility_flags)
+    _check_unique(worker, "cron", args.crons)
+    _check_unique(worker, "custom domain", [hostname for hostname, _ in args.custom_domains])
+    _check_unique(worker, "route", [pattern for pattern, _ in args.routes])
+    for cron in args.crons:
+        if len(cron.split()) != 5:
+            raise ValueError(f"worker {worker}: cron {cron!r} must have five fields")
+    _check_compatibility_date(worker, args.compatibility_date)
+
+
+def _check_bindings(worker: str, bindings: Sequence[Binding], classes: Sequence[str]) -> None:
+    _check_unique(worker, "binding", [binding.name for binding in bindings])
+    _check_unique(worker, "Durable Object class", classes)
+    strange = [cls for cls in classes if not _IDENTIFIER.fullmatch(cls)]
+    if strange:
+        raise ValueError(f"worker {worker}: Durable Object classes must be JavaScript class names: {strange}")
+    for binding in bindings:
+        own_class = binding.type == "durable_object_namespace" and binding.entry.script_name is None
+        if own_class and binding.entry.class_name not in classes:
+            raise ValueError(
+                f"worker {worker}: binding {binding.name} names class {binding.entry.class_name!r}, "
+                "which is not in durable_object_classes"
+            )
+
+
+def _check_unique(worker: str, what: str, values: Sequence[str]) -> None:
+    repeated = sorted(value for value, count in Counter(values).items() if count > 1)
+    if repeated:
+        raise ValueError(f"worker {worker}: {what} names must be unique; repeated: {', '.join(repeated)}")
+
+
+def _check_compatibility_date(worker: str, date: str) -> None:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        try:
+            datetime.date.fromisoformat(date)
+            return
+        except ValueError:
+            pass
+    raise ValueError(f"worker {worker}: compatibility_date {date!r} must be a date, YYYY-MM-DD")
+
+
+def _main_module_name(worker: str, main_module: Path) -> str:
+    if _MODULE_CONTENT_TYPES.get(main_module.suffix) != _ES_MODULE:
+        raise ValueError(f"worker {worker}: the main module {main_module} must be an ES module (.js or .mjs)")
+    return main_module.name
+
+
+def _extra_modules(
+    worker: str, main_module: Path, modules: Sequence[Path]
+) -> dict[str, cloudflare.WorkersScriptFilesArgs]:
+    root = main_module.resolve().parent
+    files: dict[str, cloudflare.WorkersScriptFilesArgs] = {}
+    for module in modules:
+        content_type = _MODULE_CONTENT_TYPES.get(module.suffix)
+        if content_type is None:
+            supported = ", ".join(_MODULE_CONTENT_TYPES)
+            raise ValueError(f"worker {worker}: module {module} is not one of the supported types: {supported}")
+        if not module.resolve().is_relative_to(root):
+            raise ValueError(f"worker {worker}: module {module} is outside {root}, the main module's directory")
+        part = module.resolve().relative_to(root).as_posix()
+        if part in files or part == main_module.name:
+            raise ValueError(f"worker {worker}: module {part} is given twice")
+        files[part] = cloudflare.WorkersScriptFilesArgs(
+            content_type=content_type, content_file=_provider_path(module), content_sha256=_sha256(module)
+        )
+    return files
+
+
+def _provider_path(path: Path) -> str:
+    """The provider reads the file itself, from the same working directory as the program. Inside
+    that directory the path is relative, so the state, and plans, are the same on every machine."""
+    resolved = path.resolve()
+    if not resolved.is_file():
+        raise ValueError(f"worker module {path} does not exist")
+    working_directory = Path.cwd().resolve()
+    return (
+        resolved.relative_to(working_directory).as_posix()
+        if resolved.is_relative_to(working_directory)
+        else str(resolved)
+    )
+
+
+def _sha256(path: Path) -> str:
+    """Hex SHA-256 of the file's bytes: what the provider itself computes and checks."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,115 @@
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.cloudflare import binding
+from components.cloudflare.d1 import D1Database, D1DatabaseArgs
+from components.cloudflare.kv import KvNamespace, KvNamespaceArgs
+from components.cloudflare.r2 import R2Bucket, R2BucketArgs
+from components.cloudflare.vectorize import VectorIndex, VectorIndexArgs
+from components.cloudflare.worker import Worker, WorkerArgs
+from tools.offline_plan import SECRET, evaluate
+
+from .blocks import account
+
+SCRIPT = "export default { fetch() { return new Response('ok'); } };\n"
+
+
+@pytest.fixture
+def main_module(tmp_path: Path) -> Path:
+    path = tmp_path / "worker.js"
+    path.write_text(SCRIPT)
+    return path
+
+
+def test_every_kind_of_binding_is_sent_as_cloudflare_spells_it(main_module: Path) -> None:
+    def program() -> None:
+        cloudflare = account()
+        database = D1Database("db", D1DatabaseArgs(cloudflare, migrations_dir=None))
+        sessions = KvNamespace("sessions", KvNamespaceArgs(cloudflare))
+        images = R2Bucket("images", R2BucketArgs(cloudflare))
+        knowledge = VectorIndex("knowledge", VectorIndexArgs(cloudflare, dimensions=768))
+        limiter = Worker(
+            "limiter",
+            WorkerArgs(
+                cloudflare,
+                main_module,
+                "2025-06-01",
+                durable_object_classes=["RateLimiter"],
+                bindings=[binding.durable_object_namespace("LIMITER", "RateLimiter")],
+            ),
+        )
+        bindings = [
+            database.binding("DB"),
+            sessions.binding("SESSIONS"),
+            images.binding("IMAGES"),
+            knowledge.binding("KNOWLEDGE"),
+            binding.workers_ai("AI"),
+            binding.plain_text("MODE", "strict"),
+            binding.json_value("LIMITS", {"acme": {"rpm": 60}, "beta": [1, 2]}),
+            binding.secret_text("API_KEY", "s3cr3t-api-key"),
+            binding.rate_limit("LOGIN_LIMITER", "1001", 5, 60),
+            limiter.service_binding("RATE_LIMITER"),
+            limiter.durable_object_binding("REMOTE_LIMITER", "RateLimiter"),
+        ]
+        api = Worker("api", WorkerArgs(cloudflare, main_module, "2025-06-01", bindings=bindings))
+        pulumi.export("bindings", api.script.bindings)
+
+    plan = evaluate(program)
+    sent: list[dict[str, Any]] = plan.one("cloudflare:index/workersScript:WorkersScript", "api").inputs["bindings"]
+    assert sent == [
+        {"name": "DB", "type": "d1", "id": "db-id"},
+        {"name": "SESSIONS", "type": "kv_namespace", "namespaceId": "sessions-id"},
+        {"name": "IMAGES", "type": "r2_bucket", "bucketName": "orchestra-images-dev"},
+        {"name": "KNOWLEDGE", "type": "vectorize", "indexName": "orchestra-knowledge-dev"},
+        {"name": "AI", "type": "ai"},
+        {"name": "MODE", "type": "plain_text", "text": "strict"},
+        {"name": "LIMITS", "type": "json", "json": '{"acme":{"rpm":60},"beta":[1,2]}'},
+        {"name": "API_KEY", "type": "secret_text", "text": SECRET},
+        {"name": "LOGIN_LIMITER", "type": "ratelimit", "namespaceId": "1001", "simple": {"limit": 5, "period": 60}},
+        {"name": "RATE_LIMITER", "type": "service", "service": "orchestra-limiter-dev"},
+        {
+            "name": "REMOTE_LIMITER",
+            "type": "durable_object_namespace",
+            "className": "RateLimiter",
+            "scriptName": "orchestra-limiter-dev",
+        },
+    ]
+    own = plan.one("cloudflare:index/workersScript:WorkersScript", "limiter").inputs["bindings"]
+    assert own == [{"name": "LIMITER", "type": "durable_object_namespace", "className": "RateLimiter"}]
+    # A bound worker must exist before its callers are uploaded.
+    api = plan.one("cloudflare:index/workersScript:WorkersScript", "api")
+    assert plan.one("cloudflare:index/workersScript:WorkersScript", "limiter").urn in api.dependencies
+    # The provider answers with the bindings, secret texts included: the state keeps them encrypted.
+    assert plan.outputs["bindings"] == SECRET
+    assert "s3cr3t-api-key" not in plan.to_json()
+    assert not plan.diagnostics
+
+
+def test_secret_text_is_marked_secret_and_plain_text_is_not() -> None:
+    assert binding.secret_text("KEY", "value").secret
+    assert not binding.plain_text("MODE", "strict").secret
+
+
+@pytest.mark.parametrize("name", ["", "2FAST", "API-KEY", "has space", "a.b"])
+def test_a_binding_name_must_be_a_javascript_identifier(name: str) -> None:
+    with pytest.raises(ValueError, match="is not a JavaScript identifier"):
+        binding.workers_ai(name)
+
+
+@pytest.mark.parametrize(
+    ("namespace_id", "limit", "period", "message"),
+    [
+        ("abc", 5, 60, "namespace_id must be a positive integer, got 'abc'"),
+        ("0", 5, 60, "namespace_id must be a positive integer"),
+        ("1001", 0, 60, "limit must be a positive integer, got 0"),
+        ("1001", 5, 30, "period must be 10 or 60 seconds, got 30"),
+    ],
+)
+def test_rate_limit_takes_only_what_cloudflare_accepts(
+    namespace_id: str, limit: int, period: Any, message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"rate limit LIMITER: {message}"):
+        binding.rate_limit("LIMITER", namespace_id, limit, period)

@@ -1,0 +1,264 @@
+import dataclasses
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.cloudflare import binding
+from components.cloudflare.worker import Worker, WorkerArgs
+from tools.offline_plan import Plan, evaluate
+
+from .blocks import ACCOUNT_ID, TOKEN, account, children, token_never_shown, uses_account_provider
+
+SCRIPT = "import { greet } from './lib/greet.js';\nexport default { fetch() { return new Response(greet()); } };\n"
+WORKER = "orchestra:cloudflare:Worker"
+SCRIPT_TYPE = "cloudflare:index/workersScript:WorkersScript"
+SUBDOMAIN_TYPE = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
+CRON_TYPE = "cloudflare:index/workersCronTrigger:WorkersCronTrigger"
+DOMAIN_TYPE = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
+ROUTE_TYPE = "cloudflare:index/workersRoute:WorkersRoute"
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """A worker's directory: the main module, an imported module and a text module."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "worker.js").write_text(SCRIPT)
+    (tmp_path / "lib" / "greet.js").write_text("export const greet = () => 'hello';\n")
+    (tmp_path / "lib" / "schema.sql").write_text("CREATE TABLE t (id TEXT);\n")
+    return tmp_path
+
+
+def plan_worker(source: Path, stack: str = "dev", workers_dev_subdomain: str | None = "acme", **overrides: Any) -> Plan:
+    """Plans worker `api` of `source/worker.js`, with `overrides` of its arguments."""
+
+    def program() -> None:
+        args = WorkerArgs(
+            account=account(workers_dev_subdomain),
+            main_module=source / "worker.js",
+            compatibility_date="2025-06-01",
+        )
+        worker = Worker("api", dataclasses.replace(args, **overrides))
+        pulumi.export("script_name", worker.script_name)
+        pulumi.export("url", worker.url)
+
+    return evaluate(program, stack=stack)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_plain_worker_is_its_script_and_its_workers_dev_setting(source: Path) -> None:
+    plan = plan_worker(source)
+    assert children(plan, WORKER, "api") == [(SCRIPT_TYPE, "api"), (SUBDOMAIN_TYPE, "api-workers-dev")]
+    assert plan.one(SUBDOMAIN_TYPE, "api-workers-dev").inputs == {
+        "accountId": ACCOUNT_ID,
+        "scriptName": "orchestra-api-dev",
+        "enabled": True,
+        "previewsEnabled": True,
+    }
+    assert plan.outputs == {"script_name": "orchestra-api-dev", "url": "https://orchestra-api-dev.acme.workers.dev"}
+
+
+def test_script_upload_inputs(source: Path) -> None:
+    modules = [source / "lib" / "greet.js", source / "lib" / "schema.sql"]
+    plan = plan_worker(source, stack="prod", modules=modules, compatibility_flags=["nodejs_compat"])
+    assert plan.one(SCRIPT_TYPE, "api").inputs == {
+        "accountId": ACCOUNT_ID,
+        "scriptName": "orchestra-api-prod",
+        "mainModule": "worker.js",
+        "contentFile": str(source / "worker.js"),
+        "contentSha256": digest(source / "worker.js"),
+        "files": {
+            "lib/greet.js": {
+                "contentType": "application/javascript+module",
+                "contentFile": str(source / "lib" / "greet.js"),
+                "contentSha256": digest(source / "lib" / "greet.js"),
+            },
+            "lib/schema.sql": {
+                "contentType": "text/plain",
+                "contentFile": str(source / "lib" / "schema.sql"),
+                "contentSha256": digest(source / "lib" / "schema.sql"),
+            },
+        },
+        "compatibilityDate": "2025-06-01",
+        "compatibilityFlags": ["nodejs_compat"],
+        "bindings": [],
+        "observability": {"enabled": True},
+    }
+
+
+def test_content_hashes_change_with_the_content_and_only_then(source: Path) -> None:
+    def hashes() -> tuple[str, str]:
+        script = plan_worker(source, modules=[source / "lib" / "greet.js"]).one(SCRIPT_TYPE, "api").inputs
+        return script["contentSha256"], script["files"]["lib/greet.js"]["contentSha256"]
+
+    first = hashes()
+    assert hashes() == first
+    (source / "worker.js").write_text(SCRIPT.replace("fetch()", "fetch( )"))
+    edited_main = hashes()
+    assert edited_main[0] != first[0] and edited_main[1] == first[1]
+    (source / "lib" / "greet.js").write_text("export const greet = () => 'hellO';\n")
+    edited_module = hashes()
+    assert edited_module[0] == edited_main[0] and edited_module[1] != first[1]
+
+
+def test_inside_the_working_directory_paths_are_relative(source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(source)
+    plan = plan_worker(source, modules=[Path("lib/greet.js")])
+    script = plan.one(SCRIPT_TYPE, "api").inputs
+    assert script["contentFile"] == "worker.js"
+    assert script["files"]["lib/greet.js"]["contentFile"] == "lib/greet.js"
+
+
+def test_triggers_domains_and_routes_appear_when_asked(source: Path) -> None:
+    plan = plan_worker(
+        source,
+        crons=["*/5 * * * *", "0 3 * * *"],
+        custom_domains=[("api.example.com", "zone-1"), ("api.example.org", "zone-2")],
+        routes=[("example.com/api/*", "zone-1")],
+    )
+    assert children(plan, WORKER, "api") == [
+        (CRON_TYPE, "api-crons"),
+        (DOMAIN_TYPE, "api-domain-api.example.com"),
+        (DOMAIN_TYPE, "api-domain-api.example.org"),
+        (ROUTE_TYPE, "api-route-example.com/api/*"),
+        (SCRIPT_TYPE, "api"),
+        (SUBDOMAIN_TYPE, "api-workers-dev"),
+    ]
+    assert plan.one(CRON_TYPE, "api-crons").inputs == {
+        "accountId": ACCOUNT_ID,
+        "scriptName": "orchestra-api-dev",
+        "schedules": [{"cron": "*/5 * * * *"}, {"cron": "0 3 * * *"}],
+    }
+    assert plan.one(DOMAIN_TYPE, "api-domain-api.example.com").inputs == {
+        "accountId": ACCOUNT_ID,
+        "hostname": "api.example.com",
+        "service": "orchestra-api-dev",
+        "zoneId": "zone-1",
+    }
+    assert plan.one(ROUTE_TYPE, "api-route-example.com/api/*").inputs == {
+        "pattern": "example.com/api/*",
+        "script": "orchestra-api-dev",
+        "zoneId": "zone-1",
+    }
+    # The first custom domain is the worker's URL.
+    assert plan.outputs["url"] == "https://api.example.com"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_child_uses_the_account_provider_and_none_is_protected(source: Path, stack: str) -> None:
+    def program() -> None:
+        args = WorkerArgs(
+            account(),
+            source / "worker.js",
+            "2025-06-01",
+            bindings=[binding.secret_text("API_KEY", TOKEN)],
+            crons=["0 * * * *"],
+            custom_domains=[("a.example.com", "z")],
+            routes=[("a.example.com/*", "z")],
+        )
+        Worker("api", args)
+
+    plan = evaluate(program, stack=stack)
+    component = plan.one(WORKER, "api")
+    assert len(plan.children_of(component.urn)) == 5
+    for child in plan.children_of(component.urn):
+        assert uses_account_provider(plan, child), child.name
+        # A script holds no data: it is replaced and deleted freely in every stack.
+        assert (child.protect, child.retain_on_delete) == (False, False), child.name
+    assert token_never_shown(plan)
+
+
+def test_off_workers_dev_the_worker_is_disabled_there_and_has_no_url_without_a_domain(source: Path) -> None:
+    plan = plan_worker(source, workers_dev=False)
+    subdomain = plan.one(SUBDOMAIN_TYPE, "api-workers-dev").inputs
+    assert (subdomain["enabled"], subdomain["previewsEnabled"]) == (False, False)
+    assert "url" not in plan.outputs
+
+
+def test_without_the_accounts_subdomain_a_workers_dev_worker_has_no_url(source: Path) -> None:
+    assert "url" not in plan_worker(source, workers_dev_subdomain=None).outputs
+
+
+def test_observability_can_be_turned_off(source: Path) -> None:
+    script = plan_worker(source, observability=False).one(SCRIPT_TYPE, "api").inputs
+    assert script["observability"] == {"enabled": False}
+
+
+def test_a_script_name_chosen_by_hand_is_used_as_written(source: Path) -> None:
+    plan = plan_worker(source, stack="prod", script_name="config-service-acme")
+    assert plan.one(SCRIPT_TYPE, "api").inputs["scriptName"] == "config-service-acme"
+    assert plan.outputs["url"] == "https://config-service-acme.acme.workers.dev"
+
+
+def test_durable_object_classes_are_created_as_sqlite_classes_by_one_tagged_migration(source: Path) -> None:
+    plan = plan_worker(
+        source,
+        durable_object_classes=["RateLimiter", "Counter"],
+        bindings=[binding.durable_object_namespace("LIMITER", "RateLimiter")],
+    )
+    script = plan.one(SCRIPT_TYPE, "api").inputs
+    assert script["migrations"] == {"newTag": "v1", "newSqliteClasses": ["Counter", "RateLimiter"]}
+    assert "migrations" not in plan_worker(source).one(SCRIPT_TYPE, "api").inputs
+
+
+def test_duplicate_binding_names_are_an_error(source: Path) -> None:
+    bindings = [binding.plain_text("MODE", "a"), binding.workers_ai("AI"), binding.plain_text("MODE", "b")]
+    with pytest.raises(ValueError, match="worker api: binding names must be unique; repeated: MODE"):
+        plan_worker(source, bindings=bindings)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"crons": ["* * * * *", "* * * * *"]}, r"cron names must be unique; repeated: \* \* \* \* \*"),
+        ({"crons": ["@daily"]}, "cron '@daily' must have five fields"),
+        ({"compatibility_flags": ["nodejs_compat", "nodejs_compat"]}, "compatibility flag names must be unique"),
+        ({"custom_domains": [("a.example.com", "z"), ("a.example.com", "y")]}, "custom domain names must be unique"),
+        ({"routes": [("a.example.com/*", "z"), ("a.example.com/*", "z")]}, "route names must be unique"),
+        ({"compatibility_date": "2025-13-01"}, "compatibility_date '2025-13-01' must be a date, YYYY-MM-DD"),
+        ({"compatibility_date": "June 2025"}, "compatibility_date 'June 2025' must be a date"),
+        ({"durable_object_classes": ["Rate-Limiter"]}, r"must be JavaScript class names: \['Rate-Limiter'\]"),
+        (
+            {"bindings": [binding.durable_object_namespace("LIMITER", "RateLimiter")]},
+            "binding LIMITER names class 'RateLimiter', which is not in durable_object_classes",
+        ),
+        ({"script_name": "Config_Service"}, "Worker script name 'Config_Service' must be made of"),
+    ],
+)
+def test_arguments_cloudflare_would_refuse_stop_the_program(
+    source: Path, overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        plan_worker(source, **overrides)
+
+
+def test_modules_must_be_supported_and_beside_the_main_module(
+    source: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    (source / "lib" / "data.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"data\.json is not one of the supported types: \.js, \.mjs, \.cjs"):
+        plan_worker(source, modules=[source / "lib" / "data.json"])
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "util.js"
+    elsewhere.write_text("export {};\n")
+    with pytest.raises(ValueError, match=r"util\.js is outside .*, the main module's directory"):
+        plan_worker(source, modules=[elsewhere])
+    with pytest.raises(ValueError, match=r"module lib/greet\.js is given twice"):
+        plan_worker(source, modules=[source / "lib" / "greet.js", source / "lib" / "greet.js"])
+    with pytest.raises(ValueError, match=r"the main module .*schema\.sql must be an ES module"):
+        plan_worker(source, main_module=source / "lib" / "schema.sql")
+    with pytest.raises(ValueError, match=r"worker module .*missing\.js does not exist"):
+        plan_worker(source, main_module=source / "missing.js")
+
+
+def test_another_worker_binds_only_classes_this_worker_defines(source: Path) -> None:
+    def program() -> None:
+        args = WorkerArgs(account(), source / "worker.js", "2025-06-01", durable_object_classes=["RateLimiter"])
+        Worker("limiter", args).durable_object_binding("LIMITER", "Counter")
+
+    with pytest.raises(ValueError, match="worker limiter: 'Counter' is not one of its durable_object_classes"):
+        evaluate(program)
