@@ -2,7 +2,9 @@
 
 import pulumi
 
+from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
 from stack_config import load_stack_config, secret_output
+from systems.ai_worker.system import AiWorker, AiWorkerArgs
 from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 
 config = load_stack_config()
@@ -28,8 +30,35 @@ orchestrator = Orchestrator(
     ),
 )
 
+cloudflare = CloudflareAccount(
+    "cloudflare",
+    CloudflareAccountArgs(
+        account_id=config.cloudflare_account_id,
+        api_token=secret_output(config.cloudflare_api_token),
+        workers_dev_subdomain=config.cloudflare_workers_subdomain or None,
+    ),
+)
+
+ai_worker = AiWorker(
+    "ai-worker",
+    AiWorkerArgs(
+        account=cloudflare,
+        protect_stateful_resources=config.protect_stateful_resources,
+        allowed_origins=config.ai_allowed_origins,
+        login_link_url=config.ai_login_link_url,
+        email_from=config.ai_email_from,
+        email_api_url=config.email_api_url,
+        email_api_key=secret_output(config.email_api_key),
+        chat_requests_per_minute=config.ai_chat_requests_per_minute,
+        login_requests_per_minute=config.ai_login_requests_per_minute,
+        rate_limit_namespace_base=config.rate_limit_namespace_base,
+    ),
+)
+
 pulumi.export("discordInteractionsUrl", orchestrator.discord_interactions_url)
 pulumi.export("githubWebhookUrl", orchestrator.github_webhook_url)
 pulumi.export("githubWebhookSecret", orchestrator.github_webhook_secret)
 pulumi.export("runsTableName", orchestrator.runs_table_name)
 pulumi.export("alarmTopicArn", orchestrator.alarm_topic_arn)
+pulumi.export("aiWorkerUrl", ai_worker.url)
+pulumi.export("aiWorkerAdminToken", ai_worker.admin_token)

@@ -90,6 +90,53 @@ class StackConfig(BaseModel):
         description="The Discord bot token, used to register the slash commands.",
     )
 
+    cloudflare_account_id: str = Field(
+        pattern=r"^[0-9a-f]{32}$",
+        description="The Cloudflare account's id (32 hex characters, dashboard → Workers & Pages).",
+    )
+    cloudflare_api_token: SecretStr = Field(
+        description="Cloudflare API token with Workers, D1, KV, R2 and Vectorize edit rights.",
+    )
+    cloudflare_workers_subdomain: str = Field(
+        default="",
+        pattern=r"^$|^[a-z0-9-]{1,63}$",
+        description="The account's workers.dev subdomain (without .workers.dev), for worker URLs; empty if unknown.",
+    )
+    ai_allowed_origins: str = Field(
+        default="",
+        pattern=r"^$|^https?://[A-Za-z0-9.-]+(:[0-9]+)?(,https?://[A-Za-z0-9.-]+(:[0-9]+)?)*$",
+        description="Comma-separated browser origins allowed to call the AI worker; empty for none.",
+    )
+    ai_login_link_url: str = Field(
+        pattern=r"^https://\S+$",
+        description="HTTPS page the emailed sign-in link opens; the worker appends ?token=.",
+    )
+    ai_email_from: str = Field(
+        min_length=3,
+        description="Sender of the sign-in emails, e.g. Orchestra <login@example.com>.",
+    )
+    email_api_url: str = Field(
+        default="https://api.resend.com/emails",
+        pattern=r"^https://\S+$",
+        description="HTTP email API the AI worker sends sign-in links through (Resend-compatible).",
+    )
+    email_api_key: SecretStr = Field(description="Key of the HTTP email API.")
+    ai_chat_requests_per_minute: int = Field(
+        default=20, ge=1, le=10000, description="Chat requests per minute one user may make."
+    )
+    ai_login_requests_per_minute: int = Field(
+        default=5, ge=1, le=1000, description="Sign-in link requests per minute per address and client."
+    )
+    rate_limit_namespace_base: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "First of the account-wide rate-limit namespace ids this stack uses; "
+            "stacks sharing an account need distinct ones."
+        ),
+    )
+
     @field_validator("log_retention_days")
     @classmethod
     def _retention_cloudwatch_accepts(cls, days: int) -> int:
@@ -98,7 +145,7 @@ class StackConfig(BaseModel):
             raise ValueError(f"{days} is not a retention CloudWatch accepts; use one of {allowed}")
         return days
 
-    @field_validator("discord_public_key", "discord_bot_token")
+    @field_validator("discord_public_key", "discord_bot_token", "cloudflare_api_token", "email_api_key")
     @classmethod
     def _secret_not_blank(cls, value: SecretStr) -> SecretStr:
         secret = value.get_secret_value()

@@ -17,6 +17,10 @@ STATEFUL_TYPES = {
     "aws:dynamodb/table:Table",
     "aws:secretsmanager/secret:Secret",
     "aws:ssm/parameter:Parameter",
+    "cloudflare:index/d1Database:D1Database",
+    "cloudflare:index/workersKvNamespace:WorkersKvNamespace",
+    "cloudflare:index/r2Bucket:R2Bucket",
+    "pulumi-python:dynamic/cloudflare:VectorizeIndex",
 }
 
 
@@ -27,7 +31,10 @@ def plan(request: pytest.FixtureRequest) -> Plan:
 
 def test_stateful_resources_are_protected_in_prod_only(plan: Plan) -> None:
     stateful = [r for r in plan.resources if r.type in STATEFUL_TYPES]
-    assert {r.type for r in stateful} >= {"aws:dynamodb/table:Table", "aws:secretsmanager/secret:Secret"}
+    assert {r.type for r in stateful} >= STATEFUL_TYPES - {
+        "aws:ssm/parameter:Parameter",
+        "cloudflare:index/r2Bucket:R2Bucket",
+    }
     expected = plan.stack == "prod"
     assert {(r.name, r.protect, r.retain_on_delete) for r in stateful} == {
         (r.name, expected, expected) for r in stateful
@@ -58,16 +65,14 @@ def test_environments_differ_only_through_configuration(plan: Plan) -> None:
 
 
 def test_bad_setting_stops_the_plan_with_one_line(tmp_path: Path) -> None:
-    for entry in ("Pulumi.yaml", "__main__.py", "stack_config", "components", "systems"):
+    for entry in ("Pulumi.yaml", "__main__.py", "stack_config", "components", "systems", "instances"):
         source = ROOT / entry
         if source.is_dir():
             shutil.copytree(source, tmp_path / entry, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, tmp_path / entry)
-    (tmp_path / "Pulumi.broken.yaml").write_text(
-        "config:\n  orchestra:environment: dev\n  orchestra:discordApplicationId: '1300000000000000001'\n"
-        "  orchestra:lambdaMemoryMb: 64\n"
-    )
+    valid = (ROOT / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.broken.yaml").write_text(valid + "  orchestra:lambdaMemoryMb: 64\n")
     result = subprocess.run(
         [sys.executable, "-m", "tools.offline_plan", "--stack", "broken", "--project-dir", str(tmp_path)],
         cwd=ROOT,

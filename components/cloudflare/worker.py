@@ -27,6 +27,8 @@ _MODULE_CONTENT_TYPES = {
     ".html": "text/plain",
     ".sql": "text/plain",
     ".bin": "application/octet-stream",
+    # Data files go up as text and are parsed by the script: the upload API has no JSON module type.
+    ".json": "text/plain",
 }
 # The one migration this block declares: it creates the script's Durable Object classes.
 DURABLE_OBJECT_MIGRATION_TAG = "v1"

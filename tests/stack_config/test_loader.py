@@ -12,6 +12,11 @@ VALID = {
     "orchestra:discordApplicationId": "1300000000000000001",
     "orchestra:discordPublicKey": "a" * 64,
     "orchestra:discordBotToken": "bot-token-value",
+    "orchestra:cloudflareAccountId": "0123456789abcdef0123456789abcdef",
+    "orchestra:cloudflareApiToken": "cloudflare-token",
+    "orchestra:aiLoginLinkUrl": "https://app.example.com/sign-in",
+    "orchestra:aiEmailFrom": "Orchestra <login@example.com>",
+    "orchestra:emailApiKey": "email-key",
 }
 
 

@@ -1,0 +1,91 @@
+import pulumi
+import pytest
+
+from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
+from systems.ai_worker.system import AiWorker, AiWorkerArgs
+from tools.offline_plan import SECRET, Plan, evaluate
+
+
+def build(protect: bool) -> None:
+    account = CloudflareAccount(
+        "cloudflare",
+        CloudflareAccountArgs(
+            account_id="0123456789abcdef0123456789abcdef", api_token="cf-token", workers_dev_subdomain="example"
+        ),
+    )
+    AiWorker(
+        "ai-worker",
+        AiWorkerArgs(
+            account=account,
+            protect_stateful_resources=protect,
+            allowed_origins="https://app.example.com",
+            login_link_url="https://app.example.com/sign-in",
+            email_from="Orchestra <login@example.com>",
+            email_api_url="https://api.resend.com/emails",
+            email_api_key=pulumi.Output.secret("email-key-value"),
+            chat_requests_per_minute=20,
+            login_requests_per_minute=5,
+            rate_limit_namespace_base=1000,
+        ),
+    )
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def plan(request: pytest.FixtureRequest) -> Plan:
+    return evaluate(lambda: build(request.param == "prod"), stack=request.param)
+
+
+def test_children(plan: Plan) -> None:
+    system = plan.one("orchestra:system:AiWorker", "ai-worker")
+    assert sorted((r.type, r.name) for r in plan.children_of(system.urn)) == [
+        ("orchestra:cloudflare:D1Database", "ai-worker-db"),
+        ("orchestra:cloudflare:KvNamespace", "ai-worker-auth"),
+        ("orchestra:cloudflare:VectorIndex", "ai-worker-knowledge"),
+        ("orchestra:cloudflare:Worker", "ai-worker"),
+        ("random:index/randomPassword:RandomPassword", "ai-worker-admin-token"),
+    ]
+
+
+def test_bindings_are_exactly_what_the_script_reads(plan: Plan) -> None:
+    script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
+    assert script["mainModule"] == "worker.js"
+    bindings = script["bindings"]
+    assert bindings != SECRET, "bindings are recorded one by one; only secret values are hidden"
+    by_name = {binding["name"]: binding for binding in bindings}
+    assert {name: binding["type"] for name, binding in by_name.items()} == {
+        "DB": "d1",
+        "AUTH_KV": "kv_namespace",
+        "KNOWLEDGE_INDEX": "vectorize",
+        "AI": "ai",
+        "CHAT_RATE_LIMITER": "ratelimit",
+        "LOGIN_RATE_LIMITER": "ratelimit",
+        "ALLOWED_ORIGINS": "plain_text",
+        "LOGIN_LINK_URL": "plain_text",
+        "EMAIL_FROM": "plain_text",
+        "EMAIL_API_URL": "plain_text",
+        "EMAIL_API_KEY": "secret_text",
+        "ADMIN_TOKEN": "secret_text",
+    }
+    assert by_name["EMAIL_API_KEY"]["text"] == SECRET and by_name["ADMIN_TOKEN"]["text"] == SECRET
+    assert by_name["CHAT_RATE_LIMITER"]["simple"] == {"limit": 20, "period": 60}
+    assert by_name["LOGIN_RATE_LIMITER"]["namespaceId"] == "1001"
+    assert "email-key-value" not in plan.to_json()
+
+
+def test_knowledge_base_ships_with_the_script(plan: Plan) -> None:
+    script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
+    assert "knowledge_base.json" in script["files"]
+
+
+def test_data_is_protected_in_prod_only(plan: Plan) -> None:
+    protected = plan.stack == "prod"
+    for type_, name in [
+        ("cloudflare:index/d1Database:D1Database", "ai-worker-db"),
+        ("cloudflare:index/workersKvNamespace:WorkersKvNamespace", "ai-worker-auth"),
+        ("pulumi-python:dynamic/cloudflare:VectorizeIndex", "ai-worker-knowledge"),
+    ]:
+        resource = plan.one(type_, name)
+        assert (resource.protect, resource.retain_on_delete) == (protected, protected), name
+    assert (
+        plan.one("pulumi-python:dynamic/cloudflare:VectorizeIndex", "ai-worker-knowledge").inputs["dimensions"] == 768
+    )
