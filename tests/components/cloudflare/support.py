@@ -111,7 +111,8 @@ class FakeCloudflare:
             return Reply(403, failure(10000, "Authentication error"))
         account = f"{API_PREFIX}/accounts/{ACCOUNT_ID}"
         if request.method == "POST" and request.path == f"{account}/d1/database/{DATABASE_ID}/query":
-            return self.query(request.json()["sql"])
+            body = request.json()
+            return self.query(body["sql"], body.get("params", []))
         match = re.fullmatch(rf"{account}/vectorize/v2/indexes(?:/([^/]+)(/.*)?)?", request.path)
         if match is None:
             return Reply(404, failure(7003, f"Could not route to {request.path}"))
@@ -122,13 +123,17 @@ class FakeCloudflare:
             return Reply(404, failure(3000, "vectorize.index.not_found"))
         return self.index_operation(request, name, rest or "")
 
-    def query(self, sql: str) -> Reply:
-        """Every statement of `sql` in one transaction, as D1 runs one batch per query."""
+    def query(self, sql: str, params: list[Any] | None = None) -> Reply:
+        """Every statement of `sql` in one transaction, as D1 runs one batch per query.
+        `params` bind to a single statement, and must be strings, the only type D1 documents."""
+        statements = split_statements(sql)
+        if params and (len(statements) != 1 or not all(isinstance(param, str) for param in params)):
+            return Reply(400, failure(7400, "params bind string values to a single statement"))
         results = []
         self.database.execute("BEGIN")
         try:
-            for statement in split_statements(sql):
-                cursor = self.database.execute(statement)
+            for statement in statements:
+                cursor = self.database.execute(statement, params or ())
                 columns = [column[0] for column in cursor.description or ()]
                 rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
                 results.append({"results": rows, "success": True, "meta": {"changes": cursor.rowcount}})

@@ -240,9 +240,9 @@ def test_arguments_cloudflare_would_refuse_stop_the_program(
 def test_modules_must_be_supported_and_beside_the_main_module(
     source: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    (source / "lib" / "data.json").write_text("{}")
-    with pytest.raises(ValueError, match=r"data\.json is not one of the supported types: \.js, \.mjs, \.cjs"):
-        plan_worker(source, modules=[source / "lib" / "data.json"])
+    (source / "lib" / "data.yaml").write_text("{}")
+    with pytest.raises(ValueError, match=r"data\.yaml is not one of the supported types: \.js, \.mjs, \.cjs"):
+        plan_worker(source, modules=[source / "lib" / "data.yaml"])
     elsewhere = tmp_path_factory.mktemp("elsewhere") / "util.js"
     elsewhere.write_text("export {};\n")
     with pytest.raises(ValueError, match=r"util\.js is outside .*, the main module's directory"):
