@@ -161,6 +161,8 @@ class OfflineMocks(Mocks):
                 "dnsSuffix": "amazonaws.com",
                 "reverseDnsPrefix": "com.amazonaws",
             },
+            "github:index/getUser:getUser": _github_account("user", str(args.args.get("username") or "")),
+            "github:index/getTeam:getTeam": _github_account("team", str(args.args.get("slug") or "")),
         }
         # No check failures: the mock monitor iterates this list, so it must not be None.
         return results.get(args.token, {}), []
@@ -181,6 +183,18 @@ def _arn(facts: Facts) -> str:
         physical_name_without_slash=facts.physical_name.lstrip("/"),
         physical_name_without_scheme=facts.physical_name.removeprefix("https://"),
     )
+
+
+def github_id(kind: str, name: str) -> int:
+    """The numeric id the mocks give a GitHub user or team: stable, and distinct per name."""
+    return int.from_bytes(hashlib.sha256(f"github-{kind}/{name}".encode()).digest()[:4], "big")
+
+
+def _github_account(kind: str, name: str) -> dict[str, Any]:
+    # The provider returns ids as text; `login`/`username` for users, `slug` for teams.
+    account_id = github_id(kind, name)
+    names = {"login": name, "username": name} if kind == "user" else {"slug": name}
+    return {"id": str(account_id), "nodeId": f"{kind[0].upper()}_{account_id}", "name": name, **names}
 
 
 def _no_outputs(facts: Facts, arn: str) -> dict[str, Any]:

@@ -1,0 +1,80 @@
+"""A deployment environment: who must approve a job that uses it, and which branches may deploy to it."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_github as github
+
+# GitHub's limits: six reviewers (people and teams together); a wait timer of at most 30 days.
+MAX_REVIEWERS = 6
+MAX_WAIT_TIMER_MINUTES = 43_200
+
+
+@dataclass(frozen=True)
+class Reviewers:
+    users: Sequence[str] = ()
+    """GitHub logins; resolved here to the numeric ids the API takes."""
+    teams: Sequence[str] = ()
+    """Team slugs in the provider's organisation; resolved here to their numeric ids."""
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.teams)
+
+
+@dataclass(frozen=True)
+class EnvironmentArgs:
+    repository: pulumi.Input[str]
+    environment: str
+    reviewers: Reviewers = field(default_factory=Reviewers)
+    """One of them must approve each job that uses the environment; none means no approval."""
+    prevent_self_review: bool = True
+    """Whoever started the run cannot approve it (GitHub's default is off)."""
+    admins_can_bypass: bool = False
+    """GitHub's default is on, which lets any repository admin skip the approval."""
+    protected_branches_only: bool = True
+    """Only branches protected by a rule may deploy; False lets every branch deploy."""
+    wait_timer_minutes: int = 0
+    """Delay before an approved job starts; 0 for none."""
+
+
+class Environment(pulumi.ComponentResource):
+    environment: github.RepositoryEnvironment
+    name: pulumi.Output[str]
+    """The environment's name, as an output: secrets and variables set with it wait for it."""
+    user_ids: list[pulumi.Output[int]]
+    team_ids: list[pulumi.Output[int]]
+
+    def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orchestra:github:Environment", name, None, opts)
+        reviewer_count = len(args.reviewers.users) + len(args.reviewers.teams)
+        if reviewer_count > MAX_REVIEWERS:
+            raise ValueError(f"environment {name}: {reviewer_count} reviewers; GitHub allows {MAX_REVIEWERS}")
+        if not 0 <= args.wait_timer_minutes <= MAX_WAIT_TIMER_MINUTES:
+            raise ValueError(f"environment {name}: wait timer must be 0-{MAX_WAIT_TIMER_MINUTES} minutes")
+        lookup = pulumi.InvokeOutputOptions(parent=self)
+        # The lookups return ids as text; the environment's reviewers are numbers.
+        self.user_ids = [
+            github.get_user_output(username=login, opts=lookup).id.apply(int) for login in args.reviewers.users
+        ]
+        self.team_ids = [github.get_team_output(slug=slug, opts=lookup).id.apply(int) for slug in args.reviewers.teams]
+
+        self.environment = github.RepositoryEnvironment(
+            name,
+            repository=args.repository,
+            environment=args.environment,
+            reviewers=[github.RepositoryEnvironmentReviewerArgs(users=self.user_ids, teams=self.team_ids)]
+            if args.reviewers
+            else None,
+            prevent_self_review=args.prevent_self_review,
+            can_admins_bypass=args.admins_can_bypass,
+            wait_timer=args.wait_timer_minutes or None,
+            deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
+                protected_branches=True, custom_branch_policies=False
+            )
+            if args.protected_branches_only
+            else None,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.name = self.environment.environment
+        self.register_outputs({"name": self.name})

@@ -1,0 +1,52 @@
+import pytest
+
+from components.github.environment import Environment, EnvironmentArgs, Reviewers
+from tools.offline_plan import Plan, evaluate
+from tools.offline_plan.mock_outputs import github_id
+
+
+def plan_environment(args: EnvironmentArgs) -> Plan:
+    return evaluate(lambda: Environment("orchestra-production", args))
+
+
+def test_reviewers_are_resolved_to_ids_and_only_protected_branches_deploy() -> None:
+    plan = plan_environment(
+        EnvironmentArgs(
+            repository="orchestra",
+            environment="production",
+            reviewers=Reviewers(users=["alice", "bob"], teams=["platform"]),
+            wait_timer_minutes=5,
+        )
+    )
+    component = plan.one("orchestra:github:Environment", "orchestra-production")
+    (environment,) = plan.children_of(component.urn)
+    assert environment.type == "github:index/repositoryEnvironment:RepositoryEnvironment"
+    assert environment.inputs == {
+        "repository": "orchestra",
+        "environment": "production",
+        "reviewers": [
+            {"users": [github_id("user", "alice"), github_id("user", "bob")], "teams": [github_id("team", "platform")]}
+        ],
+        "preventSelfReview": True,
+        "canAdminsBypass": False,
+        "waitTimer": 5,
+        "deploymentBranchPolicy": {"protectedBranches": True, "customBranchPolicies": False},
+    }
+
+
+def test_an_environment_without_reviewers_or_branch_limits() -> None:
+    plan = plan_environment(
+        EnvironmentArgs(repository="image-gen", environment="preview", protected_branches_only=False)
+    )
+    inputs = plan.one("github:index/repositoryEnvironment:RepositoryEnvironment", "orchestra-production").inputs
+    assert "reviewers" not in inputs
+    assert "deploymentBranchPolicy" not in inputs
+    assert "waitTimer" not in inputs
+
+
+def test_github_limits_are_checked_before_anything_is_sent() -> None:
+    seven = Reviewers(users=[f"user{i}" for i in range(4)], teams=["a", "b", "c"])
+    with pytest.raises(ValueError, match="7 reviewers"):
+        plan_environment(EnvironmentArgs(repository="r", environment="production", reviewers=seven))
+    with pytest.raises(ValueError, match="wait timer"):
+        plan_environment(EnvironmentArgs(repository="r", environment="production", wait_timer_minutes=43_201))
