@@ -48,13 +48,31 @@ def physical_name(logical_name: str, rule: NameRule) -> str:
     name = f"{pulumi.get_project()}-{logical_name}-{pulumi.get_stack()}"
     if rule.lowercase:
         name = name.lower()
-    bad = sorted(set(re.sub(rule.allowed, "", name)))
+    bad = _rejected_characters(name, rule)
     if bad:
-        raise ValueError(f"{rule.service} name {name!r} has characters the service rejects: {''.join(bad)!r}")
+        raise ValueError(f"{rule.service} name {name!r} has characters the service rejects: {bad!r}")
     if len(name) <= rule.max_length:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_LENGTH]
     return f"{name[: rule.max_length - _HASH_LENGTH - 1]}-{digest}"
+
+
+def resolve_name(logical_name: str, explicit: str | None, rule: NameRule) -> str:
+    """`physical_name`, unless a name is chosen by hand (one an outside party already relies on).
+    A chosen name is used exactly as written: checked against the service's rules, never
+    lowercased or shortened."""
+    if explicit is None:
+        return physical_name(logical_name, rule)
+    if not explicit or _rejected_characters(explicit, rule) or (rule.lowercase and explicit != explicit.lower()):
+        allowed = f"{rule.allowed}{' (lowercase)' if rule.lowercase else ''}"
+        raise ValueError(f"{rule.service} name {explicit!r} must be made of {allowed}")
+    if len(explicit) > rule.max_length:
+        raise ValueError(f"{rule.service} name {explicit!r} is longer than {rule.max_length} characters")
+    return explicit
+
+
+def _rejected_characters(name: str, rule: NameRule) -> str:
+    return "".join(sorted(set(re.sub(rule.allowed, "", name))))
 
 
 def parameter_path(logical_name: str) -> str:

@@ -6,12 +6,11 @@ from pathlib import Path
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from ..naming import D1_DATABASE
+from ..naming import D1_DATABASE, resolve_name
 from ..stateful import stateful_options
 from .account import CloudflareAccount
 from .binding import Binding, d1_database
 from .d1_migrations import D1Migrations
-from .explicit_name import resolve_name
 
 
 @dataclass(frozen=True)

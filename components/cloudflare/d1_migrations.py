@@ -8,11 +8,7 @@ the whole batch back, so a broken migration applies nothing and records
 nothing. Applied migrations are append-only: changing or removing one is
 refused, at preview when the previous inputs show it, and always at deployment.
 
-`pulumi.dynamic` pickles the provider with dill, which stores a class defined
-in an importable module by reference (module path and class name). The
-dynamic provider host re-imports this module on every up, refresh and
-destroy, including for stacks created long ago: keep it at this import path,
-free of resource declarations and of heavy imports (`pulumi_cloudflare`).
+A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
 
 from __future__ import annotations

@@ -19,11 +19,7 @@ cases matter:
   left, and delete removes the row only while that stamp is still there;
   without one, delete can only go by the key.
 
-`pulumi.dynamic` pickles the provider with dill, which stores a class defined
-in an importable module by reference (module path and class name). The
-dynamic provider host re-imports this module on every up, refresh and
-destroy, including for stacks created long ago: keep it at this import path,
-free of resource declarations and of heavy imports (`pulumi_cloudflare`).
+A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
 
 from __future__ import annotations
@@ -169,15 +165,15 @@ def _upsert(props: Mapping[str, Any]) -> dict[str, Any]:
     """Writes the row and returns the resource's outputs, with the stamp the write left."""
     table, key_column, stamp_column = _names(props)
     values = {_name(column): _whole(value) for column, value in props["values"].items()}
-    placeholders = ["?", *(_placeholder(value) for value in values.values())]
+    value_markers = ["?", *(_value_marker(value) for value in values.values())]
     params = [str(props["key"]), *(str(value) for value in values.values() if value is not None)]
     written = [key_column, *values]
     if stamp_column:
         written.append(stamp_column)
-        placeholders.append(_NOW)
+        value_markers.append(_NOW)
     updates = ", ".join(f"{column} = excluded.{column}" for column in written[1:])
     on_conflict = f"ON CONFLICT ({key_column}) " + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
-    columns, bound = ", ".join(written), ", ".join(placeholders)
+    columns, bound = ", ".join(written), ", ".join(value_markers)
     sql = f"INSERT INTO {table} ({columns}) VALUES ({bound}) {on_conflict}"  # noqa: S608 - names checked, values bound
     if stamp_column:
         [row] = _query(props, f"{sql} RETURNING {stamp_column};", params)
@@ -207,7 +203,7 @@ def _query(props: Mapping[str, Any], sql: str, params: list[str]) -> list[dict[s
     return rows
 
 
-def _placeholder(value: RowValue) -> str:
+def _value_marker(value: RowValue) -> str:
     # D1 documents its params as strings: a number travels as text and is cast back,
     # and NULL needs no parameter.
     if value is None:

@@ -6,11 +6,7 @@ the index (and empties it: the vectors must be loaded again). Its metadata
 indexes, which make vector metadata filterable, are created and deleted in
 place.
 
-`pulumi.dynamic` pickles the provider with dill, which stores a class defined
-in an importable module by reference (module path and class name). The
-dynamic provider host re-imports this module on every up, refresh and
-destroy, including for stacks created long ago: keep it at this import path,
-free of resource declarations and of heavy imports (`pulumi_cloudflare`).
+A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
 
 from __future__ import annotations

@@ -11,10 +11,9 @@ from pathlib import Path
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from ..naming import WORKER_SCRIPT
+from ..naming import WORKER_SCRIPT, resolve_name
 from .account import CloudflareAccount
 from .binding import Binding, external_durable_object, service
-from .explicit_name import resolve_name
 
 _ES_MODULE = "application/javascript+module"
 # wrangler's default module rules and content types (`moduleTypeMimeType` in workers-sdk).

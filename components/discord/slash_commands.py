@@ -4,12 +4,7 @@ Discord's bulk-overwrite endpoint makes an application's global commands
 exactly the list sent, so create and update are one idempotent PUT and delete
 is a PUT of `[]`.
 
-`pulumi.dynamic` pickles the provider with dill, which stores a class defined
-in an importable module *by reference* (module path and class name), not by
-value. The dynamic provider host (`python -m pulumi.dynamic`, started in the
-project directory) re-imports this module on every up, refresh and destroy,
-including for stacks created long ago: keep it at this import path, and keep
-it free of resource declarations at import time.
+A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
 
 from __future__ import annotations

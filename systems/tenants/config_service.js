@@ -1,16 +1,10 @@
 // config-service-<instance>: CRUD over the instance's configuration entries,
 // stored in the instance's D1 database, behind the instance's API key.
+import { allowMethods, errorResponse, HttpError, json, readJsonObject, secretsEqual } from "./http.js";
+
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_VALUE_BYTES = 32 * 1024;
 const MAX_BODY_CHARS = 64 * 1024;
-
-class HttpError extends Error {
-  constructor(status, message, headers = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-}
 
 export default {
   async fetch(request, env) {
@@ -52,7 +46,7 @@ async function getEntry(db, key) {
 }
 
 async function putEntry(request, db, key) {
-  const body = await readJsonObject(request);
+  const body = await readJsonObject(request, MAX_BODY_CHARS);
   if (!Object.hasOwn(body, "value")) throw new HttpError(400, 'request body must be {"value": <any JSON value>}');
   const value = JSON.stringify(body.value);
   if (new TextEncoder().encode(value).length > MAX_VALUE_BYTES) {
@@ -93,46 +87,4 @@ function parseKey(encoded) {
     );
   }
   return key;
-}
-
-function allowMethods(request, methods) {
-  if (!methods.includes(request.method)) {
-    throw new HttpError(405, "method not allowed", { Allow: methods.join(", ") });
-  }
-}
-
-async function readJsonObject(request) {
-  const text = await request.text();
-  if (text.length > MAX_BODY_CHARS) throw new HttpError(413, "request body is too large");
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "request body must be valid JSON");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new HttpError(400, "request body must be a JSON object");
-  }
-  return body;
-}
-
-// Hashing first gives both sides the same length, which timingSafeEqual needs,
-// so the comparison time reveals neither the key's content nor its length.
-async function secretsEqual(provided, expected) {
-  if (!provided || !expected) return false;
-  const encoder = new TextEncoder();
-  const [a, b] = await Promise.all(
-    [provided, expected].map((value) => crypto.subtle.digest("SHA-256", encoder.encode(value))),
-  );
-  return crypto.subtle.timingSafeEqual(a, b);
-}
-
-function json(body, status = 200, headers = {}) {
-  return Response.json(body, { status, headers });
-}
-
-function errorResponse(error) {
-  if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
-  console.error("unhandled error", error);
-  return json({ error: "internal error" }, 500);
 }

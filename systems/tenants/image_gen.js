@@ -3,6 +3,8 @@
 //
 // Permission comes from the rate-limiter worker over a service binding, so the
 // limiter's storage layout and Durable Object naming stay private to it.
+import { allowMethods, errorResponse, HttpError, json, readJsonObject, secretsEqual } from "./http.js";
+
 const MAX_PROMPT_CHARS = 2000;
 const MAX_BODY_CHARS = 16 * 1024;
 const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
@@ -13,14 +15,6 @@ const ASPECT_RATIOS = [
 ];
 const IMAGE_EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp" };
 const IMAGE_KEY_PATTERN = /^[0-9a-f]{64}\.(png|jpg|webp)$/;
-
-class HttpError extends Error {
-  constructor(status, message, headers = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-}
 
 export default {
   async fetch(request, env) {
@@ -45,7 +39,7 @@ export default {
 };
 
 async function generate(request, env) {
-  const body = await readJsonObject(request);
+  const body = await readJsonObject(request, MAX_BODY_CHARS);
   const prompt = typeof body.prompt === "string" ? body.prompt.trim() : "";
   if (!prompt || prompt.length > MAX_PROMPT_CHARS) {
     throw new HttpError(400, `prompt must be a non-empty string of at most ${MAX_PROMPT_CHARS} characters`);
@@ -144,46 +138,4 @@ async function serveImage(bucket, key) {
   const headers = new Headers({ ETag: object.httpEtag, "Cache-Control": "public, max-age=31536000, immutable" });
   object.writeHttpMetadata(headers);
   return new Response(object.body, { headers });
-}
-
-function allowMethods(request, methods) {
-  if (!methods.includes(request.method)) {
-    throw new HttpError(405, "method not allowed", { Allow: methods.join(", ") });
-  }
-}
-
-async function readJsonObject(request) {
-  const text = await request.text();
-  if (text.length > MAX_BODY_CHARS) throw new HttpError(413, "request body is too large");
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "request body must be valid JSON");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new HttpError(400, "request body must be a JSON object");
-  }
-  return body;
-}
-
-// Hashing first gives both sides the same length, which timingSafeEqual needs,
-// so the comparison time reveals neither the key's content nor its length.
-async function secretsEqual(provided, expected) {
-  if (!provided || !expected) return false;
-  const encoder = new TextEncoder();
-  const [a, b] = await Promise.all(
-    [provided, expected].map((value) => crypto.subtle.digest("SHA-256", encoder.encode(value))),
-  );
-  return crypto.subtle.timingSafeEqual(a, b);
-}
-
-function json(body, status = 200, headers = {}) {
-  return Response.json(body, { status, headers });
-}
-
-function errorResponse(error) {
-  if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
-  console.error("unhandled error", error);
-  return json({ error: "internal error" }, 500);
 }

@@ -6,16 +6,11 @@
 // {"<instance_id>": {"<model>": {"rpm": n, "tpm": n}}}, so the limiter, not its
 // callers, is the authority on each instance's quota. The worker is meant to be
 // reached only through service bindings: it has no authentication of its own.
+import { errorResponse, HttpError, json, readJsonObject } from "./http.js";
+
 const WINDOW_SECONDS = 60;
 const MAX_NAME_CHARS = 64;
-
-class HttpError extends Error {
-  constructor(status, message, headers = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-}
+const MAX_BODY_CHARS = 4 * 1024;
 
 export default {
   async fetch(request, env) {
@@ -23,7 +18,7 @@ export default {
       const { pathname } = new URL(request.url);
       if (pathname !== "/check") throw new HttpError(404, "not found");
       if (request.method !== "POST") throw new HttpError(405, "method not allowed", { Allow: "POST" });
-      const { instance_id: instanceId, model, tokens } = await readJsonObject(request);
+      const { instance_id: instanceId, model, tokens } = await readJsonObject(request, MAX_BODY_CHARS);
       for (const [field, value] of [["instance_id", instanceId], ["model", model]]) {
         if (typeof value !== "string" || !value || value.length > MAX_NAME_CHARS) {
           throw new HttpError(400, `${field} must be a non-empty string of at most ${MAX_NAME_CHARS} characters`);
@@ -117,27 +112,4 @@ function limitsFor(rateLimits, instanceId, model) {
     throw new HttpError(500, `the rate limits of instance ${instanceId} and model ${model} are misconfigured`);
   }
   return { rpm: limits.rpm, tpm: limits.tpm };
-}
-
-async function readJsonObject(request) {
-  let body;
-  try {
-    body = await request.json();
-  } catch {
-    throw new HttpError(400, "request body must be valid JSON");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new HttpError(400, "request body must be a JSON object");
-  }
-  return body;
-}
-
-function json(body, status = 200, headers = {}) {
-  return Response.json(body, { status, headers });
-}
-
-function errorResponse(error) {
-  if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
-  console.error("unhandled error", error);
-  return json({ error: "internal error" }, 500);
 }

@@ -8,7 +8,11 @@ const API_KEY = "config-api-key-for-tests";
 const mf = new Miniflare({
   name: "config-service-acme-dev",
   compatibilityDate: COMPATIBILITY_DATE,
-  modules: [{ type: "ESModule", path: systemPath("tenants/config_service.js") }],
+  modulesRoot: systemPath("tenants"),
+  modules: [
+    { type: "ESModule", path: systemPath("tenants/config_service.js") },
+    { type: "ESModule", path: systemPath("tenants/http.js") },
+  ],
   bindings: { API_KEY },
   d1Databases: ["DB"],
 });

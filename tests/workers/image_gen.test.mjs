@@ -31,7 +31,11 @@ const defaultImageApi = {
 const imageGen = (name, instanceId, model = "ideogram-v3") => ({
   name,
   compatibilityDate: COMPATIBILITY_DATE,
-  modules: [{ type: "ESModule", path: systemPath("tenants/image_gen.js") }],
+  modulesRoot: systemPath("tenants"),
+  modules: [
+    { type: "ESModule", path: systemPath("tenants/image_gen.js") },
+    { type: "ESModule", path: systemPath("tenants/http.js") },
+  ],
   bindings: { API_KEY, IMAGE_API_KEY, IMAGE_API_URL, INSTANCE_ID: instanceId, IMAGE_MODEL: model },
   r2Buckets: { IMAGES: `images-${instanceId}` },
   serviceBindings: { RATE_LIMITER: "rate-limiter" },
@@ -46,7 +50,11 @@ const mf = new Miniflare({
     {
       name: "rate-limiter",
       compatibilityDate: COMPATIBILITY_DATE,
-      modules: [{ type: "ESModule", path: systemPath("tenants/rate_limiter.js") }],
+      modulesRoot: systemPath("tenants"),
+      modules: [
+        { type: "ESModule", path: systemPath("tenants/rate_limiter.js") },
+        { type: "ESModule", path: systemPath("tenants/http.js") },
+      ],
       bindings: {
         RATE_LIMITS: {
           "acme-dev": { "ideogram-v3": { rpm: 1000, tpm: 100_000 } },

@@ -18,7 +18,11 @@ const RATE_LIMITS = {
 const mf = new Miniflare({
   name: "rate-limiter",
   compatibilityDate: COMPATIBILITY_DATE,
-  modules: [{ type: "ESModule", path: systemPath("tenants/rate_limiter.js") }],
+  modulesRoot: systemPath("tenants"),
+  modules: [
+    { type: "ESModule", path: systemPath("tenants/rate_limiter.js") },
+    { type: "ESModule", path: systemPath("tenants/http.js") },
+  ],
   bindings: { RATE_LIMITS },
   durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
 });

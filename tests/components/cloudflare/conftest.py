@@ -1,24 +1,19 @@
-import threading
 import time
 import types
 from collections.abc import Iterator
 
-import pulumi
 import pytest
 import urllib3.util.retry
 
-from tests.components.cloudflare.support import EchoMocks, FakeCloudflare, RecordingMonitor
+from tests.components.cloudflare.support import FakeCloudflare
+from tests.components.dynamic_provider_support import EchoMocks, RecordingMonitor, recording_monitor, serving
 
 
 @pytest.fixture
 def cloudflare() -> Iterator[FakeCloudflare]:
     fake = FakeCloudflare()
-    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-    thread.join()
+    with serving(fake.server):
+        yield fake
     fake.database.close()
 
 
@@ -32,7 +27,4 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture
 def monitor() -> RecordingMonitor:
-    mocks = EchoMocks()
-    recording = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, preview=False, monitor=recording)
-    return recording
+    return recording_monitor(EchoMocks())

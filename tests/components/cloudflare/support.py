@@ -1,4 +1,4 @@
-"""A local stand-in for Cloudflare's v4 API, and the Pulumi mocks the resource tests share.
+"""A local stand-in for Cloudflare's v4 API.
 
 D1's query endpoint runs the SQL for real, in an in-memory SQLite database,
 with one transaction per request as D1 runs one batch per query: so
@@ -16,25 +16,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pulumi
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.proto import resource_pb2
+from tests.components.dynamic_provider_support import RecordedRequest
 
 ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 DATABASE_ID = "f1d3c2b4-5a6e-4f70-8a9b-0c1d2e3f4a5b"
 TOKEN = "cf-api-token-never-to-be-seen"
 API_PREFIX = "/client/v4"
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -200,21 +187,3 @@ def split_statements(sql: str) -> list[str]:
     if current.strip():
         statements.append(current)
     return statements
-
-
-class RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.registrations: list[resource_pb2.RegisterResourceRequest] = []
-
-    def RegisterResource(self, request: resource_pb2.RegisterResourceRequest) -> Any:
-        self.registrations.append(request)
-        return super().RegisterResource(request)
-
-
-class EchoMocks(pulumi.runtime.Mocks):
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        return args.name, args.inputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None

@@ -89,8 +89,12 @@ def test_every_kind_of_binding_is_sent_as_cloudflare_spells_it(main_module: Path
 
 
 def test_secret_text_is_marked_secret_and_plain_text_is_not() -> None:
-    assert binding.secret_text("KEY", "value").secret
-    assert not binding.plain_text("MODE", "strict").secret
+    # Outputs need the Pulumi runtime: build the bindings inside a program, as the stack does.
+    built: list[binding.Binding] = []
+    evaluate(lambda: built.extend([binding.secret_text("KEY", "value"), binding.plain_text("MODE", "strict")]))
+    secret, plain = built
+    assert secret.secret
+    assert not plain.secret
 
 
 @pytest.mark.parametrize("name", ["", "2FAST", "API-KEY", "has space", "a.b"])

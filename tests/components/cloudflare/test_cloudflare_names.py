@@ -1,7 +1,14 @@
 import pytest
 
-from components.cloudflare.explicit_name import resolve_name
-from components.naming import D1_DATABASE, KV_NAMESPACE_TITLE, R2_BUCKET, VECTORIZE_INDEX, WORKER_SCRIPT, NameRule
+from components.naming import (
+    D1_DATABASE,
+    KV_NAMESPACE_TITLE,
+    R2_BUCKET,
+    VECTORIZE_INDEX,
+    WORKER_SCRIPT,
+    NameRule,
+    resolve_name,
+)
 from tools.offline_plan import evaluate
 
 

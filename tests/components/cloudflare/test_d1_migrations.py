@@ -25,10 +25,10 @@ from tests.components.cloudflare.support import (
     TOKEN,
     FakeCloudflare,
     RecordedRequest,
-    RecordingMonitor,
     Reply,
     failure,
 )
+from tests.components.dynamic_provider_support import RecordingMonitor
 
 MIGRATIONS = {
     "0001_create_users.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);\n",

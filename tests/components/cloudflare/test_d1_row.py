@@ -19,9 +19,9 @@ from tests.components.cloudflare.support import (
     TOKEN,
     FakeCloudflare,
     RecordedRequest,
-    RecordingMonitor,
     Reply,
 )
+from tests.components.dynamic_provider_support import RecordingMonitor
 
 REGISTRY_SCHEMA = Path("systems/tenants/migrations/registry/0001_create_instances.sql")
 ACME = {

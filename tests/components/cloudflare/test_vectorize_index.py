@@ -16,10 +16,10 @@ from tests.components.cloudflare.support import (
     TOKEN,
     FakeCloudflare,
     RecordedRequest,
-    RecordingMonitor,
     Reply,
     failure,
 )
+from tests.components.dynamic_provider_support import RecordingMonitor
 
 INDEX = "orchestra-knowledge-dev"
 INDEXES_PATH = f"/client/v4/accounts/{ACCOUNT_ID}/vectorize/v2/indexes"

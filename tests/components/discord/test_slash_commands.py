@@ -8,7 +8,6 @@ import pickletools
 import re
 import subprocess
 import sys
-import threading
 import time
 import types
 from collections import deque
@@ -26,14 +25,20 @@ import urllib3.util.retry
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc, resource_pb2
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from components.discord.slash_commands import (
     DISCORD_API_BASE,
     DiscordApiError,
     SlashCommands,
     SlashCommandsProvider,
+)
+from tests.components.dynamic_provider_support import (
+    EchoMocks,
+    RecordedRequest,
+    RecordingMonitor,
+    recording_monitor,
+    serving,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -48,14 +53,6 @@ COMMANDS: list[dict[str, Any]] = [
     },
     {"name": "status", "description": "Report runs"},
 ]
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
 
 
 @dataclass
@@ -135,12 +132,8 @@ class FakeDiscord:
 @pytest.fixture
 def discord() -> Iterator[FakeDiscord]:
     fake = FakeDiscord()
-    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-    thread.join()
+    with serving(fake.server):
+        yield fake
 
 
 @pytest.fixture(autouse=True)
@@ -394,30 +387,9 @@ def test_check_accepts_valid_and_not_yet_known_inputs() -> None:
     assert provider.check({}, INPUTS).inputs == INPUTS
 
 
-class RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.registrations: list[resource_pb2.RegisterResourceRequest] = []
-
-    def RegisterResource(self, request: resource_pb2.RegisterResourceRequest) -> Any:
-        self.registrations.append(request)
-        return super().RegisterResource(request)
-
-
-class EchoMocks(pulumi.runtime.Mocks):
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        return args.inputs["application_id"], args.inputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
-        return {}, None
-
-
 @pytest.fixture
 def monitor() -> RecordingMonitor:
-    mocks = EchoMocks()
-    recording = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, preview=False, monitor=recording)
-    return recording
+    return recording_monitor(EchoMocks(id_input="application_id"))
 
 
 @pulumi.runtime.test

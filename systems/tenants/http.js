@@ -1,0 +1,52 @@
+// What the tenant workers share: JSON errors, body parsing and the API-key
+// comparison. Uploaded beside each worker as a module of its own.
+
+export class HttpError extends Error {
+  constructor(status, message, headers = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+export function allowMethods(request, methods) {
+  if (!methods.includes(request.method)) {
+    throw new HttpError(405, "method not allowed", { Allow: methods.join(", ") });
+  }
+}
+
+export async function readJsonObject(request, maxChars) {
+  const text = await request.text();
+  if (text.length > maxChars) throw new HttpError(413, "request body is too large");
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "request body must be valid JSON");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "request body must be a JSON object");
+  }
+  return body;
+}
+
+// Hashing first gives both sides the same length, which timingSafeEqual needs,
+// so the comparison time reveals neither the key's content nor its length.
+export async function secretsEqual(provided, expected) {
+  if (!provided || !expected) return false;
+  const encoder = new TextEncoder();
+  const [a, b] = await Promise.all(
+    [provided, expected].map((value) => crypto.subtle.digest("SHA-256", encoder.encode(value))),
+  );
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+export function json(body, status = 200, headers = {}) {
+  return Response.json(body, { status, headers });
+}
+
+export function errorResponse(error) {
+  if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
+  console.error("unhandled error", error);
+  return json({ error: "internal error" }, 500);
+}
