@@ -1,6 +1,6 @@
 // config-service-<instance>: CRUD over the instance's configuration entries,
 // stored in the instance's D1 database, behind the instance's API key.
-import { allowMethods, errorResponse, HttpError, json, readJsonObject, secretsEqual } from "./http.js";
+import { allowMethods, authenticate, errorResponse, HttpError, json, readJsonObject } from "./http.js";
 
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_VALUE_BYTES = 32 * 1024;
@@ -10,9 +10,7 @@ export default {
   async fetch(request, env) {
     try {
       // Checked before routing, so callers without the key learn nothing about routes.
-      if (!(await secretsEqual(request.headers.get("X-API-Key"), env.API_KEY))) {
-        throw new HttpError(401, "a valid X-API-Key header is required");
-      }
+      await authenticate(request, env);
       return await route(request, env);
     } catch (error) {
       return errorResponse(error);

@@ -1,5 +1,5 @@
-// What the tenant workers share: JSON errors, body parsing and the API-key
-// comparison. Uploaded beside each worker as a module of its own.
+// What the tenant workers share: JSON errors, body parsing and API-key checks.
+// Uploaded beside each worker as a module of its own.
 
 export class HttpError extends Error {
   constructor(status, message, headers = {}) {
@@ -30,9 +30,32 @@ export async function readJsonObject(request, maxChars) {
   return body;
 }
 
+// API_KEYS is a secret holding a JSON object of key name to key, so an instance
+// can hand out several keys and retire one by removing its name. Every key is
+// compared, so the time taken does not tell which one came close. Returns the
+// name of the key presented.
+export async function authenticate(request, env) {
+  let parsed = null;
+  try {
+    parsed = JSON.parse(env.API_KEYS);
+  } catch {
+    // Reported below, like any other shape that is not a JSON object.
+  }
+  const keys = parsed?.constructor === Object ? Object.entries(parsed) : [];
+  if (keys.length === 0 || !keys.every(([, key]) => typeof key === "string" && key)) {
+    console.error("API_KEYS is not a JSON object of non-empty keys");
+    throw new HttpError(500, "the worker's API keys are misconfigured");
+  }
+  const provided = request.headers.get("X-API-Key");
+  const matches = await Promise.all(keys.map(([, key]) => secretsEqual(provided, key)));
+  const index = matches.indexOf(true);
+  if (index === -1) throw new HttpError(401, "a valid X-API-Key header is required");
+  return keys[index][0];
+}
+
 // Hashing first gives both sides the same length, which timingSafeEqual needs,
 // so the comparison time reveals neither the key's content nor its length.
-export async function secretsEqual(provided, expected) {
+async function secretsEqual(provided, expected) {
   if (!provided || !expected) return false;
   const encoder = new TextEncoder();
   const [a, b] = await Promise.all(

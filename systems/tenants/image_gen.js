@@ -3,7 +3,7 @@
 //
 // Permission comes from the rate-limiter worker over a service binding, so the
 // limiter's storage layout and Durable Object naming stay private to it.
-import { allowMethods, errorResponse, HttpError, json, readJsonObject, secretsEqual } from "./http.js";
+import { allowMethods, authenticate, errorResponse, HttpError, json, readJsonObject } from "./http.js";
 
 const MAX_PROMPT_CHARS = 2000;
 const MAX_BODY_CHARS = 16 * 1024;
@@ -26,9 +26,7 @@ export default {
         allowMethods(request, ["GET"]);
         return await serveImage(env.IMAGES, pathname.slice("/images/".length));
       }
-      if (!(await secretsEqual(request.headers.get("X-API-Key"), env.API_KEY))) {
-        throw new HttpError(401, "a valid X-API-Key header is required");
-      }
+      await authenticate(request, env);
       if (pathname !== "/generate") throw new HttpError(404, "not found");
       allowMethods(request, ["POST"]);
       return await generate(request, env);
@@ -65,11 +63,17 @@ async function generate(request, env) {
   return json({ key, url, content_type: contentType, size: bytes.byteLength }, 201);
 }
 
+// RATE_LIMITS holds the instance's limits per model, {"<model>": {"rpm": n, "tpm": n}}.
 async function checkRateLimit(env, tokens) {
+  const limits = Object.hasOwn(env.RATE_LIMITS ?? {}, env.IMAGE_MODEL) ? env.RATE_LIMITS[env.IMAGE_MODEL] : null;
+  if (!limits) {
+    console.error(`RATE_LIMITS has no limits for ${env.IMAGE_MODEL}`);
+    throw new HttpError(503, "no rate limit is configured for the image model; image generation is unavailable");
+  }
   const response = await env.RATE_LIMITER.fetch("https://rate-limiter/check", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ instance_id: env.INSTANCE_ID, model: env.IMAGE_MODEL, tokens }),
+    body: JSON.stringify({ instance_id: env.INSTANCE_ID, model: env.IMAGE_MODEL, tokens, limits }),
   });
   if (response.status === 429) {
     const { retry_after_seconds: retryAfter } = await response.json();

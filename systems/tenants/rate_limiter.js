@@ -2,10 +2,10 @@
 // and model, over a sliding 60-second window kept in one Durable Object per
 // (instance, model) pair, so all decisions for a pair are made in one place.
 //
-// The limits come from the RATE_LIMITS JSON binding,
-// {"<instance_id>": {"<model>": {"rpm": n, "tpm": n}}}, so the limiter, not its
-// callers, is the authority on each instance's quota. The worker is meant to be
-// reached only through service bindings: it has no authentication of its own.
+// Callers send the limits with each check: every image-gen worker carries its
+// own instance's limits, so adding an instance never redeploys the limiter.
+// The worker is reached only through service bindings (it is not served on
+// workers.dev or any route), so its callers are the deployment's own workers.
 import { errorResponse, HttpError, json, readJsonObject } from "./http.js";
 
 const WINDOW_SECONDS = 60;
@@ -18,14 +18,16 @@ export default {
       const { pathname } = new URL(request.url);
       if (pathname !== "/check") throw new HttpError(404, "not found");
       if (request.method !== "POST") throw new HttpError(405, "method not allowed", { Allow: "POST" });
-      const { instance_id: instanceId, model, tokens } = await readJsonObject(request, MAX_BODY_CHARS);
+      const { instance_id: instanceId, model, tokens, limits } = await readJsonObject(request, MAX_BODY_CHARS);
       for (const [field, value] of [["instance_id", instanceId], ["model", model]]) {
         if (typeof value !== "string" || !value || value.length > MAX_NAME_CHARS) {
           throw new HttpError(400, `${field} must be a non-empty string of at most ${MAX_NAME_CHARS} characters`);
         }
       }
       if (!Number.isSafeInteger(tokens) || tokens < 0) throw new HttpError(400, "tokens must be a non-negative integer");
-      const limits = limitsFor(env.RATE_LIMITS, instanceId, model);
+      if (![limits?.rpm, limits?.tpm].every((limit) => Number.isSafeInteger(limit) && limit > 0)) {
+        throw new HttpError(400, "limits must be {\"rpm\": n, \"tpm\": n} with positive integers");
+      }
       if (tokens > limits.tpm) {
         throw new HttpError(400, `tokens exceed the limit of ${limits.tpm} tokens per minute, so they can never be admitted`);
       }
@@ -33,7 +35,7 @@ export default {
       const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(JSON.stringify([instanceId, model])));
       return await limiter.fetch("https://rate-limiter/admit", {
         method: "POST",
-        body: JSON.stringify({ tokens, limits }),
+        body: JSON.stringify({ tokens, limits: { rpm: limits.rpm, tpm: limits.tpm } }),
       });
     } catch (error) {
       return errorResponse(error);
@@ -102,14 +104,4 @@ function secondsUntilFits(live, nowSecond, fits) {
     if (fits(freedRequests, freedTokens)) return second + WINDOW_SECONDS - nowSecond;
   }
   return WINDOW_SECONDS;
-}
-
-function limitsFor(rateLimits, instanceId, model) {
-  const models = Object.hasOwn(rateLimits, instanceId) ? rateLimits[instanceId] : {};
-  const limits = Object.hasOwn(models, model) ? models[model] : null;
-  if (!limits) throw new HttpError(403, `no rate limit is configured for instance ${instanceId} and model ${model}`);
-  if (![limits.rpm, limits.tpm].every((limit) => Number.isSafeInteger(limit) && limit > 0)) {
-    throw new HttpError(500, `the rate limits of instance ${instanceId} and model ${model} are misconfigured`);
-  }
-  return { rpm: limits.rpm, tpm: limits.tpm };
 }

@@ -4,18 +4,21 @@ import { Miniflare } from "miniflare";
 import { COMPATIBILITY_DATE, applyMigrations, jsonRequest, systemPath } from "./support.mjs";
 
 const API_KEY = "config-api-key-for-tests";
+const CI_KEY = "config-ci-key-for-tests";
 
-const mf = new Miniflare({
-  name: "config-service-acme-dev",
-  compatibilityDate: COMPATIBILITY_DATE,
-  modulesRoot: systemPath("tenants"),
-  modules: [
-    { type: "ESModule", path: systemPath("tenants/config_service.js") },
-    { type: "ESModule", path: systemPath("tenants/http.js") },
-  ],
-  bindings: { API_KEY },
-  d1Databases: ["DB"],
-});
+const configService = (apiKeys) =>
+  new Miniflare({
+    name: "config-service-acme-dev",
+    compatibilityDate: COMPATIBILITY_DATE,
+    modulesRoot: systemPath("tenants"),
+    modules: [
+      { type: "ESModule", path: systemPath("tenants/config_service.js") },
+      { type: "ESModule", path: systemPath("tenants/http.js") },
+    ],
+    bindings: apiKeys === undefined ? {} : { API_KEYS: apiKeys },
+    d1Databases: ["DB"],
+  });
+const mf = configService(JSON.stringify({ primary: API_KEY, ci: CI_KEY }));
 
 function call(method, path, body, headers = { "X-API-Key": API_KEY }) {
   const init = body === undefined ? { method, headers } : jsonRequest(method, body, headers);
@@ -124,4 +127,28 @@ describe("API key", () => {
   test("is checked before routing", async () => {
     await assertError(await call("GET", "/elsewhere", undefined, {}), 401);
   });
+
+  test("may be any of the instance's keys", async () => {
+    assert.equal((await call("GET", "/config", undefined, { "X-API-Key": CI_KEY })).status, 200);
+  });
+
+  for (const [name, apiKeys] of [
+    ["missing", undefined],
+    ["not JSON", "primary"],
+    ["an empty object", "{}"],
+    ["a list", JSON.stringify([API_KEY])],
+    ["holding an empty key", JSON.stringify({ primary: API_KEY, ci: "" })],
+  ]) {
+    test(`answers 500 without revealing a key when API_KEYS is ${name}`, async () => {
+      const misconfigured = configService(apiKeys);
+      try {
+        const response = await misconfigured.dispatchFetch("https://config.acme.test/config", {
+          headers: { "X-API-Key": API_KEY },
+        });
+        assert.equal(await assertError(response, 500), "the worker's API keys are misconfigured");
+      } finally {
+        await misconfigured.dispose();
+      }
+    });
+  }
 });

@@ -5,6 +5,7 @@ import { Miniflare } from "miniflare";
 import { COMPATIBILITY_DATE, jsonRequest, systemPath } from "./support.mjs";
 
 const API_KEY = "image-gen-api-key-for-tests";
+const API_KEYS = JSON.stringify({ primary: API_KEY, ci: "image-gen-ci-key-for-tests" });
 const IMAGE_API_KEY = "ideogram-key-for-tests";
 const IMAGE_API_URL = "https://api.ideogram.test/v1/ideogram-v3/generate";
 const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");
@@ -28,7 +29,7 @@ const defaultImageApi = {
   download: () => new Response(PNG, { headers: { "Content-Type": "image/png" } }),
 };
 
-const imageGen = (name, instanceId, model = "ideogram-v3") => ({
+const imageGen = (name, instanceId, rpm, model = "ideogram-v3") => ({
   name,
   compatibilityDate: COMPATIBILITY_DATE,
   modulesRoot: systemPath("tenants"),
@@ -36,7 +37,14 @@ const imageGen = (name, instanceId, model = "ideogram-v3") => ({
     { type: "ESModule", path: systemPath("tenants/image_gen.js") },
     { type: "ESModule", path: systemPath("tenants/http.js") },
   ],
-  bindings: { API_KEY, IMAGE_API_KEY, IMAGE_API_URL, INSTANCE_ID: instanceId, IMAGE_MODEL: model },
+  bindings: {
+    API_KEYS,
+    IMAGE_API_KEY,
+    IMAGE_API_URL,
+    INSTANCE_ID: instanceId,
+    IMAGE_MODEL: model,
+    RATE_LIMITS: { "ideogram-v3": { rpm, tpm: 100_000 } },
+  },
   r2Buckets: { IMAGES: `images-${instanceId}` },
   serviceBindings: { RATE_LIMITER: "rate-limiter" },
   outboundService: outside,
@@ -44,9 +52,9 @@ const imageGen = (name, instanceId, model = "ideogram-v3") => ({
 
 const mf = new Miniflare({
   workers: [
-    imageGen("image-gen-acme-dev", "acme-dev"),
-    imageGen("image-gen-globex-prod", "globex-prod"),
-    imageGen("image-gen-unlisted-model", "acme-dev", "unlisted-model"),
+    imageGen("image-gen-acme-dev", "acme-dev", 1000),
+    imageGen("image-gen-globex-prod", "globex-prod", 1),
+    imageGen("image-gen-unlisted-model", "acme-dev", 1000, "unlisted-model"),
     {
       name: "rate-limiter",
       compatibilityDate: COMPATIBILITY_DATE,
@@ -55,12 +63,6 @@ const mf = new Miniflare({
         { type: "ESModule", path: systemPath("tenants/rate_limiter.js") },
         { type: "ESModule", path: systemPath("tenants/http.js") },
       ],
-      bindings: {
-        RATE_LIMITS: {
-          "acme-dev": { "ideogram-v3": { rpm: 1000, tpm: 100_000 } },
-          "globex-prod": { "ideogram-v3": { rpm: 1, tpm: 100_000 } },
-        },
-      },
       durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
     },
   ],
@@ -122,7 +124,7 @@ describe("POST /generate", () => {
     assert.equal((await generate({ prompt: "acme is unaffected" })).status, 201);
   });
 
-  test("answers 503 when the rate limiter refuses the model", async () => {
+  test("answers 503 when the instance has no rate limit for the image model", async () => {
     const calls = imageApiCalls.length;
     await assertError(await generate({ prompt: "a cat" }, undefined, mf.getWorker("image-gen-unlisted-model")), 503);
     assert.equal(imageApiCalls.length, calls);
