@@ -1,13 +1,23 @@
 """One stack of Orchestra: load the validated configuration, build the systems, export what people need."""
 
+from pathlib import Path
+
 import pulumi
 
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
 from stack_config import load_stack_config, secret_output
 from systems.ai_worker.system import AiWorker, AiWorkerArgs
 from systems.orchestrator.system import Orchestrator, OrchestratorArgs
+from systems.tenants.instances import load_stack_instances
+from systems.tenants.system import Tenants, TenantsArgs
 
 config = load_stack_config()
+instances = load_stack_instances(
+    Path(__file__).parent / "instances",
+    environment=config.environment,
+    image_model=config.image_model,
+    workers_dev_subdomain=config.cloudflare_workers_subdomain,
+)
 
 orchestrator = Orchestrator(
     "orchestrator",
@@ -55,6 +65,18 @@ ai_worker = AiWorker(
     ),
 )
 
+tenants = Tenants(
+    "tenants",
+    TenantsArgs(
+        account=cloudflare,
+        instances=instances,
+        protect_stateful_resources=config.protect_stateful_resources,
+        image_api_url=config.image_api_url,
+        image_api_key=secret_output(config.image_api_key),
+        image_model=config.image_model,
+    ),
+)
+
 pulumi.export("discordInteractionsUrl", orchestrator.discord_interactions_url)
 pulumi.export("githubWebhookUrl", orchestrator.github_webhook_url)
 pulumi.export("githubWebhookSecret", orchestrator.github_webhook_secret)
@@ -62,3 +84,12 @@ pulumi.export("runsTableName", orchestrator.runs_table_name)
 pulumi.export("alarmTopicArn", orchestrator.alarm_topic_arn)
 pulumi.export("aiWorkerUrl", ai_worker.url)
 pulumi.export("aiWorkerAdminToken", ai_worker.admin_token)
+pulumi.export("tenantRegistryDatabase", tenants.registry_database)
+pulumi.export(
+    "tenantInstances",
+    {
+        instance_id: {"configServiceUrl": instance.config_service_url, "imageGenUrl": instance.image_gen_url}
+        for instance_id, instance in tenants.instances.items()
+    },
+)
+pulumi.export("tenantApiKeys", {instance_id: instance.api_keys for instance_id, instance in tenants.instances.items()})

@@ -127,6 +127,17 @@ class StackConfig(BaseModel):
     ai_login_requests_per_minute: int = Field(
         default=5, ge=1, le=1000, description="Sign-in link requests per minute per address and client."
     )
+    image_api_url: str = Field(
+        default="https://api.ideogram.ai/v1/ideogram-v3/generate",
+        pattern=r"^https://\S+$",
+        description="Image generation API the tenants' image-gen workers call (Ideogram-compatible).",
+    )
+    image_api_key: SecretStr = Field(description="Key of the image generation API, used by every tenant instance.")
+    image_model: str = Field(
+        default="ideogram-v3",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",
+        description="Model name under which each instance file gives the image-gen worker's rate limits.",
+    )
     rate_limit_namespace_base: int = Field(
         default=1000,
         ge=1,
@@ -145,7 +156,9 @@ class StackConfig(BaseModel):
             raise ValueError(f"{days} is not a retention CloudWatch accepts; use one of {allowed}")
         return days
 
-    @field_validator("discord_public_key", "discord_bot_token", "cloudflare_api_token", "email_api_key")
+    @field_validator(
+        "discord_public_key", "discord_bot_token", "cloudflare_api_token", "email_api_key", "image_api_key"
+    )
     @classmethod
     def _secret_not_blank(cls, value: SecretStr) -> SecretStr:
         secret = value.get_secret_value()

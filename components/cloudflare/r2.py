@@ -6,7 +6,7 @@ from typing import Literal
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from ..naming import R2_BUCKET, physical_name
+from ..naming import R2_BUCKET, resolve_name
 from ..stateful import stateful_options
 from .account import CloudflareAccount
 from .binding import Binding, r2_bucket
@@ -23,6 +23,8 @@ class R2BucketArgs:
     R2 places it near the first request."""
     protect: bool = True
     """`protect`/`retain_on_delete`; on unless a stack turns it off."""
+    bucket_name: str | None = None
+    """A name chosen by hand, used as written; by default the naming function's `<project>-<name>-<stack>`."""
 
 
 class R2Bucket(pulumi.ComponentResource):
@@ -34,7 +36,7 @@ class R2Bucket(pulumi.ComponentResource):
         self.bucket = cloudflare.R2Bucket(
             name,
             account_id=args.account.account_id,
-            name=physical_name(name, R2_BUCKET),
+            name=resolve_name(name, args.bucket_name, R2_BUCKET),
             location=args.location,
             opts=stateful_options(args.protect, pulumi.ResourceOptions(parent=self, provider=args.account.provider)),
         )

@@ -17,6 +17,7 @@ VALID = {
     "orchestra:aiLoginLinkUrl": "https://app.example.com/sign-in",
     "orchestra:aiEmailFrom": "Orchestra <login@example.com>",
     "orchestra:emailApiKey": "email-key",
+    "orchestra:imageApiKey": "image-key",
 }
 
 

@@ -9,9 +9,13 @@ from .blocks import ACCOUNT_ID, STACKS, account, children, token_never_shown, us
 BUCKET = "cloudflare:index/r2Bucket:R2Bucket"
 
 
-def plan_bucket(stack: str = "dev", protect: bool = False, location: LocationHint | None = None) -> Plan:
+def plan_bucket(
+    stack: str = "dev", protect: bool = False, location: LocationHint | None = None, bucket_name: str | None = None
+) -> Plan:
     def program() -> None:
-        bucket = R2Bucket("images", R2BucketArgs(account(), location=location, protect=protect))
+        bucket = R2Bucket(
+            "images", R2BucketArgs(account(), location=location, protect=protect, bucket_name=bucket_name)
+        )
         pulumi.export("name", bucket.name)
 
     return evaluate(program, stack=stack)
@@ -36,3 +40,12 @@ def test_location_hint_is_passed_on() -> None:
 
 def test_bucket_names_are_lowercase() -> None:
     assert plan_bucket(stack="Staging").one(BUCKET, "images").inputs["name"] == "orchestra-images-staging"
+
+
+def test_a_chosen_name_is_used_as_written() -> None:
+    assert plan_bucket(bucket_name="acme-images").one(BUCKET, "images").inputs["name"] == "acme-images"
+
+
+def test_a_chosen_name_the_service_refuses_stops_the_program() -> None:
+    with pytest.raises(Exception, match="R2 bucket"):
+        plan_bucket(bucket_name="Acme_Images")

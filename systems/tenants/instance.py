@@ -1,0 +1,148 @@
+"""One tenant instance: its configuration database, its two workers, its API keys and its registry row."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_random as random
+
+from components.cloudflare.account import CloudflareAccount
+from components.cloudflare.binding import json_value, plain_text, secret_text
+from components.cloudflare.d1 import D1Database, D1DatabaseArgs
+from components.cloudflare.d1_row import D1Row
+from components.cloudflare.r2 import R2Bucket, R2BucketArgs
+from components.cloudflare.worker import Worker, WorkerArgs
+
+from .instances import Instance
+
+_HERE = Path(__file__).parent
+HTTP_MODULE = _HERE / "http.js"
+COMPATIBILITY_DATE = "2026-04-01"
+API_KEY_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class TenantInstanceArgs:
+    account: CloudflareAccount
+    instance: Instance
+    registry: D1Database
+    """The `multiagent_system` database, whose `instances` table gets this instance's row."""
+    shared_images: R2Bucket
+    """Where generated images go unless the instance names a bucket of its own."""
+    rate_limiter: Worker
+    """The shared rate-limiter, or the instance's dedicated one."""
+    protect_stateful_resources: bool
+    image_api_url: str
+    image_api_key: pulumi.Input[str]
+    image_model: str
+
+
+class TenantInstance(pulumi.ComponentResource):
+    """`config-service-<id>` and `image-gen-<id>`, named as the instance's clients know them,
+    sharing the instance's generated API keys."""
+
+    config_service_url: pulumi.Output[str]
+    image_gen_url: pulumi.Output[str]
+    api_keys: pulumi.Output[dict[str, str]]
+    """Key name to key, secret: what the instance's clients send as `X-API-Key`."""
+
+    def __init__(self, name: str, args: TenantInstanceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orchestra:system:TenantInstance", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        instance = args.instance
+        account = args.account
+        protect = args.protect_stateful_resources
+
+        keys = {
+            key_name: random.RandomPassword(
+                f"{name}-api-key-{key_name}", length=API_KEY_LENGTH, special=False, opts=child
+            ).result
+            for key_name in instance.api_keys
+        }
+        self.api_keys = pulumi.Output.secret(pulumi.Output.all(**keys))
+        api_keys = secret_text("API_KEYS", pulumi.Output.json_dumps(keys, sort_keys=True))
+
+        config = D1Database(
+            f"{name}-config",
+            D1DatabaseArgs(account=account, migrations_dir=_HERE / "migrations" / "config", protect=protect),
+            child,
+        )
+        config_service = Worker(
+            f"config-service-{name}",
+            WorkerArgs(
+                account=account,
+                main_module=_HERE / "config_service.js",
+                modules=[HTTP_MODULE],
+                script_name=f"config-service-{name}",
+                compatibility_date=COMPATIBILITY_DATE,
+                bindings=[config.binding("DB"), api_keys],
+            ),
+            child,
+        )
+
+        images = (
+            R2Bucket(
+                f"{name}-images",
+                R2BucketArgs(account=account, bucket_name=instance.r2_bucket, protect=protect),
+                child,
+            )
+            if instance.r2_bucket
+            else args.shared_images
+        )
+        image_gen = Worker(
+            f"image-gen-{name}",
+            WorkerArgs(
+                account=account,
+                main_module=_HERE / "image_gen.js",
+                modules=[HTTP_MODULE],
+                script_name=f"image-gen-{name}",
+                compatibility_date=COMPATIBILITY_DATE,
+                bindings=[
+                    api_keys,
+                    images.binding("IMAGES"),
+                    args.rate_limiter.service_binding("RATE_LIMITER"),
+                    plain_text("INSTANCE_ID", instance.instance_id),
+                    plain_text("IMAGE_MODEL", args.image_model),
+                    json_value(
+                        "RATE_LIMITS", {model: limit.model_dump() for model, limit in instance.rate_limits.items()}
+                    ),
+                    plain_text("IMAGE_API_URL", args.image_api_url),
+                    secret_text("IMAGE_API_KEY", args.image_api_key),
+                ],
+            ),
+            child,
+        )
+
+        self.config_service_url = _served(config_service)
+        self.image_gen_url = _served(image_gen)
+        D1Row(
+            f"{name}-registry-entry",
+            account_id=account.account_id,
+            database_id=args.registry.id,
+            api_token=account.api_token,
+            table="instances",
+            key_column="instance_id",
+            key=instance.instance_id,
+            values={
+                "org_id": instance.org_id,
+                "environment": instance.environment,
+                "config_service_url": self.config_service_url,
+                "image_gen_url": self.image_gen_url,
+                "r2_bucket": images.name,
+            },
+            # The table exists once the registry's migrations have run.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.registry]),
+        )
+        self.register_outputs(
+            {
+                "config_service_url": self.config_service_url,
+                "image_gen_url": self.image_gen_url,
+                "api_keys": self.api_keys,
+            }
+        )
+
+
+def _served(worker: Worker) -> pulumi.Output[str]:
+    if worker.url is None:
+        raise ValueError("tenant workers are served on workers.dev: the account's workers_dev_subdomain must be known")
+    return worker.url

@@ -1,0 +1,103 @@
+"""Tenant instances: the registry, the shared services, and each instance's own workers.
+
+Shared by every instance of the stack, and declared whether or not any
+instance exists (so adding the first or removing the last instance touches
+only that instance): the `multiagent_system` registry database, the
+rate-limiter worker and the image bucket. Each instance, from its file in
+`instances/`, gets a `TenantInstance`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from components.cloudflare.account import CloudflareAccount
+from components.cloudflare.binding import durable_object_namespace
+from components.cloudflare.d1 import D1Database, D1DatabaseArgs
+from components.cloudflare.r2 import R2Bucket, R2BucketArgs
+from components.cloudflare.worker import Worker, WorkerArgs
+
+from .instance import COMPATIBILITY_DATE, HTTP_MODULE, TenantInstance, TenantInstanceArgs
+from .instances import Instance
+
+_HERE = Path(__file__).parent
+RATE_LIMITER_CLASS = "RateLimiter"
+
+
+@dataclass(frozen=True)
+class TenantsArgs:
+    account: CloudflareAccount
+    instances: Sequence[Instance]
+    """The instances this stack deploys (`load_stack_instances`)."""
+    protect_stateful_resources: bool
+    image_api_url: str
+    image_api_key: pulumi.Input[str]
+    image_model: str
+    """The model under which each instance's rate limits for image generation are found."""
+
+
+class Tenants(pulumi.ComponentResource):
+    registry_database: pulumi.Output[str]
+    instances: dict[str, TenantInstance]
+
+    def __init__(self, name: str, args: TenantsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orchestra:system:Tenants", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        protect = args.protect_stateful_resources
+
+        registry = D1Database(
+            "multiagent-system",
+            D1DatabaseArgs(account=args.account, migrations_dir=_HERE / "migrations" / "registry", protect=protect),
+            child,
+        )
+        shared_images = R2Bucket(f"{name}-images", R2BucketArgs(account=args.account, protect=protect), child)
+        shared_limiter = rate_limiter(args.account, "rate-limiter", child)
+
+        self.instances = {}
+        for instance in args.instances:
+            dedicated_limiter = (
+                rate_limiter(args.account, f"rate-limiter-{instance.instance_id}", child, by_hand=True)
+                if instance.dedicated_rate_limiter
+                else None
+            )
+            self.instances[instance.instance_id] = TenantInstance(
+                instance.instance_id,
+                TenantInstanceArgs(
+                    account=args.account,
+                    instance=instance,
+                    registry=registry,
+                    shared_images=shared_images,
+                    rate_limiter=dedicated_limiter or shared_limiter,
+                    protect_stateful_resources=protect,
+                    image_api_url=args.image_api_url,
+                    image_api_key=args.image_api_key,
+                    image_model=args.image_model,
+                ),
+                child,
+            )
+        self.registry_database = registry.name
+        self.register_outputs({"registry_database": self.registry_database})
+
+
+def rate_limiter(
+    account: CloudflareAccount, name: str, opts: pulumi.ResourceOptions, *, by_hand: bool = False
+) -> Worker:
+    """The rate-limiter worker and its Durable Object class, named `name` as written when `by_hand`.
+    It has no authentication of its own, so it is served on no URL: only workers given a service
+    binding to it reach it."""
+    return Worker(
+        name,
+        WorkerArgs(
+            account=account,
+            main_module=_HERE / "rate_limiter.js",
+            modules=[HTTP_MODULE],
+            script_name=name if by_hand else None,
+            compatibility_date=COMPATIBILITY_DATE,
+            durable_object_classes=[RATE_LIMITER_CLASS],
+            bindings=[durable_object_namespace("RATE_LIMITER", RATE_LIMITER_CLASS)],
+            workers_dev=False,
+        ),
+        opts,
+    )

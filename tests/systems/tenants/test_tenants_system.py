@@ -1,0 +1,217 @@
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
+from systems.tenants.instances import Instance
+from systems.tenants.system import Tenants, TenantsArgs
+from tools.offline_plan import SECRET, Plan, PlannedResource, evaluate
+
+SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+IMAGE_KEY = "image-api-key-never-to-be-seen"
+
+GLOBEX = Instance.model_validate(
+    {
+        "instance_id": "globex",
+        "org_id": "globex",
+        "environment": "prod",
+        "rate_limits": {"ideogram-v3": {"rpm": 30, "tpm": 60000}, "llama-3": {"rpm": 5, "tpm": 500}},
+        "api_keys": ["primary", "ci"],
+    }
+)
+ACME = Instance.model_validate(
+    {
+        "instance_id": "acme",
+        "org_id": "acme",
+        "environment": "prod",
+        "rate_limits": {"ideogram-v3": {"rpm": 60, "tpm": 120000}},
+        "r2_bucket": "acme-generated-images",
+        "dedicated_rate_limiter": True,
+        "api_keys": ["primary"],
+    }
+)
+
+
+def build(instances: Sequence[Instance], protect: bool) -> None:
+    account = CloudflareAccount(
+        "cloudflare",
+        CloudflareAccountArgs(
+            account_id="0123456789abcdef0123456789abcdef", api_token="cf-token", workers_dev_subdomain="example"
+        ),
+    )
+    tenants = Tenants(
+        "tenants",
+        TenantsArgs(
+            account=account,
+            instances=instances,
+            protect_stateful_resources=protect,
+            image_api_url="https://api.ideogram.ai/v1/ideogram-v3/generate",
+            image_api_key=IMAGE_KEY,
+            image_model="ideogram-v3",
+        ),
+    )
+    pulumi.export("registry", tenants.registry_database)
+    pulumi.export("keys", {name: instance.api_keys for name, instance in tenants.instances.items()})
+    pulumi.export("urls", {name: instance.image_gen_url for name, instance in tenants.instances.items()})
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def plan(request: pytest.FixtureRequest) -> Plan:
+    return evaluate(lambda: build([GLOBEX, ACME], request.param == "prod"), stack=request.param)
+
+
+def children(plan: Plan, type_: str, name: str) -> list[tuple[str, str]]:
+    return sorted((r.type, r.name) for r in plan.children_of(plan.one(type_, name).urn))
+
+
+def bindings(plan: Plan, script: str) -> dict[str, dict[str, Any]]:
+    return {binding["name"]: binding for binding in plan.one(SCRIPT, script).inputs["bindings"]}
+
+
+def test_shared_parts_and_one_component_per_instance(plan: Plan) -> None:
+    assert children(plan, "orchestra:system:Tenants", "tenants") == [
+        ("orchestra:cloudflare:D1Database", "multiagent-system"),
+        ("orchestra:cloudflare:R2Bucket", "tenants-images"),
+        ("orchestra:cloudflare:Worker", "rate-limiter"),
+        ("orchestra:cloudflare:Worker", "rate-limiter-acme"),
+        ("orchestra:system:TenantInstance", "acme"),
+        ("orchestra:system:TenantInstance", "globex"),
+    ]
+    assert plan.outputs["registry"] == f"orchestra-multiagent-system-{plan.stack}"
+
+
+def test_an_instance_has_its_database_workers_keys_and_registry_row(plan: Plan) -> None:
+    assert children(plan, "orchestra:system:TenantInstance", "globex") == [
+        ("orchestra:cloudflare:D1Database", "globex-config"),
+        ("orchestra:cloudflare:Worker", "config-service-globex"),
+        ("orchestra:cloudflare:Worker", "image-gen-globex"),
+        ("pulumi-python:dynamic/cloudflare:D1Row", "globex-registry-entry"),
+        ("random:index/randomPassword:RandomPassword", "globex-api-key-ci"),
+        ("random:index/randomPassword:RandomPassword", "globex-api-key-primary"),
+    ]
+    assert ("orchestra:cloudflare:R2Bucket", "acme-images") in children(plan, "orchestra:system:TenantInstance", "acme")
+
+
+def test_workers_carry_the_names_clients_know(plan: Plan) -> None:
+    names = {r.name: r.inputs["scriptName"] for r in plan.of_type(SCRIPT)}
+    assert names == {
+        "config-service-globex": "config-service-globex",
+        "image-gen-globex": "image-gen-globex",
+        "config-service-acme": "config-service-acme",
+        "image-gen-acme": "image-gen-acme",
+        "rate-limiter-acme": "rate-limiter-acme",
+        "rate-limiter": f"orchestra-rate-limiter-{plan.stack}",
+    }
+    assert plan.outputs["urls"] == {
+        "globex": "https://image-gen-globex.example.workers.dev",
+        "acme": "https://image-gen-acme.example.workers.dev",
+    }
+
+
+def test_config_service_bindings(plan: Plan) -> None:
+    config_database = plan.one("cloudflare:index/d1Database:D1Database", "globex-config")
+    assert config_database.inputs["name"] == f"orchestra-globex-config-{plan.stack}"
+    assert {name: b["type"] for name, b in bindings(plan, "config-service-globex").items()} == {
+        "DB": "d1",
+        "API_KEYS": "secret_text",
+    }
+    assert bindings(plan, "config-service-globex")["API_KEYS"]["text"] == SECRET
+
+
+def test_image_gen_bindings(plan: Plan) -> None:
+    globex = bindings(plan, "image-gen-globex")
+    assert {name: b["type"] for name, b in globex.items()} == {
+        "API_KEYS": "secret_text",
+        "IMAGES": "r2_bucket",
+        "RATE_LIMITER": "service",
+        "INSTANCE_ID": "plain_text",
+        "IMAGE_MODEL": "plain_text",
+        "RATE_LIMITS": "json",
+        "IMAGE_API_URL": "plain_text",
+        "IMAGE_API_KEY": "secret_text",
+    }
+    assert globex["INSTANCE_ID"]["text"] == "globex"
+    assert globex["IMAGE_MODEL"]["text"] == "ideogram-v3"
+    assert json.loads(globex["RATE_LIMITS"]["json"]) == {
+        "ideogram-v3": {"rpm": 30, "tpm": 60000},
+        "llama-3": {"rpm": 5, "tpm": 500},
+    }
+    assert globex["API_KEYS"]["text"] == SECRET and globex["IMAGE_API_KEY"]["text"] == SECRET
+    assert IMAGE_KEY not in plan.to_json() and not plan.unmarked_secrets
+
+
+def test_shared_or_own_bucket_and_limiter(plan: Plan) -> None:
+    globex, acme = bindings(plan, "image-gen-globex"), bindings(plan, "image-gen-acme")
+    assert globex["IMAGES"]["bucketName"] == f"orchestra-tenants-images-{plan.stack}"
+    assert globex["RATE_LIMITER"]["service"] == f"orchestra-rate-limiter-{plan.stack}"
+    assert acme["IMAGES"]["bucketName"] == "acme-generated-images"
+    assert acme["RATE_LIMITER"]["service"] == "rate-limiter-acme"
+
+
+@pytest.mark.parametrize("limiter", ["rate-limiter", "rate-limiter-acme"])
+def test_rate_limiters_own_their_durable_object_and_serve_no_url(plan: Plan, limiter: str) -> None:
+    script = plan.one(SCRIPT, limiter).inputs
+    assert script["migrations"] == {"newTag": "v1", "newSqliteClasses": ["RateLimiter"]}
+    assert script["bindings"] == [
+        {"name": "RATE_LIMITER", "type": "durable_object_namespace", "className": "RateLimiter"}
+    ]
+    subdomain = plan.one("cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain", f"{limiter}-workers-dev")
+    assert (subdomain.inputs["enabled"], subdomain.inputs["previewsEnabled"]) == (False, False)
+
+
+def registry_row(plan: Plan, instance: str) -> PlannedResource:
+    return plan.one("pulumi-python:dynamic/cloudflare:D1Row", f"{instance}-registry-entry")
+
+
+def test_the_registry_records_each_instance_and_its_urls(plan: Plan) -> None:
+    row = registry_row(plan, "globex")
+    assert (row.inputs["table"], row.inputs["key_column"], row.inputs["key"]) == ("instances", "instance_id", "globex")
+    assert row.inputs["database_id"] == "multiagent-system-id"
+    assert row.inputs["values"] == {
+        "org_id": "globex",
+        "environment": "prod",
+        "config_service_url": "https://config-service-globex.example.workers.dev",
+        "image_gen_url": "https://image-gen-globex.example.workers.dev",
+        "r2_bucket": f"orchestra-tenants-images-{plan.stack}",
+    }
+    assert row.inputs["api_token"] == SECRET
+    assert registry_row(plan, "acme").inputs["values"]["r2_bucket"] == "acme-generated-images"
+
+
+def test_the_registry_row_is_written_after_the_registry_schema(plan: Plan) -> None:
+    migrations = plan.one("pulumi-python:dynamic/cloudflare:D1Migrations", "multiagent-system-migrations")
+    assert migrations.inputs["migrations"][0]["name"] == "0001_create_instances.sql"
+    assert migrations.urn in registry_row(plan, "globex").dependencies
+
+
+def test_api_keys_are_generated_per_name_and_only_output_as_secrets(plan: Plan) -> None:
+    keys = [r for r in plan.of_type("random:index/randomPassword:RandomPassword")]
+    assert {(r.name, r.inputs["length"], r.inputs["special"]) for r in keys} == {
+        ("globex-api-key-primary", 40, False),
+        ("globex-api-key-ci", 40, False),
+        ("acme-api-key-primary", 40, False),
+    }
+    assert plan.outputs["keys"] == {"globex": SECRET, "acme": SECRET}
+
+
+def test_data_is_protected_in_prod_only(plan: Plan) -> None:
+    stateful = [
+        plan.one("cloudflare:index/d1Database:D1Database", name)
+        for name in ("multiagent-system", "globex-config", "acme-config")
+    ] + [plan.one("cloudflare:index/r2Bucket:R2Bucket", name) for name in ("tenants-images", "acme-images")]
+    expected = plan.stack == "prod"
+    assert {(r.name, r.protect, r.retain_on_delete) for r in stateful} == {
+        (r.name, expected, expected) for r in stateful
+    }
+
+
+def test_without_instances_the_shared_parts_stay() -> None:
+    plan = evaluate(lambda: build([], protect=True), stack="prod")
+    assert children(plan, "orchestra:system:Tenants", "tenants") == [
+        ("orchestra:cloudflare:D1Database", "multiagent-system"),
+        ("orchestra:cloudflare:R2Bucket", "tenants-images"),
+        ("orchestra:cloudflare:Worker", "rate-limiter"),
+    ]
