@@ -2,7 +2,7 @@
 
 Shared by every instance of the stack, and declared whether or not any
 instance exists (so adding the first or removing the last instance touches
-only that instance): the `multiagent_system` registry database, the
+only that instance): the `multiagent-system` registry database, the
 rate-limiter worker and the image bucket. Each instance, from its file in
 `instances/`, gets a `TenantInstance`.
 """
