@@ -7,16 +7,29 @@ import pulumi
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
 from stack_config import load_stack_config, secret_output
 from systems.ai_worker.system import AiWorker, AiWorkerArgs
+from systems.delivery.sources import delivery_args, program_sources
+from systems.delivery.spec import load_delivery_spec
+from systems.delivery.system import Delivery
 from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 from systems.tenants.instances import load_stack_instances
 from systems.tenants.system import Tenants, TenantsArgs
 
+PROJECT = Path(__file__).parent
+
 config = load_stack_config()
 instances = load_stack_instances(
-    Path(__file__).parent / "instances",
+    PROJECT / "instances",
     environment=config.environment,
     image_model=config.image_model,
     workers_dev_subdomain=config.cloudflare_workers_subdomain,
+)
+delivery_spec = (
+    load_delivery_spec(
+        PROJECT / config.delivery_file,
+        tenant_keys={(instance.instance_id, key) for instance in instances for key in instance.api_keys},
+    )
+    if config.delivery_file
+    else None
 )
 
 orchestrator = Orchestrator(
@@ -76,6 +89,25 @@ tenants = Tenants(
         image_model=config.image_model,
     ),
 )
+
+if delivery_spec is not None:
+    delivery = Delivery(
+        "delivery",
+        delivery_args(
+            delivery_spec,
+            program_sources(
+                delivery_spec,
+                account=cloudflare,
+                image_api_key=secret_output(config.image_api_key),
+                ai_worker_url=ai_worker.url,
+                tenants=tenants,
+            ),
+            orchestrator_webhook_url=orchestrator.github_webhook_url,
+            orchestrator_webhook_secret=orchestrator.github_webhook_secret,
+        ),
+    )
+    pulumi.export("awsDeployRoleArn", delivery.deploy_role_arn)
+    pulumi.export("awsPreviewRoleArn", delivery.preview_role_arn)
 
 pulumi.export("discordInteractionsUrl", orchestrator.discord_interactions_url)
 pulumi.export("githubWebhookUrl", orchestrator.github_webhook_url)

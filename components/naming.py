@@ -39,6 +39,7 @@ D1_DATABASE = NameRule("D1 database", 63, r"[A-Za-z0-9_-]")
 KV_NAMESPACE_TITLE = NameRule("KV namespace title", 512, r"[ -~]")
 R2_BUCKET = NameRule("R2 bucket", 63, r"[a-z0-9-]", lowercase=True)
 VECTORIZE_INDEX = NameRule("Vectorize index", 64, r"[a-z0-9_-]", lowercase=True)
+CLOUDFLARE_TOKEN_NAME = NameRule("Cloudflare API token", 120, r"[ -~]")
 
 _HASH_LENGTH = 8
 

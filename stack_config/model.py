@@ -138,6 +138,14 @@ class StackConfig(BaseModel):
         pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",
         description="Model name under which each instance file gives the image-gen worker's rate limits.",
     )
+    delivery_file: str = Field(
+        default="",
+        pattern=r"^$|^[A-Za-z0-9._/-]+\.ya?ml$",
+        description=(
+            "Delivery file (YAML, relative to the project) of the GitHub repositories this stack manages; "
+            "empty for none. One stack per GitHub owner and AWS account manages delivery."
+        ),
+    )
     rate_limit_namespace_base: int = Field(
         default=1000,
         ge=1,

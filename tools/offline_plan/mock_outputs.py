@@ -96,7 +96,12 @@ def _random_integer_outputs(facts: Facts, arn: str) -> dict[str, Any]:
 
 ComputedOutputs = Callable[[Facts, str], dict[str, Any]]
 
+
 # Outputs beyond `arn`, `id` and `name` that programs read.
+def _account_token_outputs(facts: Facts, arn: str) -> dict[str, Any]:
+    return {"value": _digest_text(facts, 40)}
+
+
 _COMPUTED: dict[str, ComputedOutputs] = {
     "aws:lambda/function:Function": _lambda_outputs,
     "aws:apigatewayv2/api:Api": _http_api_outputs,
@@ -106,6 +111,7 @@ _COMPUTED: dict[str, ComputedOutputs] = {
     "random:index/randomId:RandomId": _random_id_outputs,
     "random:index/randomUuid:RandomUuid": _random_uuid_outputs,
     "random:index/randomInteger:RandomInteger": _random_integer_outputs,
+    "cloudflare:index/accountToken:AccountToken": _account_token_outputs,
 }
 
 
@@ -163,6 +169,9 @@ class OfflineMocks(Mocks):
             },
             "github:index/getUser:getUser": _github_account("user", str(args.args.get("username") or "")),
             "github:index/getTeam:getTeam": _github_account("team", str(args.args.get("slug") or "")),
+            "cloudflare:index/getAccountApiTokenPermissionGroupsList:getAccountApiTokenPermissionGroupsList": (
+                _cloudflare_permission_group(str(args.args.get("name") or ""))
+            ),
         }
         # No check failures: the mock monitor iterates this list, so it must not be None.
         return results.get(args.token, {}), []
@@ -195,6 +204,13 @@ def _github_account(kind: str, name: str) -> dict[str, Any]:
     account_id = github_id(kind, name)
     names = {"login": name, "username": name} if kind == "user" else {"slug": name}
     return {"id": str(account_id), "nodeId": f"{kind[0].upper()}_{account_id}", "name": name, **names}
+
+
+def _cloudflare_permission_group(name: str) -> dict[str, Any]:
+    """The one group of that name, with a stable 32-hex-digit id, as the `name` filter finds it."""
+    group_id = hashlib.sha256(f"cloudflare-permission-group/{name}".encode()).hexdigest()[:32]
+    group = {"id": group_id, "name": name, "category": "Workers", "isSelectable": True, "scopes": []}
+    return {"name": name, "results": [group] if name else []}
 
 
 def _no_outputs(facts: Facts, arn: str) -> dict[str, Any]:

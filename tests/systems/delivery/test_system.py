@@ -250,7 +250,7 @@ def test_deploy_role_covers_every_aws_service_the_program_declares() -> None:
     """A new kind of AWS resource in the program must be granted here, or `pulumi up` in CI fails."""
     services = {"apigatewayv2": "apigateway", "logGroup": "logs"}
     declared = set()
-    for resource in evaluate_project(ROOT, "dev").resources:
+    for resource in evaluate_project(ROOT, "prod").resources:
         if resource.custom and resource.type.startswith("aws:"):
             module, kind = resource.type.split(":")[1].split("/")
             declared.add(services.get(kind.split(":")[0], services.get(module, module)))

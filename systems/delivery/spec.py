@@ -1,0 +1,175 @@
+"""The delivery file: which GitHub repositories a stack manages, and what each one gets.
+
+The file is data, validated like an instance file (one line naming the file
+and field). It holds no secret: a repository's secrets and variables name a
+*source*, a value this program has or creates, and the program fills it in.
+"""
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pulumi
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# Values only the `secrets` of a repository or environment may take.
+SECRET_SOURCES = ("cloudflare-api-token", "image-api-key")
+# `tenant-api-key/<instance_id>/<key name>`: one of the keys generated for a tenant instance.
+TENANT_KEY_SOURCE = re.compile(r"tenant-api-key/(?P<instance>[a-z0-9-]+)/(?P<key>[a-z0-9-]+)")
+# Values that are not secret, for variables (secrets may use them too).
+VALUE_SOURCES = ("cloudflare-account-id", "ai-worker-url", "tenant-registry-database")
+
+# GitHub's rules for Actions secret and variable names.
+_ACTIONS_NAME = r"^(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]*$"
+_GITHUB_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+class DeliveryFileError(pulumi.RunError):
+    """A bad delivery file; it stops the program with one line before anything is declared."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Strict):
+    """A variable's value written in the file itself: `{value: <text>}`."""
+
+    value: str
+
+
+Secrets = Annotated[dict[str, str], AfterValidator(lambda secrets: _check_secrets(secrets))]
+"""Secret name to source."""
+Variables = Annotated[dict[str, str | Text], AfterValidator(lambda variables: _check_variables(variables))]
+"""Variable name to source, or to `{value: <text>}`."""
+
+
+class ReviewersSpec(_Strict):
+    users: list[str] = Field(default=[], description="GitHub logins.")
+    teams: list[str] = Field(default=[], description="Team slugs of the owner organisation.")
+
+
+class EnvironmentSpec(_Strict):
+    name: str = Field(pattern=_GITHUB_NAME)
+    reviewers: ReviewersSpec = ReviewersSpec()
+    secrets: Secrets = {}
+    variables: Variables = {}
+    prevent_self_review: bool = True
+    protected_branches_only: bool = True
+    wait_timer_minutes: int = Field(default=0, ge=0, le=43_200)
+
+
+class CodeOwnersSpec(_Strict):
+    pattern: str = Field(min_length=1)
+    owners: list[str] = Field(min_length=1)
+
+
+class DependabotSpec(_Strict):
+    ecosystem: str
+    directory: str = "/"
+    interval: Literal["daily", "weekly", "monthly"] = "weekly"
+
+
+class RepositorySpec(_Strict):
+    name: str = Field(pattern=_GITHUB_NAME)
+    default_branch: str = "main"
+    required_checks: list[str] = []
+    required_approvals: int = Field(default=1, ge=0, le=10)
+    require_code_owner_review: bool = False
+    secrets: Secrets = {}
+    variables: Variables = {}
+    environments: list[EnvironmentSpec] = []
+    codeowners: list[CodeOwnersSpec] = []
+    dependabot: list[DependabotSpec] = []
+    orchestrator_webhook: bool = Field(
+        default=False, description="Install the orchestrator's webhook, so a `ready` issue starts a run."
+    )
+
+
+class DeliverySpec(_Strict):
+    owner: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")
+    deploying_repository: str = Field(description="The repository whose workflows preview and deploy this program.")
+    deploy_environment: str = "production"
+    create_oidc_provider: bool = Field(
+        default=True, description="False where the AWS account already has GitHub's OIDC provider."
+    )
+    state_bucket: str | None = Field(default=None, description="The S3 bucket of a self-managed state backend.")
+    state_kms_key_arn: str | None = Field(default=None, description="The KMS key that encrypts that state.")
+    repositories: list[RepositorySpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _deploying_repository_is_listed(self) -> "DeliverySpec":
+        if self.deploying_repository not in {repository.name for repository in self.repositories}:
+            raise ValueError(f"deploying_repository {self.deploying_repository!r} is not among the repositories")
+        return self
+
+    def tenant_keys(self) -> set[tuple[str, str]]:
+        """`(instance_id, key name)` of every tenant key a secret names."""
+        named = [
+            value
+            for repository in self.repositories
+            for scope in [repository, *repository.environments]
+            for value in scope.secrets.values()
+        ]
+        return {(match["instance"], match["key"]) for value in named if (match := TENANT_KEY_SOURCE.fullmatch(value))}
+
+    def uses(self, source: str) -> bool:
+        return any(
+            source in scope.secrets.values() or source in scope.variables.values()
+            for repository in self.repositories
+            for scope in [repository, *repository.environments]
+        )
+
+
+def load_delivery_spec(path: Path, tenant_keys: set[tuple[str, str]]) -> DeliverySpec:
+    """The file at `path`, validated, with every tenant key it names among `tenant_keys`
+    (`(instance_id, key name)` of the instances the stack deploys)."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise DeliveryFileError(f"{path}: not a readable YAML file ({error.__class__.__name__})") from None
+    try:
+        spec = DeliverySpec.model_validate(document)
+    except ValidationError as error:
+        detail = error.errors()[0]
+        field = ".".join(str(part) for part in detail["loc"]) or "(file)"
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        raise DeliveryFileError(f"{path}: {field}: {detail['msg'].removeprefix('Value error, ')}{more}") from None
+    unknown = sorted(spec.tenant_keys() - tenant_keys)
+    if unknown:
+        instance, key = unknown[0]
+        raise DeliveryFileError(
+            f"{path}: secrets: tenant-api-key/{instance}/{key} names no key of an instance this stack deploys"
+        )
+    return spec
+
+
+def _check_secrets(secrets: dict[str, str]) -> dict[str, str]:
+    _check_names(secrets)
+    for name, source in secrets.items():
+        if source not in SECRET_SOURCES + VALUE_SOURCES and not TENANT_KEY_SOURCE.fullmatch(source):
+            known = ", ".join((*SECRET_SOURCES, "tenant-api-key/<instance>/<key>", *VALUE_SOURCES))
+            raise ValueError(f"{name}: {source!r} is not a source the program provides; use one of {known}")
+    return secrets
+
+
+def _check_variables(variables: dict[str, str | Text]) -> dict[str, str | Text]:
+    _check_names(variables)
+    for name, source in variables.items():
+        if isinstance(source, Text) or source in VALUE_SOURCES:
+            continue
+        if source in SECRET_SOURCES or TENANT_KEY_SOURCE.fullmatch(source):
+            raise ValueError(f"{name}: {source!r} is secret and variables are readable by anyone; make it a secret")
+        raise ValueError(
+            f"{name}: {source!r} is not a source the program provides; use one of {', '.join(VALUE_SOURCES)}, "
+            "or {value: <text>}"
+        )
+    return variables
+
+
+def _check_names(values: Mapping[str, object]) -> None:
+    bad = [name for name in values if not re.fullmatch(_ACTIONS_NAME, name)]
+    if bad:
+        raise ValueError(f"names must be letters, digits and underscores, not starting with GITHUB_: {bad}")

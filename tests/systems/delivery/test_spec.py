@@ -1,0 +1,101 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from systems.delivery.spec import DeliveryFileError, DeliverySpec, Text, load_delivery_spec
+
+ROOT = Path(__file__).resolve().parents[3]
+KEYS = {("acme", "primary"), ("acme", "ci")}
+MINIMAL = {
+    "owner": "example-org",
+    "deploying_repository": "orchestra",
+    "repositories": [{"name": "orchestra", "environments": [{"name": "production", "reviewers": {"users": ["a"]}}]}],
+}
+
+
+def write(tmp_path: Path, document: object) -> Path:
+    path = tmp_path / "delivery.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def error_of(tmp_path: Path, document: object) -> str:
+    path = write(tmp_path, document)
+    with pytest.raises(DeliveryFileError) as raised:
+        load_delivery_spec(path, KEYS)
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith(f"{path}: ")
+    return message.removeprefix(f"{path}: ")
+
+
+def with_repository(**fields: object) -> dict[str, object]:
+    return {**MINIMAL, "repositories": [{**MINIMAL["repositories"][0], **fields}]}  # type: ignore[index]
+
+
+def test_the_shipped_file_is_valid() -> None:
+    spec = load_delivery_spec(ROOT / "delivery.yaml", KEYS)
+    assert spec.deploying_repository in {repository.name for repository in spec.repositories}
+    assert spec.tenant_keys() == {("acme", "ci")}
+    assert spec.uses("cloudflare-api-token") and not spec.uses("ai-worker-url")
+
+
+def test_sources_and_text_values(tmp_path: Path) -> None:
+    spec = load_delivery_spec(
+        write(
+            tmp_path,
+            with_repository(
+                secrets={"TOKEN": "cloudflare-api-token", "ACCOUNT": "cloudflare-account-id"},
+                variables={"URL": "ai-worker-url", "NODE_VERSION": {"value": "22"}},
+            ),
+        ),
+        KEYS,
+    )
+    repository = spec.repositories[0]
+    assert repository.variables == {"URL": "ai-worker-url", "NODE_VERSION": Text(value="22")}
+    assert spec.uses("ai-worker-url") and spec.uses("cloudflare-account-id")
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            with_repository(secrets={"TOKEN": "my-token"}),
+            "repositories.0.secrets: TOKEN: 'my-token' is not a source the program provides; use one of",
+        ),
+        (
+            with_repository(variables={"TOKEN": "cloudflare-api-token"}),
+            "repositories.0.variables: TOKEN: 'cloudflare-api-token' is secret and variables are readable",
+        ),
+        (
+            with_repository(variables={"KEY": "tenant-api-key/acme/ci"}),
+            "repositories.0.variables: KEY: 'tenant-api-key/acme/ci' is secret",
+        ),
+        (with_repository(secrets={"GITHUB_TOKEN": "image-api-key"}), "repositories.0.secrets: names must be"),
+        (with_repository(secrets={"TEST_API_KEY": "tenant-api-key/acme/admin"}), "secrets: tenant-api-key/acme/admin"),
+        ({**MINIMAL, "deploying_repository": "elsewhere"}, "(file): deploying_repository 'elsewhere' is not among"),
+        ({**MINIMAL, "repositories": []}, "repositories: List should have at least 1 item"),
+        ({**MINIMAL, "owner": "-bad"}, "owner: String should match pattern"),
+        ({**MINIMAL, "repo": "x"}, "repo: Extra inputs are not permitted"),
+        (with_repository(required_approvals=11), "repositories.0.required_approvals: Input should be less than"),
+    ],
+)
+def test_bad_files_name_the_field(tmp_path: Path, document: object, message: str) -> None:
+    assert error_of(tmp_path, document).startswith(message)
+
+
+def test_an_unknown_tenant_key_names_the_source(tmp_path: Path) -> None:
+    message = error_of(tmp_path, with_repository(secrets={"TEST_API_KEY": "tenant-api-key/globex/primary"}))
+    assert message == "secrets: tenant-api-key/globex/primary names no key of an instance this stack deploys"
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(DeliveryFileError, match=r"missing\.yaml: not a readable YAML file \(FileNotFoundError\)"):
+        load_delivery_spec(tmp_path / "missing.yaml", KEYS)
+    assert error_of(tmp_path, ["a", "list"]).startswith("(file): Input should be a valid dictionary")
+
+
+def test_the_model_is_frozen() -> None:
+    spec = DeliverySpec.model_validate(MINIMAL)
+    with pytest.raises(ValueError):
+        spec.owner = "other"  # type: ignore[misc]
