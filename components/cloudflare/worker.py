@@ -38,13 +38,17 @@ _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 class WorkerArgs:
     account: CloudflareAccount
     main_module: Path
-    """The ES module exporting the handlers (`.js` or `.mjs`); uploaded under its file name."""
+    """The ES module exporting the handlers (`.js` or `.mjs`); uploaded under its path relative to
+    `modules_root`."""
     compatibility_date: str
     """`YYYY-MM-DD`: the Workers runtime behaves as it did on that date."""
     modules: Sequence[Path] = ()
-    """Further modules the main module imports, inside its directory; each is uploaded under its path
-    relative to that directory, typed by extension as wrangler does (`.js`/`.mjs` ES module, `.cjs`
-    CommonJS, `.wasm`, `.txt`/`.html`/`.sql` text, `.bin` data). None by default."""
+    """Further modules the main module imports, inside `modules_root`; each is uploaded under its path
+    relative to it, typed by extension as wrangler does (`.js`/`.mjs` ES module, `.cjs` CommonJS,
+    `.wasm`, `.txt`/`.html`/`.sql` text, `.bin` data). None by default."""
+    modules_root: Path | None = None
+    """The directory every module's upload name is relative to, like wrangler's `base_dir`, so modules
+    can import each other by relative path (`../shared/http.js`). By default the main module's directory."""
     script_name: str | None = None
     """A name chosen by hand, used as written; by default the naming function's `<project>-<name>-<stack>`."""
     compatibility_flags: Sequence[str] = ()
@@ -84,15 +88,16 @@ class Worker(pulumi.ComponentResource):
         self._durable_object_classes = frozenset(args.durable_object_classes)
         account = args.account
         child = pulumi.ResourceOptions(parent=self, provider=account.provider)
+        root = (args.modules_root or args.main_module.parent).resolve()
 
         self.script = cloudflare.WorkersScript(
             name,
             account_id=account.account_id,
             script_name=resolve_name(name, args.script_name, WORKER_SCRIPT),
-            main_module=_main_module_name(name, args.main_module),
+            main_module=_main_module_name(name, args.main_module, root),
             content_file=_provider_path(args.main_module),
             content_sha256=_sha256(args.main_module),
-            files=_extra_modules(name, args.main_module, args.modules) or None,
+            files=_extra_modules(name, args.main_module, args.modules, root) or None,
             compatibility_date=args.compatibility_date,
             compatibility_flags=list(args.compatibility_flags) or None,
             bindings=[binding.entry for binding in args.bindings],
@@ -208,31 +213,35 @@ def _check_compatibility_date(worker: str, date: str) -> None:
     raise ValueError(f"worker {worker}: compatibility_date {date!r} must be a date, YYYY-MM-DD")
 
 
-def _main_module_name(worker: str, main_module: Path) -> str:
+def _main_module_name(worker: str, main_module: Path, root: Path) -> str:
     if _MODULE_CONTENT_TYPES.get(main_module.suffix) != _ES_MODULE:
         raise ValueError(f"worker {worker}: the main module {main_module} must be an ES module (.js or .mjs)")
-    return main_module.name
+    return _upload_name(worker, main_module, root)
 
 
 def _extra_modules(
-    worker: str, main_module: Path, modules: Sequence[Path]
+    worker: str, main_module: Path, modules: Sequence[Path], root: Path
 ) -> dict[str, cloudflare.WorkersScriptFilesArgs]:
-    root = main_module.resolve().parent
+    main_name = _upload_name(worker, main_module, root)
     files: dict[str, cloudflare.WorkersScriptFilesArgs] = {}
     for module in modules:
         content_type = _MODULE_CONTENT_TYPES.get(module.suffix)
         if content_type is None:
             supported = ", ".join(_MODULE_CONTENT_TYPES)
             raise ValueError(f"worker {worker}: module {module} is not one of the supported types: {supported}")
-        if not module.resolve().is_relative_to(root):
-            raise ValueError(f"worker {worker}: module {module} is outside {root}, the main module's directory")
-        part = module.resolve().relative_to(root).as_posix()
-        if part in files or part == main_module.name:
+        part = _upload_name(worker, module, root)
+        if part in files or part == main_name:
             raise ValueError(f"worker {worker}: module {part} is given twice")
         files[part] = cloudflare.WorkersScriptFilesArgs(
             content_type=content_type, content_file=_provider_path(module), content_sha256=_sha256(module)
         )
     return files
+
+
+def _upload_name(worker: str, module: Path, root: Path) -> str:
+    if not module.resolve().is_relative_to(root):
+        raise ValueError(f"worker {worker}: module {module} is outside {root}, the modules root")
+    return module.resolve().relative_to(root).as_posix()
 
 
 def _provider_path(path: Path) -> str:

@@ -12,6 +12,7 @@ from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.kv import KvNamespace, KvNamespaceArgs
 from components.cloudflare.vectorize import VectorIndex, VectorIndexArgs
 from components.cloudflare.worker import Worker, WorkerArgs
+from systems.worker_common import HTTP_MODULE, MODULES_ROOT
 
 _HERE = Path(__file__).parent
 # The embedding model the worker uses (@cf/baai/bge-base-en-v1.5) returns 768 numbers per text.
@@ -69,7 +70,8 @@ class AiWorker(pulumi.ComponentResource):
             WorkerArgs(
                 account=args.account,
                 main_module=_HERE / "worker.js",
-                modules=[_HERE / "knowledge_base.json"],
+                modules=[_HERE / "knowledge_base.json", HTTP_MODULE],
+                modules_root=MODULES_ROOT,
                 compatibility_date=COMPATIBILITY_DATE,
                 bindings=[
                     database.binding("DB"),

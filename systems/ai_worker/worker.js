@@ -5,6 +5,7 @@
 // "knowledge_base.json": at more than 5 KB it does not fit in a plain-text or
 // JSON binding, and a text module (rather than a JSON one) is a module type the
 // Workers upload API accepts as is.
+import { errorResponse, HttpError, json, readJsonObject, secretsEqual } from "../worker_common/http.js";
 import knowledgeBaseText from "./knowledge_base.json";
 
 const EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5";
@@ -21,14 +22,6 @@ const SESSION_TTL_SECONDS = 7 * 24 * 60 * 60;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-class HttpError extends Error {
-  constructor(status, message, headers = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-}
 
 const ROUTES = {
   "/api/chat": { POST: chat },
@@ -66,7 +59,7 @@ function route(request, env) {
 async function chat(request, env) {
   const session = await requireSession(request, env);
   await enforceLimit(env.CHAT_RATE_LIMITER, `user:${session.user_id}`);
-  const body = await readJsonObject(request);
+  const body = await readJsonObject(request, MAX_BODY_CHARS);
   const message = typeof body.message === "string" ? body.message.trim() : "";
   if (!message || message.length > MAX_MESSAGE_CHARS) {
     throw new HttpError(400, `message must be a non-empty string of at most ${MAX_MESSAGE_CHARS} characters`);
@@ -161,7 +154,7 @@ async function embed(env, texts) {
 }
 
 async function requestLoginLink(request, env) {
-  const body = await readJsonObject(request);
+  const body = await readJsonObject(request, MAX_BODY_CHARS);
   const email = typeof body.email === "string" ? body.email.trim().toLowerCase() : "";
   if (email.length > 254 || !EMAIL_PATTERN.test(email)) throw new HttpError(400, "email must be a valid email address");
   await enforceLimit(env.LOGIN_RATE_LIMITER, `${clientIp(request)}:${email}`);
@@ -205,7 +198,7 @@ async function sendEmail(env, { to, subject, text }) {
 
 async function verifyLogin(request, env) {
   const token =
-    request.method === "GET" ? new URL(request.url).searchParams.get("token") : (await readJsonObject(request)).token;
+    request.method === "GET" ? new URL(request.url).searchParams.get("token") : (await readJsonObject(request, MAX_BODY_CHARS)).token;
   if (typeof token !== "string" || !TOKEN_PATTERN.test(token)) {
     throw new HttpError(400, "token must be the token from a sign-in link");
   }
@@ -344,21 +337,6 @@ function preflight(origin) {
   });
 }
 
-async function readJsonObject(request) {
-  const text = await request.text();
-  if (text.length > MAX_BODY_CHARS) throw new HttpError(413, "request body is too large");
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "request body must be valid JSON");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new HttpError(400, "request body must be a JSON object");
-  }
-  return body;
-}
-
 function bearerToken(request) {
   const match = /^Bearer\s+(\S+)$/i.exec(request.headers.get("Authorization") ?? "");
   return match ? match[1] : null;
@@ -376,25 +354,4 @@ function randomToken() {
 async function sha256Hex(text) {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-// Hashing first gives both sides the same length, which timingSafeEqual needs,
-// so the comparison time reveals neither the secret's content nor its length.
-async function secretsEqual(provided, expected) {
-  if (!expected) return false;
-  const encoder = new TextEncoder();
-  const [a, b] = await Promise.all(
-    [provided, expected].map((value) => crypto.subtle.digest("SHA-256", encoder.encode(value))),
-  );
-  return crypto.subtle.timingSafeEqual(a, b);
-}
-
-function json(body, status = 200, headers = {}) {
-  return Response.json(body, { status, headers });
-}
-
-function errorResponse(error) {
-  if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
-  console.error("unhandled error", error);
-  return json({ error: "internal error" }, 500);
 }

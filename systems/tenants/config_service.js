@@ -1,6 +1,6 @@
 // config-service-<instance>: CRUD over the instance's configuration entries,
 // stored in the instance's D1 database, behind the instance's API key.
-import { allowMethods, authenticate, errorResponse, HttpError, json, readJsonObject } from "./http.js";
+import { allowMethods, authenticate, errorResponse, HttpError, json, readJsonObject } from "../worker_common/http.js";
 
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_VALUE_BYTES = 32 * 1024;

@@ -3,7 +3,7 @@
 //
 // Permission comes from the rate-limiter worker over a service binding, so the
 // limiter's storage layout and Durable Object naming stay private to it.
-import { allowMethods, authenticate, errorResponse, HttpError, json, readJsonObject } from "./http.js";
+import { allowMethods, authenticate, errorResponse, HttpError, json, readJsonObject } from "../worker_common/http.js";
 
 const MAX_PROMPT_CHARS = 2000;
 const MAX_BODY_CHARS = 16 * 1024;

@@ -12,11 +12,11 @@ from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.d1_row import D1Row
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.worker import Worker, WorkerArgs
+from systems.worker_common import HTTP_MODULE, MODULES_ROOT
 
 from .instances import Instance
 
 _HERE = Path(__file__).parent
-HTTP_MODULE = _HERE / "http.js"
 COMPATIBILITY_DATE = "2026-04-01"
 API_KEY_LENGTH = 40
 
@@ -73,6 +73,7 @@ class TenantInstance(pulumi.ComponentResource):
                 account=account,
                 main_module=_HERE / "config_service.js",
                 modules=[HTTP_MODULE],
+                modules_root=MODULES_ROOT,
                 script_name=f"config-service-{name}",
                 compatibility_date=COMPATIBILITY_DATE,
                 bindings=[config.binding("DB"), api_keys],
@@ -95,6 +96,7 @@ class TenantInstance(pulumi.ComponentResource):
                 account=account,
                 main_module=_HERE / "image_gen.js",
                 modules=[HTTP_MODULE],
+                modules_root=MODULES_ROOT,
                 script_name=f"image-gen-{name}",
                 compatibility_date=COMPATIBILITY_DATE,
                 bindings=[

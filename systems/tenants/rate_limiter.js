@@ -6,7 +6,7 @@
 // own instance's limits, so adding an instance never redeploys the limiter.
 // The worker is reached only through service bindings (it is not served on
 // workers.dev or any route), so its callers are the deployment's own workers.
-import { errorResponse, HttpError, json, readJsonObject } from "./http.js";
+import { errorResponse, HttpError, json, readJsonObject } from "../worker_common/http.js";
 
 const WINDOW_SECONDS = 60;
 const MAX_NAME_CHARS = 64;

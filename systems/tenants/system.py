@@ -18,8 +18,9 @@ from components.cloudflare.binding import durable_object_namespace
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.worker import Worker, WorkerArgs
+from systems.worker_common import HTTP_MODULE, MODULES_ROOT
 
-from .instance import COMPATIBILITY_DATE, HTTP_MODULE, TenantInstance, TenantInstanceArgs
+from .instance import COMPATIBILITY_DATE, TenantInstance, TenantInstanceArgs
 from .instances import Instance
 
 _HERE = Path(__file__).parent
@@ -93,6 +94,7 @@ def rate_limiter(
             account=account,
             main_module=_HERE / "rate_limiter.js",
             modules=[HTTP_MODULE],
+            modules_root=MODULES_ROOT,
             script_name=name if by_hand else None,
             compatibility_date=COMPATIBILITY_DATE,
             durable_object_classes=[RATE_LIMITER_CLASS],

@@ -46,9 +46,10 @@ const mf = new Miniflare({
     {
       name: "ai-worker",
       compatibilityDate: COMPATIBILITY_DATE,
-      modulesRoot: systemPath("ai_worker"),
+      modulesRoot: systemPath(""),
       modules: [
         { type: "ESModule", path: systemPath("ai_worker/worker.js") },
+        { type: "ESModule", path: systemPath("worker_common/http.js") },
         { type: "Text", path: systemPath("ai_worker/knowledge_base.json") },
       ],
       bindings: {

@@ -10,10 +10,10 @@ const configService = (apiKeys) =>
   new Miniflare({
     name: "config-service-acme-dev",
     compatibilityDate: COMPATIBILITY_DATE,
-    modulesRoot: systemPath("tenants"),
+    modulesRoot: systemPath(""),
     modules: [
       { type: "ESModule", path: systemPath("tenants/config_service.js") },
-      { type: "ESModule", path: systemPath("tenants/http.js") },
+      { type: "ESModule", path: systemPath("worker_common/http.js") },
     ],
     bindings: apiKeys === undefined ? {} : { API_KEYS: apiKeys },
     d1Databases: ["DB"],

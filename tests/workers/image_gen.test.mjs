@@ -32,10 +32,10 @@ const defaultImageApi = {
 const imageGen = (name, instanceId, rpm, model = "ideogram-v3") => ({
   name,
   compatibilityDate: COMPATIBILITY_DATE,
-  modulesRoot: systemPath("tenants"),
+  modulesRoot: systemPath(""),
   modules: [
     { type: "ESModule", path: systemPath("tenants/image_gen.js") },
-    { type: "ESModule", path: systemPath("tenants/http.js") },
+    { type: "ESModule", path: systemPath("worker_common/http.js") },
   ],
   bindings: {
     API_KEYS,
@@ -58,10 +58,10 @@ const mf = new Miniflare({
     {
       name: "rate-limiter",
       compatibilityDate: COMPATIBILITY_DATE,
-      modulesRoot: systemPath("tenants"),
+      modulesRoot: systemPath(""),
       modules: [
         { type: "ESModule", path: systemPath("tenants/rate_limiter.js") },
-        { type: "ESModule", path: systemPath("tenants/http.js") },
+        { type: "ESModule", path: systemPath("worker_common/http.js") },
       ],
       durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
     },

@@ -18,10 +18,10 @@ const LIMITS = {
 const mf = new Miniflare({
   name: "rate-limiter",
   compatibilityDate: COMPATIBILITY_DATE,
-  modulesRoot: systemPath("tenants"),
+  modulesRoot: systemPath(""),
   modules: [
     { type: "ESModule", path: systemPath("tenants/rate_limiter.js") },
-    { type: "ESModule", path: systemPath("tenants/http.js") },
+    { type: "ESModule", path: systemPath("worker_common/http.js") },
   ],
   durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
 });

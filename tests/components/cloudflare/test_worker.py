@@ -245,7 +245,7 @@ def test_modules_must_be_supported_and_beside_the_main_module(
         plan_worker(source, modules=[source / "lib" / "data.yaml"])
     elsewhere = tmp_path_factory.mktemp("elsewhere") / "util.js"
     elsewhere.write_text("export {};\n")
-    with pytest.raises(ValueError, match=r"util\.js is outside .*, the main module's directory"):
+    with pytest.raises(ValueError, match=r"util\.js is outside .*, the modules root"):
         plan_worker(source, modules=[elsewhere])
     with pytest.raises(ValueError, match=r"module lib/greet\.js is given twice"):
         plan_worker(source, modules=[source / "lib" / "greet.js", source / "lib" / "greet.js"])
@@ -253,6 +253,22 @@ def test_modules_must_be_supported_and_beside_the_main_module(
         plan_worker(source, main_module=source / "lib" / "schema.sql")
     with pytest.raises(ValueError, match=r"worker module .*missing\.js does not exist"):
         plan_worker(source, main_module=source / "missing.js")
+
+
+def test_a_modules_root_keeps_the_paths_modules_import_each_other_by(source: Path) -> None:
+    (source / "app").mkdir()
+    (source / "app" / "worker.js").write_text('import { greet } from "../lib/greet.js";\n' + SCRIPT)
+    script = (
+        plan_worker(
+            source, main_module=source / "app" / "worker.js", modules=[source / "lib" / "greet.js"], modules_root=source
+        )
+        .one(SCRIPT_TYPE, "api")
+        .inputs
+    )
+    assert script["mainModule"] == "app/worker.js"
+    assert list(script["files"]) == ["lib/greet.js"]
+    with pytest.raises(ValueError, match=r"worker\.js is outside .*lib, the modules root"):
+        plan_worker(source, modules_root=source / "lib")
 
 
 def test_another_worker_binds_only_classes_this_worker_defines(source: Path) -> None:

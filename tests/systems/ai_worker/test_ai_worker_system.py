@@ -48,7 +48,7 @@ def test_children(plan: Plan) -> None:
 
 def test_bindings_are_exactly_what_the_script_reads(plan: Plan) -> None:
     script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
-    assert script["mainModule"] == "worker.js"
+    assert script["mainModule"] == "ai_worker/worker.js"
     bindings = script["bindings"]
     assert bindings != SECRET, "bindings are recorded one by one; only secret values are hidden"
     by_name = {binding["name"]: binding for binding in bindings}
@@ -74,7 +74,8 @@ def test_bindings_are_exactly_what_the_script_reads(plan: Plan) -> None:
 
 def test_knowledge_base_ships_with_the_script(plan: Plan) -> None:
     script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
-    assert "knowledge_base.json" in script["files"]
+    # Named relative to systems/, as the script imports them ("./knowledge_base.json", "../worker_common/http.js").
+    assert set(script["files"]) == {"ai_worker/knowledge_base.json", "worker_common/http.js"}
 
 
 def test_data_is_protected_in_prod_only(plan: Plan) -> None:

@@ -111,6 +111,20 @@ def test_workers_carry_the_names_clients_know(plan: Plan) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("script", "main_module"),
+    [
+        ("config-service-globex", "tenants/config_service.js"),
+        ("image-gen-globex", "tenants/image_gen.js"),
+        ("rate-limiter", "tenants/rate_limiter.js"),
+    ],
+)
+def test_scripts_upload_with_the_module_they_share(plan: Plan, script: str, main_module: str) -> None:
+    inputs = plan.one(SCRIPT, script).inputs
+    assert inputs["mainModule"] == main_module
+    assert set(inputs["files"]) == {"worker_common/http.js"}
+
+
 def test_config_service_bindings(plan: Plan) -> None:
     config_database = plan.one("cloudflare:index/d1Database:D1Database", "globex-config")
     assert config_database.inputs["name"] == f"orchestra-globex-config-{plan.stack}"

@@ -1,5 +1,5 @@
-// What the tenant workers share: JSON errors, body parsing and API-key checks.
-// Uploaded beside each worker as a module of its own.
+// What every worker script shares: JSON errors, body parsing and secret checks.
+// Uploaded with each worker as the module "worker_common/http.js".
 
 export class HttpError extends Error {
   constructor(status, message, headers = {}) {
@@ -55,7 +55,7 @@ export async function authenticate(request, env) {
 
 // Hashing first gives both sides the same length, which timingSafeEqual needs,
 // so the comparison time reveals neither the key's content nor its length.
-async function secretsEqual(provided, expected) {
+export async function secretsEqual(provided, expected) {
   if (!provided || !expected) return false;
   const encoder = new TextEncoder();
   const [a, b] = await Promise.all(
