@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pulumi
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from stack_config.data_file import load_data_file
 
 # Values only the `secrets` of a repository or environment may take.
 SECRET_SOURCES = ("cloudflare-api-token", "image-api-key")
@@ -126,17 +127,7 @@ class DeliverySpec(_Strict):
 def load_delivery_spec(path: Path, tenant_keys: set[tuple[str, str]]) -> DeliverySpec:
     """The file at `path`, validated, with every tenant key it names among `tenant_keys`
     (`(instance_id, key name)` of the instances the stack deploys)."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise DeliveryFileError(f"{path}: not a readable YAML file ({error.__class__.__name__})") from None
-    try:
-        spec = DeliverySpec.model_validate(document)
-    except ValidationError as error:
-        detail = error.errors()[0]
-        field = ".".join(str(part) for part in detail["loc"]) or "(file)"
-        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        raise DeliveryFileError(f"{path}: {field}: {detail['msg'].removeprefix('Value error, ')}{more}") from None
+    spec = load_data_file(path, DeliverySpec, DeliveryFileError)
     unknown = sorted(spec.tenant_keys() - tenant_keys)
     if unknown:
         instance, key = unknown[0]

@@ -11,13 +11,12 @@ from components.cloudflare.binding import json_value, plain_text, secret_text
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.d1_row import D1Row
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
-from components.cloudflare.worker import Worker, WorkerArgs
-from systems.worker_common import HTTP_MODULE, MODULES_ROOT
+from components.cloudflare.worker import Worker
 
 from .instances import Instance
+from .scripts import tenant_worker
 
 _HERE = Path(__file__).parent
-COMPATIBILITY_DATE = "2026-04-01"
 API_KEY_LENGTH = 40
 
 
@@ -67,18 +66,13 @@ class TenantInstance(pulumi.ComponentResource):
             D1DatabaseArgs(account=account, migrations_dir=_HERE / "migrations" / "config", protect=protect),
             child,
         )
-        config_service = Worker(
+        config_service = tenant_worker(
+            account,
             f"config-service-{name}",
-            WorkerArgs(
-                account=account,
-                main_module=_HERE / "config_service.js",
-                modules=[HTTP_MODULE],
-                modules_root=MODULES_ROOT,
-                script_name=f"config-service-{name}",
-                compatibility_date=COMPATIBILITY_DATE,
-                bindings=[config.binding("DB"), api_keys],
-            ),
+            "config_service.js",
+            [config.binding("DB"), api_keys],
             child,
+            by_hand=True,
         )
 
         images = (
@@ -90,29 +84,22 @@ class TenantInstance(pulumi.ComponentResource):
             if instance.r2_bucket
             else args.shared_images
         )
-        image_gen = Worker(
+        image_gen = tenant_worker(
+            account,
             f"image-gen-{name}",
-            WorkerArgs(
-                account=account,
-                main_module=_HERE / "image_gen.js",
-                modules=[HTTP_MODULE],
-                modules_root=MODULES_ROOT,
-                script_name=f"image-gen-{name}",
-                compatibility_date=COMPATIBILITY_DATE,
-                bindings=[
-                    api_keys,
-                    images.binding("IMAGES"),
-                    args.rate_limiter.service_binding("RATE_LIMITER"),
-                    plain_text("INSTANCE_ID", instance.instance_id),
-                    plain_text("IMAGE_MODEL", args.image_model),
-                    json_value(
-                        "RATE_LIMITS", {model: limit.model_dump() for model, limit in instance.rate_limits.items()}
-                    ),
-                    plain_text("IMAGE_API_URL", args.image_api_url),
-                    secret_text("IMAGE_API_KEY", args.image_api_key),
-                ],
-            ),
+            "image_gen.js",
+            [
+                api_keys,
+                images.binding("IMAGES"),
+                args.rate_limiter.service_binding("RATE_LIMITER"),
+                plain_text("INSTANCE_ID", instance.instance_id),
+                plain_text("IMAGE_MODEL", args.image_model),
+                json_value("RATE_LIMITS", {model: limit.model_dump() for model, limit in instance.rate_limits.items()}),
+                plain_text("IMAGE_API_URL", args.image_api_url),
+                secret_text("IMAGE_API_KEY", args.image_api_key),
+            ],
             child,
+            by_hand=True,
         )
 
         self.config_service_url = _served(config_service)

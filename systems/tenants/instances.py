@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 import pulumi
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from stack_config.data_file import load_data_file
 
 Environment = Literal["dev", "staging", "prod"]
 
@@ -105,19 +106,7 @@ def _load_files(directory: Path) -> list[tuple[Path, Instance]]:
 
 
 def load_instance(path: Path) -> Instance:
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise InstanceError(f"{path}: not a readable YAML or JSON file ({error.__class__.__name__})") from None
-    if not isinstance(document, dict):
-        raise InstanceError(f"{path}: expected a mapping of instance fields")
-    try:
-        instance = Instance.model_validate(document)
-    except ValidationError as error:
-        detail = error.errors()[0]
-        field = ".".join(str(part) for part in detail["loc"]) or "(file)"
-        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        raise InstanceError(f"{path}: {field}: {detail['msg'].removeprefix('Value error, ')}{more}") from None
+    instance = load_data_file(path, Instance, InstanceError)
     if instance.instance_id != path.stem:
         raise InstanceError(
             f"{path}: instance_id: must match the file name {path.stem!r} (got {instance.instance_id!r})"

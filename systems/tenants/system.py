@@ -17,11 +17,11 @@ from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.binding import durable_object_namespace
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
-from components.cloudflare.worker import Worker, WorkerArgs
-from systems.worker_common import HTTP_MODULE, MODULES_ROOT
+from components.cloudflare.worker import Worker
 
-from .instance import COMPATIBILITY_DATE, TenantInstance, TenantInstanceArgs
+from .instance import TenantInstance, TenantInstanceArgs
 from .instances import Instance
+from .scripts import tenant_worker
 
 _HERE = Path(__file__).parent
 RATE_LIMITER_CLASS = "RateLimiter"
@@ -85,21 +85,15 @@ class Tenants(pulumi.ComponentResource):
 def rate_limiter(
     account: CloudflareAccount, name: str, opts: pulumi.ResourceOptions, *, by_hand: bool = False
 ) -> Worker:
-    """The rate-limiter worker and its Durable Object class, named `name` as written when `by_hand`.
-    It has no authentication of its own, so it is served on no URL: only workers given a service
-    binding to it reach it."""
-    return Worker(
+    """The rate-limiter worker and its Durable Object class. It has no authentication of its own,
+    so it is served on no URL: only workers given a service binding to it reach it."""
+    return tenant_worker(
+        account,
         name,
-        WorkerArgs(
-            account=account,
-            main_module=_HERE / "rate_limiter.js",
-            modules=[HTTP_MODULE],
-            modules_root=MODULES_ROOT,
-            script_name=name if by_hand else None,
-            compatibility_date=COMPATIBILITY_DATE,
-            durable_object_classes=[RATE_LIMITER_CLASS],
-            bindings=[durable_object_namespace("RATE_LIMITER", RATE_LIMITER_CLASS)],
-            workers_dev=False,
-        ),
+        "rate_limiter.js",
+        [durable_object_namespace("RATE_LIMITER", RATE_LIMITER_CLASS)],
         opts,
+        by_hand=by_hand,
+        durable_object_classes=[RATE_LIMITER_CLASS],
+        workers_dev=False,
     )

@@ -1,4 +1,5 @@
 import asyncio
+import gc
 import sys
 import threading
 from pathlib import Path
@@ -255,3 +256,22 @@ def test_evaluate_leaves_the_callers_own_pulumi_mocks_alone() -> None:
     assert [r.urn for r in seen["plan"].resources] == ["urn:pulumi:dev::orchestra::aws:sns/topic:Topic::inside"]
     assert seen["flag"] == "on"
     assert seen["after"] == "urn:pulumi:mine::caller::pulumi:pulumi:Stack$aws:sns/topic:Topic::after"
+
+
+def test_no_event_loop_is_left_open_by_resources_or_invokes() -> None:
+    """The mock monitor runs on the SDK's worker threads and makes event loops there; an open one is
+    collected later, possibly half torn down, and fails in `__del__` during an unrelated test."""
+
+    def program() -> None:
+        identity = aws.get_caller_identity_output()
+        aws.sns.Topic("alerts", name=identity.account_id.apply(lambda account: f"alerts-{account}"))
+        random.RandomPassword("password", length=16)
+
+    def open_loops() -> set[int]:
+        return {
+            id(obj) for obj in gc.get_objects() if isinstance(obj, asyncio.AbstractEventLoop) and not obj.is_closed()
+        }
+
+    before = open_loops()
+    evaluate(program)
+    assert open_loops() - before == set()

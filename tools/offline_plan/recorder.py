@@ -4,7 +4,10 @@ The SDK calls the monitor from executor threads, so the records are guarded by
 a lock; the plan sorts them, which makes registration order irrelevant.
 """
 
+import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from pulumi.runtime.mocks import MockMonitor, Mocks
@@ -36,7 +39,19 @@ class RecordingMonitor(MockMonitor):
             parent = ""
         return super().make_urn(parent, type_, name)
 
+    def Invoke(self, request: Any) -> Any:
+        with _no_event_loop_left_behind():
+            return super().Invoke(request)
+
+    def ReadResource(self, request: Any) -> Any:
+        with _no_event_loop_left_behind():
+            return super().ReadResource(request)
+
     def RegisterResource(self, request: Any) -> resource_pb2.RegisterResourceResponse:
+        with _no_event_loop_left_behind():
+            return self._register_resource(request)
+
+    def _register_resource(self, request: Any) -> resource_pb2.RegisterResourceResponse:
         with self._lock:
             urn = self.make_urn(request.parent, request.type, request.name)
             # The engine refuses a second registration of a URN; the mock would silently overwrite it.
@@ -102,3 +117,27 @@ class RecordingEngine:
         if severity is not None:
             with self._lock:
                 self.messages.append(f"{severity}: {request.message}")
+
+
+@contextlib.contextmanager
+def _no_event_loop_left_behind() -> Iterator[None]:
+    """MockMonitor answers through Pulumi's `_sync_await`, which gives the SDK's worker thread a new
+    event loop of its own and never closes it. Left open, such a loop is collected some time after
+    the run, possibly after its sockets, and its `__del__` then fails; so it is closed here."""
+    policy = asyncio.get_event_loop_policy()
+    try:
+        policy.get_event_loop()
+        had_loop = True
+    except RuntimeError:
+        had_loop = False
+    try:
+        yield
+    finally:
+        if not had_loop:
+            try:
+                leftover = policy.get_event_loop()
+            except RuntimeError:
+                leftover = None
+            if leftover is not None:
+                leftover.close()
+                policy.set_event_loop(None)

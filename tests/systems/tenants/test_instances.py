@@ -71,7 +71,7 @@ def test_yaml_and_json_files_load_in_name_order(tmp_path: Path) -> None:
             VALID.format(id="acme").replace("ideogram-v3", "Ideogram V3"),
             "acme.yaml: rate_limits: model names must match",
         ),
-        ("- a\n- list\n", "acme.yaml: expected a mapping of instance fields"),
+        ("- a\n- list\n", "acme.yaml: expected a mapping of fields"),
         ("instance_id: [unclosed\n", "acme.yaml: not a readable YAML or JSON file"),
     ],
 )
