@@ -10,6 +10,7 @@ import {
   jsonRequest,
   nodeBackedBinding,
   systemPath,
+  workerModules,
 } from "./support.mjs";
 
 const ADMIN_TOKEN = "admin-secret-for-tests";
@@ -46,12 +47,7 @@ const mf = new Miniflare({
     {
       name: "ai-worker",
       compatibilityDate: COMPATIBILITY_DATE,
-      modulesRoot: systemPath(""),
-      modules: [
-        { type: "ESModule", path: systemPath("ai_worker/worker.js") },
-        { type: "ESModule", path: systemPath("worker_common/http.js") },
-        { type: "Text", path: systemPath("ai_worker/knowledge_base.json") },
-      ],
+      ...workerModules("ai_worker/worker.js", "ai_worker/knowledge_base.json"),
       bindings: {
         ALLOWED_ORIGINS: `${ALLOWED_ORIGIN}, https://admin.orchestra.test`,
         EMAIL_API_URL: "https://email.test/emails",

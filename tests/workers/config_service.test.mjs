@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Miniflare } from "miniflare";
-import { COMPATIBILITY_DATE, applyMigrations, jsonRequest, systemPath } from "./support.mjs";
+import { COMPATIBILITY_DATE, applyMigrations, jsonRequest, systemPath, workerModules } from "./support.mjs";
 
 const API_KEY = "config-api-key-for-tests";
 const CI_KEY = "config-ci-key-for-tests";
@@ -10,11 +10,7 @@ const configService = (apiKeys) =>
   new Miniflare({
     name: "config-service-acme-dev",
     compatibilityDate: COMPATIBILITY_DATE,
-    modulesRoot: systemPath(""),
-    modules: [
-      { type: "ESModule", path: systemPath("tenants/config_service.js") },
-      { type: "ESModule", path: systemPath("worker_common/http.js") },
-    ],
+    ...workerModules("tenants/config_service.js"),
     bindings: apiKeys === undefined ? {} : { API_KEYS: apiKeys },
     d1Databases: ["DB"],
   });

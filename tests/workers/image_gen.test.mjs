@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, beforeEach, describe, test } from "node:test";
 import { Miniflare } from "miniflare";
-import { COMPATIBILITY_DATE, jsonRequest, systemPath } from "./support.mjs";
+import { COMPATIBILITY_DATE, jsonRequest, workerModules } from "./support.mjs";
 
 const API_KEY = "image-gen-api-key-for-tests";
 const API_KEYS = JSON.stringify({ primary: API_KEY, ci: "image-gen-ci-key-for-tests" });
@@ -32,11 +32,7 @@ const defaultImageApi = {
 const imageGen = (name, instanceId, rpm, model = "ideogram-v3") => ({
   name,
   compatibilityDate: COMPATIBILITY_DATE,
-  modulesRoot: systemPath(""),
-  modules: [
-    { type: "ESModule", path: systemPath("tenants/image_gen.js") },
-    { type: "ESModule", path: systemPath("worker_common/http.js") },
-  ],
+  ...workerModules("tenants/image_gen.js"),
   bindings: {
     API_KEYS,
     IMAGE_API_KEY,
@@ -58,11 +54,7 @@ const mf = new Miniflare({
     {
       name: "rate-limiter",
       compatibilityDate: COMPATIBILITY_DATE,
-      modulesRoot: systemPath(""),
-      modules: [
-        { type: "ESModule", path: systemPath("tenants/rate_limiter.js") },
-        { type: "ESModule", path: systemPath("worker_common/http.js") },
-      ],
+      ...workerModules("tenants/rate_limiter.js"),
       durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
     },
   ],

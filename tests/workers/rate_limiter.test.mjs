@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { Miniflare } from "miniflare";
 import { admit } from "../../systems/tenants/rate_limiter.js";
-import { COMPATIBILITY_DATE, jsonRequest, systemPath } from "./support.mjs";
+import { COMPATIBILITY_DATE, jsonRequest, workerModules } from "./support.mjs";
 
 // What the callers send: each image-gen worker carries its instance's limits.
 const LIMITS = {
@@ -18,11 +18,7 @@ const LIMITS = {
 const mf = new Miniflare({
   name: "rate-limiter",
   compatibilityDate: COMPATIBILITY_DATE,
-  modulesRoot: systemPath(""),
-  modules: [
-    { type: "ESModule", path: systemPath("tenants/rate_limiter.js") },
-    { type: "ESModule", path: systemPath("worker_common/http.js") },
-  ],
+  ...workerModules("tenants/rate_limiter.js"),
   durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
 });
 after(() => mf.dispose());

@@ -7,6 +7,19 @@ export const COMPATIBILITY_DATE = "2026-04-01";
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const systemPath = (relative) => `${REPO_ROOT}systems/${relative}`;
 
+// A worker's script as the deployment uploads it: module names relative to
+// systems/, with the shared HTTP module beside the main one.
+export function workerModules(mainModule, ...textModules) {
+  return {
+    modulesRoot: systemPath(""),
+    modules: [
+      { type: "ESModule", path: systemPath(mainModule) },
+      { type: "ESModule", path: systemPath("worker_common/http.js") },
+      ...textModules.map((path) => ({ type: "Text", path: systemPath(path) })),
+    ],
+  };
+}
+
 // Applies the numbered migration files in name order, as the deployment does.
 // D1 runs one statement per prepare(), and the files hold no triggers, so
 // splitting at semicolons that end a line is exact.
