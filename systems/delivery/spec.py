@@ -23,7 +23,7 @@ TENANT_KEY_SOURCE = re.compile(r"tenant-api-key/(?P<instance>[a-z0-9-]+)/(?P<key
 VALUE_SOURCES = ("cloudflare-account-id", "ai-worker-url", "tenant-registry-database")
 
 # GitHub's rules for Actions secret and variable names.
-_ACTIONS_NAME = r"^(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]*$"
+_ACTIONS_NAME = r"^(?!(?i:GITHUB_))[A-Za-z_][A-Za-z0-9_]*$"
 _GITHUB_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 

@@ -25,7 +25,7 @@ class TenantInstanceArgs:
     account: CloudflareAccount
     instance: Instance
     registry: D1Database
-    """The `multiagent_system` database, whose `instances` table gets this instance's row."""
+    """The `multiagent-system` registry database, whose `instances` table gets this instance's row."""
     shared_images: R2Bucket
     """Where generated images go unless the instance names a bucket of its own."""
     rate_limiter: Worker

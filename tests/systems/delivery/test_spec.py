@@ -72,6 +72,7 @@ def test_sources_and_text_values(tmp_path: Path) -> None:
             "repositories.0.variables: KEY: 'tenant-api-key/acme/ci' is secret",
         ),
         (with_repository(secrets={"GITHUB_TOKEN": "image-api-key"}), "repositories.0.secrets: names must be"),
+        (with_repository(secrets={"github_token": "image-api-key"}), "repositories.0.secrets: names must be"),
         (with_repository(secrets={"TEST_API_KEY": "tenant-api-key/acme/admin"}), "secrets: tenant-api-key/acme/admin"),
         ({**MINIMAL, "deploying_repository": "elsewhere"}, "(file): deploying_repository 'elsewhere' is not among"),
         ({**MINIMAL, "repositories": []}, "repositories: List should have at least 1 item"),
