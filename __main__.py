@@ -78,6 +78,7 @@ ai_worker = AiWorker(
     ),
 )
 
+image_api_key = secret_output(config.image_api_key)
 tenants = Tenants(
     "tenants",
     TenantsArgs(
@@ -85,7 +86,7 @@ tenants = Tenants(
         instances=instances,
         protect_stateful_resources=config.protect_stateful_resources,
         image_api_url=config.image_api_url,
-        image_api_key=secret_output(config.image_api_key),
+        image_api_key=image_api_key,
         image_model=config.image_model,
     ),
 )
@@ -98,7 +99,7 @@ if delivery_spec is not None:
             program_sources(
                 delivery_spec,
                 account=cloudflare,
-                image_api_key=secret_output(config.image_api_key),
+                image_api_key=image_api_key,
                 ai_worker_url=ai_worker.url,
                 tenants=tenants,
             ),

@@ -1,14 +1,15 @@
-"""What the dynamic-provider tests share: recorded HTTP requests, a running fake
-API server, and Pulumi mocks that keep every registration request."""
+"""What the tests of code that calls HTTP APIs share: a fake API server that records
+every request, a way to run it, and Pulumi mocks that keep every registration request."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pulumi
@@ -25,6 +26,65 @@ class RecordedRequest:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    """Sent as JSON, or as they are when bytes."""
+    headers: dict[str, str] = field(default_factory=dict)
+    after_handling: bool = False
+    """Carry the request out as the API would, then answer with this reply
+    instead: an answer lost on its way back."""
+
+
+class FakeApi:
+    """A local HTTP server that records every request and answers it with `answer`,
+    unless a test scripts the next replies (`None` answers normally)."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.scripted: deque[Reply | None] = deque()
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                fake.handle(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def answer(self, request: RecordedRequest) -> Reply:
+        raise NotImplementedError
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        request = RecordedRequest(
+            handler.command,
+            handler.path,
+            {key.lower(): value for key, value in handler.headers.items()},
+            handler.rfile.read(length),
+        )
+        with self._lock:
+            self.requests.append(request)
+            reply = self.scripted.popleft() if self.scripted else None
+            if reply is None or reply.after_handling:
+                answered = self.answer(request)
+                reply = reply or answered
+        payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+        handler.send_response(reply.status)
+        for key, value in {"Content-Type": "application/json", **reply.headers}.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
 
 
 @contextmanager

@@ -1,73 +1,38 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 import traceback
-import types
-from collections import deque
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import urllib3.util.retry
 
 from components.http_session import ApiError, is_plausible_token, send
+from tests.components.dynamic_provider_support import FakeApi, RecordedRequest, Reply, serving
 
 SECRET = "secret-token-never-to-be-seen"
-Answer = tuple[int, dict[str, str]]
 
 
-class ScriptedServer:
-    """Answers each request with the next scripted status and headers, then 200."""
+class ScriptedServer(FakeApi):
+    """Answers with an empty 200 unless a test scripts the next replies."""
 
     def __init__(self) -> None:
-        self.answers: deque[Answer] = deque()
-        self.methods: list[str] = []
-        server = self
+        super().__init__()
+        self.url = f"{self.base_url}/resource"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.handle(self)
+    def answer(self, request: RecordedRequest) -> Reply:
+        return Reply(200, b"")
 
-            def do_POST(self) -> None:
-                server.handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_port}/resource"
-
-    def handle(self, handler: BaseHTTPRequestHandler) -> None:
-        self.methods.append(handler.command)
-        handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-        status, headers = self.answers.popleft() if self.answers else (200, {})
-        handler.send_response(status)
-        for key, value in headers.items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+    @property
+    def methods(self) -> list[str]:
+        return [request.method for request in self.requests]
 
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     scripted = ScriptedServer()
-    thread = threading.Thread(target=scripted.http.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield scripted
-    scripted.http.shutdown()
-    scripted.http.server_close()
-    thread.join()
-
-
-@pytest.fixture(autouse=True)
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Records urllib3's retry sleeps instead of sleeping."""
-    recorded: list[float] = []
-    monkeypatch.setattr(urllib3.util.retry, "time", types.SimpleNamespace(sleep=recorded.append, time=time.time))
-    return recorded
+    with serving(scripted.server):
+        yield scripted
 
 
 def get(url: str, **headers: str) -> Any:
@@ -75,7 +40,7 @@ def get(url: str, **headers: str) -> Any:
 
 
 def test_retry_after_is_honoured_up_to_a_cap(server: ScriptedServer, sleeps: list[float]) -> None:
-    server.answers.extend([(429, {"Retry-After": "3"}), (503, {"Retry-After": "86400"})])
+    server.scripted.extend([Reply(429, b"", {"Retry-After": "3"}), Reply(503, b"", {"Retry-After": "86400"})])
 
     response = get(server.url)
 
@@ -87,7 +52,7 @@ def test_retry_after_is_honoured_up_to_a_cap(server: ScriptedServer, sleeps: lis
 def test_server_errors_are_retried_with_bounded_backoff_then_returned(
     server: ScriptedServer, sleeps: list[float]
 ) -> None:
-    server.answers.extend((500, {}) for _ in range(10))
+    server.scripted.extend(Reply(500, b"") for _ in range(10))
 
     response = get(server.url)
 
@@ -97,7 +62,7 @@ def test_server_errors_are_retried_with_bounded_backoff_then_returned(
 
 
 def test_methods_not_declared_safe_to_repeat_are_sent_once(server: ScriptedServer) -> None:
-    server.answers.append((503, {}))
+    server.scripted.append(Reply(503, b""))
 
     response = send("POST", server.url, headers={}, retry_methods=frozenset({"GET"}), json_body={"a": 1})
 

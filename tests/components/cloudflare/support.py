@@ -7,31 +7,18 @@ migrations really execute, and a broken one really fails and rolls back.
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
-import threading
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.components.dynamic_provider_support import RecordedRequest
+from tests.components.dynamic_provider_support import FakeApi, RecordedRequest, Reply
+
+__all__ = ["FakeCloudflare", "Reply", "failure", "success"]
 
 ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 DATABASE_ID = "f1d3c2b4-5a6e-4f70-8a9b-0c1d2e3f4a5b"
 TOKEN = "cf-api-token-never-to-be-seen"
 API_PREFIX = "/client/v4"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-    after_handling: bool = False
-    """Carry the request out as Cloudflare would, then answer with this reply
-    instead: an answer lost on its way back."""
 
 
 def success(result: Any) -> dict[str, Any]:
@@ -42,56 +29,16 @@ def failure(code: int, message: str) -> dict[str, Any]:
     return {"result": None, "success": False, "errors": [{"code": code, "message": message}], "messages": []}
 
 
-class FakeCloudflare:
+class FakeCloudflare(FakeApi):
     """Answers like Cloudflare's D1 query and Vectorize v2 APIs for one account and one
     database, unless a test scripts the next replies (`None` answers normally)."""
 
     def __init__(self) -> None:
-        self.requests: list[RecordedRequest] = []
-        self.scripted: deque[Reply | None] = deque()
+        super().__init__()
         self.database = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self.indexes: dict[str, dict[str, Any]] = {}
         self.metadata_indexes: dict[str, list[dict[str, str]]] = {}
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake.handle(self)
-
-            def do_POST(self) -> None:
-                fake.handle(self)
-
-            def do_DELETE(self) -> None:
-                fake.handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.api_base = f"http://127.0.0.1:{self.server.server_port}{API_PREFIX}"
-
-    def handle(self, handler: BaseHTTPRequestHandler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        request = RecordedRequest(
-            handler.command,
-            handler.path,
-            {key.lower(): value for key, value in handler.headers.items()},
-            handler.rfile.read(length),
-        )
-        with self._lock:
-            self.requests.append(request)
-            reply = self.scripted.popleft() if self.scripted else None
-            if reply is None or reply.after_handling:
-                answered = self.answer(request)
-                reply = reply or answered
-        payload = json.dumps(reply.body).encode() if not isinstance(reply.body, bytes) else reply.body
-        handler.send_response(reply.status)
-        for key, value in {"Content-Type": "application/json", **reply.headers}.items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
+        self.api_base = f"{self.base_url}{API_PREFIX}"
 
     def answer(self, request: RecordedRequest) -> Reply:
         if request.headers.get("authorization") != f"Bearer {TOKEN}":

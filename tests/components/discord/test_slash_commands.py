@@ -8,20 +8,14 @@ import pickletools
 import re
 import subprocess
 import sys
-import time
-import types
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pulumi
 import pytest
-import urllib3.util.retry
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
@@ -35,8 +29,10 @@ from components.discord.slash_commands import (
 )
 from tests.components.dynamic_provider_support import (
     EchoMocks,
+    FakeApi,
     RecordedRequest,
     RecordingMonitor,
+    Reply,
     recording_monitor,
     serving,
 )
@@ -55,54 +51,15 @@ COMMANDS: list[dict[str, Any]] = [
 ]
 
 
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class FakeDiscord:
+class FakeDiscord(FakeApi):
     """Answers like Discord's application-commands API, unless a test scripts
     the next replies."""
 
     def __init__(self) -> None:
-        self.requests: list[RecordedRequest] = []
-        self.scripted: deque[Reply] = deque()
+        super().__init__()
         self.registered: dict[str, list[dict[str, Any]]] = {}
         self._ids: dict[tuple[str, int, str], str] = {}
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                fake.handle(self)
-
-            def do_PUT(self) -> None:
-                fake.handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.api_base = f"http://127.0.0.1:{self.server.server_port}/api/v10"
-
-    def handle(self, handler: BaseHTTPRequestHandler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        request = RecordedRequest(
-            handler.command,
-            handler.path,
-            {key.lower(): value for key, value in handler.headers.items()},
-            handler.rfile.read(length),
-        )
-        self.requests.append(request)
-        reply = self.scripted.popleft() if self.scripted else self.answer(request)
-        payload = json.dumps(reply.body).encode()
-        handler.send_response(reply.status)
-        for key, value in {"Content-Type": "application/json", **reply.headers}.items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(payload)))
-        handler.end_headers()
-        handler.wfile.write(payload)
+        self.api_base = f"{self.base_url}/api/v10"
 
     def answer(self, request: RecordedRequest) -> Reply:
         match = re.fullmatch(r"/api/v10/applications/(\d+)/commands", request.path)
@@ -134,15 +91,6 @@ def discord() -> Iterator[FakeDiscord]:
     fake = FakeDiscord()
     with serving(fake.server):
         yield fake
-
-
-@pytest.fixture(autouse=True)
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Records urllib3's retry sleeps instead of sleeping."""
-    recorded: list[float] = []
-    fake_time = types.SimpleNamespace(sleep=recorded.append, time=time.time)
-    monkeypatch.setattr(urllib3.util.retry, "time", fake_time)
-    return recorded
 
 
 def props(discord: FakeDiscord, **overrides: Any) -> dict[str, Any]:
