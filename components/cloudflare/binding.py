@@ -7,6 +7,8 @@ that are not resources come from the functions below (`secret_text`,
 string and field names of each kind of binding are spelled once, here, as
 Cloudflare's script upload metadata spells them
 (developers.cloudflare.com/workers/configuration/multipart-upload-metadata/#bindings).
+Each entry also sets every field Cloudflare fills in when the script is read
+back, so an unchanged stack previews no change after `pulumi refresh`.
 """
 
 import re
@@ -18,6 +20,10 @@ import pulumi_cloudflare as cloudflare
 
 # What the `env.NAME` of a worker can be: a JavaScript identifier.
 _BINDING_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+
+# Cloudflare answers a read of a service binding with the environment it calls; left out of the
+# upload, every refresh would show it as a change (terraform-provider-cloudflare #7281).
+SERVICE_ENVIRONMENT = "production"
 
 RateLimitPeriod = Literal[10, 60]
 RATE_LIMIT_PERIODS: tuple[RateLimitPeriod, ...] = (10, 60)
@@ -111,7 +117,11 @@ def vectorize_index(name: str, index_name: pulumi.Input[str]) -> Binding:
 
 
 def service(name: str, script_name: pulumi.Input[str]) -> Binding:
-    return Binding(cloudflare.WorkersScriptBindingArgs(name=name, type="service", service=script_name))
+    return Binding(
+        cloudflare.WorkersScriptBindingArgs(
+            name=name, type="service", service=script_name, environment=SERVICE_ENVIRONMENT
+        )
+    )
 
 
 def external_durable_object(name: str, class_name: str, script_name: pulumi.Input[str]) -> Binding:

@@ -7,13 +7,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
 from ..naming import WORKER_SCRIPT, resolve_name
 from .account import CloudflareAccount
-from .binding import Binding, external_durable_object, service
+from .binding import Binding, external_durable_object, plain_text, service
+from .durable_object_migrations import DurableObjectMigration, DurableObjectMigrations, defined_classes
 
 _ES_MODULE = "application/javascript+module"
 # wrangler's default module rules and content types (`moduleTypeMimeType` in workers-sdk).
@@ -29,9 +31,6 @@ _MODULE_CONTENT_TYPES = {
     # Data files go up as text and are parsed by the script: the upload API has no JSON module type.
     ".json": "text/plain",
 }
-# The one migration this block declares: it creates the script's Durable Object classes.
-DURABLE_OBJECT_MIGRATION_TAG = "v1"
-_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,12 @@ class WorkerArgs:
     compatibility_flags: Sequence[str] = ()
     bindings: Sequence[Binding] = ()
     """What the script reaches through `env`; names must be unique."""
-    durable_object_classes: Sequence[str] = ()
-    """Durable Object classes this script defines, created as SQLite-backed namespaces by the migration
-    tagged `DURABLE_OBJECT_MIGRATION_TAG`, which the provider sends with every upload of the script.
+    durable_object_migrations: Sequence[DurableObjectMigration] = ()
+    """The script's Durable Object history, oldest first, only ever appended to: the classes it
+    defines are those the steps leave. Each upload sends only the steps the live script lacks.
     None by default."""
+    version_binding: str | None = None
+    """The name of a plain-text binding that carries `Worker.version` to the script; none by default."""
     crons: Sequence[str] = ()
     """Five-field cron expressions (UTC) that run the script's `scheduled` handler; none by default."""
     custom_domains: Sequence[tuple[str, pulumi.Input[str]]] = ()
@@ -78,33 +79,49 @@ class Worker(pulumi.ComponentResource):
 
     script: cloudflare.WorkersScript
     script_name: pulumi.Output[str]
+    version: str
+    """SHA-256 over every uploaded module's name, type and content: changes exactly when one of them does."""
     url: pulumi.Output[str] | None
     """The first custom domain, else workers.dev when enabled and the account's subdomain is known."""
 
     def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orchestra:cloudflare:Worker", name, None, opts)
-        _check_args(name, args)
         self._label = name
-        self._durable_object_classes = frozenset(args.durable_object_classes)
+        self._durable_object_classes = defined_classes(name, args.durable_object_migrations)
+        _check_args(name, args, self._durable_object_classes)
         account = args.account
         child = pulumi.ResourceOptions(parent=self, provider=account.provider)
         root = (args.modules_root or args.main_module.parent).resolve()
+        script_name = resolve_name(name, args.script_name, WORKER_SCRIPT)
+        main_module = _main_module_name(name, args.main_module, root)
+        content_file = _provider_path(args.main_module)
+        files = _extra_modules(name, args.main_module, args.modules, root)
+        self.version = _version(main_module, args.main_module, files)
+        bindings = [binding.entry for binding in args.bindings]
+        if args.version_binding:
+            bindings.append(plain_text(args.version_binding, self.version).entry)
+        _check_unique(name, "binding", [str(binding.name) for binding in bindings])
 
         self.script = cloudflare.WorkersScript(
             name,
             account_id=account.account_id,
-            script_name=resolve_name(name, args.script_name, WORKER_SCRIPT),
-            main_module=_main_module_name(name, args.main_module, root),
-            content_file=_provider_path(args.main_module),
+            script_name=script_name,
+            main_module=main_module,
+            content_file=content_file,
             content_sha256=_sha256(args.main_module),
-            files=_extra_modules(name, args.main_module, args.modules, root) or None,
+            files=files or None,
             compatibility_date=args.compatibility_date,
             compatibility_flags=list(args.compatibility_flags) or None,
-            bindings=[binding.entry for binding in args.bindings],
-            migrations=cloudflare.WorkersScriptMigrationsArgs(
-                new_tag=DURABLE_OBJECT_MIGRATION_TAG, new_sqlite_classes=sorted(args.durable_object_classes)
-            )
-            if args.durable_object_classes
+            bindings=bindings,
+            migrations=DurableObjectMigrations(
+                f"{name}-durable-object-migrations",
+                account_id=account.account_id,
+                script_name=script_name,
+                api_token=account.api_token,
+                migrations=args.durable_object_migrations,
+                opts=pulumi.ResourceOptions(parent=self),
+            ).pending.apply(_migrations_args)
+            if args.durable_object_migrations
             else None,
             observability=cloudflare.WorkersScriptObservabilityArgs(enabled=args.observability),
             # The provider returns the bindings, secret texts included, as the script's state.
@@ -165,13 +182,13 @@ class Worker(pulumi.ComponentResource):
     def durable_object_binding(self, name: str, class_name: str) -> Binding:
         """Lets another worker reach this worker's Durable Object class `class_name`."""
         if class_name not in self._durable_object_classes:
-            raise ValueError(f"worker {self._label}: {class_name!r} is not one of its durable_object_classes")
+            raise ValueError(f"worker {self._label}: its durable_object_migrations do not define {class_name!r}")
         return external_durable_object(name, class_name, self.script_name)
 
 
-def _check_args(worker: str, args: WorkerArgs) -> None:
+def _check_args(worker: str, args: WorkerArgs, classes: frozenset[str]) -> None:
     """What Cloudflare would refuse halfway through a deployment, refused before anything is declared."""
-    _check_bindings(worker, args.bindings, args.durable_object_classes)
+    _check_bindings(worker, args.bindings, classes)
     _check_unique(worker, "compatibility flag", args.compatibility_flags)
     _check_unique(worker, "cron", args.crons)
     _check_unique(worker, "custom domain", [hostname for hostname, _ in args.custom_domains])
@@ -182,18 +199,13 @@ def _check_args(worker: str, args: WorkerArgs) -> None:
     _check_compatibility_date(worker, args.compatibility_date)
 
 
-def _check_bindings(worker: str, bindings: Sequence[Binding], classes: Sequence[str]) -> None:
-    _check_unique(worker, "binding", [binding.name for binding in bindings])
-    _check_unique(worker, "Durable Object class", classes)
-    strange = [cls for cls in classes if not _IDENTIFIER.fullmatch(cls)]
-    if strange:
-        raise ValueError(f"worker {worker}: Durable Object classes must be JavaScript class names: {strange}")
+def _check_bindings(worker: str, bindings: Sequence[Binding], classes: frozenset[str]) -> None:
     for binding in bindings:
         own_class = binding.type == "durable_object_namespace" and binding.entry.script_name is None
         if own_class and binding.entry.class_name not in classes:
             raise ValueError(
                 f"worker {worker}: binding {binding.name} names class {binding.entry.class_name!r}, "
-                "which is not in durable_object_classes"
+                "which its durable_object_migrations do not define"
             )
 
 
@@ -256,6 +268,45 @@ def _provider_path(path: Path) -> str:
         if resolved.is_relative_to(working_directory)
         else str(resolved)
     )
+
+
+def _migrations_args(pending: dict[str, Any]) -> cloudflare.WorkersScriptMigrationsArgs | None:
+    """The pending steps in the provider's types; None sends no migration with the upload."""
+    if not pending:
+        return None
+    return cloudflare.WorkersScriptMigrationsArgs(
+        old_tag=pending.get("old_tag"),
+        new_tag=pending["new_tag"],
+        steps=[
+            cloudflare.WorkersScriptMigrationsStepArgs(
+                new_sqlite_classes=step.get("new_sqlite_classes"),
+                new_classes=step.get("new_classes"),
+                deleted_classes=step.get("deleted_classes"),
+                renamed_classes=[
+                    cloudflare.WorkersScriptMigrationsStepRenamedClassArgs(from_=pair["from"], to=pair["to"])
+                    for pair in step["renamed_classes"]
+                ]
+                if "renamed_classes" in step
+                else None,
+                transferred_classes=[
+                    cloudflare.WorkersScriptMigrationsStepTransferredClassArgs(
+                        from_=move["from"], from_script=move["from_script"], to=move["to"]
+                    )
+                    for move in step["transferred_classes"]
+                ]
+                if "transferred_classes" in step
+                else None,
+            )
+            for step in pending["steps"]
+        ],
+    )
+
+
+def _version(main_name: str, main_module: Path, files: dict[str, cloudflare.WorkersScriptFilesArgs]) -> str:
+    """One hash over every module the upload sends: its name, content type and content."""
+    listing = [f"{main_name}\t{_ES_MODULE}\t{_sha256(main_module)}"]
+    listing += [f"{part}\t{module.content_type}\t{module.content_sha256}" for part, module in sorted(files.items())]
+    return hashlib.sha256("\n".join(listing).encode()).hexdigest()
 
 
 def _sha256(path: Path) -> str:

@@ -94,6 +94,8 @@ class AiWorker(pulumi.ComponentResource):
                     secret_text("EMAIL_API_KEY", args.email_api_key),
                     secret_text("ADMIN_TOKEN", admin_token.result),
                 ],
+                # Reported at `/healthz`: the deployed content hash of every module.
+                version_binding="VERSION",
             ),
             child,
         )

@@ -16,6 +16,7 @@ import pulumi
 from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.binding import durable_object_namespace
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
+from components.cloudflare.durable_object_migrations import DurableObjectMigration
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.worker import Worker
 
@@ -25,6 +26,9 @@ from .scripts import tenant_worker
 
 _HERE = Path(__file__).parent
 RATE_LIMITER_CLASS = "RateLimiter"
+# The rate limiter's Durable Object history, oldest first. Steps are only appended: a new class,
+# a rename or a deletion is a new step with the next tag (see the README).
+RATE_LIMITER_MIGRATIONS = (DurableObjectMigration("v1", new_sqlite_classes=[RATE_LIMITER_CLASS]),)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,6 @@ def rate_limiter(
         [durable_object_namespace("RATE_LIMITER", RATE_LIMITER_CLASS)],
         opts,
         by_hand=by_hand,
-        durable_object_classes=[RATE_LIMITER_CLASS],
+        durable_object_migrations=RATE_LIMITER_MIGRATIONS,
         workers_dev=False,
     )

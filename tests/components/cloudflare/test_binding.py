@@ -1,16 +1,20 @@
+import inspect
+import re
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_cloudflare as cloudflare
 import pytest
 
 from components.cloudflare import binding
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
+from components.cloudflare.durable_object_migrations import DurableObjectMigration
 from components.cloudflare.kv import KvNamespace, KvNamespaceArgs
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.vectorize import VectorIndex, VectorIndexArgs
 from components.cloudflare.worker import Worker, WorkerArgs
-from tools.offline_plan import SECRET, evaluate
+from tools.offline_plan import SECRET, Plan, evaluate
 
 from .blocks import account
 
@@ -24,7 +28,25 @@ def main_module(tmp_path: Path) -> Path:
     return path
 
 
-def test_every_kind_of_binding_is_sent_as_cloudflare_spells_it(main_module: Path) -> None:
+# What each kind of binding sets: every field Cloudflare answers a read of that kind with, so a
+# refreshed script compares equal to the program's (a service binding is read back with its
+# environment). Durable Object namespaces are listed for the external kind; the own kind omits script_name.
+FIELDS = {
+    "d1": {"name", "type", "id"},
+    "kv_namespace": {"name", "type", "namespace_id"},
+    "r2_bucket": {"name", "type", "bucket_name"},
+    "vectorize": {"name", "type", "index_name"},
+    "ai": {"name", "type"},
+    "plain_text": {"name", "type", "text"},
+    "json": {"name", "type", "json"},
+    "secret_text": {"name", "type", "text"},
+    "ratelimit": {"name", "type", "namespace_id", "simple"},
+    "service": {"name", "type", "service", "environment"},
+    "durable_object_namespace": {"name", "type", "class_name", "script_name"},
+}
+
+
+def planned_bindings(main_module: Path) -> Plan:
     def program() -> None:
         cloudflare = account()
         database = D1Database("db", D1DatabaseArgs(cloudflare, migrations_dir=None))
@@ -37,7 +59,7 @@ def test_every_kind_of_binding_is_sent_as_cloudflare_spells_it(main_module: Path
                 cloudflare,
                 main_module,
                 "2025-06-01",
-                durable_object_classes=["RateLimiter"],
+                durable_object_migrations=[DurableObjectMigration("v1", new_sqlite_classes=["RateLimiter"])],
                 bindings=[binding.durable_object_namespace("LIMITER", "RateLimiter")],
             ),
         )
@@ -57,7 +79,11 @@ def test_every_kind_of_binding_is_sent_as_cloudflare_spells_it(main_module: Path
         api = Worker("api", WorkerArgs(cloudflare, main_module, "2025-06-01", bindings=bindings))
         pulumi.export("bindings", api.script.bindings)
 
-    plan = evaluate(program)
+    return evaluate(program)
+
+
+def test_every_kind_of_binding_is_sent_as_cloudflare_spells_it(main_module: Path) -> None:
+    plan = planned_bindings(main_module)
     sent: list[dict[str, Any]] = plan.one("cloudflare:index/workersScript:WorkersScript", "api").inputs["bindings"]
     assert sent == [
         {"name": "DB", "type": "d1", "id": "db-id"},
@@ -69,7 +95,7 @@ def test_every_kind_of_binding_is_sent_as_cloudflare_spells_it(main_module: Path
         {"name": "LIMITS", "type": "json", "json": '{"acme":{"rpm":60},"beta":[1,2]}'},
         {"name": "API_KEY", "type": "secret_text", "text": SECRET},
         {"name": "LOGIN_LIMITER", "type": "ratelimit", "namespaceId": "1001", "simple": {"limit": 5, "period": 60}},
-        {"name": "RATE_LIMITER", "type": "service", "service": "orchestra-limiter-dev"},
+        {"name": "RATE_LIMITER", "type": "service", "service": "orchestra-limiter-dev", "environment": "production"},
         {
             "name": "REMOTE_LIMITER",
             "type": "durable_object_namespace",
@@ -95,6 +121,21 @@ def test_secret_text_is_marked_secret_and_plain_text_is_not() -> None:
     secret, plain = built
     assert secret.secret
     assert not plain.secret
+
+
+def test_each_kind_sets_what_cloudflare_reads_back_in_the_providers_own_fields(main_module: Path) -> None:
+    plan = planned_bindings(main_module)
+    sent = plan.one("cloudflare:index/workersScript:WorkersScript", "api").inputs["bindings"]
+    provider_inputs = set(inspect.signature(cloudflare.WorkersScriptBindingArgs.__init__).parameters)
+    provider_outputs = set(inspect.signature(cloudflare.outputs.WorkersScriptBinding.__init__).parameters)
+    kinds = set()
+    for entry in sent:
+        fields = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower() for key in entry}
+        assert fields == FIELDS[entry["type"]], entry["name"]
+        # A field the provider does not know would be dropped, and read back as a change.
+        assert fields <= provider_inputs & provider_outputs, entry["name"]
+        kinds.add(entry["type"])
+    assert kinds == set(FIELDS)
 
 
 @pytest.mark.parametrize("name", ["", "2FAST", "API-KEY", "has space", "a.b"])

@@ -65,7 +65,8 @@ def test_a_body_that_is_not_cloudflares_envelope_is_shown_briefly(cloudflare: Fa
 def test_the_providers_do_not_import_the_cloudflare_sdk() -> None:
     # pulumi_cloudflare costs seconds and over 100 MB in every provider process.
     probe = (
-        "import sys, components.cloudflare.d1_migrations, components.cloudflare.vectorize_index;"
+        "import sys, components.cloudflare.d1_migrations, components.cloudflare.vectorize_index,"
+        " components.cloudflare.d1_row, components.cloudflare.durable_object_migrations;"
         "print(sorted(m for m in sys.modules if m.startswith('pulumi_cloudflare')))"
     )
     output = subprocess.run(

@@ -7,6 +7,7 @@ import pulumi
 import pytest
 
 from components.cloudflare import binding
+from components.cloudflare.durable_object_migrations import DurableObjectMigration
 from components.cloudflare.worker import Worker, WorkerArgs
 from tools.offline_plan import Plan, evaluate
 
@@ -106,6 +107,26 @@ def test_content_hashes_change_with_the_content_and_only_then(source: Path) -> N
     assert edited_module[0] == edited_main[0] and edited_module[1] != first[1]
 
 
+def test_the_version_covers_every_uploaded_module_and_reaches_the_script(source: Path) -> None:
+    modules = [source / "lib" / "greet.js", source / "lib" / "schema.sql"]
+
+    def version() -> str:
+        script = plan_worker(source, modules=modules, version_binding="VERSION").one(SCRIPT_TYPE, "api").inputs
+        [binding] = [b for b in script["bindings"] if b["name"] == "VERSION"]
+        assert binding["type"] == "plain_text"
+        return binding["text"]
+
+    first = version()
+    assert len(first) == 64 and version() == first
+    seen = {first}
+    for path in [source / "worker.js", *modules]:
+        path.write_text(path.read_text() + "\n")
+        seen.add(version())
+    # Each module's change, and only that, gave a new version.
+    assert len(seen) == 4
+    assert plan_worker(source, modules=modules).one(SCRIPT_TYPE, "api").inputs["bindings"] == []
+
+
 def test_inside_the_working_directory_paths_are_relative(source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(source)
     plan = plan_worker(source, modules=[Path("lib/greet.js")])
@@ -195,14 +216,23 @@ def test_a_script_name_chosen_by_hand_is_used_as_written(source: Path) -> None:
     assert plan.outputs["url"] == "https://config-service-acme.acme.workers.dev"
 
 
-def test_durable_object_classes_are_created_as_sqlite_classes_by_one_tagged_migration(source: Path) -> None:
+def test_durable_object_migrations_feed_the_upload_through_the_pending_steps(source: Path) -> None:
+    migrations = [
+        DurableObjectMigration("v1", new_sqlite_classes=["RateLimiter"]),
+        DurableObjectMigration("v2", new_classes=["Counter"]),
+    ]
     plan = plan_worker(
-        source,
-        durable_object_classes=["RateLimiter", "Counter"],
-        bindings=[binding.durable_object_namespace("LIMITER", "RateLimiter")],
+        source, durable_object_migrations=migrations, bindings=[binding.durable_object_namespace("LIMITER", "Counter")]
     )
+    pending = plan.one("pulumi-python:dynamic/cloudflare:DurableObjectMigrations", "api-durable-object-migrations")
+    assert pending.parent == plan.one(WORKER, "api").urn
+    assert pending.inputs["script_name"] == "orchestra-api-dev"
+    # Offline, nothing reads the live tag: the plan shows what a new script gets.
     script = plan.one(SCRIPT_TYPE, "api").inputs
-    assert script["migrations"] == {"newTag": "v1", "newSqliteClasses": ["Counter", "RateLimiter"]}
+    assert script["migrations"] == {
+        "newTag": "v2",
+        "steps": [{"newSqliteClasses": ["RateLimiter"]}, {"newClasses": ["Counter"]}],
+    }
     assert "migrations" not in plan_worker(source).one(SCRIPT_TYPE, "api").inputs
 
 
@@ -222,11 +252,15 @@ def test_duplicate_binding_names_are_an_error(source: Path) -> None:
         ({"routes": [("a.example.com/*", "z"), ("a.example.com/*", "z")]}, "route names must be unique"),
         ({"compatibility_date": "2025-13-01"}, "compatibility_date '2025-13-01' must be a date, YYYY-MM-DD"),
         ({"compatibility_date": "June 2025"}, "compatibility_date 'June 2025' must be a date"),
-        ({"durable_object_classes": ["Rate-Limiter"]}, r"must be JavaScript class names: \['Rate-Limiter'\]"),
+        (
+            {"durable_object_migrations": [DurableObjectMigration("v1", new_classes=["Rate-Limiter"])]},
+            r"must be JavaScript class names: \['Rate-Limiter'\]",
+        ),
         (
             {"bindings": [binding.durable_object_namespace("LIMITER", "RateLimiter")]},
-            "binding LIMITER names class 'RateLimiter', which is not in durable_object_classes",
+            "binding LIMITER names class 'RateLimiter', which its durable_object_migrations do not define",
         ),
+        ({"bindings": [binding.plain_text("VERSION", "1")], "version_binding": "VERSION"}, "repeated: VERSION"),
         ({"script_name": "Config_Service"}, "Worker script name 'Config_Service' must be made of"),
     ],
 )
@@ -273,8 +307,9 @@ def test_a_modules_root_keeps_the_paths_modules_import_each_other_by(source: Pat
 
 def test_another_worker_binds_only_classes_this_worker_defines(source: Path) -> None:
     def program() -> None:
-        args = WorkerArgs(account(), source / "worker.js", "2025-06-01", durable_object_classes=["RateLimiter"])
+        migrations = [DurableObjectMigration("v1", new_sqlite_classes=["RateLimiter"])]
+        args = WorkerArgs(account(), source / "worker.js", "2025-06-01", durable_object_migrations=migrations)
         Worker("limiter", args).durable_object_binding("LIMITER", "Counter")
 
-    with pytest.raises(ValueError, match="worker limiter: 'Counter' is not one of its durable_object_classes"):
+    with pytest.raises(ValueError, match="worker limiter: its durable_object_migrations do not define 'Counter'"):
         evaluate(program)

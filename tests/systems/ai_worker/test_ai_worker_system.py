@@ -1,8 +1,11 @@
+import hashlib
+
 import pulumi
 import pytest
 
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
 from systems.ai_worker.system import AiWorker, AiWorkerArgs
+from systems.worker_common import MODULES_ROOT as SYSTEMS
 from tools.offline_plan import SECRET, Plan, evaluate
 
 
@@ -65,6 +68,7 @@ def test_bindings_are_exactly_what_the_script_reads(plan: Plan) -> None:
         "EMAIL_API_URL": "plain_text",
         "EMAIL_API_KEY": "secret_text",
         "ADMIN_TOKEN": "secret_text",
+        "VERSION": "plain_text",
     }
     assert by_name["EMAIL_API_KEY"]["text"] == SECRET and by_name["ADMIN_TOKEN"]["text"] == SECRET
     assert by_name["CHAT_RATE_LIMITER"]["simple"] == {"limit": 20, "period": 60}
@@ -76,6 +80,20 @@ def test_knowledge_base_ships_with_the_script(plan: Plan) -> None:
     script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
     # Named relative to systems/, as the script imports them ("./knowledge_base.json", "../worker_common/http.js").
     assert set(script["files"]) == {"ai_worker/knowledge_base.json", "worker_common/http.js"}
+
+
+def test_the_version_the_script_reports_covers_the_knowledge_base_and_the_shared_module(plan: Plan) -> None:
+    script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
+    [version] = [binding["text"] for binding in script["bindings"] if binding["name"] == "VERSION"]
+    listing = [f"ai_worker/worker.js\tapplication/javascript+module\t{script['contentSha256']}"] + [
+        f"{part}\t{module['contentType']}\t{module['contentSha256']}"
+        for part, module in sorted(script["files"].items())
+    ]
+    assert version == hashlib.sha256("\n".join(listing).encode()).hexdigest()
+    assert (
+        script["files"]["ai_worker/knowledge_base.json"]["contentSha256"]
+        == hashlib.sha256((SYSTEMS / "ai_worker" / "knowledge_base.json").read_bytes()).hexdigest()
+    )
 
 
 def test_data_is_protected_in_prod_only(plan: Plan) -> None:

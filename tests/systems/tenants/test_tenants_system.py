@@ -131,6 +131,7 @@ def test_config_service_bindings(plan: Plan) -> None:
     assert {name: b["type"] for name, b in bindings(plan, "config-service-globex").items()} == {
         "DB": "d1",
         "API_KEYS": "secret_text",
+        "VERSION": "plain_text",
     }
     assert bindings(plan, "config-service-globex")["API_KEYS"]["text"] == SECRET
 
@@ -146,6 +147,7 @@ def test_image_gen_bindings(plan: Plan) -> None:
         "RATE_LIMITS": "json",
         "IMAGE_API_URL": "plain_text",
         "IMAGE_API_KEY": "secret_text",
+        "VERSION": "plain_text",
     }
     assert globex["INSTANCE_ID"]["text"] == "globex"
     assert globex["IMAGE_MODEL"]["text"] == "ideogram-v3"
@@ -168,10 +170,18 @@ def test_shared_or_own_bucket_and_limiter(plan: Plan) -> None:
 @pytest.mark.parametrize("limiter", ["rate-limiter", "rate-limiter-acme"])
 def test_rate_limiters_own_their_durable_object_and_serve_no_url(plan: Plan, limiter: str) -> None:
     script = plan.one(SCRIPT, limiter).inputs
-    assert script["migrations"] == {"newTag": "v1", "newSqliteClasses": ["RateLimiter"]}
-    assert script["bindings"] == [
-        {"name": "RATE_LIMITER", "type": "durable_object_namespace", "className": "RateLimiter"}
-    ]
+    # Offline, nothing reads the live tag: the plan shows what a new script gets.
+    assert script["migrations"] == {"newTag": "v1", "steps": [{"newSqliteClasses": ["RateLimiter"]}]}
+    migrations = plan.one(
+        "pulumi-python:dynamic/cloudflare:DurableObjectMigrations", f"{limiter}-durable-object-migrations"
+    )
+    assert migrations.inputs["migrations"] == [{"tag": "v1", "new_sqlite_classes": ["RateLimiter"]}]
+    assert script["bindings"][0] == {
+        "name": "RATE_LIMITER",
+        "type": "durable_object_namespace",
+        "className": "RateLimiter",
+    }
+    assert [b["name"] for b in script["bindings"]] == ["RATE_LIMITER", "VERSION"]
     subdomain = plan.one("cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain", f"{limiter}-workers-dev")
     assert (subdomain.inputs["enabled"], subdomain.inputs["previewsEnabled"]) == (False, False)
 

@@ -1,0 +1,113 @@
+"""Successive `pulumi up`s of a program, against the fake Cloudflare API.
+
+Pulumi's mocks answer every registration at once; here they stand in for the
+engine and the Cloudflare provider instead, keeping state between runs:
+- a dynamic resource goes through its own provider as the engine drives it
+  (check; then create, or diff and update when it changed) with the state
+  the previous run left;
+- a worker script is uploaded to the fake API with the metadata the Cloudflare
+  provider builds from its inputs, migrations included, on every run (as if a
+  module had changed each time), so the fake's checks apply to what the
+  program really declares.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import dill
+import requests
+from pulumi.runtime import MockResourceArgs, rpc
+
+import tools.offline_plan.runner
+from tools.offline_plan import Plan, evaluate
+from tools.offline_plan.mock_outputs import OfflineMocks
+
+from .support import ACCOUNT_ID, TOKEN, FakeCloudflare
+
+SCRIPT_TYPE = "cloudflare:index/workersScript:WorkersScript"
+
+
+class DeploymentFailed(Exception):
+    """The fake API refused an upload."""
+
+
+class Deployments:
+    """Runs a program again and again as `pulumi up` would, with Cloudflare answered by `cloudflare`."""
+
+    def __init__(self, cloudflare: FakeCloudflare, monkeypatch: Any) -> None:
+        self.cloudflare = cloudflare
+        self.state: dict[str, dict[str, Any]] = {}
+        self.steps: list[tuple[str, str]] = []
+        """`(operation, name)` of each dynamic-resource step the last run took."""
+        deployments = self
+
+        class DeployingMocks(OfflineMocks):
+            def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+                if args.typ.startswith("pulumi-python:dynamic"):
+                    return deployments.dynamic(args)
+                if args.typ == SCRIPT_TYPE:
+                    deployments.upload(plain(args.inputs))
+                return super().new_resource(args)
+
+        monkeypatch.setattr(tools.offline_plan.runner, "OfflineMocks", DeployingMocks)
+
+    def up(self, program: Callable[[], None]) -> Plan:
+        self.steps = []
+        return evaluate(program)
+
+    def dynamic(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        # Cloudflare, for these runs, is the fake.
+        news = {**plain(args.inputs), "api_base": self.cloudflare.api_base}
+        # The provider this program registered, unpickled as the provider host does.
+        provider = dill.loads(base64.b64decode(news["__provider"]))  # noqa: S301 - pickled by this run
+        olds = self.state.get(args.name)
+        checked = provider.check(olds or {}, news)
+        assert not checked.failures, checked.failures
+        if olds is None:
+            created = provider.create(checked.inputs)
+            self.state[args.name] = {"__id": created.id, **(created.outs or {})}
+            self.steps.append(("create", args.name))
+        elif provider.diff(olds["__id"], olds, checked.inputs).changes:
+            updated = provider.update(olds["__id"], olds, checked.inputs)
+            self.state[args.name] = {"__id": olds["__id"], **(updated.outs or {})}
+            self.steps.append(("update", args.name))
+        outs = dict(self.state[args.name])
+        return outs.pop("__id"), outs
+
+    def upload(self, inputs: Mapping[str, Any]) -> None:
+        """The multipart upload the provider sends: metadata in Cloudflare's spelling, then the modules."""
+        metadata = {
+            key: snake_case(inputs[name])
+            for key, name in (("main_module", "mainModule"), ("bindings", "bindings"), ("migrations", "migrations"))
+            if name in inputs
+        }
+        response = requests.put(
+            f"{self.cloudflare.api_base}/accounts/{ACCOUNT_ID}/workers/scripts/{inputs['scriptName']}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            files={
+                "metadata": (None, json.dumps(metadata), "application/json"),
+                inputs["mainModule"]: (inputs["mainModule"], b"export default {};", "application/javascript+module"),
+            },
+            timeout=10,
+        )
+        if not response.json()["success"]:
+            raise DeploymentFailed(json.dumps(response.json()["errors"]))
+
+
+def plain(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Inputs as a provider that takes no secrets receives them: secret values unwrapped."""
+    return {key: rpc.unwrap_rpc_secret(value) for key, value in inputs.items()}
+
+
+def snake_case(value: Any) -> Any:
+    """The SDK's camelCase names as the upload metadata spells them (`newSqliteClasses` → `new_sqlite_classes`)."""
+    if isinstance(value, Mapping):
+        return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): snake_case(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [snake_case(item) for item in value]
+    return value
