@@ -91,12 +91,14 @@ class D1MigrationsProvider(ResourceProvider):
         return CreateResult(str(props["database_id"]), _outputs(props, applied))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # The token is deliberately not compared: rotating it changes nothing in
-        # the database. Refresh uses the token stored by the last create or update.
+        # A rotated token is an update: refresh uses the token stored by the last
+        # create or update, so the new one must be stored before the old one is revoked.
         replaces = [] if _known_and_equal(olds, news, "database_id") else ["database_id"]
         changes = (
             bool(replaces)
-            or not all(_known_and_equal(olds, news, key) for key in ("api_base", "account_id", "migrations"))
+            or not all(
+                _known_and_equal(olds, news, key) for key in ("api_base", "account_id", "api_token", "migrations")
+            )
             # After a refresh, `applied` is what the database says: a restored or
             # recreated database shows here and the update applies what it lacks.
             or set(olds.get("applied") or []) != {migration["name"] for migration in news["migrations"]}

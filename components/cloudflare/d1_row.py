@@ -65,12 +65,12 @@ class D1RowProvider(ResourceProvider):
         return CreateResult(f"{props['database_id']}/{props['table']}/{props['key']}", outputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # The token is deliberately not compared: rotating it changes nothing in
-        # the row. Refresh and delete use the token stored by the last write.
+        # A rotated token is an update: refresh and delete use the token stored by
+        # the last write, so the new one must be stored before the old one is revoked.
         replaces = [key for key in _IDENTITY if not _known_and_equal(olds, news, key)]
         changes = (
             bool(replaces)
-            or not all(_known_and_equal(olds, news, key) for key in ("api_base", "updated_at_column"))
+            or not all(_known_and_equal(olds, news, key) for key in ("api_base", "api_token", "updated_at_column"))
             or not _same_values(olds.get("values"), news.get("values"))
         )
         return DiffResult(

@@ -65,16 +65,18 @@ class VectorizeIndexProvider(ResourceProvider):
         return CreateResult(str(props["index_name"]), _outputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # The token is deliberately not compared: rotating it changes nothing in
-        # Vectorize. Refresh and delete use the token stored by the last create or update.
+        # A rotated token is an update: refresh and delete use the token stored by the
+        # last create or update, so the new one must be stored before the old one is revoked.
         old_fixed, new_fixed = _set_at_creation(olds), _set_at_creation(news)
         replaces = [
             key for key in _SET_AT_CREATION if isinstance(new_fixed[key], Unknown) or old_fixed[key] != new_fixed[key]
         ]
         changes = (
             bool(replaces)
-            or isinstance(news.get("api_base"), Unknown)
-            or olds.get("api_base") != news.get("api_base")
+            or any(
+                isinstance(news.get(key), Unknown) or olds.get(key) != news.get(key)
+                for key in ("api_base", "api_token")
+            )
             or _as_set(olds.get("metadata_indexes")) != _as_set(news.get("metadata_indexes"))
         )
         # Under the same name the old index must go first: names are unique per account.

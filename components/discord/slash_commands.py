@@ -56,14 +56,14 @@ class SlashCommandsProvider(ResourceProvider):
         return CreateResult(props["application_id"], _outputs(props, registered))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # The token is deliberately not compared: rotating it changes nothing
-        # Discord holds. Delete and refresh use the token stored by the last
-        # create or update, so revoke an old token only after an update.
+        # A rotated token is an update: delete and refresh use the token stored by
+        # the last create or update, so the new one must be stored before the old one is revoked.
         replaces = [] if _known_and_equal(olds, news, "application_id") else ["application_id"]
         desired = _canonical(news["commands"])
         changes = (
             bool(replaces)
             or not _known_and_equal(olds, news, "api_base")
+            or not _known_and_equal(olds, news, "bot_token")
             or desired is None
             or desired != _canonical(olds["commands"])
             or _registered_keys(olds) != _command_keys(news["commands"])

@@ -1,20 +1,33 @@
 """What the tests of code that calls HTTP APIs share: a fake API server that records
-every request, a way to run it, and Pulumi mocks that keep every registration request."""
+every request, a way to run it, Pulumi mocks that keep every registration request,
+and the dynamic provider host driven as the Pulumi engine drives it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import grpc
 import pulumi
+from pulumi.dynamic import ResourceProvider
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc, resource_pb2
+from pulumi.runtime.proto.provider_pb2 import DiffResponse
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -130,3 +143,99 @@ def recording_monitor(mocks: EchoMocks) -> RecordingMonitor:
     recording = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, preview=False, monitor=recording)
     return recording
+
+
+@contextmanager
+def provider_host(cwd: Path = PROJECT_ROOT) -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
+    """The dynamic provider host as `pulumi up` starts it: `python -m pulumi.dynamic`
+    in the project directory, with nothing added to PYTHONPATH."""
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    host = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert host.stdout is not None
+        port = int(host.stdout.readline())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield provider_pb2_grpc.ResourceProviderStub(channel)
+    finally:
+        host.terminate()
+        host.wait()
+
+
+class HostedProvider:
+    """One resource's provider in the real host, driven with the requests the engine sends.
+
+    The host answers `Configure` with `acceptSecrets: false`, so the engine sends it every
+    secret as its plain value and marks the outputs secret itself (`additionalSecretOutputs`);
+    these requests do the same.
+    """
+
+    def __init__(self, stub: provider_pb2_grpc.ResourceProviderStub, provider: ResourceProvider, urn: str) -> None:
+        self.stub = stub
+        self.urn = urn
+        self.provider = serialize_provider(provider)
+        configured = stub.Configure(provider_pb2.ConfigureRequest(), timeout=60)
+        assert configured.acceptSecrets is False
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        """The checked inputs; fails the test on a check failure."""
+        request = provider_pb2.CheckRequest(urn=self.urn, olds=self._struct(olds), news=self._struct(news))
+        checked = self.stub.Check(request, timeout=60)
+        assert not checked.failures, [f"{failure.property}: {failure.reason}" for failure in checked.failures]
+        return self._properties(checked.inputs)
+
+    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        created = self.stub.Create(
+            provider_pb2.CreateRequest(urn=self.urn, properties=self._struct(inputs)), timeout=60
+        )
+        return created.id, self._properties(created.properties)
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResponse:
+        request = provider_pb2.DiffRequest(id=id_, urn=self.urn, olds=self._struct(olds), news=self._struct(news))
+        return self.stub.Diff(request, timeout=60)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        request = provider_pb2.UpdateRequest(id=id_, urn=self.urn, olds=self._struct(olds), news=self._struct(news))
+        return self._properties(self.stub.Update(request, timeout=60).properties)
+
+    def read(self, id_: str, state: dict[str, Any]) -> dict[str, Any]:
+        request = provider_pb2.ReadRequest(id=id_, urn=self.urn, properties=self._struct(state))
+        return self._properties(self.stub.Read(request, timeout=60).properties)
+
+    def delete(self, id_: str, state: dict[str, Any]) -> None:
+        self.stub.Delete(provider_pb2.DeleteRequest(id=id_, urn=self.urn, properties=self._struct(state)), timeout=60)
+
+    def _struct(self, properties: dict[str, Any]) -> Any:
+        # A loop of its own, as the host uses: `asyncio.run` would unset the thread's loop,
+        # which Pulumi's mocks in later tests need.
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(rpc.serialize_properties({**properties, "__provider": self.provider}, {}))
+        finally:
+            loop.close()
+
+    @staticmethod
+    def _properties(struct: Any) -> dict[str, Any]:
+        properties = rpc.deserialize_properties(struct)
+        properties.pop("__provider", None)
+        return properties
+
+
+def assert_rotation_is_an_update(diff: DiffResponse) -> None:
+    assert diff.changes == DiffResponse.DIFF_SOME
+    assert list(diff.replaces) == []
+
+
+def rotate(host: HostedProvider, inputs: dict[str, Any], rotated: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Two `pulumi up`s: the first creates the resource from `inputs`, the second follows a token
+    rotation to `rotated`, which must be an update, never a replacement. Returns the id and the
+    state the second left, which refresh and destroy will be given."""
+    id_, created = host.create(host.check({}, inputs))
+    news = host.check(inputs, rotated)
+    assert_rotation_is_an_update(host.diff(id_, created, news))
+    return id_, host.update(id_, created, news)

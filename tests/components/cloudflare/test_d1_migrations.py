@@ -28,7 +28,7 @@ from tests.components.cloudflare.support import (
     Reply,
     failure,
 )
-from tests.components.dynamic_provider_support import RecordingMonitor
+from tests.components.dynamic_provider_support import HostedProvider, RecordingMonitor, provider_host, rotate
 
 MIGRATIONS = {
     "0001_create_users.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);\n",
@@ -47,6 +47,8 @@ LIST_APPLIED = (
     "applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);\n"
     "SELECT name FROM d1_migrations ORDER BY id;"
 )
+
+ROTATED = "cf-rotated-api-token"
 
 
 def batch(name: str, sql: str) -> str:
@@ -356,7 +358,7 @@ def inputs(tmp_path: Path) -> dict[str, Any]:
     ("change", "changes", "replaces"),
     [
         pytest.param({}, False, [], id="unchanged"),
-        pytest.param({"api_token": "rotated"}, False, [], id="token-only"),
+        pytest.param({"api_token": "rotated"}, True, [], id="token-only-is-an-update"),
         pytest.param({"api_base": "http://127.0.0.1:1/client/v4"}, True, [], id="api-base"),
         pytest.param({"account_id": Unknown()}, True, [], id="unknown-account"),
         pytest.param({"database_id": "0000-other"}, True, ["database_id"], id="database"),
@@ -431,3 +433,24 @@ def test_resource_registers_the_token_as_a_secret_and_the_files_as_inputs(
         assert names == ["components.cloudflare.d1_migrations", "D1MigrationsProvider"]
 
     return resource.urn.apply(check)
+
+
+def test_a_rotated_token_is_stored_by_an_update_and_used_by_refresh(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
+    cloudflare.tokens.add(ROTATED)
+    with provider_host() as stub:
+        host = HostedProvider(
+            stub,
+            D1MigrationsProvider(),
+            "urn:pulumi:dev::orchestra::pulumi-python:dynamic/cloudflare:D1Migrations::db-migrations",
+        )
+        id_, state = rotate(
+            host,
+            props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)),
+            props(cloudflare, tmp_path / "migrations", api_token=ROTATED),
+        )
+        cloudflare.tokens.remove(TOKEN)  # revoked once the update stored the new one
+        assert state["api_token"] == ROTATED
+        refreshed = host.read(id_, state)
+
+    assert refreshed["applied"] == list(MIGRATIONS)
+    assert cloudflare.requests[-1].headers["authorization"] == f"Bearer {ROTATED}"

@@ -21,7 +21,7 @@ from tests.components.cloudflare.support import (
     RecordedRequest,
     Reply,
 )
-from tests.components.dynamic_provider_support import RecordingMonitor
+from tests.components.dynamic_provider_support import HostedProvider, RecordingMonitor, provider_host, rotate
 
 REGISTRY_SCHEMA = Path("systems/tenants/migrations/registry/0001_create_instances.sql")
 ACME = {
@@ -61,6 +61,9 @@ EARLIER = "2026-01-02T03:04:05.678Z"
 def registry(cloudflare: FakeCloudflare) -> FakeCloudflare:
     assert cloudflare.query(REGISTRY_SCHEMA.read_text(encoding="utf-8")).status == 200
     return cloudflare
+
+
+ROTATED = "cf-rotated-api-token"
 
 
 def props(cloudflare: FakeCloudflare, **overrides: Any) -> dict[str, Any]:
@@ -297,7 +300,7 @@ OUTPUTS = {**INPUTS, "updated_at": EARLIER}
     ("change", "changes", "replaces", "delete_first"),
     [
         pytest.param({}, False, [], False, id="unchanged"),
-        pytest.param({"api_token": "rotated"}, False, [], False, id="token-only"),
+        pytest.param({"api_token": "rotated"}, True, [], False, id="token-only-is-an-update"),
         pytest.param({"values": {**ACME, "r2_bucket": None}}, True, [], False, id="values"),
         pytest.param({"values": {**ACME, "image_gen_url": Unknown()}}, True, [], False, id="unknown-value"),
         pytest.param({"values": Unknown()}, True, [], False, id="unknown-values"),
@@ -399,3 +402,22 @@ def test_resource_registers_the_token_as_a_secret_and_the_row_as_inputs(
         assert names == ["components.cloudflare.d1_row", "D1RowProvider"]
 
     return resource.urn.apply(check)
+
+
+def test_a_rotated_token_is_stored_by_an_update_and_used_by_delete(registry: FakeCloudflare) -> None:
+    registry.tokens.add(ROTATED)
+    with provider_host() as stub:
+        host = HostedProvider(
+            stub,
+            D1RowProvider(),
+            "urn:pulumi:dev::orchestra::pulumi-python:dynamic/registry:D1Row::acme-registry-entry",
+        )
+        id_, state = rotate(host, props(registry), props(registry, api_token=ROTATED))
+        registry.tokens.remove(TOKEN)  # revoked once the update stored the new one
+        assert state["api_token"] == ROTATED
+        host.read(id_, state)
+        host.delete(id_, state)
+
+    assert rows(registry) == []
+    refresh, delete = registry.requests[-2:]
+    assert refresh.headers["authorization"] == delete.headers["authorization"] == f"Bearer {ROTATED}"

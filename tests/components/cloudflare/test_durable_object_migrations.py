@@ -7,14 +7,17 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi.output import Unknown
+from pulumi.runtime import rpc
 
 from components.cloudflare import binding
 from components.cloudflare.durable_object_migrations import (
     DurableObjectMigration,
+    DurableObjectMigrations,
     DurableObjectMigrationsProvider,
     defined_classes,
 )
 from components.cloudflare.worker import Worker, WorkerArgs
+from tests.components.dynamic_provider_support import HostedProvider, RecordingMonitor, provider_host, rotate
 
 from .blocks import ACCOUNT_ID, account
 from .deployments import DeploymentFailed, Deployments
@@ -212,3 +215,32 @@ def test_the_classes_are_those_the_steps_leave() -> None:
         "deleted_classes": ["Counter"],
         "transferred_classes": [{"from": "Queue", "from_script": "old-worker", "to": "Q"}],
     }
+
+
+def test_a_rotated_token_is_stored_by_an_update_and_used_by_refresh(cloudflare: FakeCloudflare) -> None:
+    rotated = "cf-rotated-api-token"
+    cloudflare.tokens.add(rotated)
+    urn = "urn:pulumi:dev::orchestra::pulumi-python:dynamic/cloudflare:DurableObjectMigrations::limiter-migrations"
+    with provider_host() as stub:
+        host = HostedProvider(stub, DurableObjectMigrationsProvider(), urn)
+        id_, state = rotate(host, props(cloudflare, V1), props(cloudflare, V1, api_token=rotated))
+        cloudflare.tokens.remove(TOKEN)  # revoked once the update stored the new one
+        refreshed = host.read(id_, state)
+
+    assert (state["api_token"], refreshed["pending"]) == (rotated, {"new_tag": "v1", "steps": [V1_STEP]})
+    assert cloudflare.requests[-1].headers["authorization"] == f"Bearer {rotated}"
+
+
+@pulumi.runtime.test
+def test_resource_registers_the_token_as_a_secret(monitor: RecordingMonitor) -> pulumi.Output[Any]:
+    resource = DurableObjectMigrations("limiter-migrations", ACCOUNT_ID, SCRIPT, TOKEN, [V1])
+
+    def check(_: Any) -> None:
+        [request] = [r for r in monitor.registrations if r.name == "limiter-migrations"]
+        inputs = rpc.deserialize_properties(request.object)
+        assert rpc.is_rpc_secret(inputs["api_token"])
+        assert list(request.additionalSecretOutputs) == ["api_token"]
+        assert inputs["migrations"] == [{"tag": "v1", "new_sqlite_classes": ["RateLimiter"]}]
+        assert inputs["pending"] == {"new_tag": "v1", "steps": [V1_STEP]}
+
+    return resource.urn.apply(check)

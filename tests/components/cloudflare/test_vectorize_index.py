@@ -19,7 +19,7 @@ from tests.components.cloudflare.support import (
     Reply,
     failure,
 )
-from tests.components.dynamic_provider_support import RecordingMonitor
+from tests.components.dynamic_provider_support import HostedProvider, RecordingMonitor, provider_host, rotate
 
 INDEX = "orchestra-knowledge-dev"
 INDEXES_PATH = f"/client/v4/accounts/{ACCOUNT_ID}/vectorize/v2/indexes"
@@ -38,6 +38,8 @@ INPUTS: dict[str, Any] = {
     "metadata_indexes": METADATA,
     "api_token": TOKEN,
 }
+
+ROTATED = "cf-rotated-api-token"
 
 
 def props(cloudflare: FakeCloudflare, **overrides: Any) -> dict[str, Any]:
@@ -206,7 +208,7 @@ def test_a_refused_token_fails_at_once(cloudflare: FakeCloudflare) -> None:
     ("change", "changes", "replaces"),
     [
         pytest.param({}, False, [], id="unchanged"),
-        pytest.param({"api_token": "rotated"}, False, [], id="token-only"),
+        pytest.param({"api_token": "rotated"}, True, [], id="token-only-is-an-update"),
         pytest.param({"dimensions": 768.0}, False, [], id="dimensions-as-double"),
         pytest.param({"metadata_indexes": METADATA[::-1]}, False, [], id="metadata-reordered"),
         pytest.param(
@@ -304,3 +306,23 @@ def test_resource_registers_the_token_as_a_secret(monitor: RecordingMonitor) -> 
         assert names == ["components.cloudflare.vectorize_index", "VectorizeIndexProvider"]
 
     return resource.urn.apply(check)
+
+
+def test_a_rotated_token_is_stored_by_an_update_and_used_by_delete(cloudflare: FakeCloudflare) -> None:
+    cloudflare.tokens.add(ROTATED)
+    with provider_host() as stub:
+        host = HostedProvider(
+            stub,
+            VectorizeIndexProvider(),
+            "urn:pulumi:dev::orchestra::pulumi-python:dynamic/cloudflare:VectorizeIndex::knowledge",
+        )
+        id_, state = rotate(host, props(cloudflare), props(cloudflare, api_token=ROTATED))
+        cloudflare.tokens.remove(TOKEN)  # revoked once the update stored the new one
+        assert state["api_token"] == ROTATED
+        host.read(id_, state)
+        host.delete(id_, state)
+
+    assert cloudflare.indexes == {}
+    delete = cloudflare.requests[-1]
+    assert (delete.method, delete.path) == ("DELETE", INDEX_PATH)
+    assert delete.headers["authorization"] == f"Bearer {ROTATED}"

@@ -3,13 +3,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import pickletools
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +15,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2
 
 from components.discord.slash_commands import (
     DISCORD_API_BASE,
@@ -28,16 +24,19 @@ from components.discord.slash_commands import (
     SlashCommandsProvider,
 )
 from tests.components.dynamic_provider_support import (
+    PROJECT_ROOT,
     EchoMocks,
     FakeApi,
+    HostedProvider,
     RecordedRequest,
     RecordingMonitor,
     Reply,
+    assert_rotation_is_an_update,
+    provider_host,
     recording_monitor,
     serving,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 APPLICATION_ID = "123456789012345678"
 TOKEN = "MTIz.bot-token-never-to-be-seen"
 COMMANDS: list[dict[str, Any]] = [
@@ -57,11 +56,15 @@ class FakeDiscord(FakeApi):
 
     def __init__(self) -> None:
         super().__init__()
+        self.tokens = {TOKEN}
+        """The bot tokens Discord accepts; a test revokes one by removing it."""
         self.registered: dict[str, list[dict[str, Any]]] = {}
         self._ids: dict[tuple[str, int, str], str] = {}
         self.api_base = f"{self.base_url}/api/v10"
 
     def answer(self, request: RecordedRequest) -> Reply:
+        if request.headers.get("authorization") not in {f"Bot {token}" for token in self.tokens}:
+            return Reply(401, {"message": "401: Unauthorized", "code": 0})
         match = re.fullmatch(r"/api/v10/applications/(\d+)/commands", request.path)
         if match is None:
             return Reply(404, {"message": "404: Not Found", "code": 0})
@@ -269,7 +272,7 @@ INPUTS = {key: value for key, value in OUTPUTS.items() if key != "registered_com
     ("news", "changes", "replaces"),
     [
         pytest.param(INPUTS, False, [], id="unchanged"),
-        pytest.param({**INPUTS, "bot_token": "rotated"}, False, [], id="token-only"),
+        pytest.param({**INPUTS, "bot_token": "rotated"}, True, [], id="token-only-is-an-update"),
         pytest.param({**INPUTS, "commands": COMMANDS[::-1]}, False, [], id="reordered"),
         pytest.param(
             {**INPUTS, "commands": json.loads(json.dumps(COMMANDS).replace(": 4", ": 4.0"))},
@@ -365,28 +368,6 @@ def test_resource_registers_the_token_as_a_secret(monitor: RecordingMonitor) -> 
 URN = "urn:pulumi:dev::orchestra::pulumi-python:dynamic/discord:SlashCommands::slash-commands"
 
 
-@contextmanager
-def provider_host(cwd: Path) -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
-    """The dynamic provider host as `pulumi up` starts it: `python -m pulumi.dynamic`
-    in the project directory, with nothing added to PYTHONPATH."""
-    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    host = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
-        cwd=cwd,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert host.stdout is not None
-        port = int(host.stdout.readline())
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield provider_pb2_grpc.ResourceProviderStub(channel)
-    finally:
-        host.terminate()
-        host.wait()
-
-
 def create_request(discord: FakeDiscord) -> provider_pb2.CreateRequest:
     properties = {**props(discord), "__provider": serialize_provider(SlashCommandsProvider())}
     return provider_pb2.CreateRequest(urn=URN, properties=asyncio.run(rpc.serialize_properties(properties, {})))
@@ -412,3 +393,23 @@ def test_provider_host_elsewhere_cannot_import_the_provider(discord: FakeDiscord
 
     assert "No module named 'components'" in str(failure.value)
     assert discord.requests == []
+
+
+def test_a_rotated_token_is_stored_by_an_update_and_used_by_delete(discord: FakeDiscord) -> None:
+    rotated = "MTIz.rotated-bot-token"
+    discord.tokens.add(rotated)
+    with provider_host() as stub:
+        host = HostedProvider(stub, SlashCommandsProvider(), URN)
+        id_, created = host.create(host.check({}, props(discord)))
+        news = host.check(created, props(discord, bot_token=rotated))
+        assert_rotation_is_an_update(host.diff(id_, created, news))
+        updated = host.update(id_, created, news)
+        discord.tokens.remove(TOKEN)  # revoked once the update stored the new one
+        assert updated["bot_token"] == rotated
+        host.read(id_, updated)
+        host.delete(id_, updated)
+
+    refresh, delete = discord.requests[-2:]
+    assert (refresh.method, delete.method) == ("GET", "PUT")
+    assert refresh.headers["authorization"] == delete.headers["authorization"] == f"Bot {rotated}"
+    assert discord.registered[APPLICATION_ID] == []
