@@ -5,7 +5,16 @@
 // "knowledge_base.json": at more than 5 KB it does not fit in a plain-text or
 // JSON binding, and a text module (rather than a JSON one) is a module type the
 // Workers upload API accepts as is.
-import { errorResponse, HttpError, json, readJsonObject, secretsEqual } from "../worker_common/http.js";
+import {
+  d1Check,
+  errorResponse,
+  healthz,
+  HttpError,
+  json,
+  kvCheck,
+  readJsonObject,
+  secretsEqual,
+} from "../worker_common/http.js";
 import knowledgeBaseText from "./knowledge_base.json";
 
 const EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5";
@@ -15,7 +24,7 @@ const EMBEDDING_BATCH_SIZE = 50;
 const RETRIEVED_PASSAGES = 4;
 const REMEMBERED_MESSAGES = 10;
 const MAX_MESSAGE_CHARS = 2000;
-const MAX_BODY_CHARS = 16 * 1024;
+const MAX_BODY_BYTES = 16 * 1024;
 const LOGIN_TOKEN_TTL_SECONDS = 15 * 60;
 const SESSION_TTL_SECONDS = 7 * 24 * 60 * 60;
 // 32 random bytes in unpadded base64url.
@@ -28,7 +37,10 @@ const ROUTES = {
   "/request-login-link": { POST: requestLoginLink },
   "/verify-login": { GET: verifyLogin, POST: verifyLogin },
   "/seed": { POST: seed },
+  "/healthz": { GET: health },
 };
+
+const HEALTH_CHECKS = { DB: d1Check("DB"), AUTH_KV: kvCheck("AUTH_KV") };
 
 export default {
   async fetch(request, env) {
@@ -56,10 +68,14 @@ function route(request, env) {
   return handlers[request.method](request, env);
 }
 
+function health(request, env) {
+  return healthz(request, env, HEALTH_CHECKS);
+}
+
 async function chat(request, env) {
   const session = await requireSession(request, env);
   await enforceLimit(env.CHAT_RATE_LIMITER, `user:${session.user_id}`);
-  const body = await readJsonObject(request, MAX_BODY_CHARS);
+  const body = await readJsonObject(request, MAX_BODY_BYTES);
   const message = typeof body.message === "string" ? body.message.trim() : "";
   if (!message || message.length > MAX_MESSAGE_CHARS) {
     throw new HttpError(400, `message must be a non-empty string of at most ${MAX_MESSAGE_CHARS} characters`);
@@ -154,7 +170,7 @@ async function embed(env, texts) {
 }
 
 async function requestLoginLink(request, env) {
-  const body = await readJsonObject(request, MAX_BODY_CHARS);
+  const body = await readJsonObject(request, MAX_BODY_BYTES);
   const email = typeof body.email === "string" ? body.email.trim().toLowerCase() : "";
   if (email.length > 254 || !EMAIL_PATTERN.test(email)) throw new HttpError(400, "email must be a valid email address");
   await enforceLimit(env.LOGIN_RATE_LIMITER, `${clientIp(request)}:${email}`);
@@ -198,7 +214,7 @@ async function sendEmail(env, { to, subject, text }) {
 
 async function verifyLogin(request, env) {
   const token =
-    request.method === "GET" ? new URL(request.url).searchParams.get("token") : (await readJsonObject(request, MAX_BODY_CHARS)).token;
+    request.method === "GET" ? new URL(request.url).searchParams.get("token") : (await readJsonObject(request, MAX_BODY_BYTES)).token;
   if (typeof token !== "string" || !TOKEN_PATTERN.test(token)) {
     throw new HttpError(400, "token must be the token from a sign-in link");
   }

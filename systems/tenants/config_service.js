@@ -1,14 +1,24 @@
 // config-service-<instance>: CRUD over the instance's configuration entries,
 // stored in the instance's D1 database, behind the instance's API key.
-import { allowMethods, authenticate, errorResponse, HttpError, json, readJsonObject } from "../worker_common/http.js";
+import {
+  allowMethods,
+  authenticate,
+  d1Check,
+  errorResponse,
+  healthz,
+  HttpError,
+  json,
+  readJsonObject,
+} from "../worker_common/http.js";
 
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_VALUE_BYTES = 32 * 1024;
-const MAX_BODY_CHARS = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 
 export default {
   async fetch(request, env) {
     try {
+      if (new URL(request.url).pathname === "/healthz") return await healthz(request, env, { DB: d1Check("DB") });
       // Checked before routing, so callers without the key learn nothing about routes.
       await authenticate(request, env);
       return await route(request, env);
@@ -44,7 +54,7 @@ async function getEntry(db, key) {
 }
 
 async function putEntry(request, db, key) {
-  const body = await readJsonObject(request, MAX_BODY_CHARS);
+  const body = await readJsonObject(request, MAX_BODY_BYTES);
   if (!Object.hasOwn(body, "value")) throw new HttpError(400, 'request body must be {"value": <any JSON value>}');
   const value = JSON.stringify(body.value);
   if (new TextEncoder().encode(value).length > MAX_VALUE_BYTES) {

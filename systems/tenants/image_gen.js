@@ -3,10 +3,18 @@
 //
 // Permission comes from the rate-limiter worker over a service binding, so the
 // limiter's storage layout and Durable Object naming stay private to it.
-import { allowMethods, authenticate, errorResponse, HttpError, json, readJsonObject } from "../worker_common/http.js";
+import {
+  allowMethods,
+  authenticate,
+  errorResponse,
+  healthz,
+  HttpError,
+  json,
+  readJsonObject,
+} from "../worker_common/http.js";
 
 const MAX_PROMPT_CHARS = 2000;
-const MAX_BODY_CHARS = 16 * 1024;
+const MAX_BODY_BYTES = 16 * 1024;
 const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 const DEFAULT_ASPECT_RATIO = "1x1";
 const ASPECT_RATIOS = [
@@ -20,6 +28,7 @@ export default {
   async fetch(request, env) {
     try {
       const { pathname } = new URL(request.url);
+      if (pathname === "/healthz") return await healthz(request, env, {});
       // Image keys are content hashes nobody can guess, so the links work in
       // an <img> tag without the API key.
       if (pathname.startsWith("/images/")) {
@@ -37,7 +46,7 @@ export default {
 };
 
 async function generate(request, env) {
-  const body = await readJsonObject(request, MAX_BODY_CHARS);
+  const body = await readJsonObject(request, MAX_BODY_BYTES);
   const prompt = typeof body.prompt === "string" ? body.prompt.trim() : "";
   if (!prompt || prompt.length > MAX_PROMPT_CHARS) {
     throw new HttpError(400, `prompt must be a non-empty string of at most ${MAX_PROMPT_CHARS} characters`);

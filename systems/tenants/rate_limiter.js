@@ -6,19 +6,20 @@
 // own instance's limits, so adding an instance never redeploys the limiter.
 // The worker is reached only through service bindings (it is not served on
 // workers.dev or any route), so its callers are the deployment's own workers.
-import { errorResponse, HttpError, json, readJsonObject } from "../worker_common/http.js";
+import { errorResponse, healthz, HttpError, json, readJsonObject } from "../worker_common/http.js";
 
 const WINDOW_SECONDS = 60;
 const MAX_NAME_CHARS = 64;
-const MAX_BODY_CHARS = 4 * 1024;
+const MAX_BODY_BYTES = 4 * 1024;
 
 export default {
   async fetch(request, env) {
     try {
       const { pathname } = new URL(request.url);
+      if (pathname === "/healthz") return await healthz(request, env, {});
       if (pathname !== "/check") throw new HttpError(404, "not found");
       if (request.method !== "POST") throw new HttpError(405, "method not allowed", { Allow: "POST" });
-      const { instance_id: instanceId, model, tokens, limits } = await readJsonObject(request, MAX_BODY_CHARS);
+      const { instance_id: instanceId, model, tokens, limits } = await readJsonObject(request, MAX_BODY_BYTES);
       for (const [field, value] of [["instance_id", instanceId], ["model", model]]) {
         if (typeof value !== "string" || !value || value.length > MAX_NAME_CHARS) {
           throw new HttpError(400, `${field} must be a non-empty string of at most ${MAX_NAME_CHARS} characters`);

@@ -1,4 +1,4 @@
-// What every worker script shares: JSON errors, body parsing and secret checks.
+// What every worker script shares: JSON errors, body parsing, secret checks and /healthz.
 // Uploaded with each worker as the module "worker_common/http.js".
 
 export class HttpError extends Error {
@@ -15,12 +15,18 @@ export function allowMethods(request, methods) {
   }
 }
 
-export async function readJsonObject(request, maxChars) {
-  const text = await request.text();
-  if (text.length > maxChars) throw new HttpError(413, "request body is too large");
+// Only `application/json` is read: a form or `text/plain` POST is a "simple" request that a
+// browser sends cross-site without a CORS preflight, so the origin allow-list would never see
+// it. A body over `maxBytes` is refused by its Content-Length before it is read, and otherwise
+// as soon as the bytes streamed in pass the limit.
+export async function readJsonObject(request, maxBytes) {
+  const mediaType = (request.headers.get("Content-Type") ?? "").split(";")[0].trim().toLowerCase();
+  if (mediaType !== "application/json") throw new HttpError(415, "Content-Type must be application/json");
+  if (Number(request.headers.get("Content-Length")) > maxBytes) throw tooLarge(maxBytes);
+  const bytes = await readAtMost(request.body, maxBytes);
   let body;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
     throw new HttpError(400, "request body must be valid JSON");
   }
@@ -28,6 +34,34 @@ export async function readJsonObject(request, maxChars) {
     throw new HttpError(400, "request body must be a JSON object");
   }
   return body;
+}
+
+async function readAtMost(stream, maxBytes) {
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+function tooLarge(maxBytes) {
+  return new HttpError(413, `request body must be at most ${maxBytes} bytes`);
 }
 
 // API_KEYS is a secret holding a JSON object of key name to key, so an instance
@@ -72,4 +106,40 @@ export function errorResponse(error) {
   if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
   console.error("unhandled error", error);
   return json({ error: "internal error" }, 500);
+}
+
+// GET /healthz, answered without authentication: the deployed version (the content hash of the
+// uploaded modules, in the VERSION binding) and one cheap check per named binding. 200 when
+// every check passes, else 503; a check's failure is reported in a few fixed words, since an
+// error's own message may quote what it touched.
+export async function healthz(request, env, checks) {
+  allowMethods(request, ["GET"]);
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        await check(env);
+        return [name, "ok"];
+      } catch (error) {
+        console.error(`health check ${name} failed`, error);
+        return [name, `${check.kind} failed`];
+      }
+    }),
+  );
+  const healthy = results.every(([, result]) => result === "ok");
+  return json(
+    { status: healthy ? "ok" : "failing", version: env.VERSION ?? null, checks: Object.fromEntries(results) },
+    healthy ? 200 : 503,
+    { "Cache-Control": "no-store" },
+  );
+}
+
+// The key is never written: a read of a missing key is as cheap as reads get and proves the namespace answers.
+const HEALTH_KEY = "healthz:probe";
+
+export function d1Check(binding) {
+  return Object.assign(async (env) => env[binding].prepare("select 1").first(), { kind: "D1 select 1" });
+}
+
+export function kvCheck(binding) {
+  return Object.assign(async (env) => env[binding].get(HEALTH_KEY), { kind: "KV get" });
 }

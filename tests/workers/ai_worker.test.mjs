@@ -9,6 +9,7 @@ import {
   fakeVectorIndex,
   jsonRequest,
   nodeBackedBinding,
+  streamingClient,
   systemPath,
   workerModules,
 } from "./support.mjs";
@@ -17,6 +18,9 @@ const ADMIN_TOKEN = "admin-secret-for-tests";
 const EMAIL_API_KEY = "email-api-key-for-tests";
 const ALLOWED_ORIGIN = "https://app.orchestra.test";
 const LIMIT_PER_MINUTE = 3;
+const VERSION = "version-of-the-uploaded-modules";
+// The worker's limit on a JSON body.
+const MAX_BODY_BYTES = 16 * 1024;
 const knowledgeBase = JSON.parse(await readFile(systemPath("ai_worker/knowledge_base.json"), "utf8"));
 
 const sentEmails = [];
@@ -55,6 +59,7 @@ const mf = new Miniflare({
         LOGIN_LINK_URL: "https://app.orchestra.test/login",
         ADMIN_TOKEN,
         EMAIL_API_KEY,
+        VERSION,
       },
       d1Databases: ["DB"],
       kvNamespaces: ["AUTH_KV"],
@@ -65,6 +70,7 @@ const mf = new Miniflare({
       wrappedBindings: { AI: { scriptName: "fake-ai" }, KNOWLEDGE_INDEX: { scriptName: "fake-vectorize" } },
       outboundService: emailApi,
     },
+    streamingClient("client", "ai-worker"),
     nodeBackedBinding("fake-ai", ai),
     nodeBackedBinding("fake-vectorize", index.binding),
   ],
@@ -424,4 +430,76 @@ describe("CORS", () => {
 
 test("unknown paths answer 404 JSON", async () => {
   await assertError(await mf.dispatchFetch("https://ai.orchestra.test/nope"), 404);
+});
+
+describe("bad input to endpoints that take JSON", () => {
+  const send = (path, body, contentType) =>
+    mf.dispatchFetch(`https://ai.orchestra.test${path}`, {
+      method: "POST",
+      headers: contentType === null ? {} : { "Content-Type": contentType },
+      body,
+    });
+  const stream = async (request) => (await (await mf.getWorker("client")).fetch("https://client/", jsonRequest("POST", request))).json();
+
+  test("refuses anything but application/json with 415, before anything is sent", async () => {
+    // A cross-site form or text/plain POST needs no CORS preflight: the allow-list would never see it.
+    const email = freshEmail();
+    const emailsBefore = sentEmails.length;
+    for (const contentType of [
+      "text/plain",
+      "text/plain;charset=UTF-8",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "application/jsonp",
+      null,
+    ]) {
+      for (const path of ["/request-login-link", "/verify-login"]) {
+        const error = await assertError(await send(path, JSON.stringify({ email }), contentType), 415);
+        assert.equal(error, "Content-Type must be application/json");
+      }
+    }
+    assert.equal(sentEmails.length, emailsBefore);
+    assert.deepEqual(await loginRecords(email), []);
+  });
+
+  test("takes application/json with parameters, in any case", async () => {
+    const response = await send("/request-login-link", JSON.stringify({ email: freshEmail() }), "Application/JSON; charset=utf-8");
+    assert.equal(response.status, 202);
+  });
+
+  // The body never arrives: a worker that read it first would never answer, and the timeout
+  // turns that hang into a failure.
+  test("refuses a body whose Content-Length is over the limit without reading it", { timeout: 60_000 }, async () => {
+    const answer = await stream({ path: "/request-login-link", length: MAX_BODY_BYTES + 1, stall: true });
+    assert.equal(answer.status, 413);
+    assert.equal(answer.body.error, `request body must be at most ${MAX_BODY_BYTES} bytes`);
+  });
+
+  test("stops reading a streamed body once it passes the limit", async () => {
+    const total = 64 * MAX_BODY_BYTES;
+    const answer = await stream({ path: "/request-login-link", total });
+    assert.equal(answer.status, 413);
+    assert.ok(answer.pulled < 4 * MAX_BODY_BYTES, `read ${answer.pulled} of ${total} bytes`);
+  });
+
+  test("reads a body within the limit, however it arrives", async () => {
+    const answer = await stream({ path: "/request-login-link", length: MAX_BODY_BYTES });
+    // All spaces: within the limit, and not JSON.
+    assert.deepEqual(answer, { status: 400, body: { error: "request body must be valid JSON" }, pulled: 0 });
+  });
+});
+
+describe("GET /healthz", () => {
+  test("answers without authentication with the version and a check per binding", async () => {
+    const response = await mf.dispatchFetch("https://ai.orchestra.test/healthz");
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("Cache-Control"), "no-store");
+    assert.deepEqual(await response.json(), { status: "ok", version: VERSION, checks: { DB: "ok", AUTH_KV: "ok" } });
+  });
+
+  test("refuses other methods with 405 JSON", async () => {
+    const response = await mf.dispatchFetch("https://ai.orchestra.test/healthz", { method: "POST" });
+    await assertError(response, 405);
+    assert.equal(response.headers.get("Allow"), "GET");
+  });
 });

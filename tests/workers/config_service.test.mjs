@@ -1,17 +1,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Miniflare } from "miniflare";
-import { COMPATIBILITY_DATE, applyMigrations, jsonRequest, systemPath, workerModules } from "./support.mjs";
+import { COMPATIBILITY_DATE, applyMigrations, jsonRequest, nodeBackedBinding, systemPath, workerModules } from "./support.mjs";
 
 const API_KEY = "config-api-key-for-tests";
 const CI_KEY = "config-ci-key-for-tests";
+
+const VERSION = "version-of-the-config-service";
 
 const configService = (apiKeys) =>
   new Miniflare({
     name: "config-service-acme-dev",
     compatibilityDate: COMPATIBILITY_DATE,
     ...workerModules("tenants/config_service.js"),
-    bindings: apiKeys === undefined ? {} : { API_KEYS: apiKeys },
+    bindings: apiKeys === undefined ? { VERSION } : { API_KEYS: apiKeys, VERSION },
     d1Databases: ["DB"],
   });
 const mf = configService(JSON.stringify({ primary: API_KEY, ci: CI_KEY }));
@@ -147,4 +149,43 @@ describe("API key", () => {
       }
     });
   }
+});
+
+describe("GET /healthz", () => {
+  test("answers without an API key with the version and the database's check", async () => {
+    const response = await mf.dispatchFetch("https://config.acme.test/healthz");
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { status: "ok", version: VERSION, checks: { DB: "ok" } });
+  });
+
+  test("refuses other methods with 405 JSON", async () => {
+    await assertError(await mf.dispatchFetch("https://config.acme.test/healthz", { method: "POST" }), 405);
+  });
+
+  test("answers 503 naming the failed check, never its error", async () => {
+    const broken = new Miniflare({
+      workers: [
+        {
+          name: "config-service-broken",
+          compatibilityDate: COMPATIBILITY_DATE,
+          ...workerModules("tenants/config_service.js"),
+          bindings: { VERSION },
+          wrappedBindings: { DB: { scriptName: "unreachable-database" } },
+        },
+        nodeBackedBinding("unreachable-database", {
+          async prepare() {
+            throw new Error("D1_ERROR: connection to db-secret-host refused");
+          },
+        }),
+      ],
+    });
+    try {
+      const response = await broken.dispatchFetch("https://config.acme.test/healthz");
+      assert.equal(response.status, 503);
+      const body = await response.json();
+      assert.deepEqual(body, { status: "failing", version: VERSION, checks: { DB: "D1 select 1 failed" } });
+    } finally {
+      await broken.dispose();
+    }
+  });
 });

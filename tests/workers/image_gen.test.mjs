@@ -40,6 +40,7 @@ const imageGen = (name, instanceId, rpm, model = "ideogram-v3") => ({
     INSTANCE_ID: instanceId,
     IMAGE_MODEL: model,
     RATE_LIMITS: { "ideogram-v3": { rpm, tpm: 100_000 } },
+    VERSION: `version-of-${name}`,
   },
   r2Buckets: { IMAGES: `images-${instanceId}` },
   serviceBindings: { RATE_LIMITER: "rate-limiter" },
@@ -174,5 +175,19 @@ describe("GET /images/:key", () => {
   test("rejects other methods with 405", async () => {
     const worker = await acme();
     await assertError(await worker.fetch(`https://images.acme.test/images/${"0".repeat(64)}.png`, { method: "DELETE" }), 405);
+  });
+});
+
+describe("GET /healthz", () => {
+  test("answers without an API key with the deployed version", async () => {
+    const response = await acme().then((worker) => worker.fetch("https://images.acme.test/healthz"));
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { status: "ok", version: "version-of-image-gen-acme-dev", checks: {} });
+  });
+
+  test("refuses other methods with 405 JSON", async () => {
+    const response = await acme().then((worker) => worker.fetch("https://images.acme.test/healthz", { method: "DELETE" }));
+    assert.equal(response.status, 405);
+    assert.equal(typeof (await response.json()).error, "string");
   });
 });

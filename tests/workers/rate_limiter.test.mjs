@@ -19,6 +19,7 @@ const mf = new Miniflare({
   name: "rate-limiter",
   compatibilityDate: COMPATIBILITY_DATE,
   ...workerModules("tenants/rate_limiter.js"),
+  bindings: { VERSION: "version-of-the-limiter" },
   durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } },
 });
 after(() => mf.dispose());
@@ -134,5 +135,17 @@ describe("admit", () => {
     assert.deepEqual(third.buckets, [[Math.floor(t0 / 1000) + 90, 1, 7]]);
     const [, second] = run([[0, 5], [400, 5]]);
     assert.deepEqual(second.buckets, [[Math.floor(t0 / 1000), 2, 10]]);
+  });
+});
+
+describe("GET /healthz", () => {
+  test("answers with the deployed version", async () => {
+    const response = await mf.dispatchFetch("https://rate-limiter/healthz");
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { status: "ok", version: "version-of-the-limiter", checks: {} });
+  });
+
+  test("refuses other methods with 405 JSON", async () => {
+    await assertError(await mf.dispatchFetch("https://rate-limiter/healthz", { method: "PUT" }), 405);
   });
 });

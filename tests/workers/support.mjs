@@ -118,3 +118,45 @@ export function jsonRequest(method, body, headers = {}) {
     body: typeof body === "string" ? body : JSON.stringify(body),
   };
 }
+
+// A worker that POSTs a body it streams itself to another worker over a service binding, so a
+// test sees how much of a body the worker under test reads. Given `length`, the body has that
+// Content-Length and, when `stall`, never delivers a byte; given `total`, that many bytes are
+// streamed in 1 KiB chunks as they are pulled. Answers {status, body, pulled}.
+export function streamingClient(name, target) {
+  return {
+    name,
+    modules: true,
+    compatibilityDate: COMPATIBILITY_DATE,
+    serviceBindings: { TARGET: target },
+    script: `
+      export default {
+        async fetch(request, env) {
+          const { path, contentType, length, stall, total } = await request.json();
+          let pulled = 0;
+          let body;
+          if (length !== undefined) {
+            const { readable, writable } = new FixedLengthStream(length);
+            body = readable;
+            if (!stall) {
+              const writer = writable.getWriter();
+              writer.write(new Uint8Array(length).fill(32));
+              writer.close();
+            }
+          } else {
+            const chunk = new Uint8Array(1024).fill(32);
+            body = new ReadableStream({
+              pull(controller) {
+                if (pulled >= total) return controller.close();
+                pulled += chunk.byteLength;
+                controller.enqueue(chunk);
+              },
+            });
+          }
+          const headers = { "Content-Type": contentType ?? "application/json" };
+          const response = await env.TARGET.fetch("https://target" + path, { method: "POST", body, headers });
+          return Response.json({ status: response.status, body: await response.json(), pulled });
+        },
+      };`,
+  };
+}
