@@ -5,8 +5,11 @@ table, so wrangler and this resource agree on what is applied. Each pending
 migration travels in one query together with its `INSERT INTO d1_migrations`:
 D1 runs a multi-statement query as one batch, and a failing statement rolls
 the whole batch back, so a broken migration applies nothing and records
-nothing. Applied migrations are append-only: changing or removing one is
-refused, at preview when the previous inputs show it, and always at deployment.
+nothing. Applied migrations are append-only: changing one is refused, at
+preview when the previous inputs show it, and always at deployment. Schemas
+only move forward: applied migrations that the files no longer have (after a
+rollback to an earlier commit) stay applied and are reported as a warning
+naming them, so the rollback itself goes ahead.
 
 A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
@@ -19,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict, TypeGuard
 
-from pulumi import Input, Output, ResourceOptions
+from pulumi import Input, Output, ResourceOptions, log
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -84,7 +87,10 @@ class D1MigrationsProvider(ResourceProvider):
     the token included, arrives in the resource's properties."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        return CheckResult(news, _check_failures(olds, news))
+        failures = _check_failures(olds, news)
+        if not failures:
+            _warn_of_removed(news, [migration["name"] for migration in olds.get("migrations") or []])
+        return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         applied = _apply_pending(props, recorded={})
@@ -101,7 +107,8 @@ class D1MigrationsProvider(ResourceProvider):
             )
             # After a refresh, `applied` is what the database says: a restored or
             # recreated database shows here and the update applies what it lacks.
-            or set(olds.get("applied") or []) != {migration["name"] for migration in news["migrations"]}
+            # Applied migrations the files no longer have are no change: they stay.
+            or not {migration["name"] for migration in news["migrations"]} <= set(olds.get("applied") or [])
         )
         return DiffResult(changes=changes, replaces=replaces)
 
@@ -165,9 +172,10 @@ def _apply_pending(props: Mapping[str, Any], recorded: Mapping[str, str]) -> lis
     `recorded` maps the names this resource applied before to their content hashes."""
     applied = _list_applied(props)
     migrations: list[Migration] = props["migrations"]
-    violations = _history_violations(migrations, [*applied, *recorded], recorded)
+    violations = _modified(migrations, recorded)
     if violations:
         raise MigrationError(_append_only_message(violations))
+    _warn_of_removed(props, [*applied, *recorded])
     for migration in migrations:
         if migration["name"] not in applied:
             _apply(props, migration)
@@ -202,19 +210,27 @@ def _query(props: Mapping[str, Any], sql: str) -> list[dict[str, Any]]:
     return results
 
 
-def _history_violations(
-    migrations: Sequence[Migration], applied: Sequence[str], recorded: Mapping[str, str]
-) -> list[str]:
-    """What the files did to applied migrations: removed ones, and ones whose content
-    differs from the hash recorded when this resource applied them."""
+def _modified(migrations: Sequence[Migration], recorded: Mapping[str, str]) -> list[str]:
+    """Applied migrations whose file's content differs from the hash recorded when this resource applied them."""
     files = _hashes(migrations)
-    removed = [f"{name} was removed" for name in dict.fromkeys(applied) if name not in files]
-    changed = [f"{name} was modified" for name, digest in recorded.items() if name in files and files[name] != digest]
-    return removed + changed
+    return [f"{name} was modified" for name, digest in recorded.items() if name in files and files[name] != digest]
 
 
 def _append_only_message(violations: Sequence[str]) -> str:
     return f"applied D1 migrations are append-only ({'; '.join(violations)}): restore them and add a new migration"
+
+
+def _warn_of_removed(props: Mapping[str, Any], applied: Sequence[str]) -> None:
+    """Names the applied migrations the files no longer have: a rollback leaves them applied."""
+    files = _hashes(props["migrations"])
+    removed = [name for name in dict.fromkeys(applied) if name not in files]
+    database = props["database_id"]
+    if removed:
+        log.warn(
+            f"D1 database {database if isinstance(database, str) else ''} keeps migrations the files no longer "
+            f"have: {', '.join(removed)}. "
+            "Schemas only move forward: a rollback leaves them applied; undo one with a new migration"
+        )
 
 
 def _outputs(props: Mapping[str, Any], applied: list[str]) -> dict[str, Any]:
@@ -262,8 +278,7 @@ def _check_failures(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[Ch
             CheckFailure("migrations", "must be distinct <number>_<name>.sql files, each with its SQL and its sha256")
         )
         return failures
-    previous: list[Migration] = olds.get("migrations") or []
-    violations = _history_violations(migrations, [m["name"] for m in previous], _hashes(previous))
+    violations = _modified(migrations, _hashes(olds.get("migrations") or []))
     if violations:
         failures.append(CheckFailure("migrations", _append_only_message(violations)))
     return failures

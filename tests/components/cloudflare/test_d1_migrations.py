@@ -215,14 +215,11 @@ def test_a_fixed_migration_applies_on_the_next_deployment(cloudflare: FakeCloudf
     assert "half_done" in cloudflare.tables()
 
 
-def test_an_applied_migration_that_was_modified_or_removed_is_refused(
-    cloudflare: FakeCloudflare, tmp_path: Path
-) -> None:
+def test_an_applied_migration_that_was_modified_is_refused(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
     provider = D1MigrationsProvider()
     directory = write(tmp_path / "migrations", MIGRATIONS)
     outs = provider.create(props(cloudflare, directory)).outs or {}
     (directory / "0001_create_users.sql").write_text("CREATE TABLE users (id INTEGER PRIMARY KEY);\n")
-    (directory / "0002_create_sessions.sql").unlink()
     write(directory, {"0004_more.sql": "CREATE TABLE more (id INTEGER);\n"})
     news = props(cloudflare, directory)
     cloudflare.requests.clear()
@@ -231,12 +228,40 @@ def test_an_applied_migration_that_was_modified_or_removed_is_refused(
         provider.update(DATABASE_ID, outs, news)
 
     assert str(refused.value) == (
-        "applied D1 migrations are append-only (0002_create_sessions.sql was removed; "
-        "0001_create_users.sql was modified): restore them and add a new migration"
+        "applied D1 migrations are append-only (0001_create_users.sql was modified): "
+        "restore them and add a new migration"
     )
     [request] = cloudflare.requests
     assert_query(request, LIST_APPLIED)
     assert cloudflare.recorded_migrations() == list(MIGRATIONS)
+
+
+def test_a_rollback_to_files_without_applied_migrations_warns_and_goes_ahead(
+    cloudflare: FakeCloudflare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", warnings.append)
+    provider = D1MigrationsProvider()
+    outs = provider.create(props(cloudflare, write(tmp_path / "today", MIGRATIONS))).outs or {}
+    # Last week's commit had only the first migration, and one the database never saw.
+    last_week = {"0001_create_users.sql": MIGRATIONS["0001_create_users.sql"], "0002_b.sql": "SELECT 1;"}
+    news = props(cloudflare, write(tmp_path / "last-week", last_week))
+
+    checked = provider.check(outs, news)
+    assert checked.failures == []
+    assert provider.diff(DATABASE_ID, outs, news).changes is True
+    updated = provider.update(DATABASE_ID, outs, news).outs or {}
+
+    assert cloudflare.recorded_migrations() == [*MIGRATIONS, "0002_b.sql"]
+    assert updated["applied"] == cloudflare.recorded_migrations()
+    assert provider.diff(DATABASE_ID, updated, news).changes is False
+    at_preview, at_deployment = warnings
+    assert at_preview == at_deployment
+    assert at_preview == (
+        f"D1 database {DATABASE_ID} keeps migrations the files no longer have: "
+        "0002_create_sessions.sql, 0003_seed_admin.sql. Schemas only move forward: "
+        "a rollback leaves them applied; undo one with a new migration"
+    )
 
 
 def test_the_preview_already_refuses_rewritten_history(tmp_path: Path) -> None:
