@@ -41,13 +41,12 @@ class AccountToken(pulumi.ComponentResource):
         if not args.permissions or len(set(args.permissions)) != len(args.permissions):
             raise ValueError(f"account token {name}: permissions must be distinct names, at least one")
         account = args.account
-        lookup = pulumi.InvokeOutputOptions(parent=self, provider=account.provider)
-        groups = [
-            cloudflare.get_account_api_token_permission_groups_list_output(
-                account_id=account.account_id, name=permission, opts=lookup
-            ).apply(lambda found, permission=permission: _group_id(name, permission, found))
-            for permission in args.permissions
-        ]
+        permissions = list(args.permissions)
+        # One unfiltered listing: the `name` filter wants URL-encoded names, and an empty answer
+        # for a name with spaces would stop the preview.
+        groups = cloudflare.get_account_api_token_permission_groups_list_output(
+            account_id=account.account_id, opts=pulumi.InvokeOutputOptions(parent=self, provider=account.provider)
+        ).apply(lambda found: _group_ids(name, permissions, found))
         token = cloudflare.AccountToken(
             name,
             account_id=account.account_id,
@@ -55,7 +54,9 @@ class AccountToken(pulumi.ComponentResource):
             policies=[
                 cloudflare.AccountTokenPolicyArgs(
                     effect="allow",
-                    permission_groups=[cloudflare.AccountTokenPolicyPermissionGroupArgs(id=group) for group in groups],
+                    permission_groups=groups.apply(
+                        lambda ids: [cloudflare.AccountTokenPolicyPermissionGroupArgs(id=group) for group in ids]
+                    ),
                     resources=json.dumps({f"com.cloudflare.api.account.{account.account_id}": "*"}),
                 )
             ],
@@ -65,10 +66,16 @@ class AccountToken(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def _group_id(token: str, permission: str, found: cloudflare.GetAccountApiTokenPermissionGroupsListResult) -> str:
-    # The `name` filter is documented as a filter, not an exact match: pick the exact name.
+def _group_ids(
+    token: str, permissions: list[str], found: cloudflare.GetAccountApiTokenPermissionGroupsListResult
+) -> list[str]:
+    """The id of each named group, in order, matched by exact name."""
     # `pulumi.get` reads the output type's fields as the SDK's own getters do.
-    ids = [str(pulumi.get(group, "id")) for group in found.results if group.name == permission]
-    if len(ids) != 1:
-        raise ValueError(f"account token {token}: Cloudflare has no permission group named {permission!r}")
-    return ids[0]
+    by_name: dict[str, list[str]] = {}
+    for group in found.results:
+        by_name.setdefault(str(pulumi.get(group, "name")), []).append(str(pulumi.get(group, "id")))
+    missing = [permission for permission in permissions if len(by_name.get(permission, [])) != 1]
+    if missing:
+        named = ", ".join(repr(permission) for permission in missing)
+        raise ValueError(f"account token {token}: Cloudflare has no permission group named {named}")
+    return [by_name[permission][0] for permission in permissions]

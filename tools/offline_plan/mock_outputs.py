@@ -170,7 +170,7 @@ class OfflineMocks(Mocks):
             "github:index/getUser:getUser": _github_account("user", str(args.args.get("username") or "")),
             "github:index/getTeam:getTeam": _github_account("team", str(args.args.get("slug") or "")),
             "cloudflare:index/getAccountApiTokenPermissionGroupsList:getAccountApiTokenPermissionGroupsList": (
-                _cloudflare_permission_group(str(args.args.get("name") or ""))
+                _cloudflare_permission_groups(args.args.get("name"))
             ),
         }
         # No check failures: the mock monitor iterates this list, so it must not be None.
@@ -206,11 +206,42 @@ def _github_account(kind: str, name: str) -> dict[str, Any]:
     return {"id": str(account_id), "nodeId": f"{kind[0].upper()}_{account_id}", "name": name, **names}
 
 
-def _cloudflare_permission_group(name: str) -> dict[str, Any]:
-    """The one group of that name, with a stable 32-hex-digit id, as the `name` filter finds it."""
-    group_id = hashlib.sha256(f"cloudflare-permission-group/{name}".encode()).hexdigest()[:32]
-    group = {"id": group_id, "name": name, "category": "Workers", "isSelectable": True, "scopes": []}
-    return {"name": name, "results": [group] if name else []}
+# Account permission groups as Cloudflare names them; an account lists several hundred.
+_CLOUDFLARE_PERMISSION_GROUPS = (
+    "Account API Tokens Read",
+    "Account API Tokens Write",
+    "Account Settings Read",
+    "Account Settings Write",
+    "D1 Read",
+    "D1 Write",
+    "Vectorize Read",
+    "Vectorize Write",
+    "Workers AI Read",
+    "Workers AI Write",
+    "Workers KV Storage Read",
+    "Workers KV Storage Write",
+    "Workers R2 Storage Read",
+    "Workers R2 Storage Write",
+    "Workers Scripts Read",
+    "Workers Scripts Write",
+    "Workers Tail Read",
+)
+
+
+def _cloudflare_permission_groups(name: object) -> dict[str, Any]:
+    """Every group, each with a stable 32-hex-digit id; with a `name` filter, the group of that name."""
+    names = _CLOUDFLARE_PERMISSION_GROUPS if name is None else [str(name)] if name else []
+    groups = [
+        {
+            "id": hashlib.sha256(f"cloudflare-permission-group/{group}".encode()).hexdigest()[:32],
+            "name": group,
+            "category": "Workers",
+            "isSelectable": True,
+            "scopes": ["com.cloudflare.api.account"],
+        }
+        for group in names
+    ]
+    return {**({"name": name} if name is not None else {}), "results": groups}
 
 
 def _no_outputs(facts: Facts, arn: str) -> dict[str, Any]:
