@@ -123,7 +123,9 @@ class Worker(pulumi.ComponentResource):
             ).pending.apply(_migrations_args)
             if args.durable_object_migrations
             else None,
-            observability=cloudflare.WorkersScriptObservabilityArgs(enabled=args.observability),
+            # Cloudflare reads the sampling rate back as its default, 1 (every request): said here,
+            # a refresh finds what the program declares.
+            observability=cloudflare.WorkersScriptObservabilityArgs(enabled=args.observability, head_sampling_rate=1),
             # The provider returns the bindings, secret texts included, as the script's state.
             opts=pulumi.ResourceOptions.merge(
                 child,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Miniflare } from "miniflare";
-import { COMPATIBILITY_DATE, applyMigrations, jsonRequest, nodeBackedBinding, systemPath, workerModules } from "./support.mjs";
+import { COMPATIBILITY_DATE, applyMigrations, jsonRequest, systemPath, workerModules } from "./support.mjs";
 
 const API_KEY = "config-api-key-for-tests";
 const CI_KEY = "config-ci-key-for-tests";
@@ -172,18 +172,24 @@ describe("GET /healthz", () => {
           bindings: { VERSION },
           wrappedBindings: { DB: { scriptName: "unreachable-database" } },
         },
-        nodeBackedBinding("unreachable-database", {
-          async prepare() {
-            throw new Error("D1_ERROR: connection to db-secret-host refused");
-          },
-        }),
+        {
+          // A D1 binding whose queries fail, as they do when the database cannot be reached.
+          name: "unreachable-database",
+          modules: true,
+          script: `
+            export default function () {
+              const failing = { async first() { throw new Error("D1_ERROR: connection to db-secret-host refused"); } };
+              return { prepare: () => failing };
+            }`,
+        },
       ],
     });
     try {
       const response = await broken.dispatchFetch("https://config.acme.test/healthz");
       assert.equal(response.status, 503);
-      const body = await response.json();
-      assert.deepEqual(body, { status: "failing", version: VERSION, checks: { DB: "D1 select 1 failed" } });
+      const text = await response.text();
+      assert.deepEqual(JSON.parse(text), { status: "failing", version: VERSION, checks: { DB: "D1 select 1 failed" } });
+      assert.ok(!text.includes("db-secret-host"));
     } finally {
       await broken.dispose();
     }

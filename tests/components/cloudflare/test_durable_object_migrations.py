@@ -84,6 +84,20 @@ def test_deploys_after_the_first_send_only_what_the_script_lacks(
     assert sent == {"oldTag": "v1", "newTag": "v2", "steps": [{"newSqliteClasses": ["Counter"]}]}
 
 
+def test_a_script_the_fixed_migration_left_at_v1_is_uploaded_without_migrations(
+    cloudflare: FakeCloudflare, source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Deployed before this resource existed, with v1 sent on its first upload.
+    cloudflare.scripts[SCRIPT] = Script("v1", {"RateLimiter"}, uploads=1)
+    deployments = Deployments(cloudflare, monkeypatch)
+
+    plan = deployments.up(lambda: limiter(source, [V1]))
+
+    assert deployments.steps == [("create", MIGRATIONS_RESOURCE)]
+    assert "migrations" not in plan.one("cloudflare:index/workersScript:WorkersScript", "limiter").inputs
+    assert cloudflare.scripts[SCRIPT] == Script("v1", {"RateLimiter"}, uploads=2)
+
+
 @pytest.mark.parametrize(
     "migrations",
     [

@@ -88,7 +88,7 @@ def test_script_upload_inputs(source: Path) -> None:
         "compatibilityDate": "2025-06-01",
         "compatibilityFlags": ["nodejs_compat"],
         "bindings": [],
-        "observability": {"enabled": True},
+        "observability": {"enabled": True, "headSamplingRate": 1},
     }
 
 
@@ -207,7 +207,7 @@ def test_without_the_accounts_subdomain_a_workers_dev_worker_has_no_url(source: 
 
 def test_observability_can_be_turned_off(source: Path) -> None:
     script = plan_worker(source, observability=False).one(SCRIPT_TYPE, "api").inputs
-    assert script["observability"] == {"enabled": False}
+    assert script["observability"] == {"enabled": False, "headSamplingRate": 1}
 
 
 def test_a_script_name_chosen_by_hand_is_used_as_written(source: Path) -> None:
