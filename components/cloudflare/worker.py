@@ -101,6 +101,19 @@ class Worker(pulumi.ComponentResource):
         if args.version_binding:
             bindings.append(plain_text(args.version_binding, self.version).entry)
         _check_unique(name, "binding", [str(binding.name) for binding in bindings])
+        # Read from the live script at each deployment: only the steps it lacks go with the upload.
+        migrations = (
+            DurableObjectMigrations(
+                f"{name}-durable-object-migrations",
+                account_id=account.account_id,
+                script_name=script_name,
+                api_token=account.api_token,
+                migrations=args.durable_object_migrations,
+                opts=pulumi.ResourceOptions(parent=self),
+            ).pending.apply(_migrations_args)
+            if args.durable_object_migrations
+            else None
+        )
 
         self.script = cloudflare.WorkersScript(
             name,
@@ -113,16 +126,7 @@ class Worker(pulumi.ComponentResource):
             compatibility_date=args.compatibility_date,
             compatibility_flags=list(args.compatibility_flags) or None,
             bindings=bindings,
-            migrations=DurableObjectMigrations(
-                f"{name}-durable-object-migrations",
-                account_id=account.account_id,
-                script_name=script_name,
-                api_token=account.api_token,
-                migrations=args.durable_object_migrations,
-                opts=pulumi.ResourceOptions(parent=self),
-            ).pending.apply(_migrations_args)
-            if args.durable_object_migrations
-            else None,
+            migrations=migrations,
             # Cloudflare reads the sampling rate back as its default, 1 (every request): said here,
             # a refresh finds what the program declares.
             observability=cloudflare.WorkersScriptObservabilityArgs(enabled=args.observability, head_sampling_rate=1),
