@@ -9,7 +9,7 @@ import pytest
 from components.cloudflare import binding
 from components.cloudflare.durable_object_migrations import DurableObjectMigration
 from components.cloudflare.worker import Worker, WorkerArgs
-from tools.offline_plan import Plan, evaluate
+from tools.offline_plan import SECRET, Plan, evaluate
 
 from .blocks import ACCOUNT_ID, TOKEN, account, children, token_never_shown, uses_account_provider
 
@@ -227,6 +227,9 @@ def test_durable_object_migrations_feed_the_upload_through_the_pending_steps(sou
     pending = plan.one("pulumi-python:dynamic/cloudflare:DurableObjectMigrations", "api-durable-object-migrations")
     assert pending.parent == plan.one(WORKER, "api").urn
     assert pending.inputs["script_name"] == "orchestra-api-dev"
+    # It reads the script with the account's token, which stays a secret in the plan and the state.
+    assert pending.inputs["api_token"] == SECRET
+    assert token_never_shown(plan)
     # Offline, nothing reads the live tag: the plan shows what a new script gets.
     script = plan.one(SCRIPT_TYPE, "api").inputs
     assert script["migrations"] == {
