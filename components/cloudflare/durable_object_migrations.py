@@ -18,7 +18,9 @@ this time with no migrations.
 
 A script at a tag the program does not declare (after a rollback to a commit
 older than its last migration) gets no migrations and a warning naming the
-tag: Durable Object classes, like D1 schemas, only move forward.
+tag: Durable Object classes, like D1 schemas, only move forward. A step the
+script has applied cannot be applied again, so changing one is refused at
+preview; a new step is the way to change classes.
 
 A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
@@ -132,11 +134,16 @@ class DurableObjectMigrationsProvider(ResourceProvider):
     """Works out a script's pending migrations from its live tag. Holds no state: everything,
     the token included, arrives in the resource's properties."""
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = _check_failures(news)
         if failures or any(isinstance(news.get(key), Unknown) for key in _INPUTS):
             return CheckResult(news, failures)
-        return CheckResult({**news, "pending": _pending(news)}, [])
+        current_tag = _current_tag(news)
+        rewritten = _rewritten(olds.get("migrations") or [], news["migrations"], current_tag)
+        if rewritten:
+            message = f"applied Durable Object migrations are append-only ({', '.join(rewritten)} changed): add a step"
+            return CheckResult(news, [CheckFailure("migrations", message)])
+        return CheckResult({**news, "pending": _pending_from(news["migrations"], current_tag, news["script_name"])}, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(str(props["script_name"]), _outputs(props))
@@ -223,6 +230,20 @@ def _pending_from(steps: Sequence[Mapping[str, Any]], current_tag: str | None, s
     if current_tag is not None:
         pending["old_tag"] = current_tag
     return pending
+
+
+def _rewritten(
+    previous: Sequence[Mapping[str, Any]], steps: Sequence[Mapping[str, Any]], current_tag: str | None
+) -> list[str]:
+    """Tags of steps the script has applied whose content differs from what the last deployment
+    declared: Cloudflare cannot redo them, so the change would silently never happen. Steps
+    after the script's tag may still change (a failed upload's step fixed), and steps the files
+    no longer have are a rollback, reported when the pending steps are worked out."""
+    tags = [step["tag"] for step in steps]
+    if current_tag not in tags:
+        return []
+    applied = {step["tag"]: step for step in steps[: tags.index(current_tag) + 1]}
+    return [step["tag"] for step in previous if step.get("tag") in applied and applied[step["tag"]] != step]
 
 
 def _current_tag(props: Mapping[str, Any]) -> str | None:

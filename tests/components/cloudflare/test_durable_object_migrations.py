@@ -162,6 +162,24 @@ def test_a_tag_the_program_does_not_declare_sends_nothing_and_warns(
     assert "declared: v1, v2" in warning
 
 
+def test_an_applied_step_that_was_changed_is_refused_and_a_pending_one_may_change(cloudflare: FakeCloudflare) -> None:
+    cloudflare.scripts[SCRIPT] = Script("v1", {"RateLimiter"})
+    provider = DurableObjectMigrationsProvider()
+    deployed = props(cloudflare, V1, V2)
+    counter_as_kv = DurableObjectMigration("v2", new_classes=["Counter"])
+
+    edited_v1 = provider.check(
+        deployed, props(cloudflare, DurableObjectMigration("v1", new_classes=["RateLimiter"]), V2)
+    )
+    edited_v2 = provider.check(deployed, props(cloudflare, V1, counter_as_kv))
+
+    [failure] = edited_v1.failures
+    assert failure.property == "migrations"
+    assert failure.reason == "applied Durable Object migrations are append-only (v1 changed): add a step"
+    assert edited_v2.failures == []
+    assert edited_v2.inputs["pending"] == {"old_tag": "v1", "new_tag": "v2", "steps": [{"new_classes": ["Counter"]}]}
+
+
 def test_unknown_inputs_in_a_preview_read_nothing(cloudflare: FakeCloudflare) -> None:
     news = props(cloudflare, V1, script_name=Unknown(), pending={"new_tag": "v1", "steps": [V1_STEP]})
 
