@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import grpc
 import pulumi
@@ -146,16 +146,19 @@ def recording_monitor(mocks: EchoMocks) -> RecordingMonitor:
 
 
 @contextmanager
-def provider_host(cwd: Path = PROJECT_ROOT) -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
+def provider_host(
+    cwd: Path = PROJECT_ROOT, stderr: IO[bytes] | None = None
+) -> Iterator[provider_pb2_grpc.ResourceProviderStub]:
     """The dynamic provider host as `pulumi up` starts it: `python -m pulumi.dynamic`
-    in the project directory, with nothing added to PYTHONPATH."""
+    in the project directory, with nothing added to PYTHONPATH. The CLI shows what the
+    host writes to stderr; `stderr` receives it."""
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     host = subprocess.Popen(
         [sys.executable, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
         cwd=cwd,
         env=environment,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr or subprocess.DEVNULL,
     )
     try:
         assert host.stdout is not None

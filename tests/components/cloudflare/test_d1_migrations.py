@@ -479,3 +479,22 @@ def test_a_rotated_token_is_stored_by_an_update_and_used_by_refresh(cloudflare: 
 
     assert refreshed["applied"] == list(MIGRATIONS)
     assert cloudflare.requests[-1].headers["authorization"] == f"Bearer {ROTATED}"
+
+
+def test_the_rollback_warning_reaches_the_cli_from_the_provider_host(
+    cloudflare: FakeCloudflare, tmp_path: Path
+) -> None:
+    urn = "urn:pulumi:dev::orchestra::pulumi-python:dynamic/cloudflare:D1Migrations::db-migrations"
+    first = {"0001_create_users.sql": MIGRATIONS["0001_create_users.sql"]}
+    with (tmp_path / "stderr").open("w+b") as stderr:
+        with provider_host(stderr=stderr) as stub:
+            host = HostedProvider(stub, D1MigrationsProvider(), urn)
+            _, state = host.create(host.check({}, props(cloudflare, write(tmp_path / "today", MIGRATIONS))))
+            host.check(state, props(cloudflare, write(tmp_path / "last-week", first)))
+        stderr.seek(0)
+        written = stderr.read().decode()
+
+    assert (
+        f"warning: D1 database {DATABASE_ID} keeps migrations the files no longer have: "
+        "0002_create_sessions.sql, 0003_seed_admin.sql." in written
+    )
