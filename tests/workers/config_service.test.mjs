@@ -96,6 +96,20 @@ describe("validation", () => {
     });
   }
 
+  test("rejects a body that is not application/json with 415 and stores nothing", async () => {
+    const response = await mf.dispatchFetch("https://config.acme.test/config/plain", {
+      method: "PUT",
+      headers: { "X-API-Key": API_KEY, "Content-Type": "text/plain" },
+      body: JSON.stringify({ value: 1 }),
+    });
+    await assertError(response, 415);
+    await assertError(await call("GET", "/config/plain"), 404);
+  });
+
+  test("rejects a body over 64 KiB with 413 before parsing it", async () => {
+    await assertError(await call("PUT", "/config/big", `{"value": "${"x".repeat(64 * 1024)}"}`), 413);
+  });
+
   test("rejects a value over 32 KiB with 413", async () => {
     await assertError(await call("PUT", "/config/big", { value: "x".repeat(33 * 1024) }), 413);
   });
