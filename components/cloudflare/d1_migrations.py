@@ -225,10 +225,11 @@ def _warn_of_removed(props: Mapping[str, Any], applied: Sequence[str]) -> None:
     files = _hashes(props["migrations"])
     removed = [name for name in dict.fromkeys(applied) if name not in files]
     database = props["database_id"]
+    # In a preview of a new database its id is not known yet.
+    which = f"D1 database {database}" if isinstance(database, str) else "The D1 database"
     if removed:
         log.warn(
-            f"D1 database {database if isinstance(database, str) else ''} keeps migrations the files no longer "
-            f"have: {', '.join(removed)}. "
+            f"{which} keeps migrations the files no longer have: {', '.join(removed)}. "
             "Schemas only move forward: a rollback leaves them applied; undo one with a new migration"
         )
 
