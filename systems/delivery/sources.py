@@ -85,6 +85,7 @@ def _repository(spec: RepositorySpec, sources: DeliverySources) -> DeliveredRepo
         default_branch=spec.default_branch,
         required_checks=spec.required_checks,
         required_approvals=spec.required_approvals,
+        require_last_push_approval=spec.require_last_push_approval,
         require_code_owner_review=spec.require_code_owner_review,
         secrets=_secrets(spec.secrets, sources),
         variables=_variables(spec.variables, sources),

@@ -95,6 +95,11 @@ class RepositorySpec(_Strict):
     default_branch: str = "main"
     required_checks: list[str] = []
     required_approvals: int = Field(default=1, ge=0, le=10)
+    require_last_push_approval: bool = Field(
+        default=True,
+        description="The last push needs someone else's approval. A team of one turns it off "
+        "(with required_approvals: 0): nobody else could ever approve.",
+    )
     require_code_owner_review: bool = False
     secrets: Secrets = {}
     variables: Variables = {}

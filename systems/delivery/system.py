@@ -61,6 +61,8 @@ class DeliveredRepository:
     required_checks: Sequence[str] = ()
     """Check contexts a pull request into the default branch must pass (a workflow job's `name`)."""
     required_approvals: int = 1
+    require_last_push_approval: bool = True
+    """The last push needs the approval of someone other than who pushed it."""
     require_code_owner_review: bool = False
     """Changes to files with CODEOWNERS entries need one of those owners' approval."""
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -201,6 +203,7 @@ class Delivery(pulumi.ComponentResource):
                 repository=repository.name,
                 required_checks=repository.required_checks,
                 required_approvals=repository.required_approvals,
+                require_last_push_approval=repository.require_last_push_approval,
                 require_code_owner_review=repository.require_code_owner_review,
                 bypass=_file_writer(args) if writes_files else None,
             ),

@@ -232,3 +232,8 @@ def test_the_shipped_environments_are_the_ones_the_workflows_use() -> None:
     used = set(re.findall(r"^\s+environment: ([\w-]+)\s*$", workflows, re.MULTILINE))
     used |= set(re.findall(r"^\s+(?:deploy|plan)-environment: ([\w-]+)\s*$", workflows, re.MULTILINE))
     assert used == declared
+
+
+def test_the_ruleset_requires_the_approval_of_the_last_push(prod: Plan) -> None:
+    for ruleset in prod.of_type("github:index/repositoryRuleset:RepositoryRuleset"):
+        assert ruleset.inputs["rules"]["pullRequest"]["requireLastPushApproval"] is True

@@ -72,6 +72,7 @@ def repositories(**replaced: DeliveryEnvironment | None) -> list[DeliveredReposi
             name="image-gen",
             required_checks=["test", "lint"],
             required_approvals=2,
+            require_last_push_approval=False,
             secrets={"CLOUDFLARE_API_TOKEN": cloudflare_token},
             variables={"CLOUDFLARE_ACCOUNT_ID": "0123abcd"},
             environments=[
@@ -337,10 +338,11 @@ def test_rulesets_require_the_checks_and_reviews(plan: Plan) -> None:
     assert orchestra["rules"]["pullRequest"]["requiredApprovingReviewCount"] == 1
     assert image_gen["rules"]["requiredStatusChecks"]["requiredChecks"] == [{"context": "test"}, {"context": "lint"}]
     assert image_gen["rules"]["pullRequest"]["requiredApprovingReviewCount"] == 2
+    assert orchestra["rules"]["pullRequest"]["requireLastPushApproval"] is True
+    assert image_gen["rules"]["pullRequest"]["requireLastPushApproval"] is False
     for ruleset in rulesets.values():
         assert ruleset["conditions"]["refName"]["includes"] == ["~DEFAULT_BRANCH"]
         assert ruleset["rules"]["pullRequest"]["dismissStaleReviewsOnPush"] is True
-        assert ruleset["rules"]["pullRequest"]["requireLastPushApproval"] is True
         assert (ruleset["rules"]["deletion"], ruleset["rules"]["nonFastForward"]) == (True, True)
     # Only the repository whose files the program commits lets its writer past the rules.
     assert "bypassActors" not in orchestra
