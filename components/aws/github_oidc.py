@@ -41,11 +41,14 @@ that must refresh gets `secret_values=True`: the values of its own stacks' secre
 whoever holds that stack's state passphrase can already decrypt from the state.
 
 What this does not prevent, stated plainly: a role that may write IAM roles and their inline
-policies under the prefix, and pass them to Lambda, can grant a function it deploys any
-permission in the account. That is inherent in deploying IAM; the guard is who can obtain the
-role at all — the trust policy's subjects (the default branch and an environment with required
-reviewers), not the permission policy. For the same reason the roles this module makes, and
-the OIDC provider, are only ever read by a deploy role: an administrator changes them.
+policies under its stack's names, and pass them to Lambda, can grant a function it deploys any
+permission in the account, the other stack's resources included; and every HTTP API of the
+region is open to every deploy role. That is inherent in deploying IAM and API Gateway into one
+account: the guard is who can obtain a role at all — the trust policy's subjects (environments
+that admit only the default branch, and for prod a reviewer), not the permission policy. A
+stack that must be walled off from another belongs in an account of its own. For the same
+reason the roles this module makes, and the OIDC provider, are only ever read by a deploy
+role: an administrator changes them.
 """
 
 import re
@@ -148,8 +151,10 @@ class DeploymentAccess:
     """For a read-only role: read those stacks' secret values too, which refreshing a secret's
     version needs. A role that writes always may."""
     oidc_provider_arn: pulumi.Input[str] | None = None
-    """The GitHub OIDC provider, when the program manages it: the role may read it and the CI
-    roles (`iam` must be among the services), never change them."""
+    """The GitHub OIDC provider, when the program manages it: the role may read it, never change it."""
+    reads_ci_roles: bool = False
+    """The program declares `GitHubActionsRole`s: the role may read them (under `CI_ROLE_PATH`),
+    never change them."""
     state_bucket: str | None = None
     """The S3 bucket of a self-managed Pulumi backend; None for Pulumi Cloud."""
     state_kms_key_arns: Sequence[pulumi.Input[str]] = ()
@@ -544,8 +549,8 @@ def _deployment_statements(access: DeploymentAccess, scope: _AccountScope) -> li
     unknown = sorted(set(access.services) - {grant.service for grant in _GRANTS})
     if unknown or not access.services:
         raise ValueError(f"deployment access needs known services; unknown: {unknown}")
-    if access.oidc_provider_arn is not None and "iam" not in access.services:
-        raise ValueError("reading the OIDC provider needs the iam service")
+    if (access.oidc_provider_arn is not None or access.reads_ci_roles) and "iam" not in access.services:
+        raise ValueError("reading the OIDC provider or the CI roles needs the iam service")
 
     every_stack = [_StackNames(access.name_prefix, stack) for stack in access.stacks]
     statements: list[PolicyStatement] = []
@@ -563,12 +568,10 @@ def _deployment_statements(access: DeploymentAccess, scope: _AccountScope) -> li
     if unscoped:
         statements.append(PolicyStatement(actions=unscoped, resources=["*"]))
     if access.oidc_provider_arn is not None:
-        statements += [
-            PolicyStatement(actions=_OIDC_READ, resources=[access.oidc_provider_arn]),
-            PolicyStatement(
-                actions=_CI_ROLE_READ, resources=[scope.global_("iam", f"role{CI_ROLE_PATH}{access.name_prefix}-*")]
-            ),
-        ]
+        statements.append(PolicyStatement(actions=_OIDC_READ, resources=[access.oidc_provider_arn]))
+    if access.reads_ci_roles:
+        ci_roles = scope.global_("iam", f"role{CI_ROLE_PATH}{access.name_prefix}-*")
+        statements.append(PolicyStatement(actions=_CI_ROLE_READ, resources=[ci_roles]))
     statements += _state_statements(access, scope)
     return statements
 

@@ -141,6 +141,7 @@ class Delivery(pulumi.ComponentResource):
                 write=write,
                 secret_values=True,
                 oidc_provider_arn=oidc.arn if args.create_oidc_provider else None,
+                reads_ci_roles=True,
                 state_bucket=args.state_bucket,
                 state_kms_key_arns=[stack_delivery.state_kms_key_arn] if stack_delivery.state_kms_key_arn else [],
             )

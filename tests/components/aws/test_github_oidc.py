@@ -178,7 +178,7 @@ def test_deploy_policy_names_every_action_and_scopes_resources_to_the_stack() ->
             PROVIDER_ARN,
             REPOSITORY,
             ["environment:production"],
-            deployment=access(True, oidc_provider_arn=PROVIDER_ARN),
+            deployment=access(True, oidc_provider_arn=PROVIDER_ARN, reads_ci_roles=True),
         )
     )
     statements = statements_of(plan, "delivery-deploy-role-policy")
@@ -306,3 +306,24 @@ def test_explicit_statements_and_managed_policies() -> None:
     assert grants(statements_of(plan, "delivery-deploy-role-policy")) == {"s3:GetObject": {"arn:aws:s3:::site/*"}}
     attachment = plan.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "delivery-deploy-role-managed-0")
     assert attachment.inputs == {"policyArn": managed, "role": "orchestra-delivery-deploy-role-prod"}
+
+
+def test_ci_roles_are_read_even_where_the_provider_is_not_managed() -> None:
+    plan = plan_role(
+        GitHubActionsRoleArgs(PROVIDER_ARN, REPOSITORY, ["pull_request"], deployment=access(False, reads_ci_roles=True))
+    )
+    granted = grants(statements_of(plan, "delivery-deploy-role-policy"))
+    assert granted["iam:GetRolePolicy"] == {
+        "arn:aws:iam::123456789012:role/orchestra-*-prod",
+        "arn:aws:iam::123456789012:role/github-actions/orchestra-*",
+    }
+    assert "iam:GetOpenIDConnectProvider" not in granted
+    with pytest.raises(ValueError, match="iam service"):
+        plan_role(
+            GitHubActionsRoleArgs(
+                PROVIDER_ARN,
+                REPOSITORY,
+                ["pull_request"],
+                deployment=DeploymentAccess("orchestra", ["prod"], ["lambda"], write=False, reads_ci_roles=True),
+            )
+        )
