@@ -404,6 +404,11 @@ def test_the_preview_comment_cannot_be_broken_out_of(tmp_path: Path) -> None:
     # Only the comment's own opening and closing fences: everything else stays inside the block.
     assert fences == ["~~~~~~~~~~text", "~~~~~~~~~~"]
 
+    (preview / "preview.txt").unlink()
+    stopped = run_script(script, tmp_path, {"PREVIEW_DIR": str(preview), "RESULT": "failure"})
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped before pulumi ran" in (tmp_path / "comment-body.md").read_text()
+
 
 # --- Deploys: a saved plan, approved, applied -------------------------------------------------
 
