@@ -65,6 +65,7 @@ def delivery_args(
             name: StackDelivery(
                 deploy_environment=stack.deploy_environment,
                 plan_environment=stack.plan_environment,
+                state_bucket=stack.state_bucket,
                 state_kms_key_arn=stack.state_kms_key_arn,
             )
             for name, stack in spec.stacks.items()
@@ -75,7 +76,6 @@ def delivery_args(
         oidc_repository_id=spec.oidc_subject.repository_id,
         github_app_id=spec.github_app_id,
         create_oidc_provider=spec.create_oidc_provider,
-        state_bucket=spec.state_bucket,
     )
 
 

@@ -138,6 +138,12 @@ class StackDeliverySpec(_Strict):
     plan_environment: str = Field(
         pattern=_GITHUB_NAME, description="Its jobs save the stack's plans and check its drift, read-only."
     )
+    state_bucket: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="The S3 bucket of the stack's self-managed state backend: one per stack, so no "
+        "stack's roles can read or write another's state.",
+    )
     state_kms_key_arn: str | None = Field(
         default=None, pattern=r"^arn:aws[a-z-]*:kms:", description="The KMS key of the stack's awskms:// secrets."
     )
@@ -162,7 +168,6 @@ class DeliverySpec(_Strict):
     create_oidc_provider: bool = Field(
         default=True, description="False where the AWS account already has GitHub's OIDC provider."
     )
-    state_bucket: str | None = Field(default=None, description="The S3 bucket of a self-managed state backend.")
     repositories: list[RepositorySpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -180,6 +185,10 @@ class DeliverySpec(_Strict):
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"each stack needs environments of its own; used twice: {', '.join(repeated)}")
+        buckets = [stack.state_bucket for stack in self.stacks.values() if stack.state_bucket]
+        shared = sorted({bucket for bucket in buckets if buckets.count(bucket) > 1})
+        if shared:
+            raise ValueError(f"each stack needs a state bucket of its own; shared: {', '.join(shared)}")
         return self
 
     def tenant_keys(self) -> set[tuple[str, str]]:

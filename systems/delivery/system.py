@@ -84,6 +84,8 @@ class StackDelivery:
     unless the stack is the one pull requests preview."""
     plan_environment: str
     """Its jobs get the stack's read role (saved plans, drift checks). Default branch only."""
+    state_bucket: str | None = None
+    """The S3 bucket of the stack's self-managed backend (one per stack), if it has one."""
     state_kms_key_arn: str | None = None
     """The KMS key of the stack's `awskms://` secrets provider, if it has one."""
 
@@ -112,7 +114,6 @@ class DeliveryArgs:
     """The GitHub App the program acts as: rulesets let it (not every admin) commit generated files."""
     create_oidc_provider: bool = True
     """False where the AWS account already has GitHub's OIDC provider."""
-    state_bucket: str | None = None
     github_token: pulumi.Input[str] | None = None
     """None: the GitHub provider reads `GITHUB_TOKEN`."""
 
@@ -142,7 +143,7 @@ class Delivery(pulumi.ComponentResource):
                 secret_values=True,
                 oidc_provider_arn=oidc.arn if args.create_oidc_provider else None,
                 reads_ci_roles=True,
-                state_bucket=args.state_bucket,
+                state_bucket=stack_delivery.state_bucket,
                 state_kms_key_arns=[stack_delivery.state_kms_key_arn] if stack_delivery.state_kms_key_arn else [],
             )
             return GitHubActionsRole(

@@ -102,6 +102,23 @@ def test_sources_and_text_values(tmp_path: Path) -> None:
             "(file): stacks: ['dev*'] are not stack names",
         ),
         (
+            {
+                **MINIMAL,
+                "stacks": {
+                    "dev": {"deploy_environment": "dev", "plan_environment": "dev-plan", "state_bucket": "acme-state"},
+                    "prod": {"deploy_environment": "p", "plan_environment": "p-plan", "state_bucket": "acme-state"},
+                },
+            },
+            "(file): each stack needs a state bucket of its own; shared: acme-state",
+        ),
+        (
+            {
+                **MINIMAL,
+                "stacks": {"dev": {"deploy_environment": "d", "plan_environment": "p", "state_kms_key_arn": "k"}},
+            },
+            "stacks.dev.state_kms_key_arn: String should match pattern",
+        ),
+        (
             with_repository(environments=[{"name": "production", "reviewers": {"users": ["a"]}}]),
             "repositories.0.environments.0: production: one reviewer who may not approve their own runs",
         ),

@@ -267,14 +267,31 @@ def test_each_stack_role_is_scoped_to_that_stack(plan: Plan) -> None:
         }
 
 
-def test_only_the_stacks_own_roles_may_decrypt_its_state() -> None:
+def test_only_the_stacks_own_roles_may_read_and_decrypt_its_state() -> None:
     keys = {stack: f"arn:aws:kms:us-east-1:123456789012:key/{stack}" for stack in STACKS}
-    stacks = {stack: dataclasses.replace(delivery, state_kms_key_arn=keys[stack]) for stack, delivery in STACKS.items()}
-    plan = plan_delivery("prod", stacks=stacks, state_bucket="acme-state")
-    decrypters = {role: role_grants(plan, role).get("kms:Decrypt") for role in ("dev-read", "dev-deploy", "prod-read")}
+    stacks = {
+        stack: dataclasses.replace(delivery, state_bucket=f"acme-state-{stack}", state_kms_key_arn=keys[stack])
+        for stack, delivery in STACKS.items()
+    }
+    plan = plan_delivery("prod", stacks=stacks)
+    roles = ("dev-read", "dev-deploy", "prod-read", "prod-deploy")
+    decrypters = {role: role_grants(plan, role).get("kms:Decrypt") for role in roles}
     # The preview environment's role (dev's read role) never decrypts production's state.
-    assert decrypters == {"dev-read": {keys["dev"]}, "dev-deploy": {keys["dev"]}, "prod-read": {keys["prod"]}}
+    assert decrypters == {
+        "dev-read": {keys["dev"]},
+        "dev-deploy": {keys["dev"]},
+        "prod-read": {keys["prod"]},
+        "prod-deploy": {keys["prod"]},
+    }
     assert role_grants(plan, "prod-deploy")["kms:Encrypt"] == {keys["prod"]}
+    readers = {role: role_grants(plan, role)["s3:GetObject"] for role in roles}
+    assert readers == {
+        "dev-read": {"arn:aws:s3:::acme-state-dev/*"},
+        "dev-deploy": {"arn:aws:s3:::acme-state-dev/*"},
+        "prod-read": {"arn:aws:s3:::acme-state-prod/*"},
+        "prod-deploy": {"arn:aws:s3:::acme-state-prod/*"},
+    }
+    assert role_grants(plan, "dev-read")["s3:PutObject"] == {"arn:aws:s3:::acme-state-dev/*.pulumi/locks/*"}
 
 
 def test_role_arns_are_the_environment_variables_the_workflows_read(plan: Plan) -> None:
