@@ -880,16 +880,38 @@ def fake_curl(tmp_path: Path) -> Path:
     return curl
 
 
-def notify(tmp_path: Path, curl: Path, url: str, results: str) -> subprocess.CompletedProcess[str]:
+def notify(tmp_path: Path, curl: Path, url: str, results: str, **notes: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": f"{curl.parent}:{os.environ['PATH']}",
         "DEPLOY_WEBHOOK_URL": url,
         "TITLE": f"Deploy of {SHA}",
         "RESULTS": results,
+        "SUPERSEDED_BY": "",
+        "ROLLBACK_STACK": "",
+        "ROLLBACK_COMMIT": "",
         "REPOSITORY": "acme/orchestra",
         "RUN_URL": "https://github.com/acme/orchestra/actions/runs/42",
+        "ROLLBACK_URL": "https://github.com/acme/orchestra/actions/workflows/rollback.yml",
     }
-    return run_script(step("notify.yml", "notify", "Post to the deploy webhook")["run"], tmp_path, env)
+    return run_script(step("notify.yml", "notify", "Post to the deploy webhook")["run"], tmp_path, env | notes)
+
+
+def test_notify_offers_the_rollback_or_names_the_newer_commit(tmp_path: Path, fake_curl: Path) -> None:
+    slack = "https://hooks.slack.com/services/T/B/X"
+    failed = notify(tmp_path, fake_curl, slack, "prod=failure", ROLLBACK_STACK="prod", ROLLBACK_COMMIT=OTHER_SHA)
+    assert failed.returncode == 0, failed.stderr
+    text = json.loads(fake_curl.with_suffix(".body").read_text())["text"]
+    assert text.splitlines()[-1] == (
+        f"Roll prod back to {OTHER_SHA}: https://github.com/acme/orchestra/actions/workflows/rollback.yml "
+        f"(gh workflow run rollback.yml -f stack=prod -f ref={OTHER_SHA})"
+    )
+    notify(tmp_path, fake_curl, slack, "prod=success", SUPERSEDED_BY=OTHER_SHA)
+    text = json.loads(fake_curl.with_suffix(".body").read_text())["text"]
+    assert text.splitlines()[-1] == f"Superseded by {OTHER_SHA}, whose run deploys instead."
+    # Values of any other shape never reach the message.
+    notify(tmp_path, fake_curl, slack, "prod=failure", ROLLBACK_STACK="prod; @here", ROLLBACK_COMMIT=OTHER_SHA)
+    text = json.loads(fake_curl.with_suffix(".body").read_text())["text"]
+    assert "Roll" not in text and "@here" not in text
 
 
 def test_notify_skips_without_a_webhook(tmp_path: Path, fake_curl: Path) -> None:
