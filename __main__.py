@@ -107,8 +107,7 @@ if delivery_spec is not None:
             orchestrator_webhook_secret=orchestrator.github_webhook_secret,
         ),
     )
-    pulumi.export("awsDeployRoleArn", delivery.deploy_role_arn)
-    pulumi.export("awsPreviewRoleArn", delivery.preview_role_arn)
+    pulumi.export("awsRoleArns", delivery.role_arns)
 
 pulumi.export("discordInteractionsUrl", orchestrator.discord_interactions_url)
 pulumi.export("githubWebhookUrl", orchestrator.github_webhook_url)

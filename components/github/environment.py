@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_github as github
 
+from .names import fragment
+
 # GitHub's limits: six reviewers (people and teams together); a wait timer of at most 30 days.
 MAX_REVIEWERS = 6
 MAX_WAIT_TIMER_MINUTES = 43_200
@@ -32,8 +34,9 @@ class EnvironmentArgs:
     """Whoever started the run cannot approve it (GitHub's default is off)."""
     admins_can_bypass: bool = False
     """GitHub's default is on, which lets any repository admin skip the approval."""
-    protected_branches_only: bool = True
-    """Only branches protected by a rule may deploy; False lets every branch deploy."""
+    branches: Sequence[str] | None = None
+    """The branches (name patterns) whose runs may use the environment; None: every branch. Named
+    rather than "protected branches", which GitHub opens to every branch when none is protected."""
     wait_timer_minutes: int = 0
     """Delay before an approved job starts; 0 for none."""
 
@@ -50,6 +53,8 @@ class Environment(pulumi.ComponentResource):
         reviewer_count = len(args.reviewers.users) + len(args.reviewers.teams)
         if reviewer_count > MAX_REVIEWERS:
             raise ValueError(f"environment {name}: {reviewer_count} reviewers; GitHub allows {MAX_REVIEWERS}")
+        if args.branches is not None and (not args.branches or any(not branch.strip() for branch in args.branches)):
+            raise ValueError(f"environment {name}: branches must be None (every branch) or non-empty names")
         if not 0 <= args.wait_timer_minutes <= MAX_WAIT_TIMER_MINUTES:
             raise ValueError(f"environment {name}: wait timer must be 0-{MAX_WAIT_TIMER_MINUTES} minutes")
         lookup = pulumi.InvokeOutputOptions(parent=self)
@@ -70,11 +75,19 @@ class Environment(pulumi.ComponentResource):
             can_admins_bypass=args.admins_can_bypass,
             wait_timer=args.wait_timer_minutes or None,
             deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
-                protected_branches=True, custom_branch_policies=False
+                protected_branches=False, custom_branch_policies=True
             )
-            if args.protected_branches_only
+            if args.branches is not None
             else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.name = self.environment.environment
+        for branch in args.branches or ():
+            github.RepositoryEnvironmentDeploymentPolicy(
+                f"{name}-branch-{fragment(branch)}",
+                repository=args.repository,
+                environment=self.name,
+                branch_pattern=branch,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.register_outputs({"name": self.name})

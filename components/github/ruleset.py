@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_github as github
@@ -9,6 +10,26 @@ import pulumi_github as github
 # The id of the base `admin` role as a ruleset bypass actor (the provider's docs: maintain 2, write 4, admin 5).
 _ADMIN_ROLE_ID = 5
 MAX_REQUIRED_APPROVALS = 10
+
+
+@dataclass(frozen=True)
+class BypassActor:
+    """Who may push past the rules, as GitHub's rulesets name actors."""
+
+    actor_type: Literal["Integration", "RepositoryRole"]
+    actor_id: int
+
+    @classmethod
+    def app(cls, app_id: int) -> "BypassActor":
+        """A GitHub App, by its App id: only tokens of that App."""
+        if app_id < 1:
+            raise ValueError(f"a GitHub App id is a positive number, got {app_id}")
+        return cls("Integration", app_id)
+
+    @classmethod
+    def admins(cls) -> "BypassActor":
+        """Everyone with the repository's admin role."""
+        return cls("RepositoryRole", _ADMIN_ROLE_ID)
 
 
 @dataclass(frozen=True)
@@ -20,19 +41,24 @@ class RulesetArgs:
     required_approvals: int = 1
     dismiss_stale_reviews: bool = True
     """A push after an approval dismisses it, so what merges is what was approved."""
+    require_last_push_approval: bool = True
+    """The last push must be approved by someone other than who pushed it: nobody merges their
+    own unreviewed commit on top of someone else's approval."""
     require_code_owner_review: bool = False
     """Changes to files with a CODEOWNERS entry need one of those owners' approval."""
     require_up_to_date: bool = True
     """Checks must have passed on the branch as merged with the latest default branch."""
-    admins_can_bypass: bool = False
-    """Repository admins may push past the rules. Needed when the program itself commits to the
-    default branch (CODEOWNERS, dependabot.yml): its token is an admin's and there is no pull request."""
+    bypass: BypassActor | None = None
+    """Who may push past the rules: needed when the program itself commits to the default branch
+    (CODEOWNERS, dependabot.yml), with no pull request. Prefer the program's GitHub App
+    (`BypassActor.app`) to every admin."""
     ruleset_name: str = "default branch"
 
 
 class Ruleset(pulumi.ComponentResource):
     """`RepositoryRuleset` targeting `~DEFAULT_BRANCH`, enforced: pull requests with the required
-    approvals, required status checks, no force pushes, no deletion."""
+    approvals (the last push approved by someone else), required status checks, no force pushes,
+    no deletion."""
 
     ruleset: github.RepositoryRuleset
 
@@ -66,10 +92,10 @@ class Ruleset(pulumi.ComponentResource):
             ),
             bypass_actors=[
                 github.RepositoryRulesetBypassActorArgs(
-                    actor_type="RepositoryRole", actor_id=_ADMIN_ROLE_ID, bypass_mode="always"
+                    actor_type=args.bypass.actor_type, actor_id=args.bypass.actor_id, bypass_mode="always"
                 )
             ]
-            if args.admins_can_bypass
+            if args.bypass is not None
             else None,
             rules=github.RepositoryRulesetRulesArgs(
                 deletion=True,
@@ -77,6 +103,7 @@ class Ruleset(pulumi.ComponentResource):
                 pull_request=github.RepositoryRulesetRulesPullRequestArgs(
                     required_approving_review_count=args.required_approvals,
                     dismiss_stale_reviews_on_push=args.dismiss_stale_reviews,
+                    require_last_push_approval=args.require_last_push_approval,
                     require_code_owner_review=args.require_code_owner_review,
                 ),
                 required_status_checks=status_checks,

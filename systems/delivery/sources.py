@@ -13,7 +13,7 @@ from components.github.files import CodeOwnersRule, DependabotUpdate
 from systems.tenants.system import Tenants
 
 from .spec import TENANT_KEY_SOURCE, DeliverySpec, EnvironmentSpec, RepositorySpec, Secrets, Text, Variables
-from .system import DeliveredRepository, DeliveryArgs, DeliveryEnvironment
+from .system import DeliveredRepository, DeliveryArgs, DeliveryEnvironment, StackDelivery
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,21 @@ def delivery_args(
         orchestrator_webhook_url=orchestrator_webhook_url,
         orchestrator_webhook_secret=orchestrator_webhook_secret,
         aws_name_prefix=pulumi.get_project(),
-        deploy_environment=spec.deploy_environment,
+        stacks={
+            name: StackDelivery(
+                deploy_environment=stack.deploy_environment,
+                plan_environment=stack.plan_environment,
+                state_bucket=stack.state_bucket,
+                state_kms_key_arn=stack.state_kms_key_arn,
+            )
+            for name, stack in spec.stacks.items()
+        },
+        preview_stack=spec.preview_stack,
+        preview_environment=spec.preview_environment,
+        oidc_owner_id=spec.oidc_subject.owner_id,
+        oidc_repository_id=spec.oidc_subject.repository_id,
+        github_app_id=spec.github_app_id,
         create_oidc_provider=spec.create_oidc_provider,
-        state_bucket=spec.state_bucket,
-        state_kms_key_arn=spec.state_kms_key_arn,
     )
 
 
@@ -74,6 +85,7 @@ def _repository(spec: RepositorySpec, sources: DeliverySources) -> DeliveredRepo
         default_branch=spec.default_branch,
         required_checks=spec.required_checks,
         required_approvals=spec.required_approvals,
+        require_last_push_approval=spec.require_last_push_approval,
         require_code_owner_review=spec.require_code_owner_review,
         secrets=_secrets(spec.secrets, sources),
         variables=_variables(spec.variables, sources),
@@ -94,7 +106,7 @@ def _environment(spec: EnvironmentSpec, sources: DeliverySources) -> DeliveryEnv
         secrets=_secrets(spec.secrets, sources),
         variables=_variables(spec.variables, sources),
         prevent_self_review=spec.prevent_self_review,
-        protected_branches_only=spec.protected_branches_only,
+        default_branch_only=spec.default_branch_only,
         wait_timer_minutes=spec.wait_timer_minutes,
     )
 

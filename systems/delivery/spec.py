@@ -25,6 +25,7 @@ VALUE_SOURCES = ("cloudflare-account-id", "ai-worker-url", "tenant-registry-data
 # GitHub's rules for Actions secret and variable names.
 _ACTIONS_NAME = r"^(?!(?i:GITHUB_))[A-Za-z_][A-Za-z0-9_]*$"
 _GITHUB_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+_STACK_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 
 
 class DeliveryFileError(pulumi.RunError):
@@ -57,9 +58,25 @@ class EnvironmentSpec(_Strict):
     reviewers: ReviewersSpec = ReviewersSpec()
     secrets: Secrets = {}
     variables: Variables = {}
-    prevent_self_review: bool = True
-    protected_branches_only: bool = True
+    prevent_self_review: bool = Field(
+        default=True,
+        description="Whoever started a run cannot approve it. A team of one sets it false, or names two reviewers.",
+    )
+    default_branch_only: bool = Field(
+        default=True, description="Only runs of the default branch may use the environment; false: any branch."
+    )
     wait_timer_minutes: int = Field(default=0, ge=0, le=43_200)
+
+    @model_validator(mode="after")
+    def _someone_can_approve(self) -> "EnvironmentSpec":
+        # With self-review prevented, a lone reviewer could never approve a run they started
+        # (a merge of theirs): the environment would wait forever.
+        if self.prevent_self_review and not self.reviewers.teams and len(self.reviewers.users) == 1:
+            raise ValueError(
+                f"{self.name}: one reviewer who may not approve their own runs; name a second reviewer "
+                "or a team, or set prevent_self_review: false"
+            )
+        return self
 
 
 class CodeOwnersSpec(_Strict):
@@ -78,6 +95,11 @@ class RepositorySpec(_Strict):
     default_branch: str = "main"
     required_checks: list[str] = []
     required_approvals: int = Field(default=1, ge=0, le=10)
+    require_last_push_approval: bool = Field(
+        default=True,
+        description="The last push needs someone else's approval. A team of one turns it off "
+        "(with required_approvals: 0): nobody else could ever approve.",
+    )
     require_code_owner_review: bool = False
     secrets: Secrets = {}
     variables: Variables = {}
@@ -89,21 +111,84 @@ class RepositorySpec(_Strict):
     )
 
 
+class OidcSubjectSpec(_Strict):
+    """How GitHub writes the deploying repository into its OIDC tokens' `sub` claim."""
+
+    format: Literal["legacy", "id"] = Field(
+        description="legacy: repo:<owner>/<name>:...; id: repo:<owner>@<owner id>/<name>@<repository id>:... "
+        "(repositories created or renamed since 2026-07-15)"
+    )
+    owner_id: int | None = Field(default=None, ge=1)
+    repository_id: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _ids_match_the_format(self) -> "OidcSubjectSpec":
+        ids = (self.owner_id, self.repository_id)
+        if self.format == "id" and None in ids:
+            raise ValueError("the id format needs owner_id and repository_id (GET /repos/<owner>/<name>: owner.id, id)")
+        if self.format == "legacy" and ids != (None, None):
+            raise ValueError("owner_id and repository_id belong to the id format; the legacy subject has no ids")
+        return self
+
+
+class StackDeliverySpec(_Strict):
+    """The GitHub environments whose jobs reach one stack."""
+
+    deploy_environment: str = Field(pattern=_GITHUB_NAME, description="Its jobs run `pulumi up` of the stack.")
+    plan_environment: str = Field(
+        pattern=_GITHUB_NAME, description="Its jobs save the stack's plans and check its drift, read-only."
+    )
+    state_bucket: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="The S3 bucket of the stack's self-managed state backend: one per stack, so no "
+        "stack's roles can read or write another's state.",
+    )
+    state_kms_key_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:kms:", description="The KMS key of the stack's awskms:// secrets."
+    )
+
+
 class DeliverySpec(_Strict):
     owner: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")
     deploying_repository: str = Field(description="The repository whose workflows preview and deploy this program.")
-    deploy_environment: str = "production"
+    oidc_subject: OidcSubjectSpec
+    stacks: dict[str, StackDeliverySpec] = Field(
+        min_length=1, description="Every stack the workflows deploy, by name: its own environments and role."
+    )
+    preview_stack: str = Field(default="dev", description="The stack pull requests preview for real.")
+    preview_environment: str = Field(
+        default="preview", pattern=_GITHUB_NAME, description="Pull requests' previews run in it, once approved."
+    )
+    github_app_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="The GitHub App the program and the workflows act as: rulesets let it commit generated files.",
+    )
     create_oidc_provider: bool = Field(
         default=True, description="False where the AWS account already has GitHub's OIDC provider."
     )
-    state_bucket: str | None = Field(default=None, description="The S3 bucket of a self-managed state backend.")
-    state_kms_key_arn: str | None = Field(default=None, description="The KMS key that encrypts that state.")
     repositories: list[RepositorySpec] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _deploying_repository_is_listed(self) -> "DeliverySpec":
+    def _deployment_is_consistent(self) -> "DeliverySpec":
         if self.deploying_repository not in {repository.name for repository in self.repositories}:
             raise ValueError(f"deploying_repository {self.deploying_repository!r} is not among the repositories")
+        bad_stacks = [stack for stack in self.stacks if not re.fullmatch(_STACK_NAME, stack)]
+        if bad_stacks:
+            raise ValueError(f"stacks: {bad_stacks} are not stack names (letters, digits, - and _)")
+        if self.preview_stack not in self.stacks:
+            raise ValueError(f"preview_stack {self.preview_stack!r} is not among the stacks")
+        names = [self.preview_environment] + [
+            name for stack in self.stacks.values() for name in (stack.deploy_environment, stack.plan_environment)
+        ]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"each stack needs environments of its own; used twice: {', '.join(repeated)}")
+        buckets = [stack.state_bucket for stack in self.stacks.values() if stack.state_bucket]
+        shared = sorted({bucket for bucket in buckets if buckets.count(bucket) > 1})
+        if shared:
+            raise ValueError(f"each stack needs a state bucket of its own; shared: {', '.join(shared)}")
         return self
 
     def tenant_keys(self) -> set[tuple[str, str]]:

@@ -11,6 +11,7 @@ from components.aws.github_oidc import (
     GitHubActionsRoleArgs,
     GitHubOidc,
     GitHubOidcArgs,
+    GitHubRepository,
     Service,
 )
 from components.github.actions import ActionsSettings, ActionsSettingsArgs
@@ -18,7 +19,7 @@ from components.github.environment import Environment, EnvironmentArgs, Reviewer
 from components.github.files import CodeOwnersRule, DependabotUpdate, RepositoryFiles, RepositoryFilesArgs
 from components.github.names import fragment
 from components.github.owner import GitHubOwner, GitHubOwnerArgs
-from components.github.ruleset import Ruleset, RulesetArgs
+from components.github.ruleset import BypassActor, Ruleset, RulesetArgs
 from components.github.webhook import Webhook, WebhookArgs
 
 # The AWS services the orchestrator's blocks declare resources in: what the deploy role may manage.
@@ -35,9 +36,8 @@ PROGRAM_AWS_SERVICES: tuple[Service, ...] = (
 )
 # The events the orchestrator's GitHub handler acts on (it answers `ping` too, which GitHub sends unasked).
 ORCHESTRATOR_EVENTS = ("issues",)
-# The repository variables the workflows read the roles from (preview.yml, pulumi-up.yml).
-DEPLOY_ROLE_VARIABLE = "AWS_DEPLOY_ROLE_ARN"
-PREVIEW_ROLE_VARIABLE = "AWS_PREVIEW_ROLE_ARN"
+# The environment variable the workflows read their environment's role from.
+ROLE_VARIABLE = "AWS_ROLE_ARN"
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class DeliveryEnvironment:
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     variables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     prevent_self_review: bool = True
-    protected_branches_only: bool = True
+    default_branch_only: bool = True
+    """Only runs of the repository's default branch may use it; False: any branch."""
     wait_timer_minutes: int = 0
 
 
@@ -60,6 +61,8 @@ class DeliveredRepository:
     required_checks: Sequence[str] = ()
     """Check contexts a pull request into the default branch must pass (a workflow job's `name`)."""
     required_approvals: int = 1
+    require_last_push_approval: bool = True
+    """The last push needs the approval of someone other than who pushed it."""
     require_code_owner_review: bool = False
     """Changes to files with CODEOWNERS entries need one of those owners' approval."""
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -73,29 +76,51 @@ class DeliveredRepository:
 
 
 @dataclass(frozen=True)
+class StackDelivery:
+    """The environments of the deploying repository whose jobs reach one stack, each through a role of its own."""
+
+    deploy_environment: str
+    """Its jobs get the stack's deploy role. Default branch only; a reviewer's approval too,
+    unless the stack is the one pull requests preview."""
+    plan_environment: str
+    """Its jobs get the stack's read role (saved plans, drift checks). Default branch only."""
+    state_bucket: str | None = None
+    """The S3 bucket of the stack's self-managed backend (one per stack), if it has one."""
+    state_kms_key_arn: str | None = None
+    """The KMS key of the stack's `awskms://` secrets provider, if it has one."""
+
+
+@dataclass(frozen=True)
 class DeliveryArgs:
     github_owner: str
     repositories: Sequence[DeliveredRepository]
     deploying_repository: str
     """The repository (among `repositories`) whose workflows preview and deploy this program: it
-    gets the AWS roles, their ARNs as variables, and must have the deploy environment."""
+    gets the AWS roles, their ARNs as environment variables, and must have their environments."""
     orchestrator_webhook_url: pulumi.Input[str]
     orchestrator_webhook_secret: pulumi.Input[str]
     aws_name_prefix: str
     """The prefix of every AWS resource name the program declares (the project's name)."""
-    deploy_environment: str = "production"
-    """The environment whose jobs deploy beyond the default branch; it must require a reviewer."""
+    stacks: Mapping[str, StackDelivery]
+    """Every stack the workflows deploy."""
+    preview_stack: str = "dev"
+    """The stack pull requests preview for real, with its read role, after approval."""
+    preview_environment: str = "preview"
+    """Pull requests' preview jobs run in it: any branch, but only once a reviewer approves."""
+    oidc_owner_id: int | None = None
+    oidc_repository_id: int | None = None
+    """Both given: the deploying repository's tokens carry the id-embedded subject (see `GitHubRepository`)."""
+    github_app_id: int | None = None
+    """The GitHub App the program acts as: rulesets let it (not every admin) commit generated files."""
     create_oidc_provider: bool = True
     """False where the AWS account already has GitHub's OIDC provider."""
-    state_bucket: str | None = None
-    state_kms_key_arn: str | None = None
     github_token: pulumi.Input[str] | None = None
     """None: the GitHub provider reads `GITHUB_TOKEN`."""
 
 
 class Delivery(pulumi.ComponentResource):
-    deploy_role_arn: pulumi.Output[str]
-    preview_role_arn: pulumi.Output[str]
+    role_arns: dict[str, pulumi.Output[str]]
+    """`<stack>-deploy` and `<stack>-read` of every stack, to the role's ARN."""
     oidc_provider_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: DeliveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -104,62 +129,72 @@ class Delivery(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         oidc = GitHubOidc(f"{name}-oidc", GitHubOidcArgs(create_provider=args.create_oidc_provider), child)
-        full_name = f"{args.github_owner}/{deploying.name}"
+        repository = GitHubRepository(
+            args.github_owner, deploying.name, owner_id=args.oidc_owner_id, repository_id=args.oidc_repository_id
+        )
 
-        def role(role_name: str, subjects: list[str], write: bool) -> GitHubActionsRole:
+        def role(stack: str, kind: str, environments: list[str], write: bool) -> GitHubActionsRole:
+            stack_delivery = args.stacks[stack]
             access = DeploymentAccess(
                 name_prefix=args.aws_name_prefix,
+                stacks=[stack],
                 services=PROGRAM_AWS_SERVICES,
                 write=write,
+                secret_values=True,
                 oidc_provider_arn=oidc.arn if args.create_oidc_provider else None,
-                state_bucket=args.state_bucket,
-                state_kms_key_arn=args.state_kms_key_arn,
+                reads_ci_roles=True,
+                state_bucket=stack_delivery.state_bucket,
+                state_kms_key_arns=[stack_delivery.state_kms_key_arn] if stack_delivery.state_kms_key_arn else [],
             )
             return GitHubActionsRole(
-                f"{name}-{role_name}-role",
+                f"{name}-{stack}-{kind}-role",
                 GitHubActionsRoleArgs(
-                    provider_arn=oidc.arn, repository=full_name, subjects=subjects, deployment=access
+                    provider_arn=oidc.arn,
+                    repository=repository,
+                    subjects=[f"environment:{environment}" for environment in environments],
+                    deployment=access,
+                    description=f"GitHub Actions of {args.github_owner}/{deploying.name}: {kind} {stack}",
                 ),
                 child,
             )
 
-        # Dev deploys from pushes to the default branch; prod from jobs in the deploy environment.
-        deploy = role(
-            "deploy", [f"environment:{args.deploy_environment}", f"ref:refs/heads/{deploying.default_branch}"], True
-        )
-        preview = role("preview", ["pull_request"], False)
+        # Each environment's jobs get one role, named by the environment's AWS_ROLE_ARN variable.
+        self.role_arns = {}
+        environment_roles: dict[str, pulumi.Output[str]] = {}
+        for stack, stack_delivery in args.stacks.items():
+            readers = [stack_delivery.plan_environment]
+            if stack == args.preview_stack:
+                readers.append(args.preview_environment)
+            deploy = role(stack, "deploy", [stack_delivery.deploy_environment], write=True)
+            read = role(stack, "read", readers, write=False)
+            self.role_arns[f"{stack}-deploy"] = deploy.arn
+            self.role_arns[f"{stack}-read"] = read.arn
+            environment_roles[stack_delivery.deploy_environment] = deploy.arn
+            environment_roles |= dict.fromkeys(readers, read.arn)
 
         owner = GitHubOwner(f"{name}-github", GitHubOwnerArgs(owner=args.github_owner, token=args.github_token), child)
         on_github = pulumi.ResourceOptions(parent=self, provider=owner.provider)
-        for repository in args.repositories:
-            variables: dict[str, pulumi.Input[str]] = dict(repository.variables)
-            if repository is deploying:
-                variables |= {DEPLOY_ROLE_VARIABLE: deploy.arn, PREVIEW_ROLE_VARIABLE: preview.arn}
-            self._repository(f"{name}-{fragment(repository.name)}", repository, variables, args, on_github)
+        for delivered in args.repositories:
+            roles = environment_roles if delivered is deploying else {}
+            self._repository(f"{name}-{fragment(delivered.name)}", delivered, roles, args, on_github)
 
-        self.deploy_role_arn = deploy.arn
-        self.preview_role_arn = preview.arn
         self.oidc_provider_arn = oidc.arn
-        self.register_outputs(
-            {
-                "deploy_role_arn": self.deploy_role_arn,
-                "preview_role_arn": self.preview_role_arn,
-                "oidc_provider_arn": self.oidc_provider_arn,
-            }
-        )
+        self.register_outputs({"role_arns": self.role_arns, "oidc_provider_arn": self.oidc_provider_arn})
 
     def _repository(
         self,
         name: str,
         repository: DeliveredRepository,
-        variables: Mapping[str, pulumi.Input[str]],
+        environment_roles: Mapping[str, pulumi.Input[str]],
         args: DeliveryArgs,
         opts: pulumi.ResourceOptions,
     ) -> None:
-        if repository.secrets or variables:
+        if repository.secrets or repository.variables:
             ActionsSettings(
                 f"{name}-actions",
-                ActionsSettingsArgs(repository=repository.name, secrets=repository.secrets, variables=variables),
+                ActionsSettingsArgs(
+                    repository=repository.name, secrets=repository.secrets, variables=repository.variables
+                ),
                 opts,
             )
         # The program commits its files straight to the default branch, past the pull-request rule.
@@ -170,8 +205,9 @@ class Delivery(pulumi.ComponentResource):
                 repository=repository.name,
                 required_checks=repository.required_checks,
                 required_approvals=repository.required_approvals,
+                require_last_push_approval=repository.require_last_push_approval,
                 require_code_owner_review=repository.require_code_owner_review,
-                admins_can_bypass=writes_files,
+                bypass=_file_writer(args) if writes_files else None,
             ),
             opts,
         )
@@ -184,19 +220,22 @@ class Delivery(pulumi.ComponentResource):
                     environment=spec.name,
                     reviewers=spec.reviewers,
                     prevent_self_review=spec.prevent_self_review,
-                    protected_branches_only=spec.protected_branches_only,
+                    branches=[repository.default_branch] if spec.default_branch_only else None,
                     wait_timer_minutes=spec.wait_timer_minutes,
                 ),
                 opts,
             )
-            if spec.secrets or spec.variables:
+            variables = dict(spec.variables)
+            if spec.name in environment_roles:
+                variables[ROLE_VARIABLE] = environment_roles[spec.name]
+            if spec.secrets or variables:
                 ActionsSettings(
                     f"{environment_name}-actions",
                     ActionsSettingsArgs(
                         repository=repository.name,
                         environment=environment.name,
                         secrets=spec.secrets,
-                        variables=spec.variables,
+                        variables=variables,
                     ),
                     opts,
                 )
@@ -224,9 +263,17 @@ class Delivery(pulumi.ComponentResource):
             )
 
 
+def _file_writer(args: DeliveryArgs) -> BypassActor:
+    """Who commits the generated files past the pull-request rule: the program's GitHub App, or
+    (with a personal token) the admin role the token's owner holds."""
+    if args.github_app_id is not None:
+        return BypassActor.app(args.github_app_id)
+    return BypassActor.admins()
+
+
 def _deploying_repository(args: DeliveryArgs) -> DeliveredRepository:
-    """The deploying repository, checked: the deploy role trusts its deploy environment, so that
-    environment must exist, require a reviewer and admit only protected branches."""
+    """The deploying repository, checked: its environments are what the roles trust, so each must
+    exist and admit only the runs its role is meant for."""
     names = [repository.name.lower() for repository in args.repositories]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -235,13 +282,48 @@ def _deploying_repository(args: DeliveryArgs) -> DeliveredRepository:
     if not matches:
         raise ValueError(f"delivery: deploying repository {args.deploying_repository!r} is not among the repositories")
     deploying = matches[0]
-    environments = [e for e in deploying.environments if e.name == args.deploy_environment]
-    if not environments or not environments[0].reviewers or not environments[0].protected_branches_only:
-        raise ValueError(
-            f"delivery: {deploying.name} needs a {args.deploy_environment!r} environment with reviewers, "
-            "limited to protected branches: the deploy role trusts it"
+    if args.preview_stack not in args.stacks:
+        raise ValueError(f"delivery: the preview stack {args.preview_stack!r} is not among the stacks")
+    environments = {environment.name: environment for environment in deploying.environments}
+
+    def require(name: str, reviewed: bool, default_branch_only: bool, why: str) -> None:
+        environment = environments.get(name)
+        if (
+            environment is None
+            or (reviewed and not environment.reviewers)
+            or (default_branch_only and not environment.default_branch_only)
+        ):
+            needs = " and ".join(
+                ["reviewers"] * reviewed + [f"to admit only {deploying.default_branch}"] * default_branch_only
+            )
+            raise ValueError(f"delivery: {deploying.name} needs a {name!r} environment with {needs}: {why}")
+
+    for stack, stack_delivery in args.stacks.items():
+        # The previewed stack's code runs in pull requests anyway: its deploys need no second approval.
+        require(
+            stack_delivery.deploy_environment,
+            reviewed=stack != args.preview_stack,
+            default_branch_only=True,
+            why=f"its jobs get the deploy role of {stack}",
         )
-    taken = {DEPLOY_ROLE_VARIABLE, PREVIEW_ROLE_VARIABLE} & {v.upper() for v in deploying.variables}
+        require(
+            stack_delivery.plan_environment,
+            reviewed=False,
+            default_branch_only=True,
+            why=f"its jobs get the read role of {stack} and its state",
+        )
+    require(
+        args.preview_environment,
+        reviewed=True,
+        default_branch_only=False,
+        why="it runs pull requests' code with a read role and the previewed stack's state",
+    )
+    if deploying.secrets:
+        raise ValueError(
+            f"delivery: {deploying.name} has repository secrets ({', '.join(sorted(deploying.secrets))}); "
+            "any branch's workflow can read those: give them to an environment"
+        )
+    taken = [e.name for e in deploying.environments if ROLE_VARIABLE in {v.upper() for v in e.variables}]
     if taken:
-        raise ValueError(f"delivery: {', '.join(sorted(taken))} of {deploying.name} are set from the roles it creates")
+        raise ValueError(f"delivery: {ROLE_VARIABLE} of {', '.join(taken)} is set from the roles the program creates")
     return deploying

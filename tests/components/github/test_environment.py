@@ -9,18 +9,26 @@ def plan_environment(args: EnvironmentArgs) -> Plan:
     return evaluate(lambda: Environment("orchestra-production", args))
 
 
-def test_reviewers_are_resolved_to_ids_and_only_protected_branches_deploy() -> None:
+def test_reviewers_are_resolved_to_ids_and_only_the_named_branch_deploys() -> None:
     plan = plan_environment(
         EnvironmentArgs(
             repository="orchestra",
             environment="production",
             reviewers=Reviewers(users=["alice", "bob"], teams=["platform"]),
+            branches=["main"],
             wait_timer_minutes=5,
         )
     )
     component = plan.one("orchestra:github:Environment", "orchestra-production")
-    (environment,) = plan.children_of(component.urn)
+    environment, policy = sorted(plan.children_of(component.urn), key=lambda r: r.type)
     assert environment.type == "github:index/repositoryEnvironment:RepositoryEnvironment"
+    # "Protected branches" admits every branch of a repository with no protected branch: the
+    # branch is named instead.
+    assert policy.type == "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+    assert (policy.name, policy.inputs) == (
+        "orchestra-production-branch-main",
+        {"repository": "orchestra", "environment": "production", "branchPattern": "main"},
+    )
     assert environment.inputs == {
         "repository": "orchestra",
         "environment": "production",
@@ -30,15 +38,16 @@ def test_reviewers_are_resolved_to_ids_and_only_protected_branches_deploy() -> N
         "preventSelfReview": True,
         "canAdminsBypass": False,
         "waitTimer": 5,
-        "deploymentBranchPolicy": {"protectedBranches": True, "customBranchPolicies": False},
+        "deploymentBranchPolicy": {"protectedBranches": False, "customBranchPolicies": True},
     }
 
 
 def test_an_environment_without_reviewers_or_branch_limits() -> None:
-    plan = plan_environment(
-        EnvironmentArgs(repository="image-gen", environment="preview", protected_branches_only=False)
-    )
+    plan = plan_environment(EnvironmentArgs(repository="image-gen", environment="preview"))
     inputs = plan.one("github:index/repositoryEnvironment:RepositoryEnvironment", "orchestra-production").inputs
+    assert (
+        plan.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy") == []
+    )
     assert "reviewers" not in inputs
     assert "deploymentBranchPolicy" not in inputs
     assert "waitTimer" not in inputs
@@ -48,5 +57,7 @@ def test_github_limits_are_checked_before_anything_is_sent() -> None:
     seven = Reviewers(users=[f"user{i}" for i in range(4)], teams=["a", "b", "c"])
     with pytest.raises(ValueError, match="7 reviewers"):
         plan_environment(EnvironmentArgs(repository="r", environment="production", reviewers=seven))
+    with pytest.raises(ValueError, match="branches"):
+        plan_environment(EnvironmentArgs(repository="r", environment="production", branches=[]))
     with pytest.raises(ValueError, match="wait timer"):
         plan_environment(EnvironmentArgs(repository="r", environment="production", wait_timer_minutes=43_201))

@@ -1,6 +1,6 @@
 import pytest
 
-from components.github.ruleset import Ruleset, RulesetArgs
+from components.github.ruleset import BypassActor, Ruleset, RulesetArgs
 from tools.offline_plan import Plan, evaluate
 
 
@@ -27,6 +27,7 @@ def test_default_branch_needs_reviewed_pull_requests_with_green_checks() -> None
             "pullRequest": {
                 "requiredApprovingReviewCount": 2,
                 "dismissStaleReviewsOnPush": True,
+                "requireLastPushApproval": True,
                 "requireCodeOwnerReview": False,
             },
             "requiredStatusChecks": {
@@ -38,10 +39,27 @@ def test_default_branch_needs_reviewed_pull_requests_with_green_checks() -> None
 
 
 def test_without_checks_there_is_no_status_check_rule_and_admins_may_bypass_when_asked() -> None:
-    plan = plan_ruleset(RulesetArgs(repository="image-gen", admins_can_bypass=True))
+    plan = plan_ruleset(RulesetArgs(repository="image-gen", bypass=BypassActor.admins()))
     inputs = plan.one("github:index/repositoryRuleset:RepositoryRuleset", "orchestra-ruleset").inputs
     assert "requiredStatusChecks" not in inputs["rules"]
     assert inputs["bypassActors"] == [{"actorType": "RepositoryRole", "actorId": 5, "bypassMode": "always"}]
+
+
+def test_a_github_app_bypasses_as_an_integration() -> None:
+    plan = plan_ruleset(RulesetArgs(repository="image-gen", bypass=BypassActor.app(987654)))
+    inputs = plan.one("github:index/repositoryRuleset:RepositoryRuleset", "orchestra-ruleset").inputs
+    assert inputs["bypassActors"] == [{"actorType": "Integration", "actorId": 987654, "bypassMode": "always"}]
+
+
+def test_nobody_bypasses_unless_named() -> None:
+    inputs = (
+        plan_ruleset(RulesetArgs(repository="r"))
+        .one("github:index/repositoryRuleset:RepositoryRuleset", "orchestra-ruleset")
+        .inputs
+    )
+    assert "bypassActors" not in inputs
+    with pytest.raises(ValueError, match="App id"):
+        BypassActor.app(0)
 
 
 @pytest.mark.parametrize(

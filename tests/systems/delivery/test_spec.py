@@ -10,7 +10,11 @@ KEYS = {("acme", "primary"), ("acme", "ci")}
 MINIMAL = {
     "owner": "example-org",
     "deploying_repository": "orchestra",
-    "repositories": [{"name": "orchestra", "environments": [{"name": "production", "reviewers": {"users": ["a"]}}]}],
+    "oidc_subject": {"format": "legacy"},
+    "stacks": {"dev": {"deploy_environment": "dev", "plan_environment": "dev-plan"}},
+    "repositories": [
+        {"name": "orchestra", "environments": [{"name": "production", "reviewers": {"users": ["a", "b"]}}]}
+    ],
 }
 
 
@@ -30,7 +34,7 @@ def error_of(tmp_path: Path, document: object) -> str:
 
 
 def with_repository(**fields: object) -> dict[str, object]:
-    return {**MINIMAL, "repositories": [{**MINIMAL["repositories"][0], **fields}]}  # type: ignore[index]
+    return {**MINIMAL, "repositories": [{**MINIMAL["repositories"][0], **fields}]}
 
 
 def test_the_shipped_file_is_valid() -> None:
@@ -79,10 +83,69 @@ def test_sources_and_text_values(tmp_path: Path) -> None:
         ({**MINIMAL, "owner": "-bad"}, "owner: String should match pattern"),
         ({**MINIMAL, "repo": "x"}, "repo: Extra inputs are not permitted"),
         (with_repository(required_approvals=11), "repositories.0.required_approvals: Input should be less than"),
+        ({**MINIMAL, "oidc_subject": {"format": "id", "owner_id": 1}}, "oidc_subject: the id format needs owner_id"),
+        (
+            {**MINIMAL, "oidc_subject": {"format": "legacy", "repository_id": 2}},
+            "oidc_subject: owner_id and repository_id belong to the id format",
+        ),
+        ({**MINIMAL, "oidc_subject": {"format": "id", "owner_id": 0, "repository_id": 2}}, "oidc_subject.owner_id:"),
+        ({**MINIMAL, "oidc_subject": {"format": "ids"}}, "oidc_subject.format: Input should be 'legacy' or 'id'"),
+        ({key: value for key, value in MINIMAL.items() if key != "oidc_subject"}, "oidc_subject: Field required"),
+        ({**MINIMAL, "preview_stack": "prod"}, "(file): preview_stack 'prod' is not among the stacks"),
+        ({**MINIMAL, "stacks": {}}, "stacks: Dictionary should have at least 1 item"),
+        (
+            {**MINIMAL, "stacks": {"dev": {"deploy_environment": "dev", "plan_environment": "preview"}}},
+            "(file): each stack needs environments of its own; used twice: preview",
+        ),
+        (
+            {**MINIMAL, "stacks": {"dev*": {"deploy_environment": "dev", "plan_environment": "dev-plan"}}},
+            "(file): stacks: ['dev*'] are not stack names",
+        ),
+        (
+            {
+                **MINIMAL,
+                "stacks": {
+                    "dev": {"deploy_environment": "dev", "plan_environment": "dev-plan", "state_bucket": "acme-state"},
+                    "prod": {"deploy_environment": "p", "plan_environment": "p-plan", "state_bucket": "acme-state"},
+                },
+            },
+            "(file): each stack needs a state bucket of its own; shared: acme-state",
+        ),
+        (
+            {
+                **MINIMAL,
+                "stacks": {"dev": {"deploy_environment": "d", "plan_environment": "p", "state_kms_key_arn": "k"}},
+            },
+            "stacks.dev.state_kms_key_arn: String should match pattern",
+        ),
+        (
+            with_repository(environments=[{"name": "production", "reviewers": {"users": ["a"]}}]),
+            "repositories.0.environments.0: production: one reviewer who may not approve their own runs",
+        ),
     ],
 )
 def test_bad_files_name_the_field(tmp_path: Path, document: object, message: str) -> None:
     assert error_of(tmp_path, document).startswith(message)
+
+
+def test_the_oidc_subject_format_and_a_team_of_one(tmp_path: Path) -> None:
+    spec = load_delivery_spec(
+        write(
+            tmp_path,
+            {
+                **with_repository(
+                    environments=[
+                        {"name": "production", "reviewers": {"users": ["a"]}, "prevent_self_review": False},
+                        {"name": "preview", "reviewers": {"teams": ["platform"]}},
+                    ]
+                ),
+                "oidc_subject": {"format": "id", "owner_id": 123, "repository_id": 456},
+            },
+        ),
+        KEYS,
+    )
+    assert (spec.oidc_subject.owner_id, spec.oidc_subject.repository_id) == (123, 456)
+    assert spec.preview_stack == "dev" and spec.preview_environment == "preview"
 
 
 def test_an_unknown_tenant_key_names_the_source(tmp_path: Path) -> None:
@@ -101,4 +164,4 @@ def test_unreadable_files(tmp_path: Path) -> None:
 def test_the_model_is_frozen() -> None:
     spec = DeliverySpec.model_validate(MINIMAL)
     with pytest.raises(ValueError):
-        spec.owner = "other"  # type: ignore[misc]
+        spec.owner = "other"
