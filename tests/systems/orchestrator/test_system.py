@@ -77,8 +77,14 @@ def test_functions_get_the_environment_their_handlers_read(plan: Plan) -> None:
         "RUNS_TABLE_NAME",
         "DISCORD_PUBLIC_KEY_SECRET_ARN",
         "RUN_TTL_DAYS",
+        "VERSION",
     }
-    assert set(github["environment"]["variables"]) == {"RUNS_TABLE_NAME", "GITHUB_WEBHOOK_SECRET_ARN", "RUN_TTL_DAYS"}
+    assert set(github["environment"]["variables"]) == {
+        "RUNS_TABLE_NAME",
+        "GITHUB_WEBHOOK_SECRET_ARN",
+        "RUN_TTL_DAYS",
+        "VERSION",
+    }
     assert discord["sourceCodeHash"] == github["sourceCodeHash"]
 
 
