@@ -1,5 +1,6 @@
 """Real AWS APIs through moto, a real Ed25519 key pair, real HMACs, and a frozen clock."""
 
+import base64
 import hashlib
 import hmac
 import json
@@ -265,11 +266,18 @@ def discord_request(
                 "x-signature-ed25519": signature,
                 "x-signature-timestamp": signed_at,
             },
-            "body": body.decode(),
-            "isBase64Encoded": False,
+            **_api_gateway_body(body),
         }
 
     return build
+
+
+def _api_gateway_body(body: bytes) -> dict[str, Any]:
+    """The body as API Gateway hands it over: text when it is UTF-8, else base64."""
+    try:
+        return {"body": body.decode(), "isBase64Encoded": False}
+    except UnicodeDecodeError:
+        return {"body": base64.b64encode(body).decode(), "isBase64Encoded": True}
 
 
 @pytest.fixture

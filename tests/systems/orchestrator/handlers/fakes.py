@@ -2,9 +2,12 @@
 would (method, path, headers, body) and keep what it changed, so tests assert on both."""
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import jwt
 
 from tests.components.dynamic_provider_support import FakeApi, RecordedRequest, Reply
 
@@ -28,6 +31,9 @@ class FakeGitHub(FakeApi):
     def __init__(self, token: str = GITHUB_TOKEN) -> None:
         super().__init__()
         self.token = token
+        self.app: tuple[str, str, int] | None = None
+        """A GitHub App (id, public key PEM, installation id) that mints ``token`` for one repository."""
+        self.minted_for: list[list[str]] = []
         self.issues: dict[str, dict[int, FakeIssue]] = {}
         self.workflows: dict[str, set[str]] = {}
         self.dispatches: list[tuple[str, str, dict[str, Any]]] = []
@@ -42,14 +48,32 @@ class FakeGitHub(FakeApi):
         assert request.headers["accept"] == "application/vnd.github+json"
         assert request.headers["x-github-api-version"] == "2022-11-28"
         assert request.headers["user-agent"]
+        url = urlsplit(request.path)
+        if self.app is not None and (url.path.startswith("/app/") or url.path.endswith("/installation")):
+            return self._as_app(request, url.path)
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return Reply(401, {"message": "Bad credentials"})
-        url = urlsplit(request.path)
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
         for pattern, route in self._routes():
             match = re.fullmatch(pattern, f"{request.method} {url.path}")
             if match:
                 return route(request, query, *match.groups())
+        return Reply(404, {"message": "Not Found"})
+
+    def _as_app(self, request: RecordedRequest, path: str) -> Reply:
+        assert self.app is not None
+        app_id, public_key, installation = self.app
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        assert scheme == "Bearer"
+        claims = jwt.decode(token, public_key, algorithms=["RS256"], options={"require": ["iat", "exp", "iss"]})
+        assert claims["iss"] == app_id
+        # GitHub refuses a token that lives longer than 10 minutes or starts in its future.
+        assert claims["exp"] - claims["iat"] <= 600 and claims["iat"] <= time.time()
+        if request.method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/installation", path):
+            return Reply(200, {"id": installation})
+        if request.method == "POST" and path == f"/app/installations/{installation}/access_tokens":
+            self.minted_for.append(request.json()["repositories"])
+            return Reply(201, {"token": self.token, "expires_at": "2099-01-01T00:00:00Z"})
         return Reply(404, {"message": "Not Found"})
 
     def _routes(self) -> list[tuple[str, Any]]:
