@@ -21,9 +21,11 @@ cannot name exact ARNs that do not exist yet. What it gets instead:
   roles, tables, topics, alarms, dashboards and secrets named `<prefix>-*`, SSM parameters under
   `/<prefix>/`, log groups `/aws/lambda/<prefix>-*` and `/aws/apigateway/<prefix>-*`;
 - where the service allows no better, and only there, wider resources, each listed in
-  `_GRANTS` with the reason: API Gateway names APIs by random id (all HTTP APIs of the region);
+  `_GRANTS` with the reason: API Gateway names APIs by random id (all HTTP APIs of the region),
+  Lambda its event source mappings by random UUID (all mappings of the region);
   `logs:DescribeLogGroups` lists the region's log groups; the log-delivery calls API Gateway
-  needs for access logs, SNS subscription calls and `ssm:DescribeParameters` accept only `*`.
+  needs for access logs, SNS subscription calls, `ssm:DescribeParameters` and
+  `lambda:CreateEventSourceMapping` accept only `*`.
 The action lists follow what the AWS provider documents and calls for these resource types;
 they have not yet run against AWS (nothing here reaches a cloud), so the first CI deploy is
 their real test: an `AccessDenied` names the missing call, to be added here, not widened.
@@ -58,7 +60,9 @@ _REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+")
 _SUBJECT = re.compile(r"pull_request|environment:[^*?\s]+|ref:refs/(heads|tags)/[^*?\s]+")
 _NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
-Service = Literal["apigateway", "cloudwatch", "dynamodb", "iam", "lambda", "logs", "secretsmanager", "sns", "ssm"]
+Service = Literal[
+    "apigateway", "cloudwatch", "dynamodb", "iam", "lambda", "logs", "secretsmanager", "sns", "sqs", "ssm"
+]
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,15 @@ def _topics(scope: _AccountScope, prefix: str) -> list[pulumi.Output[str]]:
     return [scope.regional("sns", f"{prefix}-*")]
 
 
+def _queues(scope: _AccountScope, prefix: str) -> list[pulumi.Output[str]]:
+    return [scope.regional("sqs", f"{prefix}-*")]
+
+
+def _event_source_mappings(scope: _AccountScope, prefix: str) -> list[pulumi.Output[str]]:
+    # Lambda names a mapping by a random UUID, so no ARN can carry the prefix: the region's mappings.
+    return [scope.regional("lambda", "event-source-mapping:*")]
+
+
 def _secrets(scope: _AccountScope, prefix: str) -> list[pulumi.Output[str]]:
     return [scope.regional("secretsmanager", f"secret:{prefix}-*")]
 
@@ -464,7 +477,30 @@ _GRANTS: tuple[_Grant, ...] = (
         ),
         _parameters,
     ),
+    _Grant("sqs", False, ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags"), _queues),
+    _Grant(
+        "sqs",
+        True,
+        ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue"),
+        _queues,
+    ),
+    # A queue feeds a function through Lambda's event source mapping, granted with the queue.
+    _Grant("sqs", False, ("lambda:GetEventSourceMapping", "lambda:ListTags"), _event_source_mappings),
+    _Grant(
+        "sqs",
+        True,
+        (
+            "lambda:DeleteEventSourceMapping",
+            "lambda:TagResource",
+            "lambda:UntagResource",
+            "lambda:UpdateEventSourceMapping",
+        ),
+        _event_source_mappings,
+    ),
+    # CreateEventSourceMapping accepts only `*`: the mapping's ARN does not exist before it.
+    _Grant("sqs", True, ("lambda:CreateEventSourceMapping",), None),
 )
+
 
 _OIDC_READ = ("iam:GetOpenIDConnectProvider", "iam:ListOpenIDConnectProviderTags")
 _OIDC_WRITE = (

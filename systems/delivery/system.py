@@ -31,10 +31,12 @@ PROGRAM_AWS_SERVICES: tuple[Service, ...] = (
     "logs",
     "secretsmanager",
     "sns",
+    "sqs",
     "ssm",
 )
-# The events the orchestrator's GitHub handler acts on (it answers `ping` too, which GitHub sends unasked).
-ORCHESTRATOR_EVENTS = ("issues",)
+# The events the orchestrator's GitHub handler acts on (it answers `ping` too, which GitHub sends unasked):
+# `ready` labels, and the completion of the workflow runs it dispatched.
+ORCHESTRATOR_EVENTS = ("issues", "workflow_run")
 # The repository variables the workflows read the roles from (preview.yml, pulumi-up.yml).
 DEPLOY_ROLE_VARIABLE = "AWS_DEPLOY_ROLE_ARN"
 PREVIEW_ROLE_VARIABLE = "AWS_PREVIEW_ROLE_ARN"
