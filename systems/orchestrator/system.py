@@ -23,9 +23,8 @@ from components.aws.table import GlobalIndex, Table, TableArgs
 from components.discord.slash_commands import SlashCommands
 
 from .access_file import AccessFile
+from .handlers.api_urls import DISCORD_API_URL, GITHUB_API_URL
 from .handlers.commands import COMMANDS
-from .handlers.discord_api import API_URL as DISCORD_API_URL
-from .handlers.github_api import API_URL as GITHUB_API_URL
 
 _HANDLERS = Path(__file__).parent / "handlers"
 
@@ -179,7 +178,7 @@ class Orchestrator(pulumi.ComponentResource):
                 "DISCORD_APPLICATION_ID": args.discord_application_id,
                 "DISCORD_API_URL": DISCORD_API_URL,
                 "GITHUB_API_URL": GITHUB_API_URL,
-                # A claim on an effect outlives the invocation that took it by nothing.
+                # A claim on an effect lasts as long as the invocation that took it may run.
                 "EFFECT_LEASE_SECONDS": str(args.worker_timeout_seconds),
             },
             timeout_seconds=args.worker_timeout_seconds,

@@ -8,9 +8,9 @@ interaction's token (no bot token; valid 15 minutes). Channel messages are sent 
 import os
 
 from . import rest
+from .api_urls import DISCORD_API_URL
 from .secret_values import read_secret
 
-API_URL = "https://discord.com/api/v10"
 MAX_CONTENT = 2000
 # Discord refuses requests without a User-Agent of this shape.
 _USER_AGENT = "DiscordBot (https://github.com/orchestra, 1.0)"
@@ -35,7 +35,7 @@ def post(channel: str, content: str) -> None:
 
 def _send(method: str, path: str, content: str, headers: dict[str, str], *, what: str) -> None:
     body = {"content": _fitted(content), "allowed_mentions": {"parse": []}}
-    url = os.environ.get("DISCORD_API_URL", API_URL).rstrip("/") + path
+    url = os.environ.get("DISCORD_API_URL", DISCORD_API_URL).rstrip("/") + path
     answer = rest.call(method, url, {**headers, "User-Agent": _USER_AGENT}, body, what=what)
     if answer.status >= 400:
         raise DiscordRefused(f"{what}: Discord answered {answer.status}")

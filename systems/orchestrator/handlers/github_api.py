@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import quote
 
 from . import clock, rest
+from .api_urls import GITHUB_API_URL
 from .secret_values import read_secret
 
-API_URL = "https://api.github.com"
 _API_VERSION = "2022-11-28"
 # GitHub refuses App tokens that live longer than 10 minutes, or whose start is in its future.
 _JWT_LIFETIME_SECONDS = 540
@@ -50,7 +50,7 @@ class GitHub:
     @classmethod
     def for_repository(cls, repository: str) -> "GitHub":
         credentials = json.loads(read_secret(os.environ["GITHUB_CREDENTIALS_SECRET_ARN"]))
-        return cls(repository, os.environ.get("GITHUB_API_URL", API_URL), credentials)
+        return cls(repository, os.environ.get("GITHUB_API_URL", GITHUB_API_URL), credentials)
 
     def ready_issues(self, label: str, limit: int) -> list[Issue]:
         """Open issues with ``label``, oldest first; pull requests, which the API lists too, left out."""

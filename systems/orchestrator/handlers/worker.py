@@ -8,8 +8,9 @@ closing an issue are idempotent already and simply run again.
 
 The handler reports failed messages one by one (``batchItemFailures``): a message that
 fails is received again after its visibility timeout, and lands in the dead-letter queue
-after the queue's bounded number of attempts. A refusal that retrying cannot change (a
-workflow that does not exist) is recorded on the task instead of failing the message.
+after the queue's bounded number of attempts. A refusal that retrying cannot change is not
+retried: a workflow GitHub will not dispatch fails its task, any other refusal is reported in
+the answer to the person who asked.
 """
 
 import logging
@@ -33,7 +34,7 @@ def handler(event: Mapping[str, Any], context: object) -> dict[str, list[dict[st
         message_id = record["messageId"]
         try:
             Worker.from_environment().handle(Message.from_json(record["body"]))
-        except (InvalidMessage, EffectBusy, rest.Unavailable, GitHubRefused, discord_api.DiscordRefused) as error:
+        except (InvalidMessage, EffectBusy, rest.Unavailable, discord_api.DiscordRefused) as error:
             logger.warning("message %s failed: %s", message_id, error)
             failures.append({"itemIdentifier": message_id})
         except Exception:
@@ -65,7 +66,12 @@ class Worker:
             "joined": self._joined,
             "check": self._check,
         }
-        jobs[message.type](run, message)
+        try:
+            jobs[message.type](run, message)
+        except GitHubRefused as refusal:
+            # Not found, forbidden, invalid: no retry changes that, so the person who asked is told.
+            logger.warning("%s of run %s refused: %s", message.type, run.run_id, refusal)
+            self._reply(message, f"Run `{run.run_id}`: {refusal}.")
 
     # Jobs
 

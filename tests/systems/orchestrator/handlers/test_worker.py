@@ -358,3 +358,17 @@ def test_nothing_secret_reaches_the_logs(
     assert "Unavailable" in logged or "503" in logged
     for secret in (GITHUB_TOKEN, BOT_TOKEN, TOKEN):
         assert secret not in logged
+
+
+def test_a_refusal_no_retry_can_change_is_told_to_whoever_asked(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    store.propose(run_id=RUN_ID, repository=REPOSITORY, source="discord", requested_by="nelly", now=START)
+    github.scripted.append(Reply(404, {"message": "Not Found"}))
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert discord.replies[TOKEN] == [f"Run `{RUN_ID}`: list ready issues: GitHub answered 404 Not Found."]
+    assert store.get_run(RUN_ID).tasks == {}  # type: ignore[union-attr]
+    assert work.count() == 0
