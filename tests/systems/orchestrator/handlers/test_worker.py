@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from systems.orchestrator.handlers import worker
+from systems.orchestrator.handlers import clock, worker
 from systems.orchestrator.handlers.run_store import RunStore, Task
 from systems.orchestrator.handlers.work_queue import Message
 from tests.components.dynamic_provider_support import Reply
@@ -372,3 +372,18 @@ def test_a_refusal_no_retry_can_change_is_told_to_whoever_asked(
     assert discord.replies[TOKEN] == [f"Run `{RUN_ID}`: list ready issues: GitHub answered 404 Not Found."]
     assert store.get_run(RUN_ID).tasks == {}  # type: ignore[union-attr]
     assert work.count() == 0
+
+
+def test_an_effect_another_worker_is_carrying_out_is_left_to_it(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    # The same message, delivered twice, is being handled by another invocation right now.
+    assert store.claim(RUN_ID, "dispatch:7", now=clock.now(), lease_seconds=60) is True
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+
+    assert github.dispatches == []
+    assert store.get_run(RUN_ID).status == "approved"  # type: ignore[union-attr]
+    assert work.count() == 1
