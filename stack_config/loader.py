@@ -79,7 +79,7 @@ def _describe(namespace: str, error: ValidationError, raw: Mapping[str, Any]) ->
         first, *rest = (str(part) for part in detail["loc"])
         # A default checked against other settings is reported under its field's name.
         field = _FIELDS_BY_ALIAS.get(first) or StackConfig.model_fields.get(first)
-        key = ".".join([field.alias or first if field else first, *rest])
+        key = ".".join([(field.alias or first) if field else first, *rest])
         setting = f"{namespace}:{key}"
         if detail["type"] == "missing":
             what = field.description if field and field.description else "a value"
