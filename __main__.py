@@ -10,6 +10,7 @@ from systems.ai_worker.system import AiWorker, AiWorkerArgs
 from systems.delivery.sources import delivery_args, program_sources
 from systems.delivery.spec import load_delivery_spec
 from systems.delivery.system import Delivery
+from systems.orchestrator.access_file import NO_ACCESS, load_access_file
 from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 from systems.tenants.instances import load_stack_instances
 from systems.tenants.system import Tenants, TenantsArgs
@@ -22,6 +23,9 @@ instances = load_stack_instances(
     environment=config.environment,
     image_model=config.image_model,
     workers_dev_subdomain=config.cloudflare_workers_subdomain,
+)
+orchestrator_access = (
+    load_access_file(PROJECT / config.orchestrator_access_file) if config.orchestrator_access_file else NO_ACCESS
 )
 delivery_spec = (
     load_delivery_spec(
@@ -50,6 +54,13 @@ orchestrator = Orchestrator(
         alarm_lambda_errors=config.alarm_lambda_errors,
         alarm_api_5xx=config.alarm_api_5xx,
         alarm_email=config.alarm_email,
+        access=orchestrator_access,
+        github_auth=config.github_auth,
+        github_app_id=config.github_app_id,
+        github_credential=secret_output(config.github_credential),
+        worker_timeout_seconds=config.worker_timeout_seconds,
+        queue_max_receive_count=config.queue_max_receive_count,
+        alarm_queue_age_seconds=config.alarm_queue_age_seconds,
     ),
 )
 
@@ -111,6 +122,7 @@ if delivery_spec is not None:
 
 pulumi.export("discordInteractionsUrl", orchestrator.discord_interactions_url)
 pulumi.export("githubWebhookUrl", orchestrator.github_webhook_url)
+pulumi.export("orchestratorHealthUrl", orchestrator.health_url)
 pulumi.export("githubWebhookSecret", orchestrator.github_webhook_secret)
 pulumi.export("runsTableName", orchestrator.runs_table_name)
 pulumi.export("alarmTopicArn", orchestrator.alarm_topic_arn)

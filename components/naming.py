@@ -29,6 +29,7 @@ DYNAMODB_TABLE = NameRule("DynamoDB table", 255, r"[A-Za-z0-9_.-]")
 SECRETS_MANAGER_SECRET = NameRule("Secrets Manager secret", 512, r"[A-Za-z0-9/_+=.@-]")
 HTTP_API = NameRule("API Gateway HTTP API", 128, r"[A-Za-z0-9_ .-]")
 SNS_TOPIC = NameRule("SNS topic", 256, r"[A-Za-z0-9_-]")
+SQS_QUEUE = NameRule("SQS queue", 80, r"[A-Za-z0-9_-]")
 CLOUDWATCH_ALARM = NameRule("CloudWatch alarm", 255, r"[A-Za-z0-9_ .-]")
 CLOUDWATCH_DASHBOARD = NameRule("CloudWatch dashboard", 255, r"[A-Za-z0-9_-]")
 # Cloudflare: the Workers, D1, KV, R2 and Vectorize schemas of the v4 API, and the products' limits pages.

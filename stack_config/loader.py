@@ -76,15 +76,17 @@ def _unknown_key_error(namespace: str, key: str) -> str:
 def _describe(namespace: str, error: ValidationError, raw: Mapping[str, Any]) -> list[str]:
     messages = []
     for detail in error.errors():
-        key = ".".join(str(part) for part in detail["loc"])
+        first, *rest = (str(part) for part in detail["loc"])
+        # A default checked against other settings is reported under its field's name.
+        field = _FIELDS_BY_ALIAS.get(first) or StackConfig.model_fields.get(first)
+        key = ".".join([(field.alias or first) if field else first, *rest])
         setting = f"{namespace}:{key}"
-        field = _FIELDS_BY_ALIAS.get(str(detail["loc"][0]))
         if detail["type"] == "missing":
             what = field.description if field and field.description else "a value"
             messages.append(f"{setting}: required setting is missing; set it to {what[0].lower()}{what[1:]}")
             continue
         message = detail["msg"].removeprefix("Value error, ")
-        shown = "" if field is None or field.annotation is SecretStr else f" (got {raw.get(key)!r})"
+        shown = "" if field is None or field.annotation is SecretStr or key not in raw else f" (got {raw[key]!r})"
         messages.append(f"{setting}: {message}{shown}")
     return messages
 

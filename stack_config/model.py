@@ -7,7 +7,7 @@ a test keeps the two in step. dev and prod differ only through these values.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 # The only values CloudWatch Logs accepts for a log group's retention.
@@ -87,7 +87,45 @@ class StackConfig(BaseModel):
         description="The Discord application's Ed25519 public key (64 hex characters).",
     )
     discord_bot_token: SecretStr = Field(
-        description="The Discord bot token, used to register the slash commands.",
+        description="The Discord bot token: registers the slash commands; the worker posts to channels with it.",
+    )
+    orchestrator_access_file: str = Field(
+        default="",
+        pattern=r"^$|^[A-Za-z0-9._/-]+\.ya?ml$",
+        description=(
+            "Access file (YAML, relative to the project) of the Discord guilds the orchestrator serves, "
+            "their approver roles and repositories; empty for none, which refuses every command."
+        ),
+    )
+    github_auth: Literal["app", "token"] = Field(
+        default="app",
+        description="How the worker authenticates to GitHub: app (a GitHub App) or token (a fine-grained token).",
+    )
+    github_app_id: str = Field(
+        default="",
+        pattern=r"^$|^[0-9]{1,12}$",
+        validate_default=True,
+        description="The GitHub App's id (digits); required with githubAuth app, empty with token.",
+    )
+    github_credential: SecretStr = Field(
+        description="The GitHub App's private key (PEM), or with githubAuth token a fine-grained token.",
+    )
+    worker_timeout_seconds: int = Field(
+        default=60,
+        ge=10,
+        le=900,
+        description="Timeout of the orchestrator's queue worker, in seconds (10-900).",
+    )
+    queue_max_receive_count: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Attempts at a queued message before it moves to the dead-letter queue (1-100).",
+    )
+    alarm_queue_age_seconds: int = Field(
+        default=900,
+        ge=60,
+        description="Age in seconds of the oldest queued message that raises an alarm.",
     )
 
     cloudflare_account_id: str = Field(
@@ -164,8 +202,23 @@ class StackConfig(BaseModel):
             raise ValueError(f"{days} is not a retention CloudWatch accepts; use one of {allowed}")
         return days
 
+    @field_validator("github_app_id")
+    @classmethod
+    def _app_id_matches_github_auth(cls, app_id: str, info: ValidationInfo) -> str:
+        auth = info.data.get("github_auth")
+        if auth == "app" and not app_id:
+            raise ValueError("required when githubAuth is app")
+        if auth == "token" and app_id:
+            raise ValueError("must be empty when githubAuth is token")
+        return app_id
+
     @field_validator(
-        "discord_public_key", "discord_bot_token", "cloudflare_api_token", "email_api_key", "image_api_key"
+        "discord_public_key",
+        "discord_bot_token",
+        "cloudflare_api_token",
+        "email_api_key",
+        "image_api_key",
+        "github_credential",
     )
     @classmethod
     def _secret_not_blank(cls, value: SecretStr) -> SecretStr:

@@ -1,11 +1,13 @@
 """The whole program, per shipped stack, as `pulumi preview` would evaluate it."""
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tools.offline_plan import PLACEHOLDER_PREFIX, SECRET, Plan, evaluate_project
 
@@ -49,6 +51,7 @@ def test_outputs_a_human_needs(plan: Plan) -> None:
     assert plan.outputs["githubWebhookSecret"] == SECRET
     assert plan.outputs["discordInteractionsUrl"].endswith("/discord/interactions")
     assert plan.outputs["githubWebhookUrl"].endswith("/github/webhook")
+    assert plan.outputs["orchestratorHealthUrl"].endswith("/healthz")
     assert plan.outputs["runsTableName"] == f"orchestra-orchestrator-runs-{plan.stack}"
 
 
@@ -85,4 +88,17 @@ def test_bad_setting_stops_the_plan_with_one_line(tmp_path: Path) -> None:
     assert result.stderr == (
         "invalid stack configuration: orchestra:lambdaMemoryMb: "
         "Input should be greater than or equal to 128 (got '64')\n"
+    )
+
+
+def test_the_orchestrator_serves_the_stacks_access_file(plan: Plan) -> None:
+    worker = plan.one("aws:lambda/function:Function", "orchestrator-worker").inputs
+    access = json.loads(worker["environment"]["variables"]["ORCHESTRATOR_ACCESS"])
+    expected = yaml.safe_load((ROOT / f"orchestrator-access.{plan.stack}.yaml").read_text())
+    assert [guild["id"] for guild in access["guilds"]] == [guild["id"] for guild in expected["guilds"]]
+    assert (
+        plan.one("aws:secretsmanager/secretVersion:SecretVersion", "orchestrator-github-credentials-value").inputs[
+            "secretString"
+        ]
+        == SECRET
     )

@@ -12,11 +12,23 @@ from ..naming import IAM_ROLE, LAMBDA_FUNCTION, physical_name
 from .link import Link, PolicyStatement, policy_document
 from .metric import Metric
 from .packaging import build_python_package
+from .queue import Queue
 
 _LAMBDA_TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}],
 }
+
+
+@dataclass(frozen=True)
+class QueueSource:
+    """A queue whose messages Lambda hands to the function in batches."""
+
+    queue: Queue
+    batch_size: int = 10
+    """Messages per invocation (1-10000; above 10 needs a batching window)."""
+    batching_window_seconds: int = 0
+    """How long Lambda may wait to fill a batch (0-300)."""
 
 
 @dataclass(frozen=True)
@@ -39,12 +51,16 @@ class FunctionArgs:
     """Plain settings; anything secret arrives through a link instead."""
     build_dir: Path = Path("build/lambda")
     """Where packages and the per-platform dependency cache are written."""
+    queue_source: QueueSource | None = None
+    """A queue feeding the function; it reports failed messages one by one (`ReportBatchItemFailures`),
+    so a batch's handled messages are not received again. None by default."""
 
 
 class Function(pulumi.ComponentResource):
     """Lambda + role (trusting only Lambda, allowed only what its links grant and its own logs)
     + `/aws/lambda/<name>` log group with retention, declared before the function so Lambda
-    never creates an unmanaged one."""
+    never creates an unmanaged one. The function's environment carries `VERSION`, the hex
+    SHA-256 of its package, which is what is deployed."""
 
     function: aws.lambda_.Function
     role: aws.iam.Role
@@ -55,6 +71,7 @@ class Function(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orchestra:aws:Function", name, None, opts)
+        _check_queue_source(name, args)
         self._label = name
         child = pulumi.ResourceOptions(parent=self)
         function_name = physical_name(name, LAMBDA_FUNCTION)
@@ -84,15 +101,17 @@ class Function(pulumi.ComponentResource):
             actions=["logs:CreateLogStream", "logs:PutLogEvents"],
             resources=[pulumi.Output.concat(self.log_group.arn, ":log-stream:*")],
         )
-        statements = [log_statement, *(s for link in args.links for s in link.statements)]
+        links = [*args.links, args.queue_source.queue.link_consume()] if args.queue_source else list(args.links)
+        statements = [log_statement, *(s for link in links for s in link.statements)]
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
             policy=policy_document(statements),
             opts=child,
         )
-        environment = {key: value for link in args.links for key, value in link.environment.items()}
+        environment = {key: value for link in links for key, value in link.environment.items()}
         environment.update(args.environment)
+        environment["VERSION"] = package.content_hash
         self.function = aws.lambda_.Function(
             name,
             name=function_name,
@@ -104,10 +123,22 @@ class Function(pulumi.ComponentResource):
             source_code_hash=package.source_code_hash,
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment) if environment else None,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=self.log_group.name),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, policy]),
         )
+        if args.queue_source is not None:
+            source = args.queue_source
+            aws.lambda_.EventSourceMapping(
+                f"{name}-queue-source",
+                event_source_arn=source.queue.arn,
+                function_name=self.function.arn,
+                batch_size=source.batch_size,
+                maximum_batching_window_in_seconds=source.batching_window_seconds,
+                function_response_types=["ReportBatchItemFailures"],
+                # Lambda checks at creation that the role may receive from the queue.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            )
         self.name = self.function.name
         self.arn = self.function.arn
         self.invoke_arn = self.function.invoke_arn
@@ -137,4 +168,22 @@ class Function(pulumi.ComponentResource):
             name=metric_name,
             dimensions={"FunctionName": self.name},
             label=f"{self._label} {what}",
+        )
+
+
+def _check_queue_source(name: str, args: FunctionArgs) -> None:
+    """What Lambda would refuse when creating the mapping, refused before anything is declared."""
+    source = args.queue_source
+    if source is None:
+        return
+    if not 1 <= source.batch_size <= 10000:
+        raise ValueError(f"function {name}: queue batch size must be 1-10000")
+    if not 0 <= source.batching_window_seconds <= 300:
+        raise ValueError(f"function {name}: queue batching window must be 0-300 seconds")
+    if source.batch_size > 10 and source.batching_window_seconds == 0:
+        raise ValueError(f"function {name}: a queue batch size above 10 needs a batching window")
+    if source.queue.visibility_timeout_seconds < args.timeout_seconds:
+        raise ValueError(
+            f"function {name}: its queue's visibility timeout ({source.queue.visibility_timeout_seconds} s) "
+            f"is shorter than its timeout ({args.timeout_seconds} s)"
         )

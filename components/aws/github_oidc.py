@@ -29,9 +29,10 @@ cannot name exact ARNs that do not exist yet. What it gets instead:
   role cannot touch a prod resource, nor the prod role a dev one;
 - where the service allows no better, and only there, wider resources, each listed in
   `_GRANTS` with the reason: API Gateway names APIs by random id (all HTTP APIs of the region,
-  whichever stack made them); `logs:DescribeLogGroups`, the log-delivery calls API Gateway
-  needs for access logs, SNS subscription calls and `ssm:DescribeParameters` accept only `*`
-  (the service authorization reference lists no resource type for them).
+  whichever stack made them), Lambda its event source mappings by random UUID (all mappings of
+  the region); `logs:DescribeLogGroups`, the log-delivery calls API Gateway needs for access logs,
+  SNS subscription calls, `ssm:DescribeParameters` and `lambda:CreateEventSourceMapping` accept
+  only `*` (the service authorization reference lists no resource type for them).
 The action lists follow what the AWS provider documents and calls for these resource types;
 they have not yet run against AWS (nothing here reaches a cloud), so the first CI deploy is
 their real test: an `AccessDenied` names the missing call, to be added here, not widened.
@@ -75,7 +76,9 @@ _REPOSITORY_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _SUBJECT = re.compile(r"pull_request|environment:[^*?\s]+|ref:refs/(heads|tags)/[^*?\s]+")
 _NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
-Service = Literal["apigateway", "cloudwatch", "dynamodb", "iam", "lambda", "logs", "secretsmanager", "sns", "ssm"]
+Service = Literal[
+    "apigateway", "cloudwatch", "dynamodb", "iam", "lambda", "logs", "secretsmanager", "sns", "sqs", "ssm"
+]
 
 
 @dataclass(frozen=True)
@@ -344,6 +347,15 @@ def _parameters(scope: _AccountScope, names: _StackNames) -> list[pulumi.Output[
     return [scope.regional("ssm", f"parameter/{names.prefix}/{names.stack}/*")]
 
 
+def _queues(scope: _AccountScope, names: _StackNames) -> list[pulumi.Output[str]]:
+    return [scope.regional("sqs", names.named)]
+
+
+def _event_source_mappings(scope: _AccountScope, names: _StackNames) -> list[pulumi.Output[str]]:
+    # Lambda names a mapping by a random UUID, so no ARN can carry the stack's names: the region's mappings.
+    return [scope.regional("lambda", "event-source-mapping:*")]
+
+
 _GRANTS: tuple[_Grant, ...] = (
     _Grant(
         "lambda",
@@ -535,7 +547,30 @@ _GRANTS: tuple[_Grant, ...] = (
         ),
         _parameters,
     ),
+    _Grant("sqs", False, ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags"), _queues),
+    _Grant(
+        "sqs",
+        True,
+        ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:UntagQueue"),
+        _queues,
+    ),
+    # A queue feeds a function through Lambda's event source mapping, granted with the queue.
+    _Grant("sqs", False, ("lambda:GetEventSourceMapping", "lambda:ListTags"), _event_source_mappings),
+    _Grant(
+        "sqs",
+        True,
+        (
+            "lambda:DeleteEventSourceMapping",
+            "lambda:TagResource",
+            "lambda:UntagResource",
+            "lambda:UpdateEventSourceMapping",
+        ),
+        _event_source_mappings,
+    ),
+    # CreateEventSourceMapping accepts only `*`: the mapping's ARN does not exist before it.
+    _Grant("sqs", True, ("lambda:CreateEventSourceMapping",), None),
 )
+
 
 _OIDC_READ = ("iam:GetOpenIDConnectProvider", "iam:ListOpenIDConnectProviderTags")
 _CI_ROLE_READ = ("iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies")

@@ -33,6 +33,7 @@ _ACCESS_LOG_FORMAT = json.dumps(
 @dataclass(frozen=True)
 class Route:
     method: str
+    """An HTTP method, or `ANY` for every method (the function then answers the ones it refuses)."""
     path: str
     function: Function
 
@@ -110,13 +111,15 @@ class HttpApi(pulumi.ComponentResource):
             payload_format_version="2.0",
             opts=child,
         )
-        # Invocation is allowed for this API, this method and this path only, from any stage.
+        # Invocation is allowed for this API, this method and this path only, from any stage;
+        # a request's ARN names the method it was sent with, so `ANY` matches every method.
+        method = "*" if route.method == "ANY" else route.method
         aws.lambda_.Permission(
             f"{logical}-invoke",
             action="lambda:InvokeFunction",
             function=route.function.name,
             principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/", route.method, route.path),
+            source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/", method, route.path),
             opts=child,
         )
         return aws.apigatewayv2.Route(

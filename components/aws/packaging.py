@@ -64,6 +64,11 @@ class LambdaPackage:
     source_code_hash: str
     """Base64 of the zip's SHA-256, the form `aws.lambda_.Function` expects."""
 
+    @property
+    def content_hash(self) -> str:
+        """The same SHA-256 in hex, as services report the version they run."""
+        return base64.b64decode(self.source_code_hash).hex()
+
 
 def build_python_package(
     package_dir: Path,

@@ -32,10 +32,12 @@ PROGRAM_AWS_SERVICES: tuple[Service, ...] = (
     "logs",
     "secretsmanager",
     "sns",
+    "sqs",
     "ssm",
 )
-# The events the orchestrator's GitHub handler acts on (it answers `ping` too, which GitHub sends unasked).
-ORCHESTRATOR_EVENTS = ("issues",)
+# The events the orchestrator's GitHub handler acts on (it answers `ping` too, which GitHub sends unasked):
+# `ready` labels, and the completion of the workflow runs it dispatched.
+ORCHESTRATOR_EVENTS = ("issues", "workflow_run")
 # The environment variable the workflows read their environment's role from.
 ROLE_VARIABLE = "AWS_ROLE_ARN"
 

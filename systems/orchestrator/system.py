@@ -1,4 +1,9 @@
-"""The orchestrator system: composes AWS building blocks and registers the Discord slash commands."""
+"""The orchestrator system: composes AWS building blocks and registers the Discord slash commands.
+
+Two endpoints (``discord``, ``github``) verify, validate, record and enqueue; a ``worker`` fed by
+the work queue does every call to GitHub and Discord, and is the only function linked to the
+GitHub credentials and the bot token; ``health`` answers ``/healthz``.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -8,14 +13,17 @@ from typing import Literal
 import pulumi
 import pulumi_random as random
 
-from components.aws.function import Function, FunctionArgs
+from components.aws.function import Function, FunctionArgs, QueueSource
 from components.aws.http_api import HttpApi, HttpApiArgs, Route
 from components.aws.link import Link
 from components.aws.monitoring import AlarmRule, Monitoring, MonitoringArgs
+from components.aws.queue import Queue, QueueArgs
 from components.aws.secret import Secret, SecretArgs, SecretStore
 from components.aws.table import GlobalIndex, Table, TableArgs
 from components.discord.slash_commands import SlashCommands
 
+from .access_file import AccessFile
+from .handlers.api_urls import DISCORD_API_URL, GITHUB_API_URL
 from .handlers.commands import COMMANDS
 
 _HANDLERS = Path(__file__).parent / "handlers"
@@ -39,12 +47,22 @@ class OrchestratorArgs:
     alarm_api_5xx: int
     alarm_email: str
     """Empty for none."""
+    access: AccessFile
+    github_auth: Literal["app", "token"]
+    github_app_id: str
+    """Empty with a token."""
+    github_credential: pulumi.Input[str]
+    """The App's private key, or the token."""
+    worker_timeout_seconds: int
+    queue_max_receive_count: int
+    alarm_queue_age_seconds: int
 
 
 class Orchestrator(pulumi.ComponentResource):
     api_url: pulumi.Output[str]
     discord_interactions_url: pulumi.Output[str]
     github_webhook_url: pulumi.Output[str]
+    health_url: pulumi.Output[str]
     github_webhook_secret: pulumi.Output[str]
     runs_table_name: pulumi.Output[str]
     alarm_topic_arn: pulumi.Output[str]
@@ -83,8 +101,33 @@ class Orchestrator(pulumi.ComponentResource):
         discord_public_key = secret(
             "discord-public-key", args.discord_public_key, "Ed25519 public key Discord interactions are verified with"
         )
+        discord_bot_token = secret(
+            "discord-bot-token", args.discord_bot_token, "Discord bot token the worker posts with"
+        )
+        github_credentials = secret(
+            "github-credentials",
+            _github_credentials(args),
+            "GitHub App id and private key, or token, the worker calls GitHub with",
+        )
+        # A message is hidden while the worker handles it; AWS advises six times the worker's timeout.
+        work = Queue(
+            f"{name}-work",
+            QueueArgs(
+                visibility_timeout_seconds=6 * args.worker_timeout_seconds,
+                max_receive_count=args.queue_max_receive_count,
+            ),
+            child,
+        )
+        access = args.access.to_environment()
 
-        def function(handler_name: str, links: Sequence[Link], handler: str) -> Function:
+        def function(
+            handler_name: str,
+            links: Sequence[Link],
+            handler: str,
+            environment: dict[str, str],
+            timeout_seconds: int | None = None,
+            queue_source: QueueSource | None = None,
+        ) -> Function:
             return Function(
                 f"{name}-{handler_name}",
                 FunctionArgs(
@@ -93,31 +136,63 @@ class Orchestrator(pulumi.ComponentResource):
                     requirements=_HANDLERS / "requirements.txt",
                     architecture=args.architecture,
                     memory_mb=args.memory_mb,
-                    timeout_seconds=args.timeout_seconds,
+                    timeout_seconds=timeout_seconds or args.timeout_seconds,
                     log_retention_days=args.log_retention_days,
                     links=links,
-                    environment={"RUN_TTL_DAYS": str(args.run_ttl_days)},
+                    environment={"RUN_TTL_DAYS": str(args.run_ttl_days), **environment},
+                    queue_source=queue_source,
                 ),
                 child,
             )
 
         discord = function(
             "discord",
-            [runs.link_read_write("RUNS_TABLE_NAME"), discord_public_key.link_read("DISCORD_PUBLIC_KEY_SECRET_ARN")],
+            [
+                runs.link_read_write("RUNS_TABLE_NAME"),
+                discord_public_key.link_read("DISCORD_PUBLIC_KEY_SECRET_ARN"),
+                work.link_send("WORK_QUEUE_URL"),
+            ],
             "handlers.discord_interactions.handler",
+            {"ORCHESTRATOR_ACCESS": access},
         )
         github = function(
             "github",
-            [runs.link_write("RUNS_TABLE_NAME"), webhook_secret.link_read("GITHUB_WEBHOOK_SECRET_ARN")],
+            [
+                runs.link_read_write("RUNS_TABLE_NAME"),
+                webhook_secret.link_read("GITHUB_WEBHOOK_SECRET_ARN"),
+                work.link_send("WORK_QUEUE_URL"),
+            ],
             "handlers.github_webhook.handler",
+            {"ORCHESTRATOR_ACCESS": access},
         )
+        worker = function(
+            "worker",
+            [
+                runs.link_read_write("RUNS_TABLE_NAME"),
+                github_credentials.link_read("GITHUB_CREDENTIALS_SECRET_ARN"),
+                discord_bot_token.link_read("DISCORD_BOT_TOKEN_SECRET_ARN"),
+            ],
+            "handlers.worker.handler",
+            {
+                "ORCHESTRATOR_ACCESS": access,
+                "DISCORD_APPLICATION_ID": args.discord_application_id,
+                "DISCORD_API_URL": DISCORD_API_URL,
+                "GITHUB_API_URL": GITHUB_API_URL,
+                # A claim on an effect lasts as long as the invocation that took it may run.
+                "EFFECT_LEASE_SECONDS": str(args.worker_timeout_seconds),
+            },
+            timeout_seconds=args.worker_timeout_seconds,
+            queue_source=QueueSource(work, batch_size=5),
+        )
+        health = function("health", [runs.link_read("RUNS_TABLE_NAME")], "handlers.health.handler", {})
 
         discord_route = Route("POST", "/discord/interactions", discord)
         github_route = Route("POST", "/github/webhook", github)
+        health_route = Route("ANY", "/healthz", health)
         api = HttpApi(
             f"{name}-api",
             HttpApiArgs(
-                routes=[discord_route, github_route],
+                routes=[discord_route, github_route, health_route],
                 access_log_retention_days=args.log_retention_days,
                 rate_limit=args.api_rate_limit,
                 burst_limit=args.api_burst_limit,
@@ -135,14 +210,22 @@ class Orchestrator(pulumi.ComponentResource):
                     AlarmRule("github-throttles", github.metric_throttles(), 1),
                     AlarmRule("runs-read-throttles", runs.metric_read_throttles(), 1),
                     AlarmRule("runs-write-throttles", runs.metric_write_throttles(), 1),
+                    AlarmRule("worker-errors", worker.metric_errors(), args.alarm_lambda_errors),
+                    AlarmRule("worker-throttles", worker.metric_throttles(), 1),
                     AlarmRule("api-5xx", api.metric_5xx(), args.alarm_api_5xx),
+                    # Any dead letter is a message the worker gave up on: someone should look.
+                    AlarmRule("dead-letters", work.metric_dead_letters(), 1),
+                    AlarmRule("work-age", work.metric_oldest_message_age(), args.alarm_queue_age_seconds),
                 ],
                 dashboard_metrics=[
                     api.metric_requests(),
+                    work.metric_depth(),
                     discord.metric_invocations(),
                     discord.metric_duration(),
                     github.metric_invocations(),
                     github.metric_duration(),
+                    worker.metric_invocations(),
+                    worker.metric_duration(),
                 ],
                 notification_email=args.alarm_email or None,
             ),
@@ -160,6 +243,7 @@ class Orchestrator(pulumi.ComponentResource):
         self.api_url = api.url
         self.discord_interactions_url = api.url_of(discord_route)
         self.github_webhook_url = api.url_of(github_route)
+        self.health_url = api.url_of(health_route)
         self.github_webhook_secret = pulumi.Output.secret(webhook_secret_value.result)
         self.runs_table_name = runs.name
         self.alarm_topic_arn = monitoring.topic.arn
@@ -168,8 +252,16 @@ class Orchestrator(pulumi.ComponentResource):
                 "api_url": self.api_url,
                 "discord_interactions_url": self.discord_interactions_url,
                 "github_webhook_url": self.github_webhook_url,
+                "health_url": self.health_url,
                 "github_webhook_secret": self.github_webhook_secret,
                 "runs_table_name": self.runs_table_name,
                 "alarm_topic_arn": self.alarm_topic_arn,
             }
         )
+
+
+def _github_credentials(args: OrchestratorArgs) -> pulumi.Output[str]:
+    """The JSON the worker's GitHub client reads, secret like the credential in it."""
+    if args.github_auth == "app":
+        return pulumi.Output.json_dumps({"app_id": args.github_app_id, "private_key": args.github_credential})
+    return pulumi.Output.json_dumps({"token": args.github_credential})

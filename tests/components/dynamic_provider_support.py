@@ -66,7 +66,7 @@ class FakeApi:
             def _handle(self) -> None:
                 fake.handle(self)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -18,6 +18,8 @@ VALID = {
     "orchestra:aiEmailFrom": "Orchestra <login@example.com>",
     "orchestra:emailApiKey": "email-key",
     "orchestra:imageApiKey": "image-key",
+    "orchestra:githubAppId": "1000001",
+    "orchestra:githubCredential": "-----BEGIN RSA PRIVATE KEY-----",
 }
 
 
@@ -138,3 +140,43 @@ def test_secrets_stay_secret(stack_settings) -> None:
         return await output.is_secret(), await output.future()
 
     assert asyncio.run(as_output()) == (True, "bot-token-value")
+
+
+def test_github_app_is_the_default_and_needs_its_id(stack_settings) -> None:
+    config = load(stack_settings)
+    assert (config.github_auth, config.github_app_id) == ("app", "1000001")
+    settings = {k: v for k, v in VALID.items() if k != "orchestra:githubAppId"}
+    assert error_of(stack_settings, settings) == (
+        "invalid stack configuration: orchestra:githubAppId: required when githubAuth is app"
+    )
+
+
+def test_a_github_token_takes_no_app_id(stack_settings) -> None:
+    config = load(stack_settings, githubAuth="token", githubAppId="", githubCredential="github_pat_x")
+    assert config.github_auth == "token"
+    message = error_of(stack_settings, {**VALID, "orchestra:githubAuth": "token"})
+    assert message == (
+        "invalid stack configuration: orchestra:githubAppId: must be empty when githubAuth is token (got '1000001')"
+    )
+
+
+def test_github_credential_is_required_and_never_echoed(stack_settings) -> None:
+    settings = {k: v for k, v in VALID.items() if k != "orchestra:githubCredential"}
+    assert "orchestra:githubCredential: required setting is missing" in error_of(stack_settings, settings)
+    message = error_of(stack_settings, {**VALID, "orchestra:githubCredential": " key-with-space"})
+    assert message.endswith("orchestra:githubCredential: must be a non-empty value without surrounding whitespace")
+    assert "key-with-space" not in message
+
+
+def test_worker_and_queue_settings_are_bounded(stack_settings) -> None:
+    config = load(stack_settings)
+    assert (config.worker_timeout_seconds, config.queue_max_receive_count, config.alarm_queue_age_seconds) == (
+        60,
+        5,
+        900,
+    )
+    message = error_of(stack_settings, {**VALID, "orchestra:workerTimeoutSeconds": "901"})
+    assert message == (
+        "invalid stack configuration: orchestra:workerTimeoutSeconds: "
+        "Input should be less than or equal to 900 (got '901')"
+    )

@@ -5,14 +5,14 @@ registers exactly this list through the bulk-overwrite API, and ``parse_command`
 checks every invocation against the same list, so the two cannot drift.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast
+
+from .payload import REPOSITORY_PATTERN, RUN_ID_PATTERN, encodable
 
 CHAT_INPUT = 1
 STRING = 3
-INTEGER = 4
 
 
 class CommandOption(TypedDict):
@@ -20,9 +20,8 @@ class CommandOption(TypedDict):
     name: str
     description: str
     required: bool
-    min_value: NotRequired[int]
-    min_length: NotRequired[int]
-    max_length: NotRequired[int]
+    min_length: int
+    max_length: int
 
 
 class Command(TypedDict):
@@ -32,49 +31,60 @@ class Command(TypedDict):
     options: list[CommandOption]
 
 
+def _run_id_option(description: str, required: bool) -> CommandOption:
+    return {
+        "type": STRING,
+        "name": "run_id",
+        "description": description,
+        "required": required,
+        "min_length": RUN_ID_LENGTH,
+        "max_length": RUN_ID_LENGTH,
+    }
+
+
+RUN_ID_LENGTH = len("run-") + 16
+
 COMMANDS: list[Command] = [
     {
         "type": CHAT_INPUT,
         "name": "plan",
-        "description": "Queue a planning run for a GitHub issue",
+        "description": "Propose a run of the repository's open issues labelled ready",
         "options": [
             {
                 "type": STRING,
                 "name": "repository",
-                "description": "Repository as owner/name",
-                "required": True,
+                "description": "Repository as owner/name (omit for the server's default)",
+                "required": False,
                 "min_length": 3,
                 "max_length": 140,
-            },
-            {
-                "type": INTEGER,
-                "name": "issue",
-                "description": "Issue number",
-                "required": True,
-                "min_value": 1,
             },
         ],
     },
     {
         "type": CHAT_INPUT,
+        "name": "approve",
+        "description": "Approve a proposed run: its workflow is dispatched for each issue",
+        "options": [_run_id_option("Run id reported by /plan", True)],
+    },
+    {
+        "type": CHAT_INPUT,
+        "name": "ship",
+        "description": "Ship a finished run once its pull requests are merged, closing its issues",
+        "options": [_run_id_option("Run id reported by /plan", True)],
+    },
+    {
+        "type": CHAT_INPUT,
+        "name": "cancel",
+        "description": "Cancel a proposed run",
+        "options": [_run_id_option("Run id reported by /plan", True)],
+    },
+    {
+        "type": CHAT_INPUT,
         "name": "status",
-        "description": "Show one run, or the most recent runs",
-        "options": [
-            {
-                "type": STRING,
-                "name": "run_id",
-                "description": "Run id reported by /plan (omit for the recent runs)",
-                "required": False,
-                "min_length": 1,
-                "max_length": 64,
-            },
-        ],
+        "description": "Show one run with its tasks, or the recent runs",
+        "options": [_run_id_option("Run id (omit for the recent runs)", False)],
     },
 ]
-
-# GitHub's rules: owner is 1-39 letters, digits or inner hyphens; name is letters, digits, . _ -
-# and never "." or "..".
-REPOSITORY_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?!\.\.?$)[A-Za-z0-9._-]{1,100}")
 
 _COMMANDS_BY_NAME = {command["name"]: command for command in COMMANDS}
 
@@ -85,8 +95,16 @@ class InvalidCommand(ValueError):
 
 @dataclass(frozen=True)
 class PlanCommand:
-    repository: str
-    issue: int
+    repository: str | None
+    """None: the guild's default repository."""
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    """A command about one run: /approve, /ship or /cancel."""
+
+    name: Literal["approve", "ship", "cancel"]
+    run_id: str
 
 
 @dataclass(frozen=True)
@@ -94,27 +112,33 @@ class StatusCommand:
     run_id: str | None
 
 
-def parse_command(data: Mapping[str, Any]) -> PlanCommand | StatusCommand:
+def parse_command(data: Mapping[str, Any]) -> PlanCommand | RunCommand | StatusCommand:
     """Parse an APPLICATION_COMMAND interaction's ``data``, or raise ``InvalidCommand``."""
     name = data.get("name")
     command = _COMMANDS_BY_NAME.get(name) if isinstance(name, str) else None
     if command is None:
         raise InvalidCommand(f"unknown command: {name!r}")
+    # _option_values enforced presence, types and lengths from COMMANDS.
     values = _option_values(command, data.get("options", []))
+    run_id = values.get("run_id")
+    if run_id is not None and not RUN_ID_PATTERN.fullmatch(run_id):
+        raise InvalidCommand(f"/{command['name']} run_id must look like run-0123456789abcdef")
     if command["name"] == "plan":
-        # _option_values enforced both options' presence and types from COMMANDS.
-        repository, issue = cast(str, values["repository"]), cast(int, values["issue"])
-        if not REPOSITORY_PATTERN.fullmatch(repository):
+        repository = values.get("repository")
+        if repository is not None and not REPOSITORY_PATTERN.fullmatch(repository):
             raise InvalidCommand(f"/plan repository must be owner/name, got {repository!r}")
-        return PlanCommand(repository=repository, issue=issue)
-    return StatusCommand(run_id=cast(str | None, values.get("run_id")))
+        return PlanCommand(repository=repository)
+    if command["name"] == "status":
+        return StatusCommand(run_id=run_id)
+    # approve, ship and cancel require run_id.
+    return RunCommand(name=cast(Literal["approve", "ship", "cancel"], command["name"]), run_id=cast(str, run_id))
 
 
-def _option_values(command: Command, options: object) -> dict[str, str | int]:
+def _option_values(command: Command, options: object) -> dict[str, str]:
     if not isinstance(options, list):
         raise InvalidCommand(f"/{command['name']} options must be a list")
     definitions = {option["name"]: option for option in command["options"]}
-    values: dict[str, str | int] = {}
+    values: dict[str, str] = {}
     for option in options:
         name = option.get("name") if isinstance(option, dict) else None
         if name not in definitions:
@@ -128,21 +152,14 @@ def _option_values(command: Command, options: object) -> dict[str, str | int]:
     return values
 
 
-def _checked_value(command_name: str, definition: CommandOption, value: object) -> str | int:
+def _checked_value(command_name: str, definition: CommandOption, value: object) -> str:
+    # COMMANDS declares only STRING options.
     where = f"/{command_name} option {definition['name']}"
-    # COMMANDS declares only STRING and INTEGER options.
-    if definition["type"] == STRING:
-        if not isinstance(value, str):
-            raise InvalidCommand(f"{where} must be a string")
-        # Discord's own limits apply where the definition sets none.
-        shortest, longest = definition.get("min_length", 0), definition.get("max_length", 6000)
-        if not shortest <= len(value) <= longest:
-            raise InvalidCommand(f"{where} must be {shortest} to {longest} characters long")
-        return value
-    # bool is an int in Python but never a Discord integer.
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidCommand(f"{where} must be an integer")
-    minimum = definition.get("min_value")
-    if minimum is not None and value < minimum:
-        raise InvalidCommand(f"{where} must be at least {minimum}")
+    if not isinstance(value, str):
+        raise InvalidCommand(f"{where} must be a string")
+    shortest, longest = definition["min_length"], definition["max_length"]
+    if not shortest <= len(value) <= longest:
+        raise InvalidCommand(f"{where} must be {shortest} to {longest} characters long")
+    if not encodable(value):
+        raise InvalidCommand(f"{where} is not valid Unicode (a lone surrogate)")
     return value

@@ -1,7 +1,14 @@
-"""GitHub webhook endpoint: verifies every delivery and records a run when an issue is labelled ``ready``.
+"""GitHub webhook endpoint: verifies every delivery, records what it means, and enqueues the rest.
 
-Runs are keyed by the ``X-GitHub-Delivery`` id, so a redelivery of the same
-event finds its run already recorded and is answered as a duplicate.
+- ``issues`` labelled ``ready``: the issue joins its repository's proposed run, or starts one,
+  and the worker tells the repository's channel.
+- ``workflow_run`` completed: the task the workflow ran for is recorded as succeeded or failed,
+  and the worker finishes the run once every task has. The dispatched workflow names its run
+  ``orchestra <run id> #<issue>`` (its ``run-name``), which arrives as ``display_title``.
+
+A delivery is a duplicate when its signed body was processed before, under whatever
+``X-GitHub-Delivery`` id (which GitHub does not sign): the body's digest is written in the
+same transaction as its effect, so a replayed body changes nothing.
 """
 
 import hashlib
@@ -12,14 +19,20 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import clock, http_api
+from . import access, clock, http_api, payload, work_queue
 from .http_api import Event, HttpError, Response
-from .run_store import RunStore, run_id_for
+from .run_store import Outcome, RunStore, Task, body_digest, run_id_for
 from .secret_values import read_secret
+from .work_queue import Message
 
 READY_LABEL = "ready"
+# GitHub caps an issue title at 256 characters.
+MAX_TITLE = 256
 
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
+_DELIVERY_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+_EVENT_NAME = re.compile(r"[a-z_]{1,64}")
+_RUN_NAME = re.compile(r"orchestra (run-[0-9a-f]{16}) #([0-9]{1,10})")
 
 logger = logging.getLogger(__name__)
 
@@ -30,16 +43,19 @@ def _handle(event: Event) -> Response:
     _verify(headers, body)
     delivery_id = headers.get("x-github-delivery")
     event_name = headers.get("x-github-event")
-    if not delivery_id:
-        raise HttpError(400, "missing x-github-delivery header")
-    if not event_name:
-        raise HttpError(400, "missing x-github-event header")
-    payload = http_api.json_object(body)
+    if delivery_id is None or not _DELIVERY_ID.fullmatch(delivery_id):
+        raise HttpError(400, "missing or malformed x-github-delivery header")
+    if event_name is None or not _EVENT_NAME.fullmatch(event_name):
+        raise HttpError(400, "missing or malformed x-github-event header")
+    delivery = http_api.json_object(body)
+    seen = body_digest(event_name, body)
     if event_name == "ping":
         return http_api.json_response(200, {"ok": True})
     if event_name == "issues":
-        return _issues(payload, delivery_id)
-    raise HttpError(400, f"unsupported event: {event_name}")
+        return _issues(delivery, seen)
+    if event_name == "workflow_run":
+        return _workflow_run(delivery, seen)
+    return _ignored(f"{event_name} events are not acted on")
 
 
 handler = http_api.endpoint(_handle)
@@ -58,30 +74,93 @@ def _verify(headers: Mapping[str, str], body: bytes) -> None:
         raise HttpError(401, "invalid request signature")
 
 
-def _issues(payload: Mapping[str, Any], delivery_id: str) -> Response:
-    action = payload.get("action")
-    label = http_api.object_at(payload, "label").get("name")
-    if action != "labeled" or label != READY_LABEL:
-        return http_api.json_response(
-            202, {"ignored": True, "reason": f"only issues labeled {READY_LABEL!r} start a run"}
-        )
-    repository = http_api.object_at(payload, "repository").get("full_name")
-    issue = http_api.object_at(payload, "issue").get("number")
-    sender = http_api.object_at(payload, "sender").get("login")
-    if not isinstance(repository, str) or not isinstance(sender, str):
-        raise HttpError(400, "issues payload lacks repository.full_name or sender.login")
-    if not isinstance(issue, int) or isinstance(issue, bool):
-        raise HttpError(400, "issues payload lacks issue.number")
-    run_id = run_id_for("github", delivery_id)
-    created = RunStore.from_environment().create_run(
-        run_id=run_id,
-        source="github",
-        repository=repository,
-        issue=issue,
-        requested_by=sender,
-        now=clock.now(),
-        delivery_id=delivery_id,
+def _issues(delivery: Mapping[str, Any], seen: str) -> Response:
+    if delivery.get("action") != "labeled" or payload.object_at(delivery, "label").get("name") != READY_LABEL:
+        return _ignored(f"only issues labeled {READY_LABEL!r} join a run")
+    repository = _repository(delivery)
+    issue = payload.object_at(delivery, "issue")
+    number = payload.issue_number(issue.get("number"), "issue.number")
+    title = payload.text(issue.get("title"), "issue.title", MAX_TITLE)
+    sender = payload.matching(
+        payload.object_at(delivery, "sender").get("login"), "sender.login", payload.LOGIN_PATTERN, "a GitHub login"
     )
-    if created:
-        logger.info("queued run %s for %s#%d (delivery %s)", run_id, repository, issue, delivery_id)
-    return http_api.json_response(201 if created else 200, {"run_id": run_id, "duplicate": not created})
+    if issue.get("state") != "open":
+        return _ignored("only open issues join a run")
+    if repository is None:
+        return _ignored("the repository is not one the orchestrator serves")
+    # The link is built, not taken from the body: what reaches Discord is always this issue's page.
+    task = Task(number, " ".join(title.split()), f"https://github.com/{repository.name}/issues/{number}")
+    store = RunStore.from_environment()
+    now = clock.now()
+    run_id = store.open_run_id(repository.name)
+    if run_id is not None:
+        outcome = store.join(run_id, task, by=sender, now=now, seen=seen)
+    else:
+        run_id = run_id_for(f"github:{seen}")
+        outcome = store.propose(
+            run_id=run_id,
+            repository=repository.name,
+            source="github",
+            requested_by=sender,
+            now=now,
+            tasks=[task],
+            seen=seen,
+        )
+    if outcome is Outcome.DUPLICATE:
+        return http_api.json_response(200, {"duplicate": True})
+    if outcome is not Outcome.DONE:
+        run = store.get_run(run_id)
+        if run is not None and number in run.tasks:
+            return _ignored(f"issue #{number} is already in run {run_id}")
+        # The open run moved on between the read and the write.
+        return http_api.json_response(409, {"error": f"issue #{number} could not join run {run_id}; redeliver"})
+    work_queue.send(Message("joined", run_id, issue=number))
+    logger.info("issue %s#%d joined run %s", repository.name, number, run_id)
+    return http_api.json_response(201, {"run_id": run_id, "duplicate": False})
+
+
+def _workflow_run(delivery: Mapping[str, Any], seen: str) -> Response:
+    if delivery.get("action") != "completed":
+        return _ignored("only completed workflow runs are recorded")
+    repository = _repository(delivery)
+    workflow_run = payload.object_at(delivery, "workflow_run")
+    match = _RUN_NAME.fullmatch(str(workflow_run.get("display_title", "")))
+    if match is None:
+        return _ignored("not a workflow run the orchestrator dispatched")
+    run_id, number = match[1], payload.issue_number(int(match[2]), "workflow_run.display_title issue")
+    workflow_run_id = workflow_run.get("id")
+    if not isinstance(workflow_run_id, int) or isinstance(workflow_run_id, bool) or not 0 < workflow_run_id < 2**63:
+        raise HttpError(400, "workflow_run.id must be a positive integer")
+    conclusion = workflow_run.get("conclusion")
+    if not isinstance(conclusion, str) or len(conclusion) > 32:
+        raise HttpError(400, "workflow_run.conclusion must be a short string")
+    if repository is None:
+        return _ignored("the repository is not one the orchestrator serves")
+    store = RunStore.from_environment()
+    run = store.get_run(run_id)
+    if run is None or run.repository != repository.name:
+        return _ignored(f"no run {run_id} of {repository.name}")
+    outcome = store.record_result(
+        run_id,
+        number,
+        succeeded=conclusion == "success",
+        result_url=f"https://github.com/{repository.name}/actions/runs/{workflow_run_id}",
+        now=clock.now(),
+        seen=seen,
+    )
+    if outcome is Outcome.DUPLICATE:
+        return http_api.json_response(200, {"duplicate": True})
+    if outcome is not Outcome.DONE:
+        return _ignored(f"run {run_id} has no task #{number} in flight")
+    work_queue.send(Message("check", run_id, issue=number))
+    logger.info("task #%d of run %s: %s", number, run_id, conclusion)
+    return http_api.json_response(200, {"run_id": run_id, "issue": number, "conclusion": conclusion})
+
+
+def _repository(delivery: Mapping[str, Any]) -> access.Repository | None:
+    name = payload.repository(payload.object_at(delivery, "repository").get("full_name"), "repository.full_name")
+    return access.from_environment().repositories.get(name)
+
+
+def _ignored(reason: str) -> Response:
+    return http_api.json_response(202, {"ignored": True, "reason": reason})

@@ -12,6 +12,9 @@ Response = dict[str, Any]
 Handle = Callable[[Event], Response]
 LambdaHandler = Callable[[Event, object], Response]
 
+# Far above any interaction or webhook this service acts on; GitHub's own cap is 25 MB.
+MAX_BODY_BYTES = 1024 * 1024
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,16 +61,15 @@ def raw_body(event: Event) -> bytes:
 
 
 def json_object(body: bytes) -> dict[str, Any]:
+    if len(body) > MAX_BODY_BYTES:
+        raise HttpError(413, f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
         payload = json.loads(body)
     except ValueError as error:
         raise HttpError(400, "body is not valid JSON") from error
+    except RecursionError as error:
+        # The parser recurses once per level: a body nested thousands deep exhausts the stack.
+        raise HttpError(400, "body is nested too deeply") from error
     if not isinstance(payload, dict):
         raise HttpError(400, "body must be a JSON object")
     return payload
-
-
-def object_at(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    """The JSON object under ``key``, or an empty one when it is absent or not an object."""
-    value = payload.get(key)
-    return value if isinstance(value, dict) else {}

@@ -1,51 +1,112 @@
-"""The runs table: recording queued runs exactly once, and reading them back.
+"""The runs table: runs, their tasks and history, moved from state to state by conditional writes.
 
-Schema (built by the infrastructure): hash key ``run_id``; TTL on ``expires_at``;
-GSI ``recent_runs`` keyed by ``run_month`` (``YYYY-MM``) and ``created_at`` (ISO-8601 UTC).
+A run belongs to one repository and moves ``proposed → approved → running → succeeded | failed
+→ shipped``, or from ``proposed`` to ``cancelled``. Every transition is one conditional write
+naming the state it leaves, so two requests racing for the same transition cannot both win,
+and each appends who did what, and when, to the run's history.
+
+Schema (built by the infrastructure): hash key ``run_id``; TTL on ``expires_at``; GSI
+``recent_runs`` keyed by ``run_month`` (``YYYY-MM``) and ``created_at`` (ISO-8601 UTC). Besides
+runs the table keys two kinds of small items under prefixed ids, absent from the index because
+they have no ``run_month``:
+- ``open#<owner/name>`` holds ``open_run_id``, the repository's one proposed run, set and cleared
+  in the same transaction as the run's own transition;
+- ``seen#<sha256>`` marks a webhook body as processed, written in the same transaction as its
+  effect, so a replayed body changes nothing whatever delivery id it arrives under.
+
+Effects the worker has on other systems (a dispatch, a comment, a message) are recorded in the
+run's ``effects`` map under an idempotency key once done; ``claims`` holds a lease per key while
+one worker carries the effect out, so a message delivered twice never repeats it.
 """
 
 import functools
 import hashlib
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any, Literal
 
-import boto3
-from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
-
+Status = Literal["proposed", "approved", "running", "succeeded", "failed", "shipped", "cancelled"]
+TaskState = Literal["pending", "dispatched", "succeeded", "failed"]
 Source = Literal["discord", "github"]
 
+FINISHED: tuple[Status, ...] = ("succeeded", "failed")
+TASK_FINISHED: tuple[TaskState, ...] = ("succeeded", "failed")
 RECENT_RUNS_INDEX = "recent_runs"
 DEFAULT_TTL_DAYS = 90
+# Tasks one run may hold: keeps an item far below DynamoDB's 400 KB and a plan readable.
+MAX_TASKS = 50
+
+
+@dataclass(frozen=True)
+class Task:
+    issue: int
+    title: str
+    url: str
+    state: TaskState = "pending"
+    result_url: str | None = None
+    """The workflow run that carried the task out."""
+    note: str | None = None
+    """Why a task failed without a workflow run (a dispatch GitHub refused)."""
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: str
+    by: str
+    action: str
 
 
 @dataclass(frozen=True)
 class Run:
     run_id: str
     status: str
-    source: str
     repository: str
-    issue: int
     requested_by: str
+    source: str
     created_at: str
+    tasks: Mapping[int, Task] = field(default_factory=dict)
+    history: Sequence[HistoryEntry] = ()
+    effects: frozenset[str] = frozenset()
+
+    def finished_tasks(self) -> bool:
+        return bool(self.tasks) and all(task.state in TASK_FINISHED for task in self.tasks.values())
 
 
-def run_id_for(source: Source, request_key: str) -> str:
+class Outcome(Enum):
+    DONE = "done"
+    DUPLICATE = "duplicate"
+    """A webhook body already processed, or a request already carried out."""
+    CONFLICT = "conflict"
+    """The run is not in the state the change needs (or another request changed it first)."""
+    MISSING = "missing"
+
+
+class EffectBusy(Exception):
+    """Another worker holds the lease on this effect; the message is to be retried later."""
+
+
+def run_id_for(request_key: str) -> str:
     """A run id that is the same every time the same request arrives, so retries collide.
 
-    ``request_key`` is the GitHub delivery id or the Discord interaction id. Hashing gives
-    ids of one short, safe shape; 64 bits make a collision between different requests
-    negligible at this table's scale.
+    ``request_key`` is the Discord interaction id or the webhook body's digest. Hashing gives
+    ids of one short, safe shape; 64 bits make a collision negligible at this table's scale,
+    and the conditional write refuses one anyway.
     """
-    digest = hashlib.sha256(f"{source}:{request_key}".encode()).hexdigest()
-    return f"{source}-{digest[:16]}"
+    return f"run-{hashlib.sha256(request_key.encode()).hexdigest()[:16]}"
+
+
+def body_digest(event_name: str, body: bytes) -> str:
+    return hashlib.sha256(event_name.encode() + b"\0" + body).hexdigest()
 
 
 class RunStore:
     def __init__(self, table: Any, ttl_days: int) -> None:
         self._table = table
+        # The resource's client: it converts values to and from DynamoDB's typed form.
+        self._client = table.meta.client
         self._ttl = timedelta(days=ttl_days)
 
     @classmethod
@@ -54,66 +115,332 @@ class RunStore:
         ttl_setting = os.environ.get("RUN_TTL_DAYS", str(DEFAULT_TTL_DAYS))
         if not ttl_setting.isdecimal() or int(ttl_setting) < 1:
             raise ValueError(f"RUN_TTL_DAYS must be a whole number of days >= 1, got {ttl_setting!r}")
-        return cls(_dynamodb().Table(os.environ["RUNS_TABLE_NAME"]), int(ttl_setting))
+        return cls(runs_table(), int(ttl_setting))
 
-    def create_run(
-        self,
-        *,
-        run_id: str,
-        source: Source,
-        repository: str,
-        issue: int,
-        requested_by: str,
-        now: datetime,
-        delivery_id: str | None = None,
-    ) -> bool:
-        """Record a queued run; False, writing nothing, if ``run_id`` is already recorded."""
-        item: dict[str, Any] = {
-            "run_id": run_id,
-            "run_month": _month(now),
-            "created_at": _timestamp(now),
-            "expires_at": int((now + self._ttl).timestamp()),
-            "status": "queued",
-            "source": source,
-            "repository": repository,
-            "issue": issue,
-            "requested_by": requested_by,
-        }
-        if delivery_id is not None:
-            item["delivery_id"] = delivery_id
-        try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(run_id)")
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+    # Reading
 
     def get_run(self, run_id: str) -> Run | None:
-        item = self._table.get_item(Key={"run_id": run_id}).get("Item")
-        return None if item is None else _run(item)
+        item = self._table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
+        return None if item is None or "run_month" not in item else _run(item)
 
-    def recent_runs(self, now: datetime, limit: int = 5) -> list[Run]:
-        """The newest runs, newest first, from this month and, if it has too few, the previous one."""
+    def open_run_id(self, repository: str) -> str | None:
+        item = self._table.get_item(Key={"run_id": _open_key(repository)}, ConsistentRead=True).get("Item")
+        return None if item is None else item.get("open_run_id")
+
+    def recent_runs(self, now: datetime, repositories: Iterable[str], limit: int = 5) -> list[Run]:
+        """The newest runs of ``repositories``, newest first, from this month and the previous one."""
+        wanted = set(repositories)
         runs: list[Run] = []
         this_month = now.astimezone(UTC).replace(day=1)
         for month in (this_month, this_month - timedelta(days=1)):
-            response = self._table.query(
+            pages = self._client.get_paginator("query").paginate(
+                TableName=self._table.name,
                 IndexName=RECENT_RUNS_INDEX,
-                KeyConditionExpression=Key("run_month").eq(_month(month)),
+                KeyConditionExpression="run_month = :month",
+                ExpressionAttributeValues={":month": _month(month)},
                 ScanIndexForward=False,
-                Limit=limit - len(runs),
             )
-            runs.extend(_run(item) for item in response["Items"])
-            if len(runs) == limit:
-                break
+            for page in pages:
+                for item in page["Items"]:
+                    if item["repository"] in wanted:
+                        runs.append(_run(item))
+                        if len(runs) == limit:
+                            return runs
         return runs
+
+    # Proposing
+
+    def propose(
+        self,
+        *,
+        run_id: str,
+        repository: str,
+        source: Source,
+        requested_by: str,
+        now: datetime,
+        tasks: Sequence[Task] = (),
+        seen: str | None = None,
+    ) -> Outcome:
+        """Record a new proposed run as the repository's open one.
+
+        CONFLICT: the repository already has an open run (join it instead). DUPLICATE: this
+        run, or the webhook body ``seen``, was recorded before. Nothing is written unless DONE.
+        """
+        run = {
+            "run_id": run_id,
+            "run_month": _month(now),
+            "created_at": _timestamp(now),
+            "expires_at": self._expiry(now),
+            "status": "proposed",
+            "source": source,
+            "repository": repository,
+            "requested_by": requested_by,
+            "tasks": {str(task.issue): _task_item(task) for task in tasks},
+            "history": [_history(now, requested_by, "proposed")],
+            "effects": {},
+            "claims": {},
+        }
+        writes = [
+            {"Put": {"Item": run, "ConditionExpression": "attribute_not_exists(run_id)"}},
+            {
+                "Update": {
+                    "Key": {"run_id": _open_key(repository)},
+                    "UpdateExpression": "SET open_run_id = :run",
+                    "ConditionExpression": "attribute_not_exists(open_run_id)",
+                    "ExpressionAttributeValues": {":run": run_id},
+                }
+            },
+        ]
+        return self._transact(writes, seen, now, conflict_at=1)
+
+    def join(self, run_id: str, task: Task, *, by: str, now: datetime, seen: str | None = None) -> Outcome:
+        """Add ``task`` to a proposed run. CONFLICT: the run is no longer proposed, is full or has the task."""
+        update = {
+            "Update": {
+                "Key": {"run_id": run_id},
+                "UpdateExpression": "SET tasks.#issue = :task, history = list_append(history, :entry)",
+                "ConditionExpression": (
+                    "#status = :proposed AND attribute_not_exists(tasks.#issue) AND size(tasks) < :max"
+                ),
+                "ExpressionAttributeNames": {"#issue": str(task.issue), "#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":task": _task_item(task),
+                    ":entry": [_history(now, by, f"added #{task.issue}")],
+                    ":proposed": "proposed",
+                    ":max": MAX_TASKS,
+                },
+            }
+        }
+        return self._transact([update], seen, now, conflict_at=0)
+
+    def set_tasks(self, run_id: str, tasks: Sequence[Task], *, now: datetime) -> Outcome:
+        """Make a proposed run's tasks the repository's open ``ready`` issues, as the worker listed them."""
+        names = {f"#t{index}": str(task.issue) for index, task in enumerate(tasks)}
+        values: dict[str, Any] = {f":t{index}": _task_item(task) for index, task in enumerate(tasks)}
+        assignments = [f"tasks.#t{index} = :t{index}" for index in range(len(tasks))]
+        values |= {":proposed": "proposed", ":entry": [_history(now, "orchestra", f"planned {len(tasks)} issue(s)")]}
+        return self._update(
+            run_id,
+            "SET " + ", ".join([*assignments, "history = list_append(history, :entry)"]),
+            "#status = :proposed",
+            names | {"#status": "status"},
+            values,
+        )
+
+    # Transitions
+
+    def approve(self, run_id: str, repository: str, *, by: str, now: datetime) -> Outcome:
+        """proposed → approved, closing the repository's open run in the same write."""
+        return self._close_open_run(run_id, repository, "approved", by=by, now=now, require_tasks=True)
+
+    def cancel(self, run_id: str, repository: str, *, by: str, now: datetime) -> Outcome:
+        """proposed → cancelled, closing the repository's open run in the same write."""
+        return self._close_open_run(run_id, repository, "cancelled", by=by, now=now, require_tasks=False)
+
+    def start(self, run_id: str, *, now: datetime) -> Outcome:
+        """approved → running, once every task has been dispatched."""
+        return self._transition(run_id, ("approved",), "running", by="orchestra", now=now)
+
+    def finish(self, run_id: str, *, now: datetime) -> Outcome:
+        """approved or running → succeeded (every task succeeded) or failed, once every task has finished."""
+        run = self.get_run(run_id)
+        if run is None:
+            return Outcome.MISSING
+        if not run.finished_tasks():
+            return Outcome.CONFLICT
+        status: Status = "succeeded" if all(t.state == "succeeded" for t in run.tasks.values()) else "failed"
+        return self._transition(run_id, ("approved", "running"), status, by="orchestra", now=now)
+
+    def ship(self, run_id: str, *, by: str, now: datetime) -> Outcome:
+        """succeeded or failed → shipped."""
+        return self._transition(run_id, FINISHED, "shipped", by=by, now=now)
+
+    # Tasks
+
+    def record_result(
+        self, run_id: str, issue: int, *, succeeded: bool, result_url: str, now: datetime, seen: str | None = None
+    ) -> Outcome:
+        """A task's workflow run completed. CONFLICT: no such task, or it is not in flight."""
+        state: TaskState = "succeeded" if succeeded else "failed"
+        update = {
+            "Update": {
+                "Key": {"run_id": run_id},
+                "UpdateExpression": (
+                    "SET tasks.#issue.#state = :state, tasks.#issue.result_url = :url, "
+                    "history = list_append(history, :entry)"
+                ),
+                "ConditionExpression": (
+                    "#status IN (:approved, :running) AND tasks.#issue.#state IN (:pending, :dispatched)"
+                ),
+                "ExpressionAttributeNames": {"#issue": str(issue), "#state": "state", "#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":state": state,
+                    ":url": result_url,
+                    ":entry": [_history(now, "github", f"#{issue} {state}")],
+                    ":approved": "approved",
+                    ":running": "running",
+                    ":pending": "pending",
+                    ":dispatched": "dispatched",
+                },
+            }
+        }
+        return self._transact([update], seen, now, conflict_at=0)
+
+    # Effects
+
+    def claim(self, run_id: str, key: str, *, now: datetime, lease_seconds: int) -> bool:
+        """Take the lease on effect ``key``: False if it is already done; ``EffectBusy`` while another holds it."""
+        outcome = self._update(
+            run_id,
+            "SET claims.#key = :until",
+            "attribute_exists(run_id) AND attribute_not_exists(effects.#key) "
+            "AND (attribute_not_exists(claims.#key) OR claims.#key < :now)",
+            {"#key": key},
+            {":until": int(now.timestamp()) + lease_seconds, ":now": int(now.timestamp())},
+        )
+        if outcome is Outcome.DONE:
+            return True
+        run = self.get_run(run_id)
+        if run is None:
+            raise LookupError(f"run {run_id} does not exist")
+        if key in run.effects:
+            return False
+        raise EffectBusy(f"effect {key} of run {run_id} is being carried out")
+
+    def release(self, run_id: str, key: str) -> None:
+        """Give up the lease after a failure, so a retry need not wait for it to expire."""
+        self._table.update_item(
+            Key={"run_id": run_id}, UpdateExpression="REMOVE claims.#key", ExpressionAttributeNames={"#key": key}
+        )
+
+    def complete(
+        self, run_id: str, key: str, *, now: datetime, task: tuple[int, TaskState, str | None] | None = None
+    ) -> None:
+        """Record effect ``key`` as done, and with it a task's new state (and why it failed, if it did)."""
+        names = {"#key": key}
+        values: dict[str, Any] = {":at": _timestamp(now)}
+        assignments = ["effects.#key = :at"]
+        if task is not None:
+            issue, state, note = task
+            names |= {"#issue": str(issue), "#state": "state"}
+            values |= {":state": state}
+            assignments.append("tasks.#issue.#state = :state")
+            if note is not None:
+                values[":note"] = note
+                assignments.append("tasks.#issue.note = :note")
+        self._table.update_item(
+            Key={"run_id": run_id},
+            UpdateExpression="SET " + ", ".join(assignments) + " REMOVE claims.#key",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    # Internals
+
+    def _close_open_run(
+        self, run_id: str, repository: str, status: Status, *, by: str, now: datetime, require_tasks: bool
+    ) -> Outcome:
+        condition = "#status = :from" + (" AND size(tasks) > :none" if require_tasks else "")
+        values: dict[str, Any] = {":from": "proposed", ":to": status, ":entry": [_history(now, by, status)]}
+        if require_tasks:
+            values[":none"] = 0
+        writes = [
+            {
+                "Update": {
+                    "Key": {"run_id": run_id},
+                    "UpdateExpression": "SET #status = :to, history = list_append(history, :entry)",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Update": {
+                    "Key": {"run_id": _open_key(repository)},
+                    "UpdateExpression": "REMOVE open_run_id",
+                    "ConditionExpression": "open_run_id = :run",
+                    "ExpressionAttributeValues": {":run": run_id},
+                }
+            },
+        ]
+        return self._transact(writes, None, now, conflict_at=0)
+
+    def _transition(self, run_id: str, sources: Sequence[Status], status: Status, *, by: str, now: datetime) -> Outcome:
+        placeholders = {f":from{index}": source for index, source in enumerate(sources)}
+        return self._update(
+            run_id,
+            "SET #status = :to, history = list_append(history, :entry)",
+            f"#status IN ({', '.join(placeholders)})",
+            {"#status": "status"},
+            placeholders | {":to": status, ":entry": [_history(now, by, status)]},
+        )
+
+    def _update(
+        self, run_id: str, update: str, condition: str, names: Mapping[str, str], values: Mapping[str, Any]
+    ) -> Outcome:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._table.update_item(
+                Key={"run_id": run_id},
+                UpdateExpression=update,
+                ConditionExpression=f"attribute_exists(run_id) AND ({condition})",
+                ExpressionAttributeNames=dict(names),
+                ExpressionAttributeValues=dict(values),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return Outcome.CONFLICT
+            raise
+        return Outcome.DONE
+
+    def _transact(self, writes: list[dict[str, Any]], seen: str | None, now: datetime, *, conflict_at: int) -> Outcome:
+        """All of ``writes`` (plus the mark that body ``seen`` was processed) or none.
+
+        Which condition failed decides the outcome: the seen mark → DUPLICATE; the write at
+        ``conflict_at`` → CONFLICT; any other → DUPLICATE (the request was carried out before).
+        """
+        from botocore.exceptions import ClientError
+
+        items = list(writes)
+        if seen is not None:
+            marker = {"run_id": f"seen#{seen}", "expires_at": self._expiry(now)}
+            items.append({"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(run_id)"}})
+        for_table = [{kind: {"TableName": self._table.name, **write} for kind, write in item.items()} for item in items]
+        try:
+            self._client.transact_write_items(TransactItems=for_table)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+            if not failed:
+                raise
+            if seen is not None and len(items) - 1 in failed:
+                return Outcome.DUPLICATE
+            return Outcome.CONFLICT if conflict_at in failed else Outcome.DUPLICATE
+        return Outcome.DONE
+
+    def _expiry(self, now: datetime) -> int:
+        return int((now + self._ttl).timestamp())
+
+
+def runs_table() -> Any:
+    """The table named by ``RUNS_TABLE_NAME``."""
+    return _dynamodb().Table(os.environ["RUNS_TABLE_NAME"])
 
 
 @functools.cache
 def _dynamodb() -> Any:
-    # One resource for the container's life: creating one costs tens of ms.
+    # Imported here, not at module load: the Discord handler must start well inside Discord's
+    # 3 seconds, and boto3 is the heaviest import of all. One resource for the container's life.
+    import boto3
+
     return boto3.resource("dynamodb")
+
+
+def _open_key(repository: str) -> str:
+    return f"open#{repository}"
 
 
 def _month(moment: datetime) -> str:
@@ -125,14 +452,40 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _run(item: dict[str, Any]) -> Run:
+def _history(now: datetime, by: str, action: str) -> dict[str, str]:
+    return {"at": _timestamp(now), "by": by, "action": action}
+
+
+def _task_item(task: Task) -> dict[str, Any]:
+    item: dict[str, Any] = {"issue": task.issue, "title": task.title, "url": task.url, "state": task.state}
+    if task.result_url is not None:
+        item["result_url"] = task.result_url
+    if task.note is not None:
+        item["note"] = task.note
+    return item
+
+
+def _run(item: Mapping[str, Any]) -> Run:
+    # Runs recorded before runs had tasks carry one `issue` and the status `queued`.
+    tasks = {
+        int(number): Task(
+            issue=int(task["issue"]),
+            title=task["title"],
+            url=task["url"],
+            state=task["state"],
+            result_url=task.get("result_url"),
+            note=task.get("note"),
+        )
+        for number, task in item.get("tasks", {}).items()
+    }
     return Run(
         run_id=item["run_id"],
         status=item["status"],
-        source=item["source"],
         repository=item["repository"],
-        # DynamoDB numbers come back as Decimal.
-        issue=int(item["issue"]),
         requested_by=item["requested_by"],
+        source=item["source"],
         created_at=item["created_at"],
+        tasks=dict(sorted(tasks.items())),
+        history=[HistoryEntry(entry["at"], entry["by"], entry["action"]) for entry in item.get("history", [])],
+        effects=frozenset(item.get("effects", {})),
     )

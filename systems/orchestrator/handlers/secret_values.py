@@ -8,8 +8,6 @@ without a redeploy.
 import functools
 from typing import Any
 
-import boto3
-
 from . import clock
 
 CACHE_SECONDS = 300
@@ -56,5 +54,8 @@ def _fetch(arn: str) -> str:
 
 @functools.cache
 def _client(service: str, region: str) -> Any:
+    # Imported on first use, for the Discord handler's start-up time (see run_store._dynamodb).
     # One client per service and region for the container's life: creating one costs tens of ms.
+    import boto3
+
     return boto3.client(service, region_name=region)

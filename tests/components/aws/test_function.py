@@ -1,9 +1,11 @@
+import base64
 import json
 from pathlib import Path
 
 import pytest
 
-from components.aws.function import Function, FunctionArgs
+from components.aws.function import Function, FunctionArgs, QueueSource
+from components.aws.queue import Queue, QueueArgs
 from components.aws.secret import Secret, SecretArgs
 from components.aws.table import GlobalIndex, Table, TableArgs
 from tools.offline_plan import Plan, evaluate
@@ -39,7 +41,7 @@ def plan_function(package_dir: Path, tmp_path: Path, stack: str = "dev", **overr
             "build_dir": tmp_path / "build",
             **overrides,
         }
-        Function("worker", FunctionArgs(**args))  # type: ignore[arg-type]
+        Function("worker", FunctionArgs(**args))
 
     return evaluate(program, stack=stack)
 
@@ -65,8 +67,12 @@ def test_function_inputs(package_dir: Path, tmp_path: Path) -> None:
     assert (function["memorySize"], function["timeout"]) == (512, 20)
     assert function["role"] == "arn:aws:iam::123456789012:role/orchestra-worker-dev"
     assert function["loggingConfig"] == {"logFormat": "JSON", "logGroup": "/aws/lambda/orchestra-worker-dev"}
-    assert function["environment"] == {
-        "variables": {"KEY_SECRET_ARN": SECRET_ARN, "MODE": "strict", "RUNS_TABLE_NAME": "orchestra-runs-dev"}
+    variables = function["environment"]["variables"]
+    assert variables == {
+        "KEY_SECRET_ARN": SECRET_ARN,
+        "MODE": "strict",
+        "RUNS_TABLE_NAME": "orchestra-runs-dev",
+        "VERSION": base64.b64decode(function["sourceCodeHash"]).hex(),
     }
     assert len(function["sourceCodeHash"]) == 44
     log_group = plan.one("aws:cloudwatch/logGroup:LogGroup", "worker-logs").inputs
@@ -106,3 +112,110 @@ def test_function_waits_for_its_log_group(package_dir: Path, tmp_path: Path) -> 
     function = plan.one("aws:lambda/function:Function", "worker")
     assert function.inputs["architectures"] == ["x86_64"]
     assert plan.one("aws:cloudwatch/logGroup:LogGroup", "worker-logs").urn in function.dependencies
+
+
+def test_version_follows_the_package_content(package_dir: Path, tmp_path: Path) -> None:
+    before = plan_function(package_dir, tmp_path).one("aws:lambda/function:Function", "worker").inputs
+    (package_dir / "extra.py").write_text("CHANGED = True\n")
+    try:
+        after = plan_function(package_dir, tmp_path).one("aws:lambda/function:Function", "worker").inputs
+    finally:
+        (package_dir / "extra.py").unlink()
+    assert before["environment"]["variables"]["VERSION"] != after["environment"]["variables"]["VERSION"]
+
+
+def plan_queue_consumer(package_dir: Path, tmp_path: Path, **source: int) -> Plan:
+    def program() -> None:
+        queue = Queue("work", QueueArgs(visibility_timeout_seconds=60))
+        Function(
+            "worker",
+            FunctionArgs(
+                package_dir=package_dir,
+                handler="app.main.handler",
+                timeout_seconds=30,
+                queue_source=QueueSource(queue, **source),
+                build_dir=tmp_path / "build",
+            ),
+        )
+
+    return evaluate(program)
+
+
+def test_queue_source_maps_the_queue_and_reports_failed_messages_one_by_one(package_dir: Path, tmp_path: Path) -> None:
+    plan = plan_queue_consumer(package_dir, tmp_path, batch_size=5, batching_window_seconds=2)
+    mapping = plan.one("aws:lambda/eventSourceMapping:EventSourceMapping", "worker-queue-source")
+    assert mapping.inputs == {
+        "eventSourceArn": "arn:aws:sqs:us-east-1:123456789012:orchestra-work-dev",
+        "functionName": "arn:aws:lambda:us-east-1:123456789012:function:orchestra-worker-dev",
+        "batchSize": 5,
+        "maximumBatchingWindowInSeconds": 2,
+        "functionResponseTypes": ["ReportBatchItemFailures"],
+    }
+    assert plan.one("aws:iam/rolePolicy:RolePolicy", "worker-policy").urn in mapping.dependencies
+
+
+def test_queue_consumer_may_receive_and_delete_but_not_send(package_dir: Path, tmp_path: Path) -> None:
+    plan = plan_queue_consumer(package_dir, tmp_path)
+    queue = "arn:aws:sqs:us-east-1:123456789012:orchestra-work-dev"
+    granted = grants(statements_of(plan, "worker-policy"))
+    assert {action: resources for action, resources in granted.items() if action.startswith("sqs:")} == {
+        "sqs:ReceiveMessage": {queue},
+        "sqs:DeleteMessage": {queue},
+        "sqs:GetQueueAttributes": {queue},
+    }
+
+
+def test_queue_producer_may_only_send(package_dir: Path, tmp_path: Path) -> None:
+    def program() -> None:
+        queue = Queue("work", QueueArgs())
+        Function(
+            "api",
+            FunctionArgs(
+                package_dir=package_dir,
+                handler="app.main.handler",
+                links=[queue.link_send("WORK_QUEUE_URL")],
+                build_dir=tmp_path / "build",
+            ),
+        )
+
+    plan = evaluate(program)
+    granted = grants(statements_of(plan, "api-policy"))
+    assert {action for action in granted if not action.startswith("logs:")} == {"sqs:SendMessage"}
+    assert granted["sqs:SendMessage"] == {"arn:aws:sqs:us-east-1:123456789012:orchestra-work-dev"}
+    variables = plan.one("aws:lambda/function:Function", "api").inputs["environment"]["variables"]
+    assert variables["WORK_QUEUE_URL"] == "https://sqs.us-east-1.amazonaws.com/123456789012/orchestra-work-dev"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"batch_size": 0}, "queue batch size must be 1-10000"),
+        ({"batch_size": 11}, "a queue batch size above 10 needs a batching window"),
+        ({"batching_window_seconds": 301}, "queue batching window must be 0-300 seconds"),
+    ],
+)
+def test_mappings_lambda_would_refuse_stop_the_program(
+    package_dir: Path, tmp_path: Path, source: dict[str, int], message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"function worker: {message}"):
+        plan_queue_consumer(package_dir, tmp_path, **source)
+
+
+def test_a_visibility_timeout_shorter_than_the_function_timeout_stops_the_program(
+    package_dir: Path, tmp_path: Path
+) -> None:
+    def program() -> None:
+        queue = Queue("work", QueueArgs(visibility_timeout_seconds=20))
+        Function(
+            "worker",
+            FunctionArgs(
+                package_dir=package_dir,
+                handler="app.main.handler",
+                timeout_seconds=30,
+                queue_source=QueueSource(queue),
+                build_dir=tmp_path / "build",
+            ),
+        )
+
+    with pytest.raises(ValueError, match=r"visibility timeout \(20 s\) is shorter than its timeout \(30 s\)"):
+        evaluate(program)

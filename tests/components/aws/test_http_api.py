@@ -91,3 +91,17 @@ def test_a_route_declared_twice_is_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="HTTP API api: a route is declared twice"):
         evaluate(program)
+
+
+def test_an_any_route_lets_every_method_reach_its_function(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+
+    def program() -> None:
+        args = FunctionArgs(package_dir=tmp_path / "app", handler="app.main.handler", build_dir=tmp_path)
+        fn = Function("health", args)
+        HttpApi("api", HttpApiArgs(routes=[Route("ANY", "/healthz", fn)]))
+
+    plan = evaluate(program)
+    assert plan.one("aws:apigatewayv2/route:Route", "api-any-healthz").inputs["routeKey"] == "ANY /healthz"
+    permission = plan.one("aws:lambda/permission:Permission", "api-any-healthz-invoke").inputs
+    assert permission["sourceArn"].endswith("/*/*/healthz")

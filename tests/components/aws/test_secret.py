@@ -75,4 +75,4 @@ def test_link_grants_reading_this_secret_only(tmp_path, store: SecretStore, acti
     assert resource.startswith(arn)
     assert set(granted) == {action, "logs:CreateLogStream", "logs:PutLogEvents"}
     env = plan.one("aws:lambda/function:Function", "reader").inputs["environment"]["variables"]
-    assert env == {"KEY": resource}
+    assert env["KEY"] == resource

@@ -174,7 +174,7 @@ def test_every_secret_value_is_a_secret(plan: Plan) -> None:
 def test_webhook_url_and_secret_come_from_the_orchestrator(plan: Plan) -> None:
     (webhook,) = plan.of_type("github:index/repositoryWebhook:RepositoryWebhook")
     assert webhook.inputs["repository"] == "image-gen"
-    assert webhook.inputs["events"] == ["issues"]
+    assert webhook.inputs["events"] == ["issues", "workflow_run"]
     assert webhook.inputs["configuration"] == {
         "url": WEBHOOK_URL,
         "secret": SECRET,

@@ -4,6 +4,7 @@ import pulumi
 import pytest
 
 from components.aws.secret import SecretStore
+from systems.orchestrator.access_file import AccessFile
 from systems.orchestrator.handlers.commands import COMMANDS
 from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 from tools.offline_plan import SECRET, Plan, evaluate
@@ -11,13 +12,27 @@ from tools.offline_plan import SECRET, Plan, evaluate
 from ...components.aws.policies import grants, statements_of
 
 ACCOUNT = "arn:aws:{service}:us-east-1:123456789012:"
+ACCESS = AccessFile.model_validate(
+    {
+        "guilds": [
+            {
+                "id": "1300000000000000100",
+                "approver_roles": ["1300000000000000200"],
+                "repositories": [
+                    {"name": "octo-org/widgets", "workflow": "orchestra.yml", "channel": "1300000000000000300"}
+                ],
+            }
+        ]
+    }
+)
+PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----app-key"
 
 
 def args(protect: bool, store: SecretStore = "secretsmanager") -> OrchestratorArgs:
     return OrchestratorArgs(
         discord_application_id="1300000000000000001",
         discord_public_key=pulumi.Output.secret("ab" * 32),
-        discord_bot_token=pulumi.Output.secret("bot-token"),
+        discord_bot_token=pulumi.Output.secret("s3cr3t-bot-token-value"),
         protect_stateful_resources=protect,
         secret_store=store,
         log_retention_days=30 if protect else 7,
@@ -30,6 +45,13 @@ def args(protect: bool, store: SecretStore = "secretsmanager") -> OrchestratorAr
         alarm_lambda_errors=2,
         alarm_api_5xx=5,
         alarm_email="",
+        access=ACCESS,
+        github_auth="app",
+        github_app_id="1000001",
+        github_credential=pulumi.Output.secret(PRIVATE_KEY),
+        worker_timeout_seconds=60,
+        queue_max_receive_count=4,
+        alarm_queue_age_seconds=600,
     )
 
 
@@ -47,9 +69,14 @@ def test_children(plan: Plan) -> None:
     assert sorted((r.type, r.name) for r in plan.children_of(system.urn)) == [
         ("orchestra:aws:Function", "orchestrator-discord"),
         ("orchestra:aws:Function", "orchestrator-github"),
+        ("orchestra:aws:Function", "orchestrator-health"),
+        ("orchestra:aws:Function", "orchestrator-worker"),
         ("orchestra:aws:HttpApi", "orchestrator-api"),
         ("orchestra:aws:Monitoring", "orchestrator-monitoring"),
+        ("orchestra:aws:Queue", "orchestrator-work"),
+        ("orchestra:aws:Secret", "orchestrator-discord-bot-token"),
         ("orchestra:aws:Secret", "orchestrator-discord-public-key"),
+        ("orchestra:aws:Secret", "orchestrator-github-credentials"),
         ("orchestra:aws:Secret", "orchestrator-webhook-secret"),
         ("orchestra:aws:Table", "orchestrator-runs"),
         ("pulumi-python:dynamic/discord:SlashCommands", "orchestrator-slash-commands"),
@@ -69,36 +96,95 @@ def test_runs_table_schema_matches_the_run_store(plan: Plan) -> None:
 
 
 def test_functions_get_the_environment_their_handlers_read(plan: Plan) -> None:
-    discord = plan.one("aws:lambda/function:Function", "orchestrator-discord").inputs
-    github = plan.one("aws:lambda/function:Function", "orchestrator-github").inputs
-    assert discord["handler"] == "handlers.discord_interactions.handler"
-    assert github["handler"] == "handlers.github_webhook.handler"
-    assert set(discord["environment"]["variables"]) == {
-        "RUNS_TABLE_NAME",
-        "DISCORD_PUBLIC_KEY_SECRET_ARN",
-        "RUN_TTL_DAYS",
+    def environment(function: str) -> dict[str, str]:
+        return plan.one("aws:lambda/function:Function", f"orchestrator-{function}").inputs["environment"]["variables"]
+
+    handlers = {
+        function: plan.one("aws:lambda/function:Function", f"orchestrator-{function}").inputs["handler"]
+        for function in ("discord", "github", "worker", "health")
     }
-    assert set(github["environment"]["variables"]) == {"RUNS_TABLE_NAME", "GITHUB_WEBHOOK_SECRET_ARN", "RUN_TTL_DAYS"}
-    assert discord["sourceCodeHash"] == github["sourceCodeHash"]
+    assert handlers == {
+        "discord": "handlers.discord_interactions.handler",
+        "github": "handlers.github_webhook.handler",
+        "worker": "handlers.worker.handler",
+        "health": "handlers.health.handler",
+    }
+    common = {"RUNS_TABLE_NAME", "RUN_TTL_DAYS", "VERSION"}
+    assert set(environment("discord")) == common | {
+        "DISCORD_PUBLIC_KEY_SECRET_ARN",
+        "WORK_QUEUE_URL",
+        "ORCHESTRATOR_ACCESS",
+    }
+    assert set(environment("github")) == common | {"GITHUB_WEBHOOK_SECRET_ARN", "WORK_QUEUE_URL", "ORCHESTRATOR_ACCESS"}
+    assert set(environment("worker")) == common | {
+        "GITHUB_CREDENTIALS_SECRET_ARN",
+        "DISCORD_BOT_TOKEN_SECRET_ARN",
+        "ORCHESTRATOR_ACCESS",
+        "DISCORD_APPLICATION_ID",
+        "DISCORD_API_URL",
+        "GITHUB_API_URL",
+        "EFFECT_LEASE_SECONDS",
+    }
+    assert set(environment("health")) == common
+    assert json.loads(environment("worker")["ORCHESTRATOR_ACCESS"]) == ACCESS.model_dump()
+    assert environment("worker")["GITHUB_API_URL"] == "https://api.github.com"
+    assert environment("worker")["DISCORD_API_URL"] == "https://discord.com/api/v10"
+    assert environment("worker")["EFFECT_LEASE_SECONDS"] == "60"
+    # One package: every function reports the same version.
+    assert len({environment(f)["VERSION"] for f in handlers}) == 1
 
 
-def test_each_function_may_touch_only_its_table_and_secret(plan: Plan) -> None:
+def test_each_function_may_touch_only_what_it_needs(plan: Plan) -> None:
     table = ACCOUNT.format(service="dynamodb") + f"table/orchestra-orchestrator-runs-{plan.stack}"
     secret = ACCOUNT.format(service="secretsmanager") + "secret:orchestra-orchestrator-{}-" + plan.stack
-    discord = grants(statements_of(plan, "orchestrator-discord-policy"))
-    github = grants(statements_of(plan, "orchestrator-github-policy"))
-    assert {action: discord[action] for action in discord if not action.startswith("logs:")} == {
+    queue = ACCOUNT.format(service="sqs") + f"orchestra-orchestrator-work-{plan.stack}"
+    read = {
         "dynamodb:GetItem": {table, f"{table}/index/recent_runs"},
         "dynamodb:Query": {table, f"{table}/index/recent_runs"},
-        "dynamodb:PutItem": {table},
-        "dynamodb:UpdateItem": {table},
+    }
+    read_write = read | {"dynamodb:PutItem": {table}, "dynamodb:UpdateItem": {table}}
+
+    def granted(function: str) -> dict[str, set[str]]:
+        actions = grants(statements_of(plan, f"orchestrator-{function}-policy"))
+        return {action: resources for action, resources in actions.items() if not action.startswith("logs:")}
+
+    assert granted("discord") == read_write | {
         "secretsmanager:GetSecretValue": {secret.format("discord-public-key")},
+        "sqs:SendMessage": {queue},
     }
-    assert {action: github[action] for action in github if not action.startswith("logs:")} == {
-        "dynamodb:PutItem": {table},
-        "dynamodb:UpdateItem": {table},
+    assert granted("github") == read_write | {
         "secretsmanager:GetSecretValue": {secret.format("webhook-secret")},
+        "sqs:SendMessage": {queue},
     }
+    # Only the worker reads the GitHub credentials and the bot token, and only it receives from the queue.
+    assert granted("worker") == read_write | {
+        "secretsmanager:GetSecretValue": {secret.format("github-credentials"), secret.format("discord-bot-token")},
+        "sqs:ReceiveMessage": {queue},
+        "sqs:DeleteMessage": {queue},
+        "sqs:GetQueueAttributes": {queue},
+    }
+    assert granted("health") == read
+
+
+def test_the_worker_is_fed_by_the_work_queue(plan: Plan) -> None:
+    mapping = plan.one("aws:lambda/eventSourceMapping:EventSourceMapping", "orchestrator-worker-queue-source").inputs
+    assert mapping["eventSourceArn"] == f"arn:aws:sqs:us-east-1:123456789012:orchestra-orchestrator-work-{plan.stack}"
+    assert mapping["functionName"].endswith(f":function:orchestra-orchestrator-worker-{plan.stack}")
+    assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["batchSize"] == 5
+    worker = plan.one("aws:lambda/function:Function", "orchestrator-worker").inputs
+    queue = plan.one("aws:sqs/queue:Queue", "orchestrator-work").inputs
+    assert (worker["timeout"], queue["visibilityTimeoutSeconds"]) == (60, 360)
+    assert json.loads(queue["redrivePolicy"])["maxReceiveCount"] == 4
+    assert queue["sqsManagedSseEnabled"] is True
+    # Endpoints answer Discord within its 3 seconds; they keep the stack's short timeout.
+    assert plan.one("aws:lambda/function:Function", "orchestrator-discord").inputs["timeout"] == 10
+
+
+def test_github_credentials_are_one_secret_json(plan: Plan) -> None:
+    secrets = {v.name: v.inputs["secretString"] for v in plan.of_type("aws:secretsmanager/secretVersion:SecretVersion")}
+    assert secrets["orchestrator-github-credentials-value"] == SECRET
+    assert PRIVATE_KEY not in plan.to_json()
 
 
 def test_no_policy_grants_a_wildcard(plan: Plan) -> None:
@@ -115,19 +201,20 @@ def test_secrets_are_never_plain_text(plan: Plan) -> None:
         assert version.inputs["secretString"] == SECRET
     commands = plan.one("pulumi-python:dynamic/discord:SlashCommands", "orchestrator-slash-commands").inputs
     assert commands["bot_token"] == SECRET
-    assert "bot-token" not in plan.to_json()
+    assert "s3cr3t-bot-token-value" not in plan.to_json()
     assert "ab" * 32 not in plan.to_json()
 
 
 def test_slash_commands_are_the_ones_the_handler_accepts(plan: Plan) -> None:
     commands = plan.one("pulumi-python:dynamic/discord:SlashCommands", "orchestrator-slash-commands").inputs
     assert commands["application_id"] == "1300000000000000001"
-    assert [c["name"] for c in commands["commands"]] == [c["name"] for c in COMMANDS] == ["plan", "status"]
+    assert [c["name"] for c in commands["commands"]] == [c["name"] for c in COMMANDS]
+    assert [c["name"] for c in COMMANDS] == ["plan", "approve", "ship", "cancel", "status"]
 
 
 def test_routes_and_alarms(plan: Plan) -> None:
     routes = {r.inputs["routeKey"] for r in plan.of_type("aws:apigatewayv2/route:Route")}
-    assert routes == {"POST /discord/interactions", "POST /github/webhook"}
+    assert routes == {"POST /discord/interactions", "POST /github/webhook", "ANY /healthz"}
     alarms = {r.name: r.inputs for r in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert {name: (a["metricName"], a["threshold"]) for name, a in alarms.items()} == {
         "orchestrator-monitoring-discord-errors": ("Errors", 2),
@@ -136,9 +223,31 @@ def test_routes_and_alarms(plan: Plan) -> None:
         "orchestrator-monitoring-github-throttles": ("Throttles", 1),
         "orchestrator-monitoring-runs-read-throttles": ("ReadThrottleEvents", 1),
         "orchestrator-monitoring-runs-write-throttles": ("WriteThrottleEvents", 1),
+        "orchestrator-monitoring-worker-errors": ("Errors", 2),
+        "orchestrator-monitoring-worker-throttles": ("Throttles", 1),
         "orchestrator-monitoring-api-5xx": ("5xx", 5),
+        "orchestrator-monitoring-dead-letters": ("ApproximateNumberOfMessagesVisible", 1),
+        "orchestrator-monitoring-work-age": ("ApproximateAgeOfOldestMessage", 600),
+    }
+    dead_letters = alarms["orchestrator-monitoring-dead-letters"]
+    assert dead_letters["dimensions"] == {"QueueName": f"orchestra-orchestrator-work-dead-letters-{plan.stack}"}
+    assert dead_letters["statistic"] == "Maximum"
+    assert alarms["orchestrator-monitoring-work-age"]["dimensions"] == {
+        "QueueName": f"orchestra-orchestrator-work-{plan.stack}"
     }
     assert alarms["orchestrator-monitoring-api-5xx"]["dimensions"]["Stage"] == "$default"
+
+
+def test_dashboard_shows_the_queue_and_the_worker(plan: Plan) -> None:
+    dashboard = plan.one("aws:cloudwatch/dashboard:Dashboard", "orchestrator-monitoring-dashboard").inputs
+    titles = {widget["properties"]["title"] for widget in json.loads(dashboard["dashboardBody"])["widgets"]}
+    assert {
+        "orchestrator-work messages waiting",
+        "orchestrator-work oldest message age (s)",
+        "orchestrator-work dead letters",
+        "orchestrator-worker errors",
+        "orchestrator-worker average duration (ms)",
+    } <= titles
 
 
 def test_log_groups_keep_what_the_stack_says(plan: Plan) -> None:
@@ -150,7 +259,9 @@ def test_ssm_store_keeps_secrets_as_protected_secure_strings() -> None:
     plan = plan_orchestrator("prod", store="ssm")
     parameters = plan.of_type("aws:ssm/parameter:Parameter")
     assert sorted(p.inputs["name"] for p in parameters) == [
+        "/orchestra/prod/orchestrator-discord-bot-token",
         "/orchestra/prod/orchestrator-discord-public-key",
+        "/orchestra/prod/orchestrator-github-credentials",
         "/orchestra/prod/orchestrator-webhook-secret",
     ]
     assert all(p.protect and p.retain_on_delete and p.inputs["value"] == SECRET for p in parameters)

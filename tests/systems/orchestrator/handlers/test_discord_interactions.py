@@ -1,71 +1,55 @@
 import base64
-import copy
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 from nacl.signing import SigningKey
 
-from systems.orchestrator.handlers.run_store import run_id_for
-from tests.systems.orchestrator.handlers.support import REGION, START, FrozenClock
+from systems.orchestrator.handlers.run_store import Outcome, RunStore, Task, run_id_for
+from tests.systems.orchestrator.handlers.conftest import WorkQueue
+from tests.systems.orchestrator.handlers.support import (
+    APPROVER_ROLE,
+    INTERACTION_ID,
+    INTERACTION_TOKEN,
+    OTHER_GUILD,
+    REGION,
+    REPOSITORY,
+    SECOND_REPOSITORY,
+    START,
+    FrozenClock,
+    interaction,
+)
 
 Build = Callable[..., dict[str, Any]]
 Call = Callable[[Mapping[str, Any]], tuple[int, Any]]
 
-INTERACTION_ID = "1234567890123456789"
 PING = {"type": 1, "id": "1", "application_id": "2"}
-REPOSITORY_OPTION = {"name": "repository", "type": 3, "value": "octo-org/widgets"}
+PLAN = interaction("plan", {"repository": REPOSITORY})
+RUN_ID = run_id_for(f"discord:{INTERACTION_ID}")
+TASK = Task(7, "Add a widget", f"https://github.com/{REPOSITORY}/issues/7")
 
 
-def issue_option(value: Any, option_type: int = 4) -> dict[str, Any]:
-    return {"name": "issue", "type": option_type, "value": value}
-
-
-def plan_options(*options: dict[str, Any], interaction_id: str = INTERACTION_ID) -> dict[str, Any]:
-    """A /plan interaction from a server member, as Discord sends it."""
-    return {
-        "type": 2,
-        "id": interaction_id,
-        "data": {"type": 1, "name": "plan", "options": list(options)},
-        "member": {"user": {"id": "80351110224678912", "username": "nelly"}},
-    }
-
-
-PLAN = plan_options(REPOSITORY_OPTION, issue_option(42))
-
-
-def plan_with(**changes: Any) -> dict[str, Any]:
-    """PLAN with top-level fields replaced (or removed when given None)."""
-    interaction = copy.deepcopy(PLAN)
-    for key, value in changes.items():
-        if value is None:
-            interaction.pop(key)
-        else:
-            interaction[key] = value
-    return interaction
-
-
-def status(run_id: str | None = None) -> dict[str, Any]:
-    options = [] if run_id is None else [{"name": "run_id", "type": 3, "value": run_id}]
-    return {
-        "type": 2,
-        "id": "999",
-        "data": {"type": 1, "name": "status", "options": options},
-        "member": {"user": {"id": "1", "username": "nelly"}},
-    }
-
-
-def content(reply: Any) -> str:
+def content(reply: Any, *, ephemeral: bool = False) -> str:
     assert reply["type"] == 4
     assert reply["data"]["allowed_mentions"] == {"parse": []}
+    assert reply["data"].get("flags") == (64 if ephemeral else None)
     return reply["data"]["content"]
 
 
-def test_ping_is_answered_with_pong(discord_request: Build, call_discord: Call, count_runs: Callable[[], int]) -> None:
+def proposed_run(repository: str = REPOSITORY, *, tasks: tuple[Task, ...] = (TASK,), run_id: str = RUN_ID) -> str:
+    outcome = RunStore.from_environment().propose(
+        run_id=run_id, repository=repository, source="github", requested_by="hubot", now=START, tasks=tasks
+    )
+    assert outcome is Outcome.DONE
+    return run_id
+
+
+def test_ping_is_answered_with_pong(
+    discord_request: Build, call_discord: Call, count_runs: Callable[[], int], work: WorkQueue
+) -> None:
     assert call_discord(discord_request(PING)) == (200, {"type": 1})
-    assert count_runs() == 0
+    assert (count_runs(), work.count()) == (0, 0)
 
 
 def test_base64_encoded_body_is_verified_as_sent(discord_request: Build, call_discord: Call) -> None:
@@ -75,92 +59,216 @@ def test_base64_encoded_body_is_verified_as_sent(discord_request: Build, call_di
     assert call_discord(event) == (200, {"type": 1})
 
 
-def test_plan_queues_exactly_one_run(discord_request: Build, call_discord: Call, runs_table: Any) -> None:
-    status_code, reply = call_discord(discord_request(PLAN))
-
-    run_id = run_id_for("discord", INTERACTION_ID)
-    assert status_code == 200
-    assert content(reply) == f"Run `{run_id}` queued for octo-org/widgets#42."
-    items = runs_table.scan()["Items"]
-    assert items == [
-        {
-            "run_id": run_id,
-            "run_month": "2026-11",
-            "created_at": "2026-11-03T12:00:00.000000Z",
-            "expires_at": int((START + timedelta(days=90)).timestamp()),
-            "status": "queued",
-            "source": "discord",
-            "repository": "octo-org/widgets",
-            "issue": 42,
-            "requested_by": "nelly",
-        }
-    ]
-
-
-def test_plan_from_a_direct_message_records_the_user(
-    discord_request: Build, call_discord: Call, runs_table: Any
+def test_plan_defers_records_a_proposed_run_and_queues_the_work(
+    discord_request: Build, call_discord: Call, runs_table: Any, work: WorkQueue
 ) -> None:
-    interaction = plan_with(member=None, user={"id": "5", "username": "dm-user"})
-    assert call_discord(discord_request(interaction))[0] == 200
-    assert runs_table.scan()["Items"][0]["requested_by"] == "dm-user"
+    assert call_discord(discord_request(PLAN)) == (200, {"type": 5})
+
+    assert runs_table.get_item(Key={"run_id": RUN_ID})["Item"] == {
+        "run_id": RUN_ID,
+        "run_month": "2026-11",
+        "created_at": "2026-11-03T12:00:00.000000Z",
+        "expires_at": int(START.timestamp()) + 90 * 86400,
+        "status": "proposed",
+        "source": "discord",
+        "repository": REPOSITORY,
+        "requested_by": "nelly",
+        "tasks": {},
+        "history": [{"at": "2026-11-03T12:00:00.000000Z", "by": "nelly", "action": "proposed"}],
+        "effects": {},
+        "claims": {},
+    }
+    assert runs_table.get_item(Key={"run_id": f"open#{REPOSITORY}"})["Item"]["open_run_id"] == RUN_ID
+    assert work.bodies() == [{"type": "plan", "run_id": RUN_ID, "reply": INTERACTION_TOKEN, "by": "nelly"}]
 
 
-def test_replayed_plan_does_not_queue_a_second_run(
-    discord_request: Build, call_discord: Call, count_runs: Callable[[], int]
+def test_plan_without_a_repository_uses_the_guilds_default(
+    discord_request: Build, call_discord: Call, work: WorkQueue
+) -> None:
+    assert call_discord(discord_request(interaction("plan")))[0] == 200
+    assert RunStore.from_environment().get_run(RUN_ID).repository == REPOSITORY  # type: ignore[union-attr]
+
+
+def test_plan_of_a_repository_with_an_open_run_plans_that_run(
+    discord_request: Build, call_discord: Call, count_runs: Callable[[], int], work: WorkQueue
+) -> None:
+    existing = proposed_run(run_id="run-00000000000000aa")
+    before = count_runs()
+
+    assert call_discord(discord_request(PLAN)) == (200, {"type": 5})
+
+    assert count_runs() == before
+    assert [body["run_id"] for body in work.bodies()] == [existing]
+
+
+def test_a_replayed_plan_writes_nothing_new(
+    discord_request: Build, call_discord: Call, runs_table: Any, work: WorkQueue
 ) -> None:
     event = discord_request(PLAN)
     call_discord(event)
+    items = runs_table.scan()["Items"]
 
-    status_code, reply = call_discord(event)
+    assert call_discord(event) == (200, {"type": 5})
 
-    run_id = run_id_for("discord", INTERACTION_ID)
-    assert status_code == 200
-    assert content(reply) == f"Run `{run_id}` was already queued for this request."
-    assert count_runs() == 1
+    assert runs_table.scan()["Items"] == items
 
 
-def test_status_reports_one_run(discord_request: Build, call_discord: Call) -> None:
-    call_discord(discord_request(PLAN))
-    run_id = run_id_for("discord", INTERACTION_ID)
-
-    status_code, reply = call_discord(discord_request(status(run_id)))
-
-    assert status_code == 200
-    assert content(reply) == (
-        f"`{run_id}` queued: octo-org/widgets#42, requested by nelly via discord at 2026-11-03T12:00:00.000000Z"
-    )
-
-
-def test_status_of_an_unknown_run(discord_request: Build, call_discord: Call) -> None:
-    status_code, reply = call_discord(discord_request(status("discord-0000000000000000")))
-    assert status_code == 200
-    assert content(reply) == "No run `discord-0000000000000000`."
-
-
-def test_status_lists_the_five_most_recent_runs_newest_first(
-    discord_request: Build,
-    call_discord: Call,
-    frozen_clock: FrozenClock,
-    count_runs: Callable[[], int],
+def test_approve_moves_a_proposed_run_on_and_queues_the_dispatch(
+    discord_request: Build, call_discord: Call, runs_table: Any, work: WorkQueue, frozen_clock: FrozenClock
 ) -> None:
-    for issue in range(1, 7):
-        interaction = plan_options(REPOSITORY_OPTION, issue_option(issue), interaction_id=f"interaction-{issue}")
-        call_discord(discord_request(interaction))
+    proposed_run()
+    frozen_clock.advance(60)
+
+    assert call_discord(discord_request(interaction("approve", {"run_id": RUN_ID}))) == (200, {"type": 5})
+
+    run = RunStore.from_environment().get_run(RUN_ID)
+    assert run is not None and run.status == "approved"
+    assert [(entry.by, entry.action) for entry in run.history] == [("hubot", "proposed"), ("nelly", "approved")]
+    assert "open_run_id" not in runs_table.get_item(Key={"run_id": f"open#{REPOSITORY}"})["Item"]
+    assert work.bodies() == [{"type": "approve", "run_id": RUN_ID, "reply": INTERACTION_TOKEN, "by": "nelly"}]
+
+
+def test_approving_an_approved_run_again_queues_its_dispatch_and_writes_nothing(
+    discord_request: Build, call_discord: Call, runs_table: Any, work: WorkQueue
+) -> None:
+    proposed_run()
+    call_discord(discord_request(interaction("approve", {"run_id": RUN_ID})))
+    items = runs_table.scan()["Items"]
+
+    assert call_discord(discord_request(interaction("approve", {"run_id": RUN_ID}, interaction_id="2" * 19)))[0] == 200
+
+    assert runs_table.scan()["Items"] == items
+    assert [body["type"] for body in work.bodies()] == ["approve", "approve"]
+
+
+def test_cancel_closes_a_proposed_run_at_once(
+    discord_request: Build, call_discord: Call, runs_table: Any, work: WorkQueue
+) -> None:
+    proposed_run()
+    status_code, reply = call_discord(discord_request(interaction("cancel", {"run_id": RUN_ID})))
+    assert status_code == 200
+    assert content(reply) == f"Run `{RUN_ID}` cancelled by nelly."
+    assert RunStore.from_environment().get_run(RUN_ID).status == "cancelled"  # type: ignore[union-attr]
+    assert "open_run_id" not in runs_table.get_item(Key={"run_id": f"open#{REPOSITORY}"})["Item"]
+    assert work.count() == 0
+
+
+def test_ship_queues_the_checks_of_a_finished_run(discord_request: Build, call_discord: Call, work: WorkQueue) -> None:
+    store = RunStore.from_environment()
+    proposed_run()
+    store.approve(RUN_ID, REPOSITORY, by="nelly", now=START)
+    store.record_result(RUN_ID, 7, succeeded=True, result_url="https://github.com/x", now=START)
+    assert store.finish(RUN_ID, now=START) is Outcome.DONE
+
+    assert call_discord(discord_request(interaction("ship", {"run_id": RUN_ID}))) == (200, {"type": 5})
+    assert work.bodies() == [{"type": "ship", "run_id": RUN_ID, "reply": INTERACTION_TOKEN, "by": "nelly"}]
+
+
+def test_status_shows_one_run_with_its_tasks_and_history(discord_request: Build, call_discord: Call) -> None:
+    proposed_run()
+    status_code, reply = call_discord(discord_request(interaction("status", {"run_id": RUN_ID})))
+    assert status_code == 200
+    assert content(reply).splitlines() == [
+        f"`{RUN_ID}` proposed: {REPOSITORY}, 1 issue(s), requested by hubot via github at 2026-11-03T12:00:00.000000Z",
+        "- #7 Add a widget: pending",
+        "2026-11-03T12:00:00.000000Z hubot: proposed",
+    ]
+
+
+def test_status_lists_the_guilds_recent_runs_newest_first(
+    discord_request: Build, call_discord: Call, frozen_clock: FrozenClock
+) -> None:
+    store = RunStore.from_environment()
+    for index, repository in enumerate([REPOSITORY, SECOND_REPOSITORY, "other-org/secret"]):
+        store.propose(
+            run_id=f"run-{index:016x}",
+            repository=repository,
+            source="github",
+            requested_by="hubot",
+            now=frozen_clock.now,
+        )
         frozen_clock.advance(60)
 
-    status_code, reply = call_discord(discord_request(status()))
+    lines = content(call_discord(discord_request(interaction("status")))[1]).splitlines()
 
-    assert status_code == 200
-    lines = content(reply).splitlines()
     assert lines[0] == "Recent runs:"
-    assert [line.split(": ")[1].split(",")[0] for line in lines[1:]] == [
-        f"octo-org/widgets#{issue}" for issue in (6, 5, 4, 3, 2)
-    ]
-    assert count_runs() == 6
+    assert [line.split()[0] for line in lines[1:]] == [f"`run-{1:016x}`", f"`run-{0:016x}`"]
 
 
 def test_status_with_no_runs(discord_request: Build, call_discord: Call) -> None:
-    assert content(call_discord(discord_request(status()))[1]) == "No runs this month or last."
+    assert content(call_discord(discord_request(interaction("status")))[1]) == "No runs this month or last."
+
+
+def _other_guilds_run() -> None:
+    proposed_run("other-org/secret")
+
+
+def _running_run() -> None:
+    proposed_run()
+    RunStore.from_environment().approve(RUN_ID, REPOSITORY, by="nelly", now=START)
+    RunStore.from_environment().start(RUN_ID, now=START)
+
+
+def _empty_run() -> None:
+    proposed_run(tasks=())
+
+
+REFUSED = [
+    ("direct message", lambda: None, interaction("plan", guild=None), "servers only"),
+    ("unserved guild", lambda: None, interaction("plan", guild="1300000000000000555"), "not one Orchestra serves"),
+    ("unlisted repository", lambda: None, interaction("plan", {"repository": "octo-org/other"}), "not a repository"),
+    (
+        "another guild's repository",
+        lambda: None,
+        interaction("plan", {"repository": "other-org/secret"}),
+        "not a repository this server may run",
+    ),
+    ("no default repository", lambda: None, interaction("plan", guild=OTHER_GUILD), "no default one"),
+    ("approve without the role", proposed_run, interaction("approve", {"run_id": RUN_ID}, roles=()), "approver role"),
+    (
+        "approve with another role",
+        proposed_run,
+        interaction("approve", {"run_id": RUN_ID}, roles=("1300000000000000777",)),
+        "approver role",
+    ),
+    ("ship without the role", proposed_run, interaction("ship", {"run_id": RUN_ID}, roles=()), "approver role"),
+    ("cancel without the role", proposed_run, interaction("cancel", {"run_id": RUN_ID}, roles=()), "approver role"),
+    ("approve a missing run", lambda: None, interaction("approve", {"run_id": RUN_ID}), "No run"),
+    (
+        "approve another guild's run",
+        _other_guilds_run,
+        interaction("approve", {"run_id": RUN_ID}),
+        "No run",
+    ),
+    ("status of another guild's run", _other_guilds_run, interaction("status", {"run_id": RUN_ID}), "No run"),
+    ("approve a running run", _running_run, interaction("approve", {"run_id": RUN_ID}), "is running"),
+    ("approve a run without issues", _empty_run, interaction("approve", {"run_id": RUN_ID}), "has no issues"),
+    ("ship a running run", _running_run, interaction("ship", {"run_id": RUN_ID}), "once every task has finished"),
+    ("cancel a running run", _running_run, interaction("cancel", {"run_id": RUN_ID}), "only a proposed run"),
+]
+
+
+@pytest.mark.parametrize(
+    ("arrange", "sent", "expected"), [case[1:] for case in REFUSED], ids=[case[0] for case in REFUSED]
+)
+def test_refusals_are_ephemeral_and_write_and_queue_nothing(
+    discord_request: Build,
+    call_discord: Call,
+    runs_table: Any,
+    work: WorkQueue,
+    arrange: Callable[[], None],
+    sent: dict[str, Any],
+    expected: str,
+) -> None:
+    arrange()
+    items = runs_table.scan()["Items"]
+
+    status_code, reply = call_discord(discord_request(sent))
+
+    assert status_code == 200
+    assert expected in content(reply, ephemeral=True)
+    assert runs_table.scan()["Items"] == items
+    assert work.count() == 0
 
 
 def test_a_timestamp_exactly_five_minutes_old_is_accepted(
@@ -196,7 +304,7 @@ def _shortened_signature(build: Build, clock: FrozenClock) -> dict[str, Any]:
 
 def _tampered_body(build: Build, clock: FrozenClock) -> dict[str, Any]:
     event = build(PLAN)
-    event["body"] = event["body"].replace('"value": 42', '"value": 43')
+    event["body"] = event["body"].replace(REPOSITORY, SECOND_REPOSITORY)
     return event
 
 
@@ -220,6 +328,22 @@ def _signed_at(offset_seconds: int) -> Callable[[Build, FrozenClock], dict[str, 
     return lambda build, clock: build(PLAN, timestamp=int(clock.now.timestamp()) + offset_seconds)
 
 
+def _changed(**changes: Any) -> dict[str, Any]:
+    sent = interaction("plan", {"repository": REPOSITORY})
+    for key, value in changes.items():
+        if value is None:
+            sent.pop(key)
+        else:
+            sent[key] = value
+    return sent
+
+
+def _options(name: str, *options: dict[str, Any]) -> dict[str, Any]:
+    sent = interaction(name)
+    sent["data"] = {"type": 1, "name": name, "options": list(options)}
+    return sent
+
+
 REJECTED = [
     ("no signature", _without_header("x-signature-ed25519"), 401, "missing x-signature"),
     ("no timestamp", _without_header("x-signature-timestamp"), 401, "missing x-signature"),
@@ -232,47 +356,59 @@ REJECTED = [
     ("stale timestamp", _signed_at(-301), 401, "more than 5 minutes"),
     ("future timestamp", _signed_at(301), 401, "more than 5 minutes"),
     ("body not base64", _invalid_base64, 400, "not valid base64"),
-    ("body not JSON", _signed(b"plan octo-org/widgets 42"), 400, "not valid JSON"),
+    ("body not JSON", _signed(b"plan octo-org/widgets"), 400, "not valid JSON"),
     ("body not an object", _signed(b"[1, 2]"), 400, "must be a JSON object"),
-    ("unknown interaction type", _signed(plan_with(type=3)), 400, "unsupported interaction type: 3"),
-    ("no interaction type", _signed(plan_with(type=None)), 400, "unsupported interaction type: None"),
-    ("no command data", _signed(plan_with(data=None)), 400, "unknown command: None"),
+    ("unknown interaction type", _signed(_changed(type=3)), 400, "unsupported interaction type"),
+    ("no command data", _signed(_changed(data=None)), 400, "unknown command: None"),
+    ("unknown command", _signed(_options("deploy")), 400, "unknown command: 'deploy'"),
+    ("missing run id", _signed(_options("approve")), 400, "missing required option(s): run_id"),
     (
-        "unknown command",
-        _signed(plan_with(data={"type": 1, "name": "deploy", "options": []})),
+        "malformed run id",
+        _signed(_options("approve", {"name": "run_id", "type": 3, "value": "run-ZZZZZZZZZZZZZZZZ"})),
         400,
-        "unknown command: 'deploy'",
+        "run_id must look like run-",
     ),
-    ("missing issue", _signed(plan_options(REPOSITORY_OPTION)), 400, "missing required option(s): issue"),
-    ("issue zero", _signed(plan_options(REPOSITORY_OPTION, issue_option(0))), 400, "issue must be at least 1"),
-    ("issue as text", _signed(plan_options(REPOSITORY_OPTION, issue_option("42", 3))), 400, "must be an integer"),
-    ("issue as boolean", _signed(plan_options(REPOSITORY_OPTION, issue_option(True))), 400, "must be an integer"),
+    (
+        "run id as a number",
+        _signed(_options("status", {"name": "run_id", "type": 4, "value": 12345678901234567890})),
+        400,
+        "must be a string",
+    ),
     (
         "repository without owner",
-        _signed(plan_options(REPOSITORY_OPTION | {"value": "widgets"}, issue_option(42))),
+        _signed(_options("plan", {"name": "repository", "type": 3, "value": "widgets"})),
         400,
         "repository must be owner/name",
     ),
     (
         "repository named ..",
-        _signed(plan_options(REPOSITORY_OPTION | {"value": "octo-org/.."}, issue_option(42))),
+        _signed(_options("plan", {"name": "repository", "type": 3, "value": "octo-org/.."})),
         400,
         "repository must be owner/name",
     ),
     (
         "unknown option",
-        _signed(plan_options(REPOSITORY_OPTION, issue_option(42), {"name": "priority", "type": 4, "value": 1})),
+        _signed(_options("plan", {"name": "priority", "type": 4, "value": 1})),
         400,
         "no option 'priority'",
     ),
     (
         "option given twice",
-        _signed(plan_options(REPOSITORY_OPTION, issue_option(42), issue_option(43))),
+        _signed(
+            _options(
+                "plan",
+                {"name": "repository", "type": 3, "value": REPOSITORY},
+                {"name": "repository", "type": 3, "value": REPOSITORY},
+            )
+        ),
         400,
-        "option issue was given twice",
+        "option repository was given twice",
     ),
-    ("no interaction id", _signed(plan_with(id=None)), 400, "interaction has no id"),
-    ("no user", _signed(plan_with(member=None)), 400, "interaction has no user"),
+    ("no interaction id", _signed(_changed(id=None)), 400, "id must be a snowflake"),
+    ("no interaction token", _signed(_changed(token=None)), 400, "token must be an interaction token"),
+    ("token with a slash", _signed(_changed(token="abc/../x")), 400, "token must be an interaction token"),
+    ("no user", _signed(_changed(member={"roles": [APPROVER_ROLE]})), 400, "username must be a non-empty string"),
+    ("guild id not a snowflake", _signed(_changed(guild_id={"id": 1})), 400, "guild_id must be a snowflake"),
 ]
 
 
@@ -281,11 +417,12 @@ REJECTED = [
     [case[1:] for case in REJECTED],
     ids=[case[0] for case in REJECTED],
 )
-def test_rejected_requests_write_nothing(
+def test_rejected_requests_write_and_queue_nothing(
     discord_request: Build,
     call_discord: Call,
     frozen_clock: FrozenClock,
     count_runs: Callable[[], int],
+    work: WorkQueue,
     make_event: Callable[[Build, FrozenClock], dict[str, Any]],
     expected_status: int,
     expected_error: str,
@@ -294,7 +431,7 @@ def test_rejected_requests_write_nothing(
 
     assert status_code == expected_status
     assert expected_error in reply["error"]
-    assert count_runs() == 0
+    assert (count_runs(), work.count()) == (0, 0)
 
 
 def test_public_key_is_cached_for_five_minutes_then_reread(

@@ -1,29 +1,32 @@
 import copy
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
 import pytest
 
-from systems.orchestrator.handlers.run_store import run_id_for
-from tests.systems.orchestrator.handlers.support import START, WEBHOOK_PARAMETER, FrozenClock
+from systems.orchestrator.handlers.run_store import Outcome, RunStore, Task, body_digest, run_id_for
+from tests.systems.orchestrator.handlers.conftest import WorkQueue
+from tests.systems.orchestrator.handlers.support import REPOSITORY, START, WEBHOOK_PARAMETER, FrozenClock
 
 Build = Callable[..., dict[str, Any]]
 Call = Callable[[Mapping[str, Any]], tuple[int, Any]]
 
-DELIVERY_ID = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
 LABELED_READY: dict[str, Any] = {
     "action": "labeled",
     "label": {"name": "ready"},
-    "issue": {"number": 7, "title": "Add a widget"},
-    "repository": {"full_name": "octo-org/widgets"},
+    "issue": {"number": 7, "title": "Add a widget", "state": "open", "updated_at": "2026-11-03T11:59:00Z"},
+    "repository": {"full_name": REPOSITORY},
     "sender": {"login": "hubot"},
 }
+FIRST_RUN = run_id_for(f"github:{body_digest('issues', json.dumps(LABELED_READY).encode())}")
 
 
-def labeled_ready_with(**changes: Any) -> dict[str, Any]:
-    """LABELED_READY with top-level fields replaced (or removed when given None)."""
+def labeled(number: int = 7, **changes: Any) -> dict[str, Any]:
+    """LABELED_READY for issue ``number``, with top-level fields replaced (or removed when given None)."""
     payload = copy.deepcopy(LABELED_READY)
+    payload["issue"] |= {"number": number, "title": f"Issue {number}"} if number != 7 else {}
     for key, value in changes.items():
         if value is None:
             payload.pop(key)
@@ -32,73 +35,149 @@ def labeled_ready_with(**changes: Any) -> dict[str, Any]:
     return payload
 
 
-def test_ping_is_acknowledged_without_a_run(
+def completed(run_id: str, issue: int, conclusion: str = "success", workflow_run_id: int = 555) -> dict[str, Any]:
+    return {
+        "action": "completed",
+        "workflow_run": {
+            "id": workflow_run_id,
+            "display_title": f"orchestra {run_id} #{issue}",
+            "conclusion": conclusion,
+            "html_url": "https://evil.example/phish",
+        },
+        "repository": {"full_name": REPOSITORY},
+        "sender": {"login": "hubot"},
+    }
+
+
+def test_ping_is_acknowledged_without_a_write(
     github_request: Build, call_github: Call, count_runs: Callable[[], int]
 ) -> None:
     assert call_github(github_request("ping", {"zen": "Keep it logically awesome."})) == (200, {"ok": True})
     assert count_runs() == 0
 
 
-def test_issue_labeled_ready_records_one_run(github_request: Build, call_github: Call, runs_table: Any) -> None:
+def test_a_ready_issue_starts_a_proposed_run_and_queues_a_note(
+    github_request: Build, call_github: Call, runs_table: Any, work: WorkQueue
+) -> None:
     status_code, reply = call_github(github_request("issues", LABELED_READY))
 
-    run_id = run_id_for("github", DELIVERY_ID)
-    assert (status_code, reply) == (201, {"run_id": run_id, "duplicate": False})
-    assert runs_table.scan()["Items"] == [
-        {
-            "run_id": run_id,
-            "run_month": "2026-11",
-            "created_at": "2026-11-03T12:00:00.000000Z",
-            "expires_at": int(START.timestamp()) + 90 * 86400,
-            "status": "queued",
-            "source": "github",
-            "repository": "octo-org/widgets",
-            "issue": 7,
-            "requested_by": "hubot",
-            "delivery_id": DELIVERY_ID,
-        }
-    ]
+    assert (status_code, reply) == (201, {"run_id": FIRST_RUN, "duplicate": False})
+    run = RunStore.from_environment().get_run(FIRST_RUN)
+    assert run is not None and (run.status, run.source, run.requested_by) == ("proposed", "github", "hubot")
+    assert run.tasks == {7: Task(7, "Add a widget", f"https://github.com/{REPOSITORY}/issues/7")}
+    assert runs_table.get_item(Key={"run_id": f"open#{REPOSITORY}"})["Item"]["open_run_id"] == FIRST_RUN
+    assert work.bodies() == [{"type": "joined", "run_id": FIRST_RUN, "issue": 7}]
 
 
-def test_redelivery_is_a_duplicate_and_changes_nothing(
-    github_request: Build, call_github: Call, runs_table: Any, frozen_clock: FrozenClock
-) -> None:
-    event = github_request("issues", LABELED_READY)
-    call_github(event)
-    frozen_clock.advance(3600)
-
-    status_code, reply = call_github(event)
-
-    assert (status_code, reply) == (200, {"run_id": run_id_for("github", DELIVERY_ID), "duplicate": True})
-    items = runs_table.scan()["Items"]
-    assert [item["created_at"] for item in items] == ["2026-11-03T12:00:00.000000Z"]
-
-
-def test_a_new_delivery_for_the_same_issue_is_a_new_run(
-    github_request: Build, call_github: Call, count_runs: Callable[[], int]
+def test_a_second_ready_issue_joins_the_open_run(
+    github_request: Build, call_github: Call, work: WorkQueue, frozen_clock: FrozenClock
 ) -> None:
     call_github(github_request("issues", LABELED_READY))
-    status_code, _ = call_github(github_request("issues", LABELED_READY, delivery_id="second-delivery"))
-    assert status_code == 201
-    assert count_runs() == 2
+    frozen_clock.advance(60)
+
+    assert call_github(github_request("issues", labeled(8), delivery_id="second")) == (
+        201,
+        {"run_id": FIRST_RUN, "duplicate": False},
+    )
+
+    run = RunStore.from_environment().get_run(FIRST_RUN)
+    assert run is not None and sorted(run.tasks) == [7, 8]
+    assert [(entry.by, entry.action) for entry in run.history] == [("hubot", "proposed"), ("hubot", "added #8")]
+    assert [body.get("issue") for body in work.bodies()] == [7, 8]
+
+
+def test_a_redelivery_is_a_duplicate_and_changes_nothing(
+    github_request: Build, call_github: Call, runs_table: Any, work: WorkQueue
+) -> None:
+    call_github(github_request("issues", LABELED_READY))
+    work.bodies()
+    items = runs_table.scan()["Items"]
+
+    assert call_github(github_request("issues", LABELED_READY)) == (200, {"duplicate": True})
+
+    assert runs_table.scan()["Items"] == items
+    assert work.count() == 0
+
+
+def test_a_captured_body_replayed_under_new_delivery_ids_starts_nothing(
+    github_request: Build, call_github: Call, runs_table: Any, work: WorkQueue
+) -> None:
+    call_github(github_request("issues", LABELED_READY))
+    # The run moves on, so the repository has no open run the replay could merely rejoin.
+    assert RunStore.from_environment().approve(FIRST_RUN, REPOSITORY, by="nelly", now=START) is Outcome.DONE
+    work.bodies()
+    items = runs_table.scan()["Items"]
+
+    for delivery_id in ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"):
+        assert call_github(github_request("issues", LABELED_READY, delivery_id=delivery_id)) == (
+            200,
+            {"duplicate": True},
+        )
+
+    assert runs_table.scan()["Items"] == items
+    assert work.count() == 0
+
+
+def test_a_new_labelling_of_an_issue_already_in_the_run_is_ignored(
+    github_request: Build, call_github: Call, runs_table: Any, work: WorkQueue
+) -> None:
+    call_github(github_request("issues", LABELED_READY))
+    work.bodies()
+    relabelled = labeled(issue=LABELED_READY["issue"] | {"updated_at": "2026-11-03T12:30:00Z"})
+
+    status_code, reply = call_github(github_request("issues", relabelled, delivery_id="relabel"))
+
+    assert (status_code, reply["ignored"]) == (202, True)
+    assert work.count() == 0
+
+
+def test_a_completed_workflow_run_records_its_task_by_the_run_id_it_carries(
+    github_request: Build, call_github: Call, work: WorkQueue
+) -> None:
+    store = RunStore.from_environment()
+    call_github(github_request("issues", LABELED_READY))
+    store.approve(FIRST_RUN, REPOSITORY, by="nelly", now=START)
+    work.bodies()
+
+    status_code, reply = call_github(github_request("workflow_run", completed(FIRST_RUN, 7, "failure")))
+
+    assert (status_code, reply) == (200, {"run_id": FIRST_RUN, "issue": 7, "conclusion": "failure"})
+    task = store.get_run(FIRST_RUN).tasks[7]  # type: ignore[union-attr]
+    # The link is built from the run's id, never taken from the body.
+    assert (task.state, task.result_url) == ("failed", f"https://github.com/{REPOSITORY}/actions/runs/555")
+    assert work.bodies() == [{"type": "check", "run_id": FIRST_RUN, "issue": 7}]
+    assert call_github(github_request("workflow_run", completed(FIRST_RUN, 7, "failure"), delivery_id="x")) == (
+        200,
+        {"duplicate": True},
+    )
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("event_name", "payload", "reason"),
     [
-        labeled_ready_with(label={"name": "bug"}),
-        labeled_ready_with(action="unlabeled"),
-        labeled_ready_with(action="opened", label=None),
+        ("issues", labeled(label={"name": "bug"}), "only issues labeled 'ready'"),
+        ("issues", labeled(action="unlabeled"), "only issues labeled 'ready'"),
+        ("issues", labeled(issue=LABELED_READY["issue"] | {"state": "closed"}), "only open issues"),
+        ("issues", labeled(repository={"full_name": "octo-org/unlisted"}), "not one the orchestrator serves"),
+        ("workflow_run", completed(FIRST_RUN, 7) | {"action": "requested"}, "only completed"),
+        ("workflow_run", completed(FIRST_RUN, 7) | {"workflow_run": {"display_title": "CI"}}, "not a workflow run"),
+        ("workflow_run", completed("run-00000000000000ff", 7), "no run run-00000000000000ff"),
+        ("push", {"ref": "refs/heads/main"}, "push events are not acted on"),
     ],
-    ids=["other label", "ready removed", "issue opened"],
 )
-def test_other_issue_events_are_ignored(
-    github_request: Build, call_github: Call, count_runs: Callable[[], int], payload: dict[str, Any]
+def test_events_without_meaning_here_are_ignored_and_write_nothing(
+    github_request: Build,
+    call_github: Call,
+    count_runs: Callable[[], int],
+    work: WorkQueue,
+    event_name: str,
+    payload: dict[str, Any],
+    reason: str,
 ) -> None:
-    status_code, reply = call_github(github_request("issues", payload))
+    status_code, reply = call_github(github_request(event_name, payload))
     assert status_code == 202
-    assert reply == {"ignored": True, "reason": "only issues labeled 'ready' start a run"}
-    assert count_runs() == 0
+    assert reply["ignored"] is True and reason in reply["reason"]
+    assert (count_runs(), work.count()) == (0, 0)
 
 
 def _without_header(name: str) -> Callable[[Build], dict[str, Any]]:
@@ -129,6 +208,10 @@ def _signed(event_name: str, payload: Any, **options: Any) -> Callable[[Build], 
     return lambda build: build(event_name, payload, **options)
 
 
+def _issue(**fields: Any) -> dict[str, Any]:
+    return labeled(issue=LABELED_READY["issue"] | fields)
+
+
 REJECTED = [
     ("no signature", _without_header("x-hub-signature-256"), 401, "missing x-hub-signature-256"),
     ("sha1 signature", _with_header("x-hub-signature-256", "sha1=" + "0" * 40), 401, "sha256=<64 hex"),
@@ -136,13 +219,40 @@ REJECTED = [
     ("signature too short", _with_header("x-hub-signature-256", "sha256=" + "0" * 62), 401, "sha256=<64 hex"),
     ("wrong secret", _signed("issues", LABELED_READY, secret="guessed"), 401, "invalid request signature"),
     ("tampered body", _tampered_body, 401, "invalid request signature"),
-    ("no delivery id", _without_header("x-github-delivery"), 400, "missing x-github-delivery"),
-    ("no event name", _without_header("x-github-event"), 400, "missing x-github-event"),
+    ("no delivery id", _without_header("x-github-delivery"), 400, "x-github-delivery"),
+    ("delivery id with a slash", _signed("issues", LABELED_READY, delivery_id="a/b"), 400, "x-github-delivery"),
+    ("no event name", _without_header("x-github-event"), 400, "x-github-event"),
     ("body not JSON", _signed("issues", b"action=labeled"), 400, "not valid JSON"),
     ("body not an object", _signed("issues", b'"labeled"'), 400, "must be a JSON object"),
-    ("unsupported event", _signed("push", {"ref": "refs/heads/main"}), 400, "unsupported event: push"),
-    ("no issue number", _signed("issues", labeled_ready_with(issue={})), 400, "lacks issue.number"),
-    ("no repository", _signed("issues", labeled_ready_with(repository=None)), 400, "lacks repository.full_name"),
+    ("no issue number", _signed("issues", _issue(number=None)), 400, "issue.number must be an issue number"),
+    ("issue number zero", _signed("issues", _issue(number=0)), 400, "issue.number must be an issue number"),
+    ("issue number as text", _signed("issues", _issue(number="7")), 400, "issue.number must be an issue number"),
+    ("issue number as boolean", _signed("issues", _issue(number=True)), 400, "issue.number must be an issue number"),
+    ("issue number beyond 32 bits", _signed("issues", _issue(number=2**31)), 400, "issue.number"),
+    ("no title", _signed("issues", _issue(title=None)), 400, "issue.title must be a non-empty string"),
+    ("no repository", _signed("issues", labeled(repository=None)), 400, "repository.full_name must be owner/name"),
+    (
+        "repository named ..",
+        _signed("issues", labeled(repository={"full_name": "octo-org/.."})),
+        400,
+        "repository.full_name must be owner/name",
+    ),
+    (
+        "repository with a path",
+        _signed("issues", labeled(repository={"full_name": "octo-org/widgets/../../x"})),
+        400,
+        "repository.full_name must be owner/name",
+    ),
+    ("sender not a login", _signed("issues", labeled(sender={"login": "a b"})), 400, "sender.login must be"),
+    (
+        "workflow run id as text",
+        _signed(
+            "workflow_run",
+            completed(FIRST_RUN, 7) | {"workflow_run": completed(FIRST_RUN, 7)["workflow_run"] | {"id": "1"}},
+        ),
+        400,
+        "workflow_run.id",
+    ),
 ]
 
 
@@ -151,10 +261,11 @@ REJECTED = [
     [case[1:] for case in REJECTED],
     ids=[case[0] for case in REJECTED],
 )
-def test_rejected_deliveries_write_nothing(
+def test_rejected_deliveries_write_and_queue_nothing(
     github_request: Build,
     call_github: Call,
     count_runs: Callable[[], int],
+    work: WorkQueue,
     make_event: Callable[[Build], dict[str, Any]],
     expected_status: int,
     expected_error: str,
@@ -163,7 +274,7 @@ def test_rejected_deliveries_write_nothing(
 
     assert status_code == expected_status
     assert expected_error in reply["error"]
-    assert count_runs() == 0
+    assert (count_runs(), work.count()) == (0, 0)
 
 
 def test_webhook_secret_is_cached_for_five_minutes_then_reread(

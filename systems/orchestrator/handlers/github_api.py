@@ -1,0 +1,156 @@
+"""The GitHub REST API, as the worker uses it, authenticated as a GitHub App or with a token.
+
+Credentials are one secret (``GITHUB_CREDENTIALS_SECRET_ARN``) holding JSON: either
+``{"app_id": "...", "private_key": "-----BEGIN ..."}`` or ``{"token": "github_pat_..."}``.
+A GitHub App's installation token is minted for each client, limited to the one repository
+the client works on, from a JSON Web Token signed with the App's private key (RS256).
+"""
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from . import clock, rest
+from .api_urls import GITHUB_API_URL
+from .secret_values import read_secret
+
+_API_VERSION = "2022-11-28"
+# GitHub refuses App tokens that live longer than 10 minutes, or whose start is in its future.
+_JWT_LIFETIME_SECONDS = 540
+_JWT_CLOCK_SKEW_SECONDS = 60
+
+
+class GitHubRefused(Exception):
+    """GitHub answered with a final error (not found, forbidden, invalid): retrying will not help."""
+
+    def __init__(self, what: str, status: int, detail: str) -> None:
+        super().__init__(f"{what}: GitHub answered {status} {detail}".rstrip())
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    url: str
+
+
+class GitHub:
+    """A client for one repository (``owner/name``)."""
+
+    def __init__(self, repository: str, api_url: str, credentials: Mapping[str, str]) -> None:
+        self.repository = repository
+        self._api_url = api_url.rstrip("/")
+        self._credentials = credentials
+        self._token: str | None = None
+
+    @classmethod
+    def for_repository(cls, repository: str) -> "GitHub":
+        credentials = json.loads(read_secret(os.environ["GITHUB_CREDENTIALS_SECRET_ARN"]))
+        return cls(repository, os.environ.get("GITHUB_API_URL", GITHUB_API_URL), credentials)
+
+    def ready_issues(self, label: str, limit: int) -> list[Issue]:
+        """Open issues with ``label``, oldest first; pull requests, which the API lists too, left out."""
+        issues = self._call(
+            "GET",
+            f"/repos/{self.repository}/issues?state=open&labels={quote(label)}&sort=created&direction=asc&per_page=100",
+            what="list ready issues",
+        )
+        found = [
+            Issue(item["number"], item["title"], item["html_url"]) for item in issues if "pull_request" not in item
+        ]
+        return found[:limit]
+
+    def dispatch(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
+        self._call(
+            "POST",
+            f"/repos/{self.repository}/actions/workflows/{quote(workflow, safe='')}/dispatches",
+            {"ref": ref, "inputs": dict(inputs)},
+            what=f"dispatch {workflow}",
+        )
+
+    def comment(self, issue: int, body: str) -> None:
+        self._call(
+            "POST", f"/repos/{self.repository}/issues/{issue}/comments", {"body": body}, what=f"comment on #{issue}"
+        )
+
+    def merged_pull_request(self, branch: str) -> str | None:
+        """The link to the merged pull request from ``branch`` of this repository, or None."""
+        owner = self.repository.split("/", 1)[0]
+        pulls = self._call(
+            "GET",
+            f"/repos/{self.repository}/pulls?state=closed&head={quote(f'{owner}:{branch}', safe='')}&per_page=10",
+            what=f"find the pull request of {branch}",
+        )
+        merged = [pull["html_url"] for pull in pulls if pull.get("merged_at")]
+        return merged[0] if merged else None
+
+    def close_issue(self, issue: int) -> None:
+        self._call(
+            "PATCH",
+            f"/repos/{self.repository}/issues/{issue}",
+            {"state": "closed", "state_reason": "completed"},
+            what=f"close #{issue}",
+        )
+
+    def _call(self, method: str, path: str, body: object = None, *, what: str) -> Any:
+        headers = {**_HEADERS, "Authorization": f"Bearer {self._access_token()}"}
+        answer = rest.call(method, self._api_url + path, headers, body, what=what)
+        if answer.status >= 400:
+            raise GitHubRefused(what, answer.status, _message(answer.body))
+        return answer.body
+
+    def _access_token(self) -> str:
+        if self._token is None:
+            self._token = self._credentials.get("token") or self._installation_token()
+        return self._token
+
+    def _installation_token(self) -> str:
+        # PyJWT pulls in `cryptography`; only the worker, and only for an App, needs either.
+        import jwt
+
+        now = int(clock.now().timestamp())
+        app_jwt = jwt.encode(
+            {
+                "iat": now - _JWT_CLOCK_SKEW_SECONDS,
+                "exp": now + _JWT_LIFETIME_SECONDS,
+                "iss": self._credentials["app_id"],
+            },
+            self._credentials["private_key"],
+            algorithm="RS256",
+        )
+        app_headers = {**_HEADERS, "Authorization": f"Bearer {app_jwt}"}
+        installation = rest.call(
+            "GET",
+            f"{self._api_url}/repos/{self.repository}/installation",
+            app_headers,
+            what="find the App installation",
+        )
+        if installation.status != 200:
+            raise GitHubRefused("find the App installation", installation.status, _message(installation.body))
+        name = self.repository.split("/", 1)[1]
+        minted = rest.call(
+            "POST",
+            f"{self._api_url}/app/installations/{installation.body['id']}/access_tokens",
+            app_headers,
+            {"repositories": [name]},
+            what="mint an installation token",
+        )
+        if minted.status != 201:
+            raise GitHubRefused("mint an installation token", minted.status, _message(minted.body))
+        return minted.body["token"]
+
+
+_HEADERS = {
+    "Accept": "application/vnd.github+json",
+    "X-GitHub-Api-Version": _API_VERSION,
+    "User-Agent": "orchestra-orchestrator",
+}
+
+
+def _message(body: object) -> str:
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message)[:200] if message else ""

@@ -1,0 +1,77 @@
+"""HTTPS calls to GitHub and Discord: JSON in and out, timeouts, and retries decided once.
+
+Retried, with exponential backoff: 5xx answers, connection failures, and rate limits (429,
+and GitHub's secondary rate limit: a 403 that carries ``Retry-After``), waiting what
+``Retry-After`` says. The wait is capped so a worker never sleeps through its own timeout;
+a request still refused after the retries raises ``Unavailable`` and the queue message is
+retried later. Other answers are returned to the caller to interpret.
+"""
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from urllib3.util import Retry
+
+TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
+RETRY_AFTER_MAX_SECONDS = 20
+
+
+class Unavailable(Exception):
+    """No usable answer after the retries: worth trying again later."""
+
+
+class _RateLimitAwareRetry(Retry):
+    # A 403 with Retry-After is GitHub's secondary rate limit; one without is a real refusal.
+    RETRY_AFTER_STATUS_CODES = frozenset({403, 413, 429, 503})
+
+
+_RETRY = _RateLimitAwareRetry(
+    total=4,
+    status_forcelist=(500, 502, 503, 504),
+    allowed_methods=None,
+    backoff_factor=0.5,
+    backoff_max=8,
+    retry_after_max=RETRY_AFTER_MAX_SECONDS,
+    raise_on_status=False,
+)
+_POOL = urllib3.PoolManager(timeout=TIMEOUT, retries=_RETRY)
+
+# urllib3 warns of each retry with the request's URL, and a Discord follow-up URL holds the
+# interaction's token: its own logging stays quiet, and `call` reports failures instead.
+logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    """Decoded JSON, or None for an empty or non-JSON body."""
+
+
+def call(method: str, url: str, headers: Mapping[str, str], body: object = None, *, what: str) -> Answer:
+    """One request, retried as described above; ``Unavailable`` if it never got a final answer.
+
+    ``what`` names the request in errors and logs instead of its URL, which may hold a token.
+
+    Every method is retried, POST included: the 5xx and rate-limit answers retried here mean
+    the request was not carried out, and the worker's effects are idempotent besides.
+    """
+    encoded = None if body is None else json.dumps(body).encode()
+    all_headers = {**headers, **({"Content-Type": "application/json"} if encoded is not None else {})}
+    try:
+        response = _POOL.request(method, url, body=encoded, headers=all_headers)
+    except urllib3.exceptions.HTTPError as error:
+        # The error's own text may quote the URL; the message names the request and the failure only.
+        raise Unavailable(f"{what}: no answer ({type(error).__name__})") from None
+    rate_limited = response.status == 429 or (response.status == 403 and "Retry-After" in response.headers)
+    if response.status >= 500 or rate_limited:
+        raise Unavailable(f"{what}: answered {response.status} after retries")
+    try:
+        decoded = json.loads(response.data) if response.data else None
+    except ValueError:
+        decoded = None
+    return Answer(response.status, decoded)

@@ -1,0 +1,243 @@
+"""The worker: carries out queued messages against GitHub and Discord, each effect exactly once.
+
+SQS delivers a message at least once, so every effect on another system that is not
+idempotent by itself (a dispatch, a comment, a channel message) runs under an idempotency
+key of the run (``dispatch:<issue>``, ``comment:<issue>``, ``joined:<issue>``, ``finished``,
+``shipped``): claimed with a lease, carried out, then recorded as done. Editing an answer and
+closing an issue are idempotent already and simply run again.
+
+The handler reports failed messages one by one (``batchItemFailures``): a message that
+fails is received again after its visibility timeout, and lands in the dead-letter queue
+after the queue's bounded number of attempts. A refusal that retrying cannot change is not
+retried: a workflow GitHub will not dispatch fails its task, any other refusal is reported in
+the answer to the person who asked.
+"""
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import access, clock, discord_api, rest
+from .github_api import GitHub, GitHubRefused
+from .run_store import MAX_TASKS, EffectBusy, Run, RunStore, Task, TaskState
+from .work_queue import InvalidMessage, Message
+
+READY_LABEL = "ready"
+
+logger = logging.getLogger(__name__)
+
+
+def handler(event: Mapping[str, Any], context: object) -> dict[str, list[dict[str, str]]]:
+    failures = []
+    for record in event.get("Records", []):
+        message_id = record["messageId"]
+        try:
+            Worker.from_environment().handle(Message.from_json(record["body"]))
+        except (InvalidMessage, EffectBusy, rest.Unavailable, discord_api.DiscordRefused) as error:
+            logger.warning("message %s failed: %s", message_id, error)
+            failures.append({"itemIdentifier": message_id})
+        except Exception:
+            # Anything else is a bug; the message is kept for another attempt, then the dead-letter queue.
+            logger.exception("message %s failed", message_id)
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}
+
+
+class Worker:
+    def __init__(self, store: RunStore, permissions: access.Access, lease_seconds: int) -> None:
+        self.store = store
+        self.access = permissions
+        self.lease_seconds = lease_seconds
+
+    @classmethod
+    def from_environment(cls) -> "Worker":
+        # A lease outlives the invocation that took it, so a crashed worker's claim expires by itself.
+        return cls(RunStore.from_environment(), access.from_environment(), int(os.environ["EFFECT_LEASE_SECONDS"]))
+
+    def handle(self, message: Message) -> None:
+        run = self.store.get_run(message.run_id)
+        if run is None:
+            raise InvalidMessage(f"run {message.run_id} does not exist")
+        jobs: dict[str, Callable[[Run, Message], None]] = {
+            "plan": self._plan,
+            "approve": self._approve,
+            "ship": self._ship,
+            "joined": self._joined,
+            "check": self._check,
+        }
+        try:
+            jobs[message.type](run, message)
+        except GitHubRefused as refusal:
+            # Not found, forbidden, invalid: no retry changes that, so the person who asked is told.
+            logger.warning("%s of run %s refused: %s", message.type, run.run_id, refusal)
+            self._reply(message, f"Run `{run.run_id}`: {refusal}.")
+
+    # Jobs
+
+    def _plan(self, run: Run, message: Message) -> None:
+        if run.status == "proposed":
+            github = GitHub.for_repository(run.repository)
+            issues = github.ready_issues(READY_LABEL, MAX_TASKS)
+            tasks = [Task(issue.number, _line(issue.title), issue.url) for issue in issues]
+            self.store.set_tasks(run.run_id, tasks, now=clock.now())
+            run = self._reload(run)
+        self._reply(message, _plan_text(run))
+
+    def _approve(self, run: Run, message: Message) -> None:
+        if run.status == "approved":
+            repository = self.access.repositories[run.repository]
+            github = GitHub.for_repository(run.repository)
+            for task in run.tasks.values():
+                self._dispatch(github, repository, run, task)
+            run = self._reload(run)
+            comment = _comment(run, repository)
+            for task in run.tasks.values():
+                # A task GitHub refused to dispatch has nothing to link back to.
+                if task.note is None:
+                    self._once(run, f"comment:{task.issue}", lambda issue=task.issue: github.comment(issue, comment))
+            self.store.start(run.run_id, now=clock.now())
+            if run.finished_tasks():
+                self._finish(run)
+            run = self._reload(run)
+        self._reply(message, _dispatch_text(run))
+
+    def _ship(self, run: Run, message: Message) -> None:
+        if run.status in ("succeeded", "failed"):
+            github = GitHub.for_repository(run.repository)
+            unmerged = [
+                task
+                for task in run.tasks.values()
+                if task.state == "succeeded" and not github.merged_pull_request(_branch(run, task))
+            ]
+            if unmerged:
+                waiting = ", ".join(f"#{task.issue} (branch `{_branch(run, task)}`)" for task in unmerged)
+                self._reply(message, f"Run `{run.run_id}` is not shipped: no merged pull request yet for {waiting}.")
+                return
+            self.store.ship(run.run_id, by=message.by or "unknown", now=clock.now())
+            run = self._reload(run)
+        if run.status != "shipped":
+            self._reply(message, f"Run `{run.run_id}` is {run.status}; only a succeeded or failed run can be shipped.")
+            return
+        github = GitHub.for_repository(run.repository)
+        for task in run.tasks.values():
+            if task.state == "succeeded":
+                github.close_issue(task.issue)
+        summary = _summary(run)
+        channel = self.access.repositories[run.repository].channel
+        self._once(run, "shipped", lambda: discord_api.post(channel, summary))
+        self._reply(message, summary)
+
+    def _joined(self, run: Run, message: Message) -> None:
+        task = run.tasks.get(message.issue or 0)
+        if task is None:
+            raise InvalidMessage(f"run {run.run_id} has no task #{message.issue}")
+        channel = self.access.repositories[run.repository].channel
+        note = f"Issue [#{task.issue}]({task.url}) {task.title} joined run `{run.run_id}` ({run.status})."
+        self._once(run, f"joined:{task.issue}", lambda: discord_api.post(channel, note))
+
+    def _check(self, run: Run, message: Message) -> None:
+        if run.finished_tasks():
+            self._finish(run)
+
+    # Steps
+
+    def _dispatch(self, github: GitHub, repository: access.Repository, run: Run, task: Task) -> None:
+        key = f"dispatch:{task.issue}"
+        if key in run.effects or not self.store.claim(
+            run.run_id, key, now=clock.now(), lease_seconds=self.lease_seconds
+        ):
+            return
+        state: TaskState = "dispatched"
+        note = None
+        try:
+            github.dispatch(repository.workflow, repository.ref, {"issue": str(task.issue), "run_id": run.run_id})
+        except GitHubRefused as refusal:
+            # A missing workflow or a refused ref will not change on retry: the task failed.
+            state, note = "failed", str(refusal)
+        except BaseException:
+            self.store.release(run.run_id, key)
+            raise
+        self.store.complete(run.run_id, key, now=clock.now(), task=(task.issue, state, note))
+
+    def _finish(self, run: Run) -> None:
+        self.store.finish(run.run_id, now=clock.now())
+        run = self._reload(run)
+        if run.status in ("succeeded", "failed"):
+            channel = self.access.repositories[run.repository].channel
+            summary = _summary(run)
+            self._once(run, "finished", lambda: discord_api.post(channel, summary))
+
+    def _once(self, run: Run, key: str, effect: Callable[[], None]) -> None:
+        if key in run.effects or not self.store.claim(
+            run.run_id, key, now=clock.now(), lease_seconds=self.lease_seconds
+        ):
+            return
+        try:
+            effect()
+        except BaseException:
+            self.store.release(run.run_id, key)
+            raise
+        self.store.complete(run.run_id, key, now=clock.now())
+
+    def _reply(self, message: Message, content: str) -> None:
+        if message.reply is None:
+            return
+        try:
+            discord_api.edit_reply(message.reply, content)
+        except discord_api.DiscordRefused as refusal:
+            # The token lasts 15 minutes; once it is gone no retry can edit the answer.
+            logger.warning("could not edit the reply for run %s: %s", message.run_id, refusal)
+
+    def _reload(self, run: Run) -> Run:
+        reloaded = self.store.get_run(run.run_id)
+        if reloaded is None:
+            raise LookupError(f"run {run.run_id} disappeared")
+        return reloaded
+
+
+def _branch(run: Run, task: Task) -> str:
+    """The branch a task's workflow opens its pull request from: the contract with the workflow."""
+    return f"orchestra/{run.run_id}/{task.issue}"
+
+
+def _line(text: str) -> str:
+    """One line of at most 200 characters, fit for a Discord list and the runs table."""
+    single = " ".join(text.split()).encode("utf-8", "replace").decode("utf-8")
+    return single if len(single) <= 200 else single[:199] + "…"
+
+
+def _task_line(task: Task) -> str:
+    result = f" ([run]({task.result_url}))" if task.result_url else ""
+    note = f": {task.note}" if task.note else ""
+    return f"- [#{task.issue}]({task.url}) {task.title}: {task.state}{result}{note}"
+
+
+def _plan_text(run: Run) -> str:
+    if not run.tasks:
+        return f"Run `{run.run_id}` for {run.repository} has no open issues labelled `{READY_LABEL}` yet."
+    lines = [f"Run `{run.run_id}` for {run.repository} ({run.status}), {len(run.tasks)} issue(s):"]
+    lines += [f"- [#{task.issue}]({task.url}) {task.title}" for task in run.tasks.values()]
+    if run.status == "proposed":
+        lines.append(f"Approve with `/approve run_id:{run.run_id}`.")
+    return "\n".join(lines)
+
+
+def _dispatch_text(run: Run) -> str:
+    lines = [f"Run `{run.run_id}` for {run.repository} is {run.status}:"]
+    return "\n".join(lines + [_task_line(task) for task in run.tasks.values()])
+
+
+def _summary(run: Run) -> str:
+    done = sum(task.state == "succeeded" for task in run.tasks.values())
+    failed = sum(task.state == "failed" for task in run.tasks.values())
+    lines = [f"Run `{run.run_id}` for {run.repository} {run.status}: {done} done, {failed} failed."]
+    return "\n".join(lines + [_task_line(task) for task in run.tasks.values()])
+
+
+def _comment(run: Run, repository: access.Repository) -> str:
+    channel = f"https://discord.com/channels/{repository.guild}/{repository.channel}"
+    return (
+        f"Orchestra run `{run.run_id}` dispatched `{repository.workflow}` for this issue. "
+        f"Follow the run in [Discord]({channel}) (`/status run_id:{run.run_id}`)."
+    )

@@ -1,0 +1,389 @@
+import json
+import logging
+
+import boto3
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from systems.orchestrator.handlers import clock, worker
+from systems.orchestrator.handlers.run_store import RunStore, Task
+from systems.orchestrator.handlers.work_queue import Message
+from tests.components.dynamic_provider_support import Reply
+from tests.systems.orchestrator.handlers.conftest import RunWorker, WorkQueue
+from tests.systems.orchestrator.handlers.fakes import BOT_TOKEN, GITHUB_TOKEN, FakeDiscord, FakeGitHub, FakeIssue
+from tests.systems.orchestrator.handlers.support import CHANNEL, GUILD, REGION, REPOSITORY, START, WORKFLOW
+
+RUN_ID = "run-0123456789abcdef"
+TOKEN = "reply-token-1"
+
+
+def task(issue: int) -> Task:
+    return Task(issue, f"Issue {issue}", f"https://github.com/{REPOSITORY}/issues/{issue}")
+
+
+@pytest.fixture
+def github(fake_github: FakeGitHub) -> FakeGitHub:
+    fake_github.workflows[REPOSITORY] = {WORKFLOW}
+    for number in (7, 8):
+        fake_github.add_issue(REPOSITORY, FakeIssue(number, f"Issue {number}"))
+    return fake_github
+
+
+@pytest.fixture
+def discord(fake_discord: FakeDiscord) -> FakeDiscord:
+    fake_discord.live_tokens.add(TOKEN)
+    return fake_discord
+
+
+@pytest.fixture
+def store(worker_environment: None) -> RunStore:
+    return RunStore.from_environment()
+
+
+def send(work: WorkQueue, *messages: Message) -> None:
+    for message in messages:
+        work.client.send_message(QueueUrl=work.url, MessageBody=message.to_json())
+
+
+def approved_run(store: RunStore, *issues: int) -> None:
+    store.propose(
+        run_id=RUN_ID,
+        repository=REPOSITORY,
+        source="discord",
+        requested_by="nelly",
+        now=START,
+        tasks=[task(issue) for issue in issues],
+    )
+    store.approve(RUN_ID, REPOSITORY, by="nelly", now=START)
+
+
+def finished_run(store: RunStore, results: dict[int, bool]) -> None:
+    approved_run(store, *results)
+    store.start(RUN_ID, now=START)
+    for issue, succeeded in results.items():
+        store.record_result(RUN_ID, issue, succeeded=succeeded, result_url=f"https://ci/{issue}", now=START)
+    store.finish(RUN_ID, now=START)
+
+
+def test_plan_lists_the_ready_issues_into_the_run_and_edits_the_reply(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    github.add_issue(REPOSITORY, FakeIssue(9, "A pull request", pull_request=True))
+    github.add_issue(REPOSITORY, FakeIssue(10, "Not ready", labels=["bug"]))
+    github.add_issue(REPOSITORY, FakeIssue(11, "Ready  but\\nmessy " + "x" * 300))
+    store.propose(run_id=RUN_ID, repository=REPOSITORY, source="discord", requested_by="nelly", now=START)
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and sorted(run.tasks) == [7, 8, 11]
+    assert len(run.tasks[11].title) == 200
+    (listing,) = [r for r in github.requests if r.method == "GET"]
+    assert listing.path.startswith(f"/repos/{REPOSITORY}/issues?state=open&labels=ready")
+    assert listing.headers["authorization"] == f"Bearer {GITHUB_TOKEN}"
+    (reply,) = discord.replies[TOKEN]
+    assert reply.splitlines()[:3] == [
+        f"Run `{RUN_ID}` for {REPOSITORY} (proposed), 3 issue(s):",
+        f"- [#7](https://github.com/{REPOSITORY}/issues/7) Issue 7",
+        f"- [#8](https://github.com/{REPOSITORY}/issues/8) Issue 8",
+    ]
+    assert reply.splitlines()[-1] == f"Approve with `/approve run_id:{RUN_ID}`."
+    assert work.count() == 0
+
+
+def test_approve_dispatches_and_comments_once_per_task_even_when_delivered_twice(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7, 8)
+    message = Message("approve", RUN_ID, reply=TOKEN, by="nelly")
+    send(work, message)
+    assert run_worker() == {"batchItemFailures": []}
+    send(work, message)
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert github.dispatches == [
+        (REPOSITORY, WORKFLOW, {"ref": "main", "inputs": {"issue": "7", "run_id": RUN_ID}}),
+        (REPOSITORY, WORKFLOW, {"ref": "main", "inputs": {"issue": "8", "run_id": RUN_ID}}),
+    ]
+    assert [(number, f"discord.com/channels/{GUILD}/{CHANNEL}" in body) for _, number, body in github.comments] == [
+        (7, True),
+        (8, True),
+    ]
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "running"
+    assert {number: t.state for number, t in run.tasks.items()} == {7: "dispatched", 8: "dispatched"}
+    assert run.effects == {"dispatch:7", "dispatch:8", "comment:7", "comment:8"}
+    assert discord.replies[TOKEN][-1].splitlines()[0] == f"Run `{RUN_ID}` for {REPOSITORY} is running:"
+
+
+def test_a_workflow_github_refuses_fails_its_task_and_a_run_with_nothing_left_finishes(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    github.workflows[REPOSITORY] = set()
+    approved_run(store, 7)
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "failed"
+    assert run.tasks[7].state == "failed"
+    assert run.tasks[7].note == f"dispatch {WORKFLOW}: GitHub answered 404 Not Found"
+    assert github.comments == []
+    assert [channel for channel, _ in discord.posts] == [CHANNEL]
+    assert discord.posts[0][1].startswith(f"Run `{RUN_ID}` for {REPOSITORY} failed: 0 done, 1 failed.")
+
+
+def test_server_errors_and_secondary_rate_limits_are_retried_as_github_asks(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    sleeps: list[float],
+) -> None:
+    approved_run(store, 7)
+    github.scripted.extend(
+        [
+            Reply(502, {"message": "Bad gateway"}),
+            Reply(403, {"message": "You have exceeded a secondary rate limit"}, headers={"Retry-After": "7"}),
+            Reply(429, {"message": "Too many requests"}, headers={"Retry-After": "3"}),
+        ]
+    )
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert len(github.dispatches) == 1
+    assert [r.method for r in github.requests[:4]] == ["POST"] * 4
+    assert 7 in sleeps and 3 in sleeps
+
+
+def test_a_403_without_retry_after_is_a_refusal_not_retried(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    sleeps: list[float],
+) -> None:
+    approved_run(store, 7)
+    github.scripted.append(Reply(403, {"message": "Resource not accessible by integration"}))
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert sleeps == []
+    assert store.get_run(RUN_ID).tasks[7].note.endswith("403 Resource not accessible by integration")  # type: ignore[union-attr]
+
+
+def test_a_github_outage_fails_the_message_and_the_retry_repeats_nothing(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7, 8)
+    # Issue 7 is dispatched; then every attempt at issue 8 meets a 503.
+    github.scripted.extend([None, *[Reply(503, {"message": "Unavailable"})] * 5])
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    answer = run_worker()
+
+    assert len(answer["batchItemFailures"]) == 1
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "approved" and run.effects == {"dispatch:7"}
+    assert work.count() == 1
+
+    assert run_worker() == {"batchItemFailures": []}
+    assert [body["inputs"]["issue"] for _, _, body in github.dispatches] == ["7", "8"]
+    assert store.get_run(RUN_ID).status == "running"  # type: ignore[union-attr]
+
+
+def test_failures_are_reported_per_message(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"), Message("check", "run-00000000000000ff"))
+    work.client.send_message(QueueUrl=work.url, MessageBody="not json")
+    records = work.receive()
+
+    answer = worker.handler({"Records": records}, None)
+
+    failed = {failure["itemIdentifier"] for failure in answer["batchItemFailures"]}
+    bodies = {record["messageId"]: record["body"] for record in records}
+    assert sorted(bodies[message_id] for message_id in failed) == sorted(
+        ["not json", Message("check", "run-00000000000000ff").to_json()]
+    )
+    assert len(github.dispatches) == 1
+
+
+def test_an_expired_reply_token_does_not_fail_the_message(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    send(work, Message("approve", RUN_ID, reply="expired-token", by="nelly"))
+    assert run_worker() == {"batchItemFailures": []}
+    assert discord.replies == {}
+    assert len(github.dispatches) == 1
+
+
+def test_a_joined_issue_is_announced_once(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    store.propose(
+        run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=[task(7)]
+    )
+    send(work, Message("joined", RUN_ID, issue=7), Message("joined", RUN_ID, issue=7))
+    assert run_worker() == {"batchItemFailures": []}
+    assert discord.posts == [
+        (CHANNEL, f"Issue [#7](https://github.com/{REPOSITORY}/issues/7) Issue 7 joined run `{RUN_ID}` (proposed).")
+    ]
+    request = next(r for r in discord.requests if r.method == "POST")
+    assert request.headers["authorization"] == f"Bot {BOT_TOKEN}"
+
+
+def test_a_finished_run_is_reported_once(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7, 8)
+    store.start(RUN_ID, now=START)
+    store.record_result(RUN_ID, 7, succeeded=True, result_url="https://ci/7", now=START)
+    send(work, Message("check", RUN_ID, issue=7))
+    assert run_worker() == {"batchItemFailures": []}
+    assert discord.posts == [] and store.get_run(RUN_ID).status == "running"  # type: ignore[union-attr]
+
+    store.record_result(RUN_ID, 8, succeeded=True, result_url="https://ci/8", now=START)
+    send(work, Message("check", RUN_ID, issue=8), Message("check", RUN_ID, issue=8))
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert store.get_run(RUN_ID).status == "succeeded"  # type: ignore[union-attr]
+    ((channel, summary),) = discord.posts
+    assert channel == CHANNEL
+    assert summary.splitlines() == [
+        f"Run `{RUN_ID}` for {REPOSITORY} succeeded: 2 done, 0 failed.",
+        f"- [#7](https://github.com/{REPOSITORY}/issues/7) Issue 7: succeeded ([run](https://ci/7))",
+        f"- [#8](https://github.com/{REPOSITORY}/issues/8) Issue 8: succeeded ([run](https://ci/8))",
+    ]
+
+
+def test_ship_waits_for_every_pull_request_to_be_merged(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    finished_run(store, {7: True, 8: True})
+    github.merged[REPOSITORY] = {f"orchestra/{RUN_ID}/7"}
+    send(work, Message("ship", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert store.get_run(RUN_ID).status == "succeeded"  # type: ignore[union-attr]
+    assert discord.replies[TOKEN] == [
+        f"Run `{RUN_ID}` is not shipped: no merged pull request yet for #8 (branch `orchestra/{RUN_ID}/8`)."
+    ]
+    assert github.issues[REPOSITORY][7].state == "open"
+    pulls = [r.path for r in github.requests if "/pulls" in r.path]
+    assert pulls[0] == f"/repos/{REPOSITORY}/pulls?state=closed&head=octo-org%3Aorchestra%2F{RUN_ID}%2F7&per_page=10"
+
+
+def test_ship_closes_the_shipped_issues_and_posts_the_summary_once(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    finished_run(store, {7: True, 8: False})
+    github.merged[REPOSITORY] = {f"orchestra/{RUN_ID}/7"}
+    message = Message("ship", RUN_ID, reply=TOKEN, by="nelly")
+    send(work, message, message)
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "shipped"
+    assert (run.history[-1].by, run.history[-1].action) == ("nelly", "shipped")
+    assert (github.issues[REPOSITORY][7].state, github.issues[REPOSITORY][8].state) == ("closed", "open")
+    ((channel, summary),) = discord.posts
+    assert channel == CHANNEL
+    assert summary.startswith(f"Run `{RUN_ID}` for {REPOSITORY} shipped: 1 done, 1 failed.")
+    assert discord.replies[TOKEN] == [summary, summary]
+
+
+def test_github_app_tokens_are_minted_for_the_one_repository(
+    worker_environment: None,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    github.app = ("1000001", public_pem, 4242)
+    arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="github-app", SecretString=json.dumps({"app_id": "1000001", "private_key": private_pem})
+    )["ARN"]
+    monkeypatch.setenv("GITHUB_CREDENTIALS_SECRET_ARN", arn)
+    store = RunStore.from_environment()
+    approved_run(store, 7)
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert github.minted_for == [["widgets"]]
+    assert len(github.dispatches) == 1
+
+
+def test_nothing_secret_reaches_the_logs(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What Lambda records: INFO and above (botocore writes response bodies only at DEBUG).
+    caplog.set_level(logging.INFO)
+    approved_run(store, 7)
+    github.scripted.extend([Reply(503, {"message": "Unavailable"})] * 5)
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+    run_worker()
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+    discord.scripted.extend([Reply(503, {"message": "Unavailable"})] * 5)
+    run_worker()
+
+    logged = caplog.text
+    assert "Unavailable" in logged or "503" in logged
+    for secret in (GITHUB_TOKEN, BOT_TOKEN, TOKEN):
+        assert secret not in logged
+
+
+def test_a_refusal_no_retry_can_change_is_told_to_whoever_asked(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    store.propose(run_id=RUN_ID, repository=REPOSITORY, source="discord", requested_by="nelly", now=START)
+    github.scripted.append(Reply(404, {"message": "Not Found"}))
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert discord.replies[TOKEN] == [f"Run `{RUN_ID}`: list ready issues: GitHub answered 404 Not Found."]
+    assert store.get_run(RUN_ID).tasks == {}  # type: ignore[union-attr]
+    assert work.count() == 0
+
+
+def test_an_effect_another_worker_is_carrying_out_is_left_to_it(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    # The same message, delivered twice, is being handled by another invocation right now.
+    assert store.claim(RUN_ID, "dispatch:7", now=clock.now(), lease_seconds=60) is True
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+
+    assert github.dispatches == []
+    assert store.get_run(RUN_ID).status == "approved"  # type: ignore[union-attr]
+    assert work.count() == 1
