@@ -1,6 +1,10 @@
 // What every worker script shares: JSON errors, body parsing, secret checks and /healthz.
 // Uploaded with each worker as the module "worker_common/http.js".
 
+// Deep enough for any body a client means to send; deeper values are refused up front, since
+// JSON.stringify recurses and D1 refuses JSON nested deeper than SQLite's own limit.
+const MAX_JSON_DEPTH = 64;
+
 export class HttpError extends Error {
   constructor(status, message, headers = {}) {
     super(message);
@@ -24,16 +28,59 @@ export async function readJsonObject(request, maxBytes) {
   if (mediaType !== "application/json") throw new HttpError(415, "Content-Type must be application/json");
   if (Number(request.headers.get("Content-Length")) > maxBytes) throw tooLarge(maxBytes);
   const bytes = await readAtMost(request.body, maxBytes);
+  let text;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "request body must be valid JSON");
+  }
+  if (nestingDepth(text) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, `request body must nest at most ${MAX_JSON_DEPTH} levels deep`);
+  }
   let body;
   try {
-    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
+    body = JSON.parse(text, keepNumbersExact);
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
     throw new HttpError(400, "request body must be valid JSON");
   }
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new HttpError(400, "request body must be a JSON object");
   }
   return body;
+}
+
+// The deepest nesting of arrays and objects in `text`, brackets inside strings not counted.
+// Malformed text may give any number; JSON.parse rejects it afterwards.
+function nestingDepth(text) {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (inString) {
+      if (char === "\\") i++;
+      else if (char === '"') inString = false;
+    } else if (char === '"') {
+      inString = true;
+    } else if (char === "[" || char === "{") {
+      deepest = Math.max(deepest, ++depth);
+    } else if (char === "]" || char === "}") {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+// A number JavaScript cannot hold exactly would be stored or used as another value without a
+// word: 1e400 becomes Infinity (written back as null) and 9007199254740993 loses its last digit.
+function keepNumbersExact(key, value, context) {
+  if (typeof value !== "number") return value;
+  const writtenAsInteger = /^-?\d+$/.test(context.source);
+  if (!Number.isFinite(value) || (writtenAsInteger && !Number.isSafeInteger(value))) {
+    throw new HttpError(400, "request body numbers must be finite, and integers at most 2^53 - 1 in size");
+  }
+  return value;
 }
 
 async function readAtMost(stream, maxBytes) {
@@ -75,7 +122,9 @@ export async function authenticate(request, env) {
   } catch {
     // Reported below, like any other shape that is not a JSON object.
   }
-  const keys = parsed?.constructor === Object ? Object.entries(parsed) : [];
+  // Asked of the prototype, not of `parsed.constructor`, which a key named "constructor" replaces.
+  const isObject = parsed !== null && Object.getPrototypeOf(parsed) === Object.prototype;
+  const keys = isObject ? Object.entries(parsed) : [];
   if (keys.length === 0 || !keys.every(([, key]) => typeof key === "string" && key)) {
     console.error("API_KEYS is not a JSON object of non-empty keys");
     throw new HttpError(500, "the worker's API keys are misconfigured");

@@ -114,6 +114,44 @@ describe("validation", () => {
     await assertError(await call("PUT", "/config/big", { value: "x".repeat(33 * 1024) }), 413);
   });
 
+  // The body wraps the value, so a value nested 63 levels deep makes a body 64 levels deep.
+  const nested = (depth) => `{"value": ${"[".repeat(depth)}${"]".repeat(depth)}}`;
+
+  test("accepts a value nested as deep as the limit allows", async () => {
+    const response = await call("PUT", "/config/deep", nested(63));
+    assert.equal(response.status, 200);
+    assert.equal(JSON.stringify((await response.json()).value), "[".repeat(63) + "]".repeat(63));
+  });
+
+  // 5000 levels is what the database itself refuses, which answered 500.
+  for (const depth of [64, 5000]) {
+    test(`rejects a value nested ${depth} levels deep with 400 and stores nothing`, async () => {
+      assert.match(await assertError(await call("PUT", "/config/too-deep", nested(depth)), 400), /at most 64 levels/);
+      await assertError(await call("GET", "/config/too-deep"), 404);
+    });
+  }
+
+  test("counts no brackets inside strings toward the nesting", async () => {
+    const response = await call("PUT", "/config/brackets", { value: { "[[[": "{".repeat(100), quoted: '"[\\' } });
+    assert.equal(response.status, 200);
+    assert.deepEqual((await response.json()).value, { "[[[": "{".repeat(100), quoted: '"[\\' });
+  });
+
+  // JavaScript would keep 1e400 as Infinity, stored as null, and round 2^53 + 1 to 2^53.
+  for (const number of ["1e400", "-1e400", "9007199254740993", "-9007199254740993", "123456789012345678901234567890"]) {
+    test(`rejects the number ${number} it cannot keep exactly with 400 and stores nothing`, async () => {
+      assert.match(await assertError(await call("PUT", "/config/number", `{"value": {"n": [${number}]}}`), 400), /numbers/);
+      await assertError(await call("GET", "/config/number"), 404);
+    });
+  }
+
+  test("keeps every number JavaScript holds exactly", async () => {
+    const text = '[9007199254740991, -9007199254740991, 1.5e300, 0.1, 1e21, -0.5]';
+    const response = await call("PUT", "/config/numbers", `{"value": ${text}}`);
+    assert.equal(response.status, 200);
+    assert.deepEqual((await response.json()).value, JSON.parse(text));
+  });
+
   test("rejects unsupported methods with 405", async () => {
     const response = await call("POST", "/config", { value: 1 });
     await assertError(response, 405);
@@ -142,6 +180,19 @@ describe("API key", () => {
 
   test("may be any of the instance's keys", async () => {
     assert.equal((await call("GET", "/config", undefined, { "X-API-Key": CI_KEY })).status, 200);
+  });
+
+  test("may be named like a property every object has", async () => {
+    const keyed = configService(`{"constructor": "${API_KEY}", "__proto__": "${CI_KEY}"}`);
+    try {
+      for (const key of [API_KEY, CI_KEY]) {
+        // Past the key check, an unknown path is the answer that needs no database.
+        const response = await keyed.dispatchFetch("https://config.acme.test/elsewhere", { headers: { "X-API-Key": key } });
+        assert.equal(await assertError(response, 404), "not found");
+      }
+    } finally {
+      await keyed.dispose();
+    }
   });
 
   for (const [name, apiKeys] of [
