@@ -29,7 +29,10 @@ const LOGIN_TOKEN_TTL_SECONDS = 15 * 60;
 const SESSION_TTL_SECONDS = 7 * 24 * 60 * 60;
 // 32 random bytes in unpadded base64url.
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// An address the email API takes as exactly one mailbox: RFC 5322 dot-atom characters, then
+// DNS labels. Quotes, angle brackets, commas, control characters and non-ASCII, which a mail
+// system may read as a display name, a second recipient or a header, never get that far.
+const EMAIL_PATTERN = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[a-z0-9-]+(?:\.[a-z0-9-]+)+$/;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const ROUTES = {
@@ -74,13 +77,14 @@ function health(request, env) {
 
 async function chat(request, env) {
   const session = await requireSession(request, env);
-  await enforceLimit(env.CHAT_RATE_LIMITER, `user:${session.user_id}`);
   const body = await readJsonObject(request, MAX_BODY_BYTES);
   const message = typeof body.message === "string" ? body.message.trim() : "";
   if (!message || message.length > MAX_MESSAGE_CHARS) {
     throw new HttpError(400, `message must be a non-empty string of at most ${MAX_MESSAGE_CHARS} characters`);
   }
   const existingId = await findConversation(env.DB, body.conversation_id, session.user_id);
+  // Counted only once the question will be answered, so a refused request costs the user nothing.
+  await enforceLimit(env.CHAT_RATE_LIMITER, `user:${session.user_id}`);
   const history = existingId ? await loadHistory(env.DB, existingId) : [];
 
   const [questionVector] = await embed(env, [message]);

@@ -158,6 +158,40 @@ describe("POST /request-login-link", () => {
     assert.equal(sentEmails.at(-1).body.to, "mixed.case@example.com");
   });
 
+  // Each is something a mail system could read as more than one plain mailbox, or could not read.
+  for (const email of [
+    "victim@example.com\r\nBcc: everyone@example.com",
+    "a\u0000b@example.com",
+    "a\u0001@example.com",
+    "a\ud800@example.com",
+    '"a,b"@example.com',
+    "x<attacker@example.com>",
+    "attacker@example.com>",
+    "a@example.com,b@example.com",
+    "(comment)a@example.com",
+    "a..b@example.com",
+    ".a@example.com",
+    "a@exa_mple.com",
+    "a@example",
+    "a@[127.0.0.1]",
+    "İ@example.com",
+    "ä@example.com",
+  ]) {
+    test(`rejects the address ${JSON.stringify(email)} with 400, sending nothing`, async () => {
+      const emailsBefore = sentEmails.length;
+      const { keys: recordsBefore } = await kv.list({ prefix: "login:" });
+      assert.equal(await assertError(await post("/request-login-link", { email }), 400), "email must be a valid email address");
+      assert.equal(sentEmails.length, emailsBefore);
+      assert.equal((await kv.list({ prefix: "login:" })).keys.length, recordsBefore.length);
+    });
+  }
+
+  test("takes every character an address may hold unquoted", async () => {
+    const email = "o'neil+tag!#$%&*/=?^_`{|}~-x.y@mail-1.example.co.uk";
+    await requestLink(email);
+    assert.equal(sentEmails.at(-1).body.to, email);
+  });
+
   for (const [name, body] of [
     ["a missing email", {}],
     ["a malformed email", { email: "not-an-email" }],
@@ -376,6 +410,21 @@ describe("POST /api/chat", () => {
       assert.equal((await chat(session, { message: "What is Orchestra?" })).status, 200);
     }
     await assertError(await chat(session, { message: "What is Orchestra?" }), 429);
+  });
+
+  test("counts no refused question against the user's limit", async () => {
+    const session = await signIn();
+    const auth = { Authorization: `Bearer ${session}` };
+    const refused = [
+      await mf.dispatchFetch("https://ai.orchestra.test/api/chat", { method: "POST", headers: { ...auth, "Content-Type": "text/plain" }, body: "{}" }),
+      await chat(session, "{\"message\": "),
+      await chat(session, { message: " " }),
+      await chat(session, { message: "hi", conversation_id: "42" }),
+      await chat(session, { message: "hi", conversation_id: crypto.randomUUID() }),
+    ];
+    assert.deepEqual(refused.map((response) => response.status), [415, 400, 400, 400, 404]);
+    assert.ok(refused.length > LIMIT_PER_MINUTE);
+    assert.equal((await chat(session, { message: "What is Orchestra?" })).status, 200);
   });
 
   test("answers 502 when Workers AI fails, storing nothing", async () => {
