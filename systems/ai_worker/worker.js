@@ -29,10 +29,13 @@ const LOGIN_TOKEN_TTL_SECONDS = 15 * 60;
 const SESSION_TTL_SECONDS = 7 * 24 * 60 * 60;
 // 32 random bytes in unpadded base64url.
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-// An address the email API takes as exactly one mailbox: RFC 5322 dot-atom characters, then
-// DNS labels. Quotes, angle brackets, commas, control characters and non-ASCII, which a mail
-// system may read as a display name, a second recipient or a header, never get that far.
-const EMAIL_PATTERN = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[a-z0-9-]+(?:\.[a-z0-9-]+)+$/;
+// An address the email API takes as exactly one mailbox: RFC 5322 dot-atom characters, at most 64
+// of them, then DNS labels. Quotes, angle brackets, commas, control characters and non-ASCII,
+// which a mail system may read as a display name, a second recipient or a header, never get that
+// far, and neither does an address the email API would refuse, which would answer 502.
+const EMAIL_ATOM = "[a-z0-9!#$%&'*+/=?^_`{|}~-]+";
+const DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const EMAIL_PATTERN = new RegExp(`^(?=[^@]{1,64}@)${EMAIL_ATOM}(?:\\.${EMAIL_ATOM})*@${DNS_LABEL}(?:\\.${DNS_LABEL})+$`);
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const ROUTES = {
