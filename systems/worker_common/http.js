@@ -72,13 +72,17 @@ function nestingDepth(text) {
   return deepest;
 }
 
-// A number JavaScript cannot hold exactly would be stored or used as another value without a
-// word: 1e400 becomes Infinity (written back as null) and 9007199254740993 loses its last digit.
+// A number JavaScript cannot hold would be stored or used as another value without a word:
+// 1e400 becomes Infinity (written back as null), 1e-400 becomes 0 and 9007199254740993 loses
+// its last digit. Fractions that round in their last places are ordinary floating point.
 function keepNumbersExact(key, value, context) {
   if (typeof value !== "number") return value;
-  const writtenAsInteger = /^-?\d+$/.test(context.source);
-  if (!Number.isFinite(value) || (writtenAsInteger && !Number.isSafeInteger(value))) {
-    throw new HttpError(400, "request body numbers must be finite, and integers at most 2^53 - 1 in size");
+  const [mantissa] = context.source.split(/e/i);
+  const overflows = !Number.isFinite(value);
+  const underflows = value === 0 && /[1-9]/.test(mantissa);
+  const roundedInteger = /^-?\d+$/.test(context.source) && !Number.isSafeInteger(value);
+  if (overflows || underflows || roundedInteger) {
+    throw new HttpError(400, "request body numbers must be finite, not round to 0, and integers at most 2^53 - 1 in size");
   }
   return value;
 }

@@ -137,16 +137,18 @@ describe("validation", () => {
     assert.deepEqual((await response.json()).value, { "[[[": "{".repeat(100), quoted: '"[\\' });
   });
 
-  // JavaScript would keep 1e400 as Infinity, stored as null, and round 2^53 + 1 to 2^53.
-  for (const number of ["1e400", "-1e400", "9007199254740993", "-9007199254740993", "123456789012345678901234567890"]) {
+  // JavaScript would keep 1e400 as Infinity, stored as null, 1e-400 as 0, and round 2^53 + 1 to 2^53.
+  const inexact = ["1e400", "-1E400", "1e-400", "-0.0001e-330", "9007199254740993", "-9007199254740993", "123456789012345678901234567890"];
+  for (const [i, number] of inexact.entries()) {
     test(`rejects the number ${number} it cannot keep exactly with 400 and stores nothing`, async () => {
-      assert.match(await assertError(await call("PUT", "/config/number", `{"value": {"n": [${number}]}}`), 400), /numbers/);
-      await assertError(await call("GET", "/config/number"), 404);
+      const path = `/config/number-${i}`;
+      assert.match(await assertError(await call("PUT", path, `{"value": {"n": [${number}]}}`), 400), /numbers/);
+      await assertError(await call("GET", path), 404);
     });
   }
 
   test("keeps every number JavaScript holds exactly", async () => {
-    const text = '[9007199254740991, -9007199254740991, 1.5e300, 0.1, 1e21, -0.5]';
+    const text = "[9007199254740991, -9007199254740991, 1.5e300, 0.1, 1e21, -0.5, 5e-324, 0, 0e-400, 0.000e5]";
     const response = await call("PUT", "/config/numbers", `{"value": ${text}}`);
     assert.equal(response.status, 200);
     assert.deepEqual((await response.json()).value, JSON.parse(text));
