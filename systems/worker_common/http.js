@@ -93,7 +93,14 @@ async function readAtMost(stream, maxBytes) {
   const chunks = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client stopped sending before the end its Content-Length announced.
+      throw new HttpError(400, "request body ended before it was complete");
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {

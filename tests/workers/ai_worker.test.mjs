@@ -536,6 +536,13 @@ describe("bad input to endpoints that take JSON", () => {
     assert.ok(answer.pulled < 4 * MAX_BODY_BYTES, `read ${answer.pulled} of ${total} bytes`);
   });
 
+  test("answers 400 to a body that ends before its Content-Length, sending nothing", async () => {
+    const emailsBefore = sentEmails.length;
+    const answer = await stream({ path: "/request-login-link", length: 100, sent: 10 });
+    assert.deepEqual(answer, { status: 400, body: { error: "request body ended before it was complete" }, pulled: 0 });
+    assert.equal(sentEmails.length, emailsBefore);
+  });
+
   test("reads a body within the limit, however it arrives", async () => {
     const answer = await stream({ path: "/request-login-link", length: MAX_BODY_BYTES });
     // All spaces: within the limit, and not JSON.
