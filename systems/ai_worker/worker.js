@@ -330,9 +330,14 @@ function parseKnowledgeBase(text) {
   return knowledgeBase;
 }
 
+// Both limiters count over 60-second periods (their bindings are declared in system.py).
+const LIMIT_PERIOD_SECONDS = 60;
+
 async function enforceLimit(limiter, key) {
   const { success } = await limiter.limit({ key });
-  if (!success) throw new HttpError(429, "too many requests; try again in a minute");
+  if (!success) {
+    throw new HttpError(429, "too many requests; try again in a minute", { "Retry-After": String(LIMIT_PERIOD_SECONDS) });
+  }
 }
 
 function allowedOrigin(request, env) {

@@ -226,7 +226,9 @@ describe("POST /request-login-link", () => {
     for (let i = 0; i < LIMIT_PER_MINUTE; i++) {
       assert.equal((await post("/request-login-link", { email }, ip)).status, 202);
     }
-    await assertError(await post("/request-login-link", { email }, ip), 429);
+    const refused = await post("/request-login-link", { email }, ip);
+    await assertError(refused, 429);
+    assert.equal(refused.headers.get("Retry-After"), "60");
     assert.equal((await post("/request-login-link", { email: freshEmail() }, ip)).status, 202);
     assert.equal((await post("/request-login-link", { email }, { "CF-Connecting-IP": "198.51.100.8" })).status, 202);
   });
@@ -414,7 +416,9 @@ describe("POST /api/chat", () => {
     for (let i = 0; i < LIMIT_PER_MINUTE; i++) {
       assert.equal((await chat(session, { message: "What is Orchestra?" })).status, 200);
     }
-    await assertError(await chat(session, { message: "What is Orchestra?" }), 429);
+    const refused = await chat(session, { message: "What is Orchestra?" });
+    await assertError(refused, 429);
+    assert.equal(refused.headers.get("Retry-After"), "60");
   });
 
   test("counts no refused question against the user's limit", async () => {
