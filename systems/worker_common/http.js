@@ -77,14 +77,19 @@ function nestingDepth(text) {
 // its last digit. Fractions that round in their last places are ordinary floating point.
 function keepNumbersExact(key, value, context) {
   if (typeof value !== "number") return value;
-  const [mantissa] = context.source.split(/e/i);
-  const overflows = !Number.isFinite(value);
-  const underflows = value === 0 && /[1-9]/.test(mantissa);
-  const roundedInteger = /^-?\d+$/.test(context.source) && !Number.isSafeInteger(value);
-  if (overflows || underflows || roundedInteger) {
+  if (!Number.isFinite(value) || underflowed(value, context.source) || roundedInteger(value, context.source)) {
     throw new HttpError(400, "request body numbers must be finite, not round to 0, and integers at most 2^53 - 1 in size");
   }
   return value;
+}
+
+// The cheap test of each comes first: the source is only read for the rare number that may be lost.
+function underflowed(value, source) {
+  return value === 0 && /[1-9]/.test(source.split(/e/i)[0]);
+}
+
+function roundedInteger(value, source) {
+  return Number.isInteger(value) && !Number.isSafeInteger(value) && /^-?\d+$/.test(source);
 }
 
 async function readAtMost(stream, maxBytes) {
