@@ -82,6 +82,22 @@ describe("validation", () => {
     });
   }
 
+  for (const encoded of ["..%2Fhealthz", "a%2F..%2Fb", "%2E", "a%00", "a%0D%0Ab", "%C0%AE%C0%AE"]) {
+    test(`rejects the encoded key ${encoded} with 400`, async () => {
+      await assertError(await call("PUT", `/config/${encoded}`, { value: 1 }), 400);
+      await assertError(await call("GET", `/config/${encoded}`), 400);
+    });
+  }
+
+  test("keeps a __proto__ key as data of the value", async () => {
+    const response = await call("PUT", "/config/prototype", '{"value": {"__proto__": {"admin": true}, "constructor": 1}}');
+    assert.equal(response.status, 200);
+    const { value } = await (await call("GET", "/config/prototype")).json();
+    assert.ok(Object.hasOwn(value, "__proto__"));
+    assert.deepEqual(value.__proto__, { admin: true });
+    assert.equal(value.constructor, 1);
+  });
+
   test("accepts a 128-character key", async () => {
     assert.equal((await call("PUT", `/config/${"k".repeat(128)}`, { value: 1 })).status, 200);
   });
@@ -174,6 +190,17 @@ describe("API key", () => {
   test("must match", async () => {
     await assertError(await call("GET", "/config", undefined, { "X-API-Key": `${API_KEY}x` }), 401);
     await assertError(await call("PUT", "/config/key", { value: 1 }, { "X-API-Key": "" }), 401);
+  });
+
+  test("must be sent once, exactly", async () => {
+    for (const headers of [
+      [["X-API-Key", API_KEY], ["X-API-Key", "wrong"]],
+      [["X-API-Key", API_KEY], ["X-API-Key", API_KEY]],
+      [["X-API-Key", API_KEY.toUpperCase()]],
+      [["X-API-Key", `${API_KEY},${CI_KEY}`]],
+    ]) {
+      await assertError(await mf.dispatchFetch("https://config.acme.test/config", { headers }), 401);
+    }
   });
 
   test("is checked before routing", async () => {

@@ -182,9 +182,20 @@ describe("GET /images/:key", () => {
     await assertError(await worker.fetch("https://images.acme.test/images/not-a-content-hash.png"), 404);
   });
 
+  test("answers 404 for keys that try to leave /images/", async () => {
+    const worker = await acme();
+    for (const key of ["..%2Fgenerate", `%2E%2E%2F${"0".repeat(64)}.png`, `${"0".repeat(64)}.png%00`, `${"0".repeat(64)}.png/x`]) {
+      await assertError(await worker.fetch(`https://images.acme.test/images/${key}`), 404);
+    }
+  });
+
   test("rejects other methods with 405", async () => {
     const worker = await acme();
-    await assertError(await worker.fetch(`https://images.acme.test/images/${"0".repeat(64)}.png`, { method: "DELETE" }), 405);
+    for (const method of ["DELETE", "PUT", "HEAD", "OPTIONS"]) {
+      const response = await worker.fetch(`https://images.acme.test/images/${"0".repeat(64)}.png`, { method });
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.get("Allow"), "GET");
+    }
   });
 });
 
