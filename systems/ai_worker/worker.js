@@ -258,7 +258,12 @@ async function verifyLogin(request, env) {
     JSON.stringify({ user_id: userId, expires_at: expiresAt }),
     { expirationTtl: SESSION_TTL_SECONDS },
   );
-  return json({ session_token: sessionToken, expires_at: new Date(expiresAt).toISOString() });
+  // The answer holds a credential, and a GET's answer is one a cache may keep.
+  return json(
+    { session_token: sessionToken, expires_at: new Date(expiresAt).toISOString() },
+    200,
+    { "Cache-Control": "no-store" },
+  );
 }
 
 async function requireSession(request, env) {

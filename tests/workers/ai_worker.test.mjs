@@ -253,6 +253,7 @@ describe("/verify-login", () => {
     const token = await requestLink(freshEmail());
     const response = await mf.dispatchFetch(`https://ai.orchestra.test/verify-login?token=${token}`);
     assert.equal(response.status, 200);
+    assert.equal(response.headers.get("Cache-Control"), "no-store");
     assert.ok((await response.json()).session_token);
   });
 
