@@ -273,6 +273,23 @@ describe("/verify-login", () => {
     await assertError(await post("/verify-login", { token }), 401);
   });
 
+  test("gives one session for a token presented many times at once", async () => {
+    const token = await requestLink(freshEmail());
+    const responses = await Promise.all(Array.from({ length: 8 }, () => post("/verify-login", { token })));
+    const statuses = responses.map((response) => response.status).sort();
+    assert.deepEqual(statuses, [200, 401, 401, 401, 401, 401, 401, 401]);
+  });
+
+  test("rejects a token cut short, lengthened or altered with 400 or 401", async () => {
+    const token = await requestLink(freshEmail());
+    const altered = `${token.slice(0, -1)}${token.at(-1) === "A" ? "B" : "A"}`;
+    await assertError(await post("/verify-login", { token: token.slice(0, -1) }), 400);
+    await assertError(await post("/verify-login", { token: `${token}A` }), 400);
+    await assertError(await post("/verify-login", { token: ` ${token}` }), 400);
+    await assertError(await post("/verify-login", { token: altered }), 401);
+    assert.equal((await post("/verify-login", { token })).status, 200);
+  });
+
   test("rejects an expired token with 401", async () => {
     const email = freshEmail();
     const token = await requestLink(email);
