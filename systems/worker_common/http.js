@@ -51,7 +51,7 @@ export async function readJsonObject(request, maxBytes) {
 }
 
 // The deepest nesting of arrays and objects in `text`, brackets inside strings not counted.
-// Malformed text may give any number; JSON.parse rejects it afterwards.
+// Malformed text may give any number, and is refused with a 400 either way.
 function nestingDepth(text) {
   let depth = 0;
   let deepest = 0;
