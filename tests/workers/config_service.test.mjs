@@ -98,6 +98,13 @@ describe("validation", () => {
     assert.equal(value.constructor, 1);
   });
 
+  test("keeps lone surrogates and NUL characters in a value's strings and keys exactly", async () => {
+    const text = '{"\\ud800\\u0000": ["\\udc00", "a\\u0000b", "\\ud83d\\ude00"]}';
+    const response = await call("PUT", "/config/odd-text", `{"value": ${text}}`);
+    assert.equal(response.status, 200);
+    assert.deepEqual((await (await call("GET", "/config/odd-text")).json()).value, JSON.parse(text));
+  });
+
   test("accepts a 128-character key", async () => {
     assert.equal((await call("PUT", `/config/${"k".repeat(128)}`, { value: 1 })).status, 200);
   });
