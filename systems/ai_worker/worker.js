@@ -29,7 +29,13 @@ const LOGIN_TOKEN_TTL_SECONDS = 15 * 60;
 const SESSION_TTL_SECONDS = 7 * 24 * 60 * 60;
 // 32 random bytes in unpadded base64url.
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// An address the email API takes as exactly one mailbox: RFC 5322 dot-atom characters, at most 64
+// of them, then DNS labels. Quotes, angle brackets, commas, control characters and non-ASCII,
+// which a mail system may read as a display name, a second recipient or a header, never get that
+// far, and neither does an address the email API would refuse, which would answer 502.
+const EMAIL_ATOM = "[a-z0-9!#$%&'*+/=?^_`{|}~-]+";
+const DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const EMAIL_PATTERN = new RegExp(`^(?=[^@]{1,64}@)${EMAIL_ATOM}(?:\\.${EMAIL_ATOM})*@${DNS_LABEL}(?:\\.${DNS_LABEL})+$`);
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const ROUTES = {
@@ -74,13 +80,14 @@ function health(request, env) {
 
 async function chat(request, env) {
   const session = await requireSession(request, env);
-  await enforceLimit(env.CHAT_RATE_LIMITER, `user:${session.user_id}`);
   const body = await readJsonObject(request, MAX_BODY_BYTES);
   const message = typeof body.message === "string" ? body.message.trim() : "";
   if (!message || message.length > MAX_MESSAGE_CHARS) {
     throw new HttpError(400, `message must be a non-empty string of at most ${MAX_MESSAGE_CHARS} characters`);
   }
   const existingId = await findConversation(env.DB, body.conversation_id, session.user_id);
+  // Counted only once the question will be answered, so a refused request costs the user nothing.
+  await enforceLimit(env.CHAT_RATE_LIMITER, `user:${session.user_id}`);
   const history = existingId ? await loadHistory(env.DB, existingId) : [];
 
   const [questionVector] = await embed(env, [message]);
@@ -251,7 +258,12 @@ async function verifyLogin(request, env) {
     JSON.stringify({ user_id: userId, expires_at: expiresAt }),
     { expirationTtl: SESSION_TTL_SECONDS },
   );
-  return json({ session_token: sessionToken, expires_at: new Date(expiresAt).toISOString() });
+  // The answer holds a credential, and a GET's answer is one a cache may keep.
+  return json(
+    { session_token: sessionToken, expires_at: new Date(expiresAt).toISOString() },
+    200,
+    { "Cache-Control": "no-store" },
+  );
 }
 
 async function requireSession(request, env) {
@@ -323,9 +335,14 @@ function parseKnowledgeBase(text) {
   return knowledgeBase;
 }
 
+// Both limiters count over 60-second periods (their bindings are declared in system.py).
+const LIMIT_PERIOD_SECONDS = 60;
+
 async function enforceLimit(limiter, key) {
   const { success } = await limiter.limit({ key });
-  if (!success) throw new HttpError(429, "too many requests; try again in a minute");
+  if (!success) {
+    throw new HttpError(429, "too many requests; try again in a minute", { "Retry-After": String(LIMIT_PERIOD_SECONDS) });
+  }
 }
 
 function allowedOrigin(request, env) {

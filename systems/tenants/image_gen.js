@@ -16,6 +16,8 @@ import {
 const MAX_PROMPT_CHARS = 2000;
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+// About four characters per token: the image API does not report tokens.
+const CHARS_PER_TOKEN = 4;
 const DEFAULT_ASPECT_RATIO = "1x1";
 const ASPECT_RATIOS = [
   "1x3", "3x1", "1x2", "2x1", "9x16", "16x9", "10x16", "16x10",
@@ -56,8 +58,7 @@ async function generate(request, env) {
     throw new HttpError(400, `aspect_ratio must be one of ${ASPECT_RATIOS.join(", ")}`);
   }
 
-  // About four characters per token: the image API does not report tokens.
-  await checkRateLimit(env, Math.ceil(prompt.length / 4));
+  await checkRateLimit(env, Math.ceil(prompt.length / CHARS_PER_TOKEN));
   const imageUrl = await requestImage(env, prompt, aspectRatio);
   const { bytes, contentType } = await downloadImage(imageUrl);
 
@@ -78,6 +79,13 @@ async function checkRateLimit(env, tokens) {
   if (!limits) {
     console.error(`RATE_LIMITS has no limits for ${env.IMAGE_MODEL}`);
     throw new HttpError(503, "no rate limit is configured for the image model; image generation is unavailable");
+  }
+  // The limiter could never admit it: the prompt is the client's to shorten, not a fault to retry.
+  if (tokens > limits.tpm) {
+    throw new HttpError(
+      400,
+      `prompt must be at most ${limits.tpm * CHARS_PER_TOKEN} characters within the instance's limit of ${limits.tpm} tokens per minute`,
+    );
   }
   const response = await env.RATE_LIMITER.fetch("https://rate-limiter/check", {
     method: "POST",

@@ -1,6 +1,10 @@
 // What every worker script shares: JSON errors, body parsing, secret checks and /healthz.
 // Uploaded with each worker as the module "worker_common/http.js".
 
+// Deep enough for any body a client means to send; deeper values are refused up front, since
+// JSON.stringify recurses and D1 refuses JSON nested deeper than SQLite's own limit.
+const MAX_JSON_DEPTH = 64;
+
 export class HttpError extends Error {
   constructor(status, message, headers = {}) {
     super(message);
@@ -24,10 +28,20 @@ export async function readJsonObject(request, maxBytes) {
   if (mediaType !== "application/json") throw new HttpError(415, "Content-Type must be application/json");
   if (Number(request.headers.get("Content-Length")) > maxBytes) throw tooLarge(maxBytes);
   const bytes = await readAtMost(request.body, maxBytes);
+  let text;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "request body must be valid JSON");
+  }
+  if (nestingDepth(text) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, `request body must nest at most ${MAX_JSON_DEPTH} levels deep`);
+  }
   let body;
   try {
-    body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
+    body = JSON.parse(text, keepNumbersExact);
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
     throw new HttpError(400, "request body must be valid JSON");
   }
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
@@ -36,13 +50,62 @@ export async function readJsonObject(request, maxBytes) {
   return body;
 }
 
+// The deepest nesting of arrays and objects in `text`, brackets inside strings not counted.
+// Malformed text may give any number, and is refused with a 400 either way.
+function nestingDepth(text) {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (inString) {
+      if (char === "\\") i++;
+      else if (char === '"') inString = false;
+    } else if (char === '"') {
+      inString = true;
+    } else if (char === "[" || char === "{") {
+      deepest = Math.max(deepest, ++depth);
+    } else if (char === "]" || char === "}") {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+// A number JavaScript cannot hold would be stored or used as another value without a word:
+// 1e400 becomes Infinity (written back as null), 1e-400 becomes 0 and 9007199254740993 loses
+// its last digit. Fractions that round in their last places are ordinary floating point.
+function keepNumbersExact(key, value, context) {
+  if (typeof value !== "number") return value;
+  if (!Number.isFinite(value) || underflowed(value, context.source) || roundedInteger(value, context.source)) {
+    throw new HttpError(400, "request body numbers must be finite, not round to 0, and integers at most 2^53 - 1 in size");
+  }
+  return value;
+}
+
+// The cheap test of each comes first: the source is only read for the rare number that may be lost.
+function underflowed(value, source) {
+  return value === 0 && /[1-9]/.test(source.split(/e/i)[0]);
+}
+
+function roundedInteger(value, source) {
+  return Number.isInteger(value) && !Number.isSafeInteger(value) && /^-?\d+$/.test(source);
+}
+
 async function readAtMost(stream, maxBytes) {
   if (!stream) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client stopped sending before the end its Content-Length announced.
+      throw new HttpError(400, "request body ended before it was complete");
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
@@ -75,7 +138,9 @@ export async function authenticate(request, env) {
   } catch {
     // Reported below, like any other shape that is not a JSON object.
   }
-  const keys = parsed?.constructor === Object ? Object.entries(parsed) : [];
+  // Asked of the prototype, not of `parsed.constructor`, which a key named "constructor" replaces.
+  const isObject = parsed !== null && Object.getPrototypeOf(parsed) === Object.prototype;
+  const keys = isObject ? Object.entries(parsed) : [];
   if (keys.length === 0 || !keys.every(([, key]) => typeof key === "string" && key)) {
     console.error("API_KEYS is not a JSON object of non-empty keys");
     throw new HttpError(500, "the worker's API keys are misconfigured");

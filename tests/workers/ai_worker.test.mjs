@@ -158,6 +158,45 @@ describe("POST /request-login-link", () => {
     assert.equal(sentEmails.at(-1).body.to, "mixed.case@example.com");
   });
 
+  // Each is something a mail system could read as more than one plain mailbox, or could not read.
+  for (const email of [
+    "victim@example.com\r\nBcc: everyone@example.com",
+    "a\u0000b@example.com",
+    "a\u0001@example.com",
+    "a\ud800@example.com",
+    '"a,b"@example.com',
+    "x<attacker@example.com>",
+    "attacker@example.com>",
+    "a@example.com,b@example.com",
+    "(comment)a@example.com",
+    "a..b@example.com",
+    ".a@example.com",
+    "a@exa_mple.com",
+    "a@example",
+    "a@[127.0.0.1]",
+    `${"a".repeat(65)}@example.com`,
+    `a@${"b".repeat(64)}.com`,
+    "a@-example.com",
+    "a@example-.com",
+    "İ@example.com",
+    "ä@example.com",
+  ]) {
+    test(`rejects the address ${JSON.stringify(email)} with 400, sending nothing`, async () => {
+      const emailsBefore = sentEmails.length;
+      const { keys: recordsBefore } = await kv.list({ prefix: "login:" });
+      assert.equal(await assertError(await post("/request-login-link", { email }), 400), "email must be a valid email address");
+      assert.equal(sentEmails.length, emailsBefore);
+      assert.equal((await kv.list({ prefix: "login:" })).keys.length, recordsBefore.length);
+    });
+  }
+
+  test("takes every character and length an address may hold unquoted", async () => {
+    for (const email of ["o'neil+tag!#$%&*/=?^_`{|}~-x.y@mail-1.example.co.uk", `${"a".repeat(64)}@${"b".repeat(63)}.com`]) {
+      await requestLink(email);
+      assert.equal(sentEmails.at(-1).body.to, email);
+    }
+  });
+
   for (const [name, body] of [
     ["a missing email", {}],
     ["a malformed email", { email: "not-an-email" }],
@@ -187,7 +226,9 @@ describe("POST /request-login-link", () => {
     for (let i = 0; i < LIMIT_PER_MINUTE; i++) {
       assert.equal((await post("/request-login-link", { email }, ip)).status, 202);
     }
-    await assertError(await post("/request-login-link", { email }, ip), 429);
+    const refused = await post("/request-login-link", { email }, ip);
+    await assertError(refused, 429);
+    assert.equal(refused.headers.get("Retry-After"), "60");
     assert.equal((await post("/request-login-link", { email: freshEmail() }, ip)).status, 202);
     assert.equal((await post("/request-login-link", { email }, { "CF-Connecting-IP": "198.51.100.8" })).status, 202);
   });
@@ -212,6 +253,7 @@ describe("/verify-login", () => {
     const token = await requestLink(freshEmail());
     const response = await mf.dispatchFetch(`https://ai.orchestra.test/verify-login?token=${token}`);
     assert.equal(response.status, 200);
+    assert.equal(response.headers.get("Cache-Control"), "no-store");
     assert.ok((await response.json()).session_token);
   });
 
@@ -229,6 +271,23 @@ describe("/verify-login", () => {
     // A stale KV replica elsewhere may still serve the deleted record.
     await kv.put(key, JSON.stringify(record), { expirationTtl: 900 });
     await assertError(await post("/verify-login", { token }), 401);
+  });
+
+  test("gives one session for a token presented many times at once", async () => {
+    const token = await requestLink(freshEmail());
+    const responses = await Promise.all(Array.from({ length: 8 }, () => post("/verify-login", { token })));
+    const statuses = responses.map((response) => response.status).sort();
+    assert.deepEqual(statuses, [200, 401, 401, 401, 401, 401, 401, 401]);
+  });
+
+  test("rejects a token cut short, lengthened or altered with 400 or 401", async () => {
+    const token = await requestLink(freshEmail());
+    const altered = `${token.slice(0, -1)}${token.at(-1) === "A" ? "B" : "A"}`;
+    await assertError(await post("/verify-login", { token: token.slice(0, -1) }), 400);
+    await assertError(await post("/verify-login", { token: `${token}A` }), 400);
+    await assertError(await post("/verify-login", { token: ` ${token}` }), 400);
+    await assertError(await post("/verify-login", { token: altered }), 401);
+    assert.equal((await post("/verify-login", { token })).status, 200);
   });
 
   test("rejects an expired token with 401", async () => {
@@ -375,7 +434,24 @@ describe("POST /api/chat", () => {
     for (let i = 0; i < LIMIT_PER_MINUTE; i++) {
       assert.equal((await chat(session, { message: "What is Orchestra?" })).status, 200);
     }
-    await assertError(await chat(session, { message: "What is Orchestra?" }), 429);
+    const refused = await chat(session, { message: "What is Orchestra?" });
+    await assertError(refused, 429);
+    assert.equal(refused.headers.get("Retry-After"), "60");
+  });
+
+  test("counts no refused question against the user's limit", async () => {
+    const session = await signIn();
+    const auth = { Authorization: `Bearer ${session}` };
+    const refused = [
+      await mf.dispatchFetch("https://ai.orchestra.test/api/chat", { method: "POST", headers: { ...auth, "Content-Type": "text/plain" }, body: "{}" }),
+      await chat(session, "{\"message\": "),
+      await chat(session, { message: " " }),
+      await chat(session, { message: "hi", conversation_id: "42" }),
+      await chat(session, { message: "hi", conversation_id: crypto.randomUUID() }),
+    ];
+    assert.deepEqual(refused.map((response) => response.status), [415, 400, 400, 400, 404]);
+    assert.ok(refused.length > LIMIT_PER_MINUTE);
+    assert.equal((await chat(session, { message: "What is Orchestra?" })).status, 200);
   });
 
   test("answers 502 when Workers AI fails, storing nothing", async () => {
@@ -480,6 +556,13 @@ describe("bad input to endpoints that take JSON", () => {
     const answer = await stream({ path: "/request-login-link", total });
     assert.equal(answer.status, 413);
     assert.ok(answer.pulled < 4 * MAX_BODY_BYTES, `read ${answer.pulled} of ${total} bytes`);
+  });
+
+  test("answers 400 to a body that ends before its Content-Length, sending nothing", async () => {
+    const emailsBefore = sentEmails.length;
+    const answer = await stream({ path: "/request-login-link", length: 100, sent: 10 });
+    assert.deepEqual(answer, { status: 400, body: { error: "request body ended before it was complete" }, pulled: 0 });
+    assert.equal(sentEmails.length, emailsBefore);
   });
 
   test("reads a body within the limit, however it arrives", async () => {

@@ -82,6 +82,29 @@ describe("validation", () => {
     });
   }
 
+  for (const encoded of ["..%2Fhealthz", "a%2F..%2Fb", "%2E", "a%00", "a%0D%0Ab", "%C0%AE%C0%AE"]) {
+    test(`rejects the encoded key ${encoded} with 400`, async () => {
+      await assertError(await call("PUT", `/config/${encoded}`, { value: 1 }), 400);
+      await assertError(await call("GET", `/config/${encoded}`), 400);
+    });
+  }
+
+  test("keeps a __proto__ key as data of the value", async () => {
+    const response = await call("PUT", "/config/prototype", '{"value": {"__proto__": {"admin": true}, "constructor": 1}}');
+    assert.equal(response.status, 200);
+    const { value } = await (await call("GET", "/config/prototype")).json();
+    assert.ok(Object.hasOwn(value, "__proto__"));
+    assert.deepEqual(value.__proto__, { admin: true });
+    assert.equal(value.constructor, 1);
+  });
+
+  test("keeps lone surrogates and NUL characters in a value's strings and keys exactly", async () => {
+    const text = '{"\\ud800\\u0000": ["\\udc00", "a\\u0000b", "\\ud83d\\ude00"]}';
+    const response = await call("PUT", "/config/odd-text", `{"value": ${text}}`);
+    assert.equal(response.status, 200);
+    assert.deepEqual((await (await call("GET", "/config/odd-text")).json()).value, JSON.parse(text));
+  });
+
   test("accepts a 128-character key", async () => {
     assert.equal((await call("PUT", `/config/${"k".repeat(128)}`, { value: 1 })).status, 200);
   });
@@ -114,6 +137,46 @@ describe("validation", () => {
     await assertError(await call("PUT", "/config/big", { value: "x".repeat(33 * 1024) }), 413);
   });
 
+  // The body wraps the value, so a value nested 63 levels deep makes a body 64 levels deep.
+  const nested = (depth) => `{"value": ${"[".repeat(depth)}${"]".repeat(depth)}}`;
+
+  test("accepts a value nested as deep as the limit allows", async () => {
+    const response = await call("PUT", "/config/deep", nested(63));
+    assert.equal(response.status, 200);
+    assert.equal(JSON.stringify((await response.json()).value), "[".repeat(63) + "]".repeat(63));
+  });
+
+  // 5000 levels is what the database itself refuses, which answered 500.
+  for (const depth of [64, 5000]) {
+    test(`rejects a value nested ${depth} levels deep with 400 and stores nothing`, async () => {
+      assert.match(await assertError(await call("PUT", "/config/too-deep", nested(depth)), 400), /at most 64 levels/);
+      await assertError(await call("GET", "/config/too-deep"), 404);
+    });
+  }
+
+  test("counts no brackets inside strings toward the nesting", async () => {
+    const response = await call("PUT", "/config/brackets", { value: { "[[[": "{".repeat(100), quoted: '"[\\' } });
+    assert.equal(response.status, 200);
+    assert.deepEqual((await response.json()).value, { "[[[": "{".repeat(100), quoted: '"[\\' });
+  });
+
+  // JavaScript would keep 1e400 as Infinity, stored as null, 1e-400 as 0, and round 2^53 + 1 to 2^53.
+  const inexact = ["1e400", "-1E400", "1e-400", "-0.0001e-330", "9007199254740993", "-9007199254740993", "123456789012345678901234567890"];
+  for (const [i, number] of inexact.entries()) {
+    test(`rejects the number ${number} it cannot keep exactly with 400 and stores nothing`, async () => {
+      const path = `/config/number-${i}`;
+      assert.match(await assertError(await call("PUT", path, `{"value": {"n": [${number}]}}`), 400), /numbers/);
+      await assertError(await call("GET", path), 404);
+    });
+  }
+
+  test("keeps every number JavaScript holds exactly", async () => {
+    const text = "[9007199254740991, -9007199254740991, 1.5e300, 0.1, 1e21, -0.5, 5e-324, 0, 0e-400, 0.000e5]";
+    const response = await call("PUT", "/config/numbers", `{"value": ${text}}`);
+    assert.equal(response.status, 200);
+    assert.deepEqual((await response.json()).value, JSON.parse(text));
+  });
+
   test("rejects unsupported methods with 405", async () => {
     const response = await call("POST", "/config", { value: 1 });
     await assertError(response, 405);
@@ -136,12 +199,36 @@ describe("API key", () => {
     await assertError(await call("PUT", "/config/key", { value: 1 }, { "X-API-Key": "" }), 401);
   });
 
+  test("must be sent once, exactly", async () => {
+    for (const headers of [
+      [["X-API-Key", API_KEY], ["X-API-Key", "wrong"]],
+      [["X-API-Key", API_KEY], ["X-API-Key", API_KEY]],
+      [["X-API-Key", API_KEY.toUpperCase()]],
+      [["X-API-Key", `${API_KEY},${CI_KEY}`]],
+    ]) {
+      await assertError(await mf.dispatchFetch("https://config.acme.test/config", { headers }), 401);
+    }
+  });
+
   test("is checked before routing", async () => {
     await assertError(await call("GET", "/elsewhere", undefined, {}), 401);
   });
 
   test("may be any of the instance's keys", async () => {
     assert.equal((await call("GET", "/config", undefined, { "X-API-Key": CI_KEY })).status, 200);
+  });
+
+  test("may be named like a property every object has", async () => {
+    const keyed = configService(`{"constructor": "${API_KEY}", "__proto__": "${CI_KEY}"}`);
+    try {
+      for (const key of [API_KEY, CI_KEY]) {
+        // Past the key check, an unknown path is the answer that needs no database.
+        const response = await keyed.dispatchFetch("https://config.acme.test/elsewhere", { headers: { "X-API-Key": key } });
+        assert.equal(await assertError(response, 404), "not found");
+      }
+    } finally {
+      await keyed.dispose();
+    }
   });
 
   for (const [name, apiKeys] of [

@@ -29,7 +29,7 @@ const defaultImageApi = {
   download: () => new Response(PNG, { headers: { "Content-Type": "image/png" } }),
 };
 
-const imageGen = (name, instanceId, rpm, model = "ideogram-v3") => ({
+const imageGen = (name, instanceId, rpm, model = "ideogram-v3", tpm = 100_000) => ({
   name,
   compatibilityDate: COMPATIBILITY_DATE,
   ...workerModules("tenants/image_gen.js"),
@@ -39,7 +39,7 @@ const imageGen = (name, instanceId, rpm, model = "ideogram-v3") => ({
     IMAGE_API_URL,
     INSTANCE_ID: instanceId,
     IMAGE_MODEL: model,
-    RATE_LIMITS: { "ideogram-v3": { rpm, tpm: 100_000 } },
+    RATE_LIMITS: { "ideogram-v3": { rpm, tpm } },
     VERSION: `version-of-${name}`,
   },
   r2Buckets: { IMAGES: `images-${instanceId}` },
@@ -52,6 +52,7 @@ const mf = new Miniflare({
     imageGen("image-gen-acme-dev", "acme-dev", 1000),
     imageGen("image-gen-globex-prod", "globex-prod", 1),
     imageGen("image-gen-unlisted-model", "acme-dev", 1000, "unlisted-model"),
+    imageGen("image-gen-initech-small", "initech-small", 1000, "ideogram-v3", 100),
     {
       name: "rate-limiter",
       compatibilityDate: COMPATIBILITY_DATE,
@@ -123,6 +124,15 @@ describe("POST /generate", () => {
     assert.equal(imageApiCalls.length, calls);
   });
 
+  test("refuses with 400 a prompt longer than the instance's tokens per minute allow", async () => {
+    const small = mf.getWorker("image-gen-initech-small");
+    const calls = imageApiCalls.length;
+    const error = await assertError(await generate({ prompt: "p".repeat(401) }, undefined, small), 400);
+    assert.match(error, /at most 400 characters/);
+    assert.equal(imageApiCalls.length, calls);
+    assert.equal((await generate({ prompt: "p".repeat(400) }, undefined, small)).status, 201);
+  });
+
   for (const [name, body] of [
     ["malformed JSON", "{\"prompt\":"],
     ["a missing prompt", {}],
@@ -172,9 +182,20 @@ describe("GET /images/:key", () => {
     await assertError(await worker.fetch("https://images.acme.test/images/not-a-content-hash.png"), 404);
   });
 
+  test("answers 404 for keys that try to leave /images/", async () => {
+    const worker = await acme();
+    for (const key of ["..%2Fgenerate", `%2E%2E%2F${"0".repeat(64)}.png`, `${"0".repeat(64)}.png%00`, `${"0".repeat(64)}.png/x`]) {
+      await assertError(await worker.fetch(`https://images.acme.test/images/${key}`), 404);
+    }
+  });
+
   test("rejects other methods with 405", async () => {
     const worker = await acme();
-    await assertError(await worker.fetch(`https://images.acme.test/images/${"0".repeat(64)}.png`, { method: "DELETE" }), 405);
+    for (const method of ["DELETE", "PUT", "HEAD", "OPTIONS"]) {
+      const response = await worker.fetch(`https://images.acme.test/images/${"0".repeat(64)}.png`, { method });
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.get("Allow"), "GET");
+    }
   });
 });
 

@@ -121,8 +121,9 @@ export function jsonRequest(method, body, headers = {}) {
 
 // A worker that POSTs a body it streams itself to another worker over a service binding, so a
 // test sees how much of a body the worker under test reads. Given `length`, the body has that
-// Content-Length and, when `stall`, never delivers a byte; given `total`, that many bytes are
-// streamed in 1 KiB chunks as they are pulled. Answers {status, body, pulled}.
+// Content-Length and, when `stall`, never delivers a byte, or given `sent`, ends after that many;
+// given `total`, that many bytes are streamed in 1 KiB chunks as they are pulled. Answers
+// {status, body, pulled}.
 export function streamingClient(name, target) {
   return {
     name,
@@ -132,7 +133,7 @@ export function streamingClient(name, target) {
     script: `
       export default {
         async fetch(request, env) {
-          const { path, contentType, length, stall, total } = await request.json();
+          const { path, contentType, length, stall, sent, total } = await request.json();
           let pulled = 0;
           let body;
           if (length !== undefined) {
@@ -140,8 +141,9 @@ export function streamingClient(name, target) {
             body = readable;
             if (!stall) {
               const writer = writable.getWriter();
-              writer.write(new Uint8Array(length).fill(32));
-              writer.close();
+              writer.write(new Uint8Array(sent ?? length).fill(32));
+              // Closing short of the length fails the stream, which is what a short body is.
+              writer.close().catch(() => {});
             }
           } else {
             const chunk = new Uint8Array(1024).fill(32);
