@@ -248,11 +248,6 @@ def _log_groups(scope: _AccountScope, prefix: str) -> list[pulumi.Output[str]]:
     return [scope.regional("logs", f"log-group:/aws/{kind}/{prefix}-*") for kind in ("lambda", "apigateway")]
 
 
-def _all_log_groups(scope: _AccountScope, prefix: str) -> list[pulumi.Output[str]]:
-    # DescribeLogGroups is a list call: it is authorised on the region's log groups, not one.
-    return [scope.regional("logs", "log-group:*")]
-
-
 def _alarms(scope: _AccountScope, prefix: str) -> list[pulumi.Output[str]]:
     return [scope.regional("cloudwatch", f"alarm:{prefix}-*")]
 
@@ -382,7 +377,8 @@ _GRANTS: tuple[_Grant, ...] = (
         _roles,
     ),
     _Grant("logs", False, ("logs:ListTagsForResource",), _log_groups),
-    _Grant("logs", False, ("logs:DescribeLogGroups",), _all_log_groups),
+    # DescribeLogGroups is a list call with no resource type in IAM: it accepts only `*`.
+    _Grant("logs", False, ("logs:DescribeLogGroups",), None),
     _Grant(
         "logs",
         True,

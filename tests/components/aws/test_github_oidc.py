@@ -37,11 +37,11 @@ EXCEPTIONS = {
     "arn:aws:apigateway:us-east-1::/apis",
     "arn:aws:apigateway:us-east-1::/apis/*",
     "arn:aws:apigateway:us-east-1::/tags/*",
-    f"arn:aws:logs:{REGION_ACCOUNT}:log-group:*",
 }
 STAR_ACTIONS_WHEN_DEPLOYING = {
     "logs:CreateLogDelivery",
     "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
     "logs:DescribeResourcePolicies",
     "logs:GetLogDelivery",
     "logs:ListLogDeliveries",
@@ -195,6 +195,7 @@ def test_preview_policy_reads_and_never_reads_a_secret_value() -> None:
     assert "ssm:GetParameter" not in granted
     assert "ssm:GetParameters" not in granted
     assert {action for action, resources in granted.items() if resources == {"*"}} == {
+        "logs:DescribeLogGroups",
         "sns:GetSubscriptionAttributes",
         "ssm:DescribeParameters",
     }
