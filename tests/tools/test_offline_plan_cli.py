@@ -36,6 +36,8 @@ def test_the_default_run_plans_dev_in_the_current_directory(shop: Path) -> None:
         "Plan for shop-dev: 7 resources (1 aws:cloudwatch/logGroup:LogGroup, 1 aws:dynamodb/table:Table,"
         " 1 aws:iam/role:Role, 1 aws:lambda/function:Function, 1 random:index/randomPassword:RandomPassword,"
         " 1 shop:index:Service, 1 shop:index:Vault)\n"
+        "\n"
+        "Policies: no violations\n"
     )
     assert "[protected]" not in result.stdout
 

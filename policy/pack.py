@@ -1,0 +1,19 @@
+"""The policies of the pack, in one list for the CLI's pack and the offline plan alike."""
+
+from pulumi_policy import Policy
+
+from .iam import IAM_LEAST_PRIVILEGE
+from .logs import LOG_RETENTION
+from .protection import STATEFUL_RESOURCES_PROTECTED
+from .secrets import SECRET_INPUTS_ARE_SECRET
+from .workers import WORKERS_DEV_OFF_WHEN_ROUTED
+
+PACK_NAME = "orchestra"
+
+POLICIES: list[Policy] = [
+    STATEFUL_RESOURCES_PROTECTED,
+    IAM_LEAST_PRIVILEGE,
+    SECRET_INPUTS_ARE_SECRET,
+    LOG_RETENTION,
+    WORKERS_DEV_OFF_WHEN_ROUTED,
+]

@@ -1,0 +1,28 @@
+import pytest
+
+from components.stateful import STATEFUL_TYPES
+
+from .plans import messages, resource, violations
+
+POLICY = "stateful-resources-protected-in-prod"
+
+
+@pytest.mark.parametrize("type_", sorted(STATEFUL_TYPES))
+def test_every_stateful_type_unprotected_in_prod_is_a_mandatory_violation(type_: str) -> None:
+    found = violations(resource(type_, "data"))
+    assert [(v.policy, v.mandatory, v.urn) for v in found] == [(POLICY, True, found[0].urn)]
+    assert found[0].urn is not None and found[0].urn.endswith("::data")
+    assert found[0].message.startswith("holds data and is not protected in production")
+
+
+def test_protected_stateful_resources_pass() -> None:
+    assert violations(resource("aws:dynamodb/table:Table", "runs", protect=True)) == []
+
+
+def test_outside_production_nothing_needs_protection() -> None:
+    for environment in ("dev", "staging"):
+        assert messages(violations(resource("aws:dynamodb/table:Table", "runs"), environment=environment), POLICY) == []
+
+
+def test_stateless_resources_need_no_protection() -> None:
+    assert violations(resource("aws:sns/topic:Topic", "alarms")) == []
