@@ -14,16 +14,15 @@ from tools.offline_plan import (
     Plan,
     check_policies,
     compose_config,
-    evaluate_project,
     load_project,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def plan(request: pytest.FixtureRequest) -> Plan:
-    return evaluate_project(ROOT, request.param)
+@pytest.fixture
+def plan(shipped_plan: Plan) -> Plan:
+    return shipped_plan
 
 
 def test_stateful_resources_are_protected_in_prod_only(plan: Plan) -> None:
