@@ -48,6 +48,18 @@ def test_outputs_a_human_needs(plan: Plan) -> None:
     assert plan.outputs["runsTableName"] == f"orchestra-orchestrator-runs-{plan.stack}"
 
 
+def test_every_service_with_a_url_has_a_health_url(plan: Plan) -> None:
+    api = plan.outputs["discordInteractionsUrl"].removesuffix("/discord/interactions")
+    tenants = plan.outputs["tenantInstances"]
+    assert plan.outputs["healthUrls"] == {
+        "orchestrator": f"{api}/healthz",
+        "ai-worker": f"{plan.outputs['aiWorkerUrl']}/healthz",
+        **{f"config-service-{i}": f"{urls['configServiceUrl']}/healthz" for i, urls in tenants.items()},
+        **{f"image-gen-{i}": f"{urls['imageGenUrl']}/healthz" for i, urls in tenants.items()},
+    }
+    assert all(url.startswith("https://") for url in plan.outputs["healthUrls"].values())
+
+
 def test_secret_config_never_appears_in_plain_text(plan: Plan) -> None:
     assert plan.unmarked_secrets == ()
     assert PLACEHOLDER_PREFIX not in plan.to_json()
