@@ -4,6 +4,7 @@ from pulumi_policy import Policy
 
 from .iam import IAM_LEAST_PRIVILEGE
 from .logs import LOG_RETENTION
+from .plain_settings import NO_CREDENTIALS_IN_PLAIN_SETTINGS
 from .protection import STATEFUL_RESOURCES_PROTECTED
 from .secrets import SECRET_INPUTS_ARE_SECRET
 from .workers import WORKERS_DEV_OFF_WHEN_ROUTED
@@ -14,6 +15,7 @@ POLICIES: list[Policy] = [
     STATEFUL_RESOURCES_PROTECTED,
     IAM_LEAST_PRIVILEGE,
     SECRET_INPUTS_ARE_SECRET,
+    NO_CREDENTIALS_IN_PLAIN_SETTINGS,
     LOG_RETENTION,
     WORKERS_DEV_OFF_WHEN_ROUTED,
 ]

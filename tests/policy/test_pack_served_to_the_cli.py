@@ -78,6 +78,7 @@ def test_the_pack_announces_every_policy_with_its_enforcement(prod: analyzer_pb2
         "stateful-resources-protected-in-prod": analyzer_pb2.MANDATORY,
         "iam-no-wildcards": analyzer_pb2.MANDATORY,
         "secret-inputs-marked-secret": analyzer_pb2.MANDATORY,
+        "no-credentials-in-plain-settings": analyzer_pb2.MANDATORY,
         "lambda-log-retention": analyzer_pb2.ADVISORY,
         "workers-dev-off-in-prod-when-routed": analyzer_pb2.MANDATORY,
     }
@@ -109,6 +110,14 @@ def test_secret_markings_are_not_guessed_where_pulumi_policy_hides_them(prod: an
     response = prod.Analyze(request("aws:secretsmanager/secretVersion:SecretVersion", "v", {"secretString": secret}))
     assert response.diagnostics == []
     assert [n.policy_name for n in response.not_applicable] == ["secret-inputs-marked-secret"]
+
+
+def test_a_credential_in_a_plain_setting_is_caught_by_name(prod: analyzer_pb2_grpc.AnalyzerStub) -> None:
+    environment = {"variables": {"DISCORD_BOT_TOKEN": "decrypted", "RUNS_TABLE_NAME": "runs"}}
+    response = prod.Analyze(request("aws:lambda/function:Function", "fn", {"environment": environment}))
+    assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [
+        ("no-credentials-in-plain-settings", analyzer_pb2.MANDATORY)
+    ]
 
 
 def test_stack_policies_run_over_the_whole_stack(prod: analyzer_pb2_grpc.AnalyzerStub) -> None:
