@@ -9,8 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi_policy import EnforcementLevel, PolicyPack
+from pulumi_policy import PolicyPack
 
-from policy.pack import PACK_NAME, POLICIES
+from policy.pack import DEFAULT_ENFORCEMENT, PACK_NAME, POLICIES
 
-PolicyPack(PACK_NAME, POLICIES, enforcement_level=EnforcementLevel.MANDATORY)
+PolicyPack(PACK_NAME, POLICIES, enforcement_level=DEFAULT_ENFORCEMENT)

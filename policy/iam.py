@@ -1,5 +1,6 @@
 """Least privilege in every IAM document the stack declares: no wildcard action, no `*` resource
-except for the actions AWS authorises on nothing narrower, and no trust in every principal."""
+(nor an ARN as wide) except for the actions AWS authorises on nothing narrower, and no trust in
+every principal."""
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -50,6 +51,16 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
 
 
+def _unbounded(resource: str) -> bool:
+    """`*`, or an ARN that is as good as `*`: any service, region or account, or every resource of its service."""
+    if resource == "*":
+        return True
+    parts = resource.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return False
+    return any("*" in part or "?" in part for part in parts[1:5]) or parts[5] == "*"
+
+
 def statement_problems(statement: Mapping[str, Any]) -> list[str]:
     """What is wrong with one statement, in words; nothing for a Deny (it can only narrow)."""
     if statement.get("Effect") != "Allow":
@@ -63,10 +74,11 @@ def statement_problems(statement: Mapping[str, Any]) -> list[str]:
     wildcards = [action for action in actions if "*" in action or "?" in action]
     if wildcards:
         problems.append(f"wildcard actions {wildcards}: name each action")
-    if "*" in _as_list(statement.get("Resource", [])):
+    unbounded = [str(resource) for resource in _as_list(statement.get("Resource", [])) if _unbounded(str(resource))]
+    if unbounded:
         unscopable = [action for action in actions if action not in STAR_ONLY_ACTIONS and action not in wildcards]
         if unscopable:
-            problems.append(f"resource * for {unscopable}, which accept narrower resources")
+            problems.append(f"resource {unbounded[0]} for {unscopable}, which accept narrower resources")
     principal = statement.get("Principal")
     if principal == "*" or (isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS", []))):
         problems.append("trusts every principal (*)")

@@ -1,6 +1,6 @@
 """The policies of the pack, in one list for the CLI's pack and the offline plan alike."""
 
-from pulumi_policy import Policy
+from pulumi_policy import EnforcementLevel, Policy
 
 from .iam import IAM_LEAST_PRIVILEGE
 from .logs import LOG_RETENTION
@@ -10,6 +10,8 @@ from .secrets import SECRET_INPUTS_ARE_SECRET
 from .workers import WORKERS_DEV_OFF_WHEN_ROUTED
 
 PACK_NAME = "orchestra"
+DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY
+"""For a policy that sets no level of its own."""
 
 POLICIES: list[Policy] = [
     STATEFUL_RESOURCES_PROTECTED,

@@ -41,6 +41,22 @@ def test_star_resource_only_for_actions_that_accept_nothing_narrower() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "unbounded",
+    [
+        "arn:aws:dynamodb:*:123456789012:table/orchestra-runs",
+        "arn:aws:dynamodb:us-east-1:*:table/orchestra-runs",
+        "arn:*:dynamodb:us-east-1:123456789012:table/orchestra-runs",
+        "arn:aws:s3:::*",
+        "arn:aws:dynamo?b:us-east-1:123456789012:table/x",
+    ],
+)
+def test_an_arn_as_wide_as_star_counts_as_star(unbounded: str) -> None:
+    assert role_policy(allow(["dynamodb:GetItem"], [TABLE, unbounded])) == [
+        f"policy statement 0: resource {unbounded} for ['dynamodb:GetItem'], which accept narrower resources"
+    ]
+
+
 def test_patterns_narrower_than_star_are_resources_not_wildcards() -> None:
     assert role_policy(allow(["logs:PutLogEvents"], ["arn:aws:logs:us-east-1:1:log-group:/aws/lambda/f:*"])) == []
 

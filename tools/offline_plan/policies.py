@@ -38,16 +38,13 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from policy.pack import POLICIES
+from policy.pack import DEFAULT_ENFORCEMENT, POLICIES
 from policy.secrets import MARKINGS_VISIBLE, SECRET_INPUTS_ARE_SECRET
 
 from .plan import Plan, PlannedResource
 from .project_config import ComposedConfig
 from .runner import ORGANIZATION
 from .wire import SECRET, UNKNOWN
-
-DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY
-"""The pack's default (`policy/__main__.py`), for policies that set none."""
 
 _POLICY_CONFIG: Mapping[str, Mapping[str, Any]] = {SECRET_INPUTS_ARE_SECRET.name: {MARKINGS_VISIBLE: True}}
 
