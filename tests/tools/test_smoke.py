@@ -18,7 +18,8 @@ HEALTHY = {"status": "ok", "version": "3f2a9c1d", "checks": {"db": "ok", "kv": "
 
 
 class Services(FakeApi):
-    """Answers `/<service>/healthz` with the reply set for that service; `/slow/...` never answers."""
+    """Answers `/<service>/healthz` with the reply set for that service; `/slow/...` never answers
+    and `/stalls/...` never sends the body it announces."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -27,6 +28,14 @@ class Services(FakeApi):
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         if handler.path.startswith("/slow/"):
+            self.release.wait(timeout=10)
+            return
+        if handler.path.startswith("/stalls/"):
+            # Headers, then a body that never comes.
+            handler.send_response(200)
+            handler.send_header("Content-Length", "100")
+            handler.end_headers()
+            handler.wfile.flush()
             self.release.wait(timeout=10)
             return
         super().handle(handler)
@@ -71,6 +80,7 @@ def test_every_healthy_service_gets_a_line_and_the_run_passes(
 
 
 NO_VERSION = "HTTP 200 but no version: the deployed version cannot be confirmed"
+UNREADABLE = "cannot connect or read the answer"
 
 
 @pytest.mark.parametrize(
@@ -91,6 +101,11 @@ NO_VERSION = "HTTP 200 but no version: the deployed version cannot be confirmed"
         (Reply(200, {**HEALTHY, "checks": {"db": "disk full"}}), "HTTP 200 but checks failing: db: disk full"),
         (Reply(200, {"status": "ok", "version": "v1"}), "HTTP 200 but no checks object"),
         (Reply(302, b"", {"Location": "https://elsewhere.example/"}), "HTTP 302, body is not JSON"),
+        (Reply(200, b"[" * 50_000), "HTTP 200, body is not JSON"),
+        (
+            Reply(200, b"\x1f\x8bnot gzip", {"Content-Encoding": "gzip"}),
+            "cannot connect or read the answer (DecodeError)",
+        ),
     ],
 )
 def test_each_kind_of_failure_gets_one_clear_line_and_fails_the_run(
@@ -106,18 +121,19 @@ def test_each_kind_of_failure_gets_one_clear_line_and_fails_the_run(
     ]
 
 
+@pytest.mark.parametrize("service", ["slow", "stalls"])
 def test_a_service_that_does_not_answer_in_time_fails(
-    services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str], service: str
 ) -> None:
-    assert run(tmp_path, {"slow": services.url("slow")}, "--timeout", "0.2") == 1
-    assert capsys.readouterr().out.splitlines()[0] == f"FAIL  slow  {services.url('slow')}  no answer within 0.2s"
+    assert run(tmp_path, {service: services.url(service)}, "--timeout", "0.2") == 1
+    assert capsys.readouterr().out.splitlines()[0] == f"FAIL  {service}  {services.url(service)}  no answer within 0.2s"
 
 
 def test_a_service_nobody_listens_on_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     closed = FakeApi()
     closed.server.server_close()
     assert run(tmp_path, {"gone": f"{closed.base_url}/healthz"}) == 1
-    assert "  cannot connect (ConnectionError)" in capsys.readouterr().out
+    assert f"  {UNREADABLE} (ConnectionError)" in capsys.readouterr().out
 
 
 def test_a_service_still_starting_is_asked_again(services: Services) -> None:
@@ -153,6 +169,8 @@ def test_what_a_service_says_cannot_forge_log_lines(
         ({"healthUrls": {"api": "https://user:pw@api.example.com/healthz"}}, "healthUrls.api must be an https:// URL"),
         ({"healthUrls": {"api": "file:///etc/passwd"}}, "healthUrls.api must be an https:// URL"),
         ({"healthUrls": {"api": 7}}, "healthUrls.api must be an https:// URL, got 7"),
+        ({"healthUrls": {"api": "https://a.example/healthz\n::error::x"}}, "healthUrls.api must be an https:// URL"),
+        ({"healthUrls": {"api\n::error::x": "https://a.example/healthz"}}, "healthUrls has a service name that is not"),
     ],
 )
 def test_outputs_that_break_the_contract_stop_with_one_line_and_ask_nothing(

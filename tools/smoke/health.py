@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 
 MAX_BODY_BYTES = 64 * 1024
 """A health answer is a few hundred bytes; more is not read."""
@@ -53,15 +54,16 @@ def _check_once(service: str, url: str, timeout: float) -> Health:
         with requests.get(
             url, timeout=timeout, allow_redirects=False, stream=True, headers={"Accept": "application/json"}
         ) as response:
-            body = response.raw.read(MAX_BODY_BYTES, decode_content=True)
             status = response.status_code
-    except requests.Timeout:
+            # The body is read from the socket here, so its own timeouts and decoding errors are urllib3's.
+            body = response.raw.read(MAX_BODY_BYTES, decode_content=True)
+    except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
         return Health(service, url, f"no answer within {timeout:g}s")
-    except requests.RequestException as error:
-        return Health(service, url, f"cannot connect ({shown(type(error).__name__)})")
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+        return Health(service, url, f"cannot connect or read the answer ({shown(type(error).__name__)})")
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return Health(service, url, f"HTTP {status}, body is not JSON")
     if not isinstance(document, Mapping):
         return Health(service, url, f"HTTP {status}, body is not a JSON object")

@@ -2,6 +2,7 @@
 
 import ipaddress
 import json
+import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 HEALTH_URLS = "healthUrls"
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 class OutputsError(Exception):
@@ -45,9 +47,11 @@ def health_urls(outputs: Any, source: str) -> dict[str, str]:
         raise OutputsError(f"{source}: {HEALTH_URLS} must be a non-empty object of service name to URL")
     checked: dict[str, str] = {}
     for name, url in urls.items():
+        if not _SERVICE_NAME.fullmatch(name):
+            raise OutputsError(f"{source}: {HEALTH_URLS} has a service name that is not letters, digits, - _ .")
         if not isinstance(url, str) or not _acceptable(url):
             raise OutputsError(f"{source}: {HEALTH_URLS}.{name} must be an https:// URL, got {json.dumps(url)[:80]}")
-        checked[str(name)] = url
+        checked[name] = url
     return dict(sorted(checked.items()))
 
 
@@ -59,6 +63,9 @@ def _parse(text: str, source: str) -> Any:
 
 
 def _acceptable(url: str) -> bool:
+    # Printed as is on the result line: nothing that could break it.
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return False
     try:
         parts = urlsplit(url)
         host = parts.hostname
