@@ -96,8 +96,8 @@ def plan_variant(tmp_path: Path, base: str, extra_settings: str) -> subprocess.C
 
 def test_a_mandatory_policy_violation_fails_the_plan_and_names_each_resource(tmp_path: Path) -> None:
     result = plan_variant(tmp_path, "prod", "  orchestra:protectStatefulResources: false\n")
-    assert result.returncode == 1, result.stderr
-    report = result.stdout.split("\nPolicies: ", 1)[1].splitlines()
+    assert result.returncode == 3, result.stderr
+    report = result.stderr.split("Policies: ", 1)[1].splitlines()
     stateful = report[1:]
     assert report[0] == f"{len(stateful)} mandatory, 0 advisory violations"
     assert len(stateful) >= len(STATEFUL_TYPES) - 2

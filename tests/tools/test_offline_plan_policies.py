@@ -127,8 +127,8 @@ def test_violations_render_mandatory_first_with_the_resource_they_concern() -> N
         Violation("protect", EnforcementLevel.MANDATORY, "unprotected", TABLE_URN),
     ]
     assert render_violations(PLAN, violations) == (
-        "\nPolicies: 1 mandatory, 1 advisory violations\n"
+        "Policies: 1 mandatory, 1 advisory violations\n"
         "  [mandatory] protect: orders (aws:dynamodb/table:Table): unprotected\n"
         "  [advisory] logs: kept forever\n"
     )
-    assert render_violations(PLAN, []) == "\nPolicies: no violations\n"
+    assert render_violations(PLAN, []) == "Policies: no violations\n"

@@ -16,7 +16,7 @@ from .project_config import ConfigCompositionError, compose_config, load_project
 from .render import render_plan
 from .runner import evaluate_project
 
-EXIT_POLICY_VIOLATION = 1
+EXIT_POLICY_VIOLATION = 3
 """A mandatory policy of the pack (`policy/`) is violated; the plan is still printed and saved."""
 EXIT_BAD_CONFIGURATION = 2
 
@@ -63,7 +63,8 @@ def _plan(project_dir: Path, stack: str, json_path: Path | None) -> int:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(plan.to_json(), encoding="utf-8")
     violations = check_policies(plan, config)
-    sys.stdout.write(render_violations(plan, violations))
+    # With the program's own diagnostics, on stderr: what CI shows when the command fails.
+    sys.stderr.write(render_violations(plan, violations))
     return EXIT_POLICY_VIOLATION if any(violation.mandatory for violation in violations) else 0
 
 

@@ -8,9 +8,9 @@ from .policies import Violation
 
 def render_violations(plan: Plan, violations: Sequence[Violation]) -> str:
     if not violations:
-        return "\nPolicies: no violations\n"
+        return "Policies: no violations\n"
     mandatory = sum(violation.mandatory for violation in violations)
-    lines = ["", f"Policies: {mandatory} mandatory, {len(violations) - mandatory} advisory violations"]
+    lines = [f"Policies: {mandatory} mandatory, {len(violations) - mandatory} advisory violations"]
     for violation in sorted(violations, key=lambda v: (not v.mandatory, v.policy, v.urn or "", v.message)):
         where = _resource_label(plan, violation.urn)
         lines.append(f"  [{violation.enforcement_level.value}] {violation.policy}: {where}{violation.message}")

@@ -74,6 +74,8 @@ def test_adding_an_instance_file_adds_only_that_instance(project: Path, shipped:
         ("orchestra:system:TenantInstance", "initech"),
     ]
     assert {change.path for change in diff.outputs} == {
+        "healthUrls.config-service-initech",
+        "healthUrls.image-gen-initech",
         "tenantApiKeys.initech",
         "tenantInstances.initech",
     }
@@ -84,4 +86,9 @@ def test_removing_an_instance_file_removes_only_that_instance(project: Path, shi
     assert (diff.added, diff.changed) == ((), ())
     assert {resource.urn for resource in diff.removed} == instance_tree(shipped, "globex")
     assert "globex-registry-entry" in {resource.name for resource in diff.removed}
-    assert {change.path for change in diff.outputs} == {"tenantApiKeys.globex", "tenantInstances.globex"}
+    assert {change.path for change in diff.outputs} == {
+        "healthUrls.config-service-globex",
+        "healthUrls.image-gen-globex",
+        "tenantApiKeys.globex",
+        "tenantInstances.globex",
+    }
