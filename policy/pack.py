@@ -3,10 +3,10 @@
 from pulumi_policy import EnforcementLevel, Policy
 
 from .iam import IAM_LEAST_PRIVILEGE
-from .logs import LOG_RETENTION
+from .log_retention import LOG_RETENTION
 from .plain_settings import NO_CREDENTIALS_IN_PLAIN_SETTINGS
 from .protection import STATEFUL_RESOURCES_PROTECTED
-from .secrets import SECRET_INPUTS_ARE_SECRET
+from .secret_inputs import SECRET_INPUTS_ARE_SECRET
 from .workers import WORKERS_DEV_OFF_WHEN_ROUTED
 
 PACK_NAME = "orchestra"

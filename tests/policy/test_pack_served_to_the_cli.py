@@ -133,3 +133,10 @@ def test_stack_policies_run_over_the_whole_stack(prod: analyzer_pb2_grpc.Analyze
     assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [
         ("lambda-log-retention", analyzer_pb2.ADVISORY)
     ]
+
+
+def test_no_module_of_the_pack_shadows_the_standard_library() -> None:
+    # The CLI runs the pack with its directory first on sys.path: a `secrets.py` there would
+    # replace the standard library's for every library the pack imports.
+    modules = {path.stem for path in POLICY_DIR.glob("*.py")}
+    assert modules & set(sys.stdlib_module_names) == set()

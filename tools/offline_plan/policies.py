@@ -39,7 +39,7 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from policy.pack import DEFAULT_ENFORCEMENT, POLICIES
-from policy.secrets import MARKINGS_VISIBLE, SECRET_INPUTS_ARE_SECRET
+from policy.secret_inputs import MARKINGS_VISIBLE, SECRET_INPUTS_ARE_SECRET
 
 from .plan import Plan, PlannedResource
 from .project_config import ComposedConfig

@@ -2,7 +2,7 @@ import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 from pulumi_policy.policy import _NotApplicableError
 
-from policy.secrets import SECRET_INPUTS_ARE_SECRET
+from policy.secret_inputs import SECRET_INPUTS_ARE_SECRET
 from tools.offline_plan import SECRET
 
 from .plans import messages, resource, violations
