@@ -377,7 +377,7 @@ _GRANTS: tuple[_Grant, ...] = (
         _roles,
     ),
     _Grant("logs", False, ("logs:ListTagsForResource",), _log_groups),
-    # DescribeLogGroups is a list call with no resource type in IAM: it accepts only `*`.
+    # A list call: IAM authorises it on no log group, only on `*`.
     _Grant("logs", False, ("logs:DescribeLogGroups",), None),
     _Grant(
         "logs",
