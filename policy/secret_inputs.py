@@ -67,10 +67,11 @@ def _secret_inputs(args: ResourceValidationArgs) -> Iterator[tuple[str, Any]]:
 
 
 def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.get_config().get(MARKINGS_VISIBLE):
+    inputs = [(path, value) for path, value in _secret_inputs(args) if value is not None]
+    if inputs and not args.get_config().get(MARKINGS_VISIBLE):
         args.not_applicable("pulumi-policy gives Python policies secrets unmarked; the offline plan checks them")
-    for path, value in _secret_inputs(args):
-        if value is not None and not isinstance(value, Secret):
+    for path, value in inputs:
+        if not isinstance(value, Secret):
             report_violation(f"{path} carries a credential in plain text: pass it as a Pulumi secret", None)
 
 

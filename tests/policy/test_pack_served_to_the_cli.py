@@ -110,6 +110,8 @@ def test_secret_markings_are_not_guessed_where_pulumi_policy_hides_them(prod: an
     response = prod.Analyze(request("aws:secretsmanager/secretVersion:SecretVersion", "v", {"secretString": secret}))
     assert response.diagnostics == []
     assert [n.policy_name for n in response.not_applicable] == ["secret-inputs-marked-secret"]
+    # Only where there is a credential to check.
+    assert prod.Analyze(request(TABLE, "runs", {"name": "runs"}, protect=True)).not_applicable == []
 
 
 def test_a_credential_in_a_plain_setting_is_caught_by_name(prod: analyzer_pb2_grpc.AnalyzerStub) -> None:
