@@ -94,6 +94,9 @@ def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -
             report_violation(f"{key} is not an IAM policy document", None)
             continue
         for index, statement in enumerate(statements):
+            if not isinstance(statement, Mapping):
+                report_violation(f"{key} statement {index} is not an object", None)
+                continue
             for problem in statement_problems(statement):
                 report_violation(f"{key} statement {index}: {problem}", None)
 

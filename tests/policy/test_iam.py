@@ -90,6 +90,13 @@ def test_inline_policies_of_a_role_are_checked_too() -> None:
     ]
 
 
-def test_a_document_that_is_not_a_policy_is_a_violation() -> None:
-    found = violations(resource("aws:iam/policy:Policy", "p", {"policy": "not json"}))
+@pytest.mark.parametrize("document", ["not json", "[]", '"text"', '{"Version": "2012-10-17"}'])
+def test_a_document_that_is_not_a_policy_is_a_violation(document: str) -> None:
+    found = violations(resource("aws:iam/policy:Policy", "p", {"policy": document}))
     assert messages(found, POLICY) == ["policy is not an IAM policy document"]
+
+
+def test_a_statement_that_is_not_an_object_is_a_violation() -> None:
+    document = json.dumps({"Version": "2012-10-17", "Statement": ["Allow everything", allow("s3:GetObject", TABLE)]})
+    found = violations(resource("aws:iam/policy:Policy", "p", {"policy": document}))
+    assert messages(found, POLICY) == ["policy statement 0 is not an object"]
