@@ -37,8 +37,8 @@ def urn(type_: str, name: str, stack: str = "prod") -> str:
     return f"urn:pulumi:{stack}::{PROJECT}::{type_}::{name}"
 
 
-def violations(*resources: PlannedResource, environment: str = "prod") -> list[Violation]:
-    plan = Plan(project=PROJECT, stack=environment, stack_urn="", resources=tuple(resources), outputs={})
+def violations(*resources: PlannedResource, environment: str = "prod", stack: str | None = None) -> list[Violation]:
+    plan = Plan(project=PROJECT, stack=stack or environment, stack_urn="", resources=tuple(resources), outputs={})
     config = ComposedConfig(values={f"{PROJECT}:environment": environment}, secret_keys=frozenset())
     return check_policies(plan, config)
 

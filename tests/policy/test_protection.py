@@ -24,5 +24,11 @@ def test_outside_production_nothing_needs_protection() -> None:
         assert messages(violations(resource("aws:dynamodb/table:Table", "runs"), environment=environment), POLICY) == []
 
 
+def test_the_prod_stack_is_production_whatever_its_environment_says() -> None:
+    found = violations(resource("aws:dynamodb/table:Table", "runs"), environment="staging", stack="prod")
+    assert [v.policy for v in found] == [POLICY]
+    assert violations(resource("aws:dynamodb/table:Table", "runs"), environment="staging", stack="qa") == []
+
+
 def test_stateless_resources_need_no_protection() -> None:
     assert violations(resource("aws:sns/topic:Topic", "alarms")) == []
