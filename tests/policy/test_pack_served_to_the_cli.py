@@ -86,11 +86,12 @@ def test_the_pack_announces_every_policy_with_its_enforcement(prod: analyzer_pb2
 
 
 def test_an_unprotected_table_in_prod_is_a_mandatory_violation(prod: analyzer_pb2_grpc.AnalyzerStub) -> None:
-    response = prod.Analyze(request(TABLE, "runs", {"name": "orchestra-runs-prod"}))
+    table = {"name": "orchestra-runs-prod", "deletionProtectionEnabled": True}
+    response = prod.Analyze(request(TABLE, "runs", table))
     assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [
         ("stateful-resources-protected-in-prod", analyzer_pb2.MANDATORY)
     ]
-    assert prod.Analyze(request(TABLE, "runs", {"name": "orchestra-runs-prod"}, protect=True)).diagnostics == []
+    assert prod.Analyze(request(TABLE, "runs", table, protect=True)).diagnostics == []
 
 
 def test_the_stack_configuration_decides_what_production_is(dev: analyzer_pb2_grpc.AnalyzerStub) -> None:
@@ -111,7 +112,8 @@ def test_secret_markings_are_not_guessed_where_pulumi_policy_hides_them(prod: an
     assert response.diagnostics == []
     assert [n.policy_name for n in response.not_applicable] == ["secret-inputs-marked-secret"]
     # Only where there is a credential to check.
-    assert prod.Analyze(request(TABLE, "runs", {"name": "runs"}, protect=True)).not_applicable == []
+    table = {"name": "runs", "deletionProtectionEnabled": True}
+    assert prod.Analyze(request(TABLE, "runs", table, protect=True)).not_applicable == []
 
 
 def test_a_credential_in_a_plain_setting_is_caught_by_name(prod: analyzer_pb2_grpc.AnalyzerStub) -> None:
