@@ -137,3 +137,13 @@ pulumi.export(
     },
 )
 pulumi.export("tenantApiKeys", {instance_id: instance.api_keys for instance_id, instance in tenants.instances.items()})
+
+# `GET /healthz` of every service with a URL, for `python -m tools.smoke` after each deploy.
+service_urls = {"orchestrator": orchestrator.api_url, "ai-worker": ai_worker.url}
+for instance_id, instance in tenants.instances.items():
+    service_urls[f"config-service-{instance_id}"] = instance.config_service_url
+    service_urls[f"image-gen-{instance_id}"] = instance.image_gen_url
+pulumi.export(
+    "healthUrls",
+    {service: pulumi.Output.concat(url, "/healthz") for service, url in service_urls.items() if url is not None},
+)

@@ -1,7 +1,6 @@
 """The whole program, per shipped stack, as `pulumi preview` would evaluate it."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,26 +8,23 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.offline_plan import PLACEHOLDER_PREFIX, SECRET, Plan, evaluate_project
+from components.stateful import STATEFUL_TYPES
+from tests.project_copy import copy_project
+from tools.offline_plan import (
+    PLACEHOLDER_PREFIX,
+    SECRET,
+    Plan,
+    check_policies,
+    compose_config,
+    load_project,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Every resource type that holds data someone would miss. A new stateful type must be added
-# here, and the tests below then prove the one protection rule covers it in prod.
-STATEFUL_TYPES = {
-    "aws:dynamodb/table:Table",
-    "aws:secretsmanager/secret:Secret",
-    "aws:ssm/parameter:Parameter",
-    "cloudflare:index/d1Database:D1Database",
-    "cloudflare:index/workersKvNamespace:WorkersKvNamespace",
-    "cloudflare:index/r2Bucket:R2Bucket",
-    "pulumi-python:dynamic/cloudflare:VectorizeIndex",
-}
 
-
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def plan(request: pytest.FixtureRequest) -> Plan:
-    return evaluate_project(ROOT, request.param)
+@pytest.fixture
+def plan(shipped_plan: Plan) -> Plan:
+    return shipped_plan
 
 
 def test_stateful_resources_are_protected_in_prod_only(plan: Plan) -> None:
@@ -55,6 +51,18 @@ def test_outputs_a_human_needs(plan: Plan) -> None:
     assert plan.outputs["runsTableName"] == f"orchestra-orchestrator-runs-{plan.stack}"
 
 
+def test_every_service_with_a_url_has_a_health_url(plan: Plan) -> None:
+    api = plan.outputs["discordInteractionsUrl"].removesuffix("/discord/interactions")
+    tenants = plan.outputs["tenantInstances"]
+    assert plan.outputs["healthUrls"] == {
+        "orchestrator": f"{api}/healthz",
+        "ai-worker": f"{plan.outputs['aiWorkerUrl']}/healthz",
+        **{f"config-service-{i}": f"{urls['configServiceUrl']}/healthz" for i, urls in tenants.items()},
+        **{f"image-gen-{i}": f"{urls['imageGenUrl']}/healthz" for i, urls in tenants.items()},
+    }
+    assert all(url.startswith("https://") for url in plan.outputs["healthUrls"].values())
+
+
 def test_secret_config_never_appears_in_plain_text(plan: Plan) -> None:
     assert plan.unmarked_secrets == ()
     assert PLACEHOLDER_PREFIX not in plan.to_json()
@@ -67,22 +75,40 @@ def test_environments_differ_only_through_configuration(plan: Plan) -> None:
     assert (function["memorySize"], table["deletionProtectionEnabled"]) == expected
 
 
-def test_bad_setting_stops_the_plan_with_one_line(tmp_path: Path) -> None:
-    for entry in ("Pulumi.yaml", "__main__.py", "stack_config", "components", "systems", "instances"):
-        source = ROOT / entry
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / entry, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, tmp_path / entry)
-    valid = (ROOT / "Pulumi.dev.yaml").read_text()
-    (tmp_path / "Pulumi.broken.yaml").write_text(valid + "  orchestra:lambdaMemoryMb: 64\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.offline_plan", "--stack", "broken", "--project-dir", str(tmp_path)],
+def test_the_policy_pack_finds_no_violation(plan: Plan) -> None:
+    assert check_policies(plan, compose_config(load_project(ROOT), ROOT, plan.stack)) == []
+
+
+def plan_variant(tmp_path: Path, base: str, extra_settings: str) -> subprocess.CompletedProcess[str]:
+    """`python -m tools.offline_plan` for a copy of the project whose stack `variant` is `base` plus settings."""
+    project = copy_project(tmp_path / "orchestra")
+    (project / "Pulumi.variant.yaml").write_text((ROOT / f"Pulumi.{base}.yaml").read_text() + extra_settings)
+    return subprocess.run(
+        [sys.executable, "-m", "tools.offline_plan", "--stack", "variant", "--project-dir", str(project)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_a_mandatory_policy_violation_fails_the_plan_and_names_each_resource(tmp_path: Path) -> None:
+    result = plan_variant(tmp_path, "prod", "  orchestra:protectStatefulResources: false\n")
+    assert result.returncode == 3, result.stderr
+    report = result.stderr.split("Policies: ", 1)[1].splitlines()
+    stateful = report[1:]
+    assert report[0] == f"{len(stateful)} mandatory, 0 advisory violations"
+    assert len(stateful) >= len(STATEFUL_TYPES) - 2
+    assert all(line.startswith("  [mandatory] stateful-resources-protected-in-prod: ") for line in stateful)
+    assert (
+        "  [mandatory] stateful-resources-protected-in-prod: orchestrator-runs (aws:dynamodb/table:Table): "
+        "holds data and is not protected in production: "
+        "declare it through components.stateful.stateful_options with protect=True"
+    ) in stateful
+
+
+def test_bad_setting_stops_the_plan_with_one_line(tmp_path: Path) -> None:
+    result = plan_variant(tmp_path, "dev", "  orchestra:lambdaMemoryMb: 64\n")
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (

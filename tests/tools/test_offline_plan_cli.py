@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tools.offline_plan import PLACEHOLDER_PREFIX
-from tools.offline_plan.cli import main
+from tools.offline_plan.cli import EXIT_POLICY_VIOLATION, main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,11 +26,18 @@ def offline_plan(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+# The fixture hands its function a password in an environment variable: the policy pack refuses it.
+PASSWORD_VIOLATION = (
+    "  [mandatory] no-credentials-in-plain-settings: api-handler (aws:lambda/function:Function): "
+    "environment variable PASSWORD looks like a credential: use a secret binding, a secret store or an Actions secret\n"
+)
+
+
 def test_the_default_run_plans_dev_in_the_current_directory(shop: Path) -> None:
     result = offline_plan(cwd=shop)
 
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    assert result.returncode == EXIT_POLICY_VIOLATION, result.stderr
+    assert result.stderr == "Policies: 1 mandatory, 0 advisory violations\n" + PASSWORD_VIOLATION
     assert result.stdout.startswith("shop-dev (pulumi:pulumi:Stack)\n└─ api (shop:index:Service)\n")
     assert result.stdout.endswith(
         "Plan for shop-dev: 7 resources (1 aws:cloudwatch/logGroup:LogGroup, 1 aws:dynamodb/table:Table,"
@@ -45,7 +52,8 @@ def test_json_is_byte_identical_across_runs_and_never_holds_a_placeholder(shop: 
 
     runs = [offline_plan("--stack", "prod", "--json", str(path), cwd=shop) for path in (first, second)]
 
-    assert [run.returncode for run in runs] == [0, 0]
+    # The plan is written even when a mandatory policy is violated.
+    assert [run.returncode for run in runs] == [EXIT_POLICY_VIOLATION, EXIT_POLICY_VIOLATION]
     assert first.read_bytes() == second.read_bytes()
     document = json.loads(first.read_text())
     assert (document["project"], document["stack"]) == ("shop", "prod")
@@ -86,10 +94,10 @@ def test_any_other_exception_is_a_bug_with_a_traceback(shop: Path) -> None:
 
 def test_diff_of_two_revisions_in_text_and_markdown(shop: Path, tmp_path: Path) -> None:
     before, after = tmp_path / "before.json", tmp_path / "after.json"
-    assert offline_plan("--json", str(before), cwd=shop).returncode == 0
+    assert offline_plan("--json", str(before), cwd=shop).returncode == EXIT_POLICY_VIOLATION
     service = shop / "service.py"
     service.write_text(service.read_text().replace("memory_size=256", "memory_size=512"))
-    assert offline_plan("--json", str(after), cwd=shop).returncode == 0
+    assert offline_plan("--json", str(after), cwd=shop).returncode == EXIT_POLICY_VIOLATION
 
     text = offline_plan("diff", str(before), str(after), cwd=shop)
     markdown = offline_plan("diff", str(before), str(after), "--format", "markdown", cwd=shop)

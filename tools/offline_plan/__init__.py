@@ -9,6 +9,7 @@ Tests use the same recorder as the command line:
 
 from .diff import PlanDiff, diff_plans
 from .plan import Plan, PlannedResource
+from .policies import Violation, check_policies
 from .project_config import PLACEHOLDER_PREFIX, ComposedConfig, ConfigCompositionError, compose_config, load_project
 from .runner import evaluate, evaluate_project
 from .wire import SECRET
@@ -21,6 +22,8 @@ __all__ = [
     "Plan",
     "PlanDiff",
     "PlannedResource",
+    "Violation",
+    "check_policies",
     "compose_config",
     "diff_plans",
     "evaluate",

@@ -10,10 +10,14 @@ import pulumi
 from .diff import diff_plans
 from .diff_render import render_markdown, render_text
 from .plan import Plan
-from .project_config import ConfigCompositionError
+from .policies import check_policies
+from .policy_render import render_violations
+from .project_config import ConfigCompositionError, compose_config, load_project
 from .render import render_plan
 from .runner import evaluate_project
 
+EXIT_POLICY_VIOLATION = 3
+"""A mandatory policy of the pack (`policy/`) is violated; the plan is still printed and saved."""
 EXIT_BAD_CONFIGURATION = 2
 
 
@@ -45,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 def _plan(project_dir: Path, stack: str, json_path: Path | None) -> int:
     try:
         plan = evaluate_project(project_dir, stack)
+        config = compose_config(load_project(project_dir.resolve()), project_dir.resolve(), stack)
     except (pulumi.RunError, ConfigCompositionError) as error:
         # A bad stack configuration is the user's to fix, not a bug: its one line is the whole report.
         print(error, file=sys.stderr)
@@ -57,7 +62,10 @@ def _plan(project_dir: Path, stack: str, json_path: Path | None) -> int:
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(plan.to_json(), encoding="utf-8")
-    return 0
+    violations = check_policies(plan, config)
+    # With the program's own diagnostics, on stderr: what CI shows when the command fails.
+    sys.stderr.write(render_violations(plan, violations))
+    return EXIT_POLICY_VIOLATION if any(violation.mandatory for violation in violations) else 0
 
 
 def _diff(old_path: Path, new_path: Path, output_format: str) -> int:

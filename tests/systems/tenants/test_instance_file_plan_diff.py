@@ -1,14 +1,13 @@
 """Adding or removing an instance file changes that instance's resources and nothing else."""
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.project_copy import copy_project
 from tools.offline_plan import Plan, diff_plans, evaluate_project
 
-ROOT = Path(__file__).resolve().parents[3]
 NEW_INSTANCE = """\
 instance_id: initech
 org_id: initech
@@ -21,15 +20,7 @@ api_keys: [primary]
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    copy = tmp_path_factory.mktemp("project") / "orchestra"
-    shutil.copytree(
-        ROOT,
-        copy,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", "node_modules", "build", "plans", "__pycache__", ".pytest_cache", ".ruff_cache"
-        ),
-    )
-    return copy
+    return copy_project(tmp_path_factory.mktemp("project") / "orchestra")
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +65,8 @@ def test_adding_an_instance_file_adds_only_that_instance(project: Path, shipped:
         ("orchestra:system:TenantInstance", "initech"),
     ]
     assert {change.path for change in diff.outputs} == {
+        "healthUrls.config-service-initech",
+        "healthUrls.image-gen-initech",
         "tenantApiKeys.initech",
         "tenantInstances.initech",
     }
@@ -84,4 +77,9 @@ def test_removing_an_instance_file_removes_only_that_instance(project: Path, shi
     assert (diff.added, diff.changed) == ((), ())
     assert {resource.urn for resource in diff.removed} == instance_tree(shipped, "globex")
     assert "globex-registry-entry" in {resource.name for resource in diff.removed}
-    assert {change.path for change in diff.outputs} == {"tenantApiKeys.globex", "tenantInstances.globex"}
+    assert {change.path for change in diff.outputs} == {
+        "healthUrls.config-service-globex",
+        "healthUrls.image-gen-globex",
+        "tenantApiKeys.globex",
+        "tenantInstances.globex",
+    }

@@ -1,0 +1,39 @@
+"""In production, a worker served on routes or custom domains is not also reachable on workers.dev,
+where the zone's protections (WAF, access rules, rate limits) do not apply."""
+
+from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+
+from .stack import is_production
+
+_SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+_SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
+# Resource type → the input naming the script it sends traffic to.
+_ROUTED_BY = {
+    "cloudflare:index/workersRoute:WorkersRoute": "script",
+    "cloudflare:index/workersCustomDomain:WorkersCustomDomain": "service",
+}
+
+
+def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    if not is_production():
+        return
+    routed = {r.props.get(_ROUTED_BY[r.resource_type]) for r in args.resources if r.resource_type in _ROUTED_BY}
+    subdomains = {r.props.get("scriptName"): r for r in args.resources if r.resource_type == _SUBDOMAIN}
+    for script in (r for r in args.resources if r.resource_type == _SCRIPT):
+        name = script.props.get("scriptName")
+        if name is None or name not in routed:
+            continue
+        subdomain = subdomains.get(name)
+        if subdomain is None:
+            # Cloudflare turns workers.dev on for a new script unless told otherwise.
+            report_violation(f"worker {name} has routes and nothing turning workers.dev off", script.urn)
+        elif subdomain.props.get("enabled") or subdomain.props.get("previewsEnabled"):
+            report_violation(f"worker {name} has routes and is still served on workers.dev", subdomain.urn)
+
+
+WORKERS_DEV_OFF_WHEN_ROUTED = StackValidationPolicy(
+    name="workers-dev-off-in-prod-when-routed",
+    description="In production, a worker with routes or custom domains is not served on workers.dev.",
+    validate=_validate,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)

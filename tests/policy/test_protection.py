@@ -1,0 +1,47 @@
+import pytest
+
+from components.stateful import STATEFUL_TYPES
+
+from .plans import messages, resource, violations
+
+POLICY = "stateful-resources-protected-in-prod"
+GUARDED = {"deletionProtectionEnabled": True}
+"""What the service's own deletion guard needs, so that only `protect` is in question."""
+
+
+@pytest.mark.parametrize("type_", sorted(STATEFUL_TYPES))
+def test_every_stateful_type_unprotected_in_prod_is_a_mandatory_violation(type_: str) -> None:
+    found = violations(resource(type_, "data", GUARDED))
+    assert [(v.policy, v.mandatory, v.urn) for v in found] == [(POLICY, True, found[0].urn)]
+    assert found[0].urn is not None and found[0].urn.endswith("::data")
+    assert found[0].message.startswith("holds data and is not protected in production")
+
+
+def test_protected_stateful_resources_pass() -> None:
+    assert violations(resource("aws:dynamodb/table:Table", "runs", GUARDED, protect=True)) == []
+    assert violations(resource("aws:secretsmanager/secret:Secret", "key", protect=True)) == []
+
+
+def test_the_services_own_deletion_guards_are_on_in_production() -> None:
+    table = resource("aws:dynamodb/table:Table", "runs", {"deletionProtectionEnabled": False}, protect=True)
+    secret = resource("aws:secretsmanager/secret:Secret", "key", {"recoveryWindowInDays": 0}, protect=True)
+    assert messages(violations(table, secret), POLICY) == [
+        "holds data in production: deletionProtectionEnabled must be true",
+        "holds data in production: recoveryWindowInDays 0 deletes the secret at once: keep a recovery window",
+    ]
+    assert violations(table, secret, environment="dev") == []
+
+
+def test_outside_production_nothing_needs_protection() -> None:
+    for environment in ("dev", "staging"):
+        assert messages(violations(resource("aws:dynamodb/table:Table", "runs"), environment=environment), POLICY) == []
+
+
+def test_the_prod_stack_is_production_whatever_its_environment_says() -> None:
+    found = violations(resource("aws:dynamodb/table:Table", "runs", GUARDED), environment="staging", stack="prod")
+    assert [v.policy for v in found] == [POLICY]
+    assert violations(resource("aws:dynamodb/table:Table", "runs"), environment="staging", stack="qa") == []
+
+
+def test_stateless_resources_need_no_protection() -> None:
+    assert violations(resource("aws:sns/topic:Topic", "alarms")) == []

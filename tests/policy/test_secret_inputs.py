@@ -1,0 +1,78 @@
+import pytest
+from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
+from pulumi_policy.policy import _NotApplicableError
+
+from policy.secret_inputs import SECRET_INPUTS_ARE_SECRET
+from tools.offline_plan import SECRET
+
+from .plans import messages, resource, violations
+
+POLICY = "secret-inputs-marked-secret"
+VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+
+
+def test_a_credential_in_plain_text_is_a_mandatory_violation() -> None:
+    found = violations(resource(VERSION, "key-value", {"secretId": "s", "secretString": "hunter2"}))
+    assert [(v.policy, v.mandatory) for v in found] == [(POLICY, True)]
+    assert found[0].message == "secretString carries a credential in plain text: pass it as a Pulumi secret"
+    assert "hunter2" not in found[0].message
+
+
+def test_a_credential_marked_secret_passes() -> None:
+    assert violations(resource(VERSION, "key-value", {"secretId": "s", "secretString": SECRET})) == []
+
+
+def test_worker_secret_bindings_must_be_secret_and_plain_bindings_need_not() -> None:
+    bindings = [
+        {"name": "MODE", "type": "plain_text", "text": "strict"},
+        {"name": "API_KEY", "type": "secret_text", "text": SECRET},
+        {"name": "ADMIN_TOKEN", "type": "secret_text", "text": "plain"},
+    ]
+    found = violations(resource(SCRIPT, "worker", {"scriptName": "w", "bindings": bindings}))
+    assert messages(found, POLICY) == [
+        "bindings[2].text (ADMIN_TOKEN) carries a credential in plain text: pass it as a Pulumi secret"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("type_", "inputs", "path"),
+    [
+        ("aws:ssm/parameter:Parameter", {"type": "SecureString", "value": "v"}, "value"),
+        ("github:index/actionsSecret:ActionsSecret", {"secretName": "T", "value": "v"}, "value"),
+        ("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret", {"plaintextValue": "v"}, "plaintextValue"),
+        (
+            "github:index/repositoryWebhook:RepositoryWebhook",
+            {"configuration": {"secret": "v"}},
+            "configuration.secret",
+        ),
+        ("pulumi:providers:cloudflare", {"apiToken": "v"}, "apiToken"),
+        ("pulumi-python:dynamic/discord:SlashCommands", {"bot_token": "v"}, "bot_token"),
+        ("pulumi-python:dynamic/cloudflare:D1Row", {"api_token": "v"}, "api_token"),
+    ],
+)
+def test_each_listed_credential_input_is_checked(type_: str, inputs: dict[str, object], path: str) -> None:
+    assert messages(violations(resource(type_, "r", inputs)), POLICY) == [
+        f"{path} carries a credential in plain text: pass it as a Pulumi secret"
+    ]
+
+
+def test_a_plain_ssm_string_is_not_a_credential() -> None:
+    found = violations(resource("aws:ssm/parameter:Parameter", "p", {"type": "String", "value": "v"}))
+    assert messages(found, POLICY) == []
+
+
+def test_where_markings_are_invisible_the_policy_says_it_cannot_apply() -> None:
+    # What the CLI gives a Python policy: the secret's value, unmarked, and no setting.
+    args = ResourceValidationArgs(
+        VERSION,
+        {"secretString": "decrypted-by-the-engine"},
+        "urn:pulumi:prod::orchestra::aws:secretsmanager/secretVersion:SecretVersion::v",
+        "v",
+        PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), []),
+        None,
+    )
+    reported: list[str] = []
+    with pytest.raises(_NotApplicableError):
+        SECRET_INPUTS_ARE_SECRET.validate(args, lambda message, urn=None: reported.append(message))
+    assert reported == []
