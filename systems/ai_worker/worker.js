@@ -183,7 +183,7 @@ async function requestLoginLink(request, env) {
   if (email.length > 254 || !EMAIL_PATTERN.test(email)) throw new HttpError(400, "email must be a valid email address");
   // One client may not mail many addresses, nor many clients flood one address. The client is
   // counted first, so one refused for its own volume spends nothing of the address's limit.
-  await enforceLimit(env, env.LOGIN_CLIENT_RATE_LIMITER, `client:${clientIp(request)}`);
+  await enforceLimit(env, env.LOGIN_CLIENT_RATE_LIMITER, `client:${clientNetwork(request)}`);
   await enforceLimit(env, env.LOGIN_ADDRESS_RATE_LIMITER, `address:${email}`);
 
   const token = randomToken();
@@ -379,8 +379,17 @@ function bearerToken(request) {
   return match ? match[1] : null;
 }
 
-function clientIp(request) {
-  return request.headers.get("CF-Connecting-IP") ?? "unknown";
+// The client's IPv4 address, or the /64 its IPv6 address is in: a host given IPv6 is usually
+// given a whole /64, and would otherwise have more addresses than any limit could count.
+function clientNetwork(request) {
+  const ip = (request.headers.get("CF-Connecting-IP") ?? "unknown").toLowerCase();
+  if (!ip.includes(":") || ip.includes(".")) return ip;
+  const [head, tail] = ip.split("::");
+  const headGroups = head ? head.split(":") : [];
+  const tailGroups = tail ? tail.split(":") : [];
+  const zeros = tail === undefined ? 0 : Math.max(0, 8 - headGroups.length - tailGroups.length);
+  const groups = [...headGroups, ...Array(zeros).fill("0"), ...tailGroups];
+  return `${groups.slice(0, 4).map((group) => group.padStart(4, "0")).join(":")}::/64`;
 }
 
 function randomToken() {

@@ -100,7 +100,8 @@ let kv;
 let emailCounter = 0;
 const freshEmail = () => `person${++emailCounter}@example.com`;
 let clientCounter = 0;
-const freshClient = () => ({ "CF-Connecting-IP": `2001:db8::${(++clientCounter).toString(16)}` });
+// Each in a /64 of its own, since the worker counts an IPv6 client by its /64.
+const freshClient = () => ({ "CF-Connecting-IP": `2001:db8:${(++clientCounter).toString(16)}::1` });
 
 // From a client of its own unless the headers name one, so only tests of the per-client limit meet it.
 function post(path, body, headers = {}) {
@@ -286,6 +287,19 @@ describe("POST /request-login-link", () => {
     await assertError(await post("/request-login-link", { email: freshEmail() }, client), 429);
     assert.equal(sentEmails.length, emailsBefore);
     assert.equal((await post("/request-login-link", { email: freshEmail() }, freshClient())).status, 202);
+  });
+
+  test("counts the addresses of one IPv6 /64 as one client, and IPv4 addresses each apart", async () => {
+    const network = ["2001:DB8:ABCD:12::1", "2001:db8:abcd:12:ffff:ffff:ffff:ffff", "2001:db8:abcd:12::9:1", "2001:db8:abcd:0012::", "2001:db8:abcd:12:0:0:0:2"];
+    assert.equal(network.length, CLIENT_LIMIT_PER_MINUTE);
+    for (const ip of network) {
+      assert.equal((await post("/request-login-link", { email: freshEmail() }, { "CF-Connecting-IP": ip })).status, 202, ip);
+    }
+    await assertError(await post("/request-login-link", { email: freshEmail() }, { "CF-Connecting-IP": "2001:db8:abcd:12::77" }), 429);
+    assert.equal((await post("/request-login-link", { email: freshEmail() }, { "CF-Connecting-IP": "2001:db8:abcd:13::1" })).status, 202);
+    for (let i = 0; i <= CLIENT_LIMIT_PER_MINUTE; i++) {
+      assert.equal((await post("/request-login-link", { email: freshEmail() }, { "CF-Connecting-IP": `198.51.100.${i + 1}` })).status, 202);
+    }
   });
 
   test("spends nothing of an address's limit on a client refused for its own volume", async () => {
