@@ -99,6 +99,7 @@ const mf = new Miniflare({
     imageGen("image-gen-unlisted-model", "acme-dev", 1000, "unlisted-model"),
     imageGen("image-gen-initech-small", "initech-small", 1000, "ideogram-v3", 100),
     imageGen("image-gen-impatient", "impatient", 1000, "ideogram-v3", 100_000, { timeoutMs: 50 }),
+    imageGen("image-gen-untimed", "untimed", 1000, "ideogram-v3", 100_000, { timeoutMs: "" }),
     imageGen("image-gen-streaming", "streaming", 1000, "ideogram-v3", 100_000, { outboundService: "image-host" }),
     imageHost,
     {
@@ -234,6 +235,13 @@ describe("POST /generate", () => {
       assert.deepEqual(objects, []);
     });
   }
+
+  test("answers 500 without calling the image API when its timeout is not a number of milliseconds", async () => {
+    const calls = imageApiCalls.length;
+    const response = await generate({ prompt: "a cat" }, undefined, mf.getWorker("image-gen-untimed"));
+    assert.equal(await assertError(response, 500), "the worker's upstream timeout is misconfigured");
+    assert.equal(imageApiCalls.length, calls);
+  });
 
   test("refuses an image whose Content-Length is over the limit without reading it", async () => {
     // Nothing is ever sent: a worker that read the body first would wait out its timeout instead.
