@@ -85,6 +85,7 @@ ai_worker = AiWorker(
         email_api_key=secret_output(config.email_api_key),
         chat_requests_per_minute=config.ai_chat_requests_per_minute,
         login_requests_per_minute=config.ai_login_requests_per_minute,
+        login_client_requests_per_minute=config.ai_login_client_requests_per_minute,
         rate_limit_namespace_base=config.rate_limit_namespace_base,
     ),
 )

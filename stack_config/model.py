@@ -163,7 +163,13 @@ class StackConfig(BaseModel):
         default=20, ge=1, le=10000, description="Chat requests per minute one user may make."
     )
     ai_login_requests_per_minute: int = Field(
-        default=5, ge=1, le=1000, description="Sign-in link requests per minute per address and client."
+        default=5, ge=1, le=1000, description="Sign-in link requests per minute for one address, from any clients."
+    )
+    ai_login_client_requests_per_minute: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Sign-in links per minute from one client IP (an IPv6 client by its /64), for any addresses.",
     )
     image_api_url: str = Field(
         default="https://api.ideogram.ai/v1/ideogram-v3/generate",

@@ -7,7 +7,7 @@ import pulumi
 import pulumi_random as random
 
 from components.cloudflare.account import CloudflareAccount
-from components.cloudflare.binding import plain_text, rate_limit, secret_text, workers_ai
+from components.cloudflare.binding import Binding, RateLimitPeriod, plain_text, rate_limit, secret_text, workers_ai
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.kv import KvNamespace, KvNamespaceArgs
 from components.cloudflare.vectorize import VectorIndex, VectorIndexArgs
@@ -18,6 +18,10 @@ _HERE = Path(__file__).parent
 # The embedding model the worker uses (@cf/baai/bge-base-en-v1.5) returns 768 numbers per text.
 EMBEDDING_DIMENSIONS = 768
 COMPATIBILITY_DATE = "2026-04-01"
+# Every limiter's period; the worker reads it from a binding for its Retry-After.
+RATE_LIMIT_PERIOD_SECONDS: RateLimitPeriod = 60
+# How long the worker waits for the email API before answering 504.
+UPSTREAM_TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,13 @@ class AiWorkerArgs:
     email_api_url: str
     email_api_key: pulumi.Input[str]
     chat_requests_per_minute: int
+    """Per user."""
     login_requests_per_minute: int
+    """Sign-in links per address, from any number of clients."""
+    login_client_requests_per_minute: int
+    """Sign-in links per client IP, to any number of addresses."""
     rate_limit_namespace_base: int
-    """Rate-limit namespaces are account-wide integers; this stack uses `base` and `base + 1`."""
+    """Rate-limit namespaces are account-wide integers; this stack uses `base` to `base + 2`."""
 
 
 class AiWorker(pulumi.ComponentResource):
@@ -78,15 +86,9 @@ class AiWorker(pulumi.ComponentResource):
                     sessions.binding("AUTH_KV"),
                     knowledge.binding("KNOWLEDGE_INDEX"),
                     workers_ai("AI"),
-                    rate_limit(
-                        "CHAT_RATE_LIMITER", str(args.rate_limit_namespace_base), args.chat_requests_per_minute, 60
-                    ),
-                    rate_limit(
-                        "LOGIN_RATE_LIMITER",
-                        str(args.rate_limit_namespace_base + 1),
-                        args.login_requests_per_minute,
-                        60,
-                    ),
+                    *_rate_limits(args),
+                    plain_text("RATE_LIMIT_PERIOD_SECONDS", str(RATE_LIMIT_PERIOD_SECONDS)),
+                    plain_text("UPSTREAM_TIMEOUT_MS", str(UPSTREAM_TIMEOUT_SECONDS * 1000)),
                     plain_text("ALLOWED_ORIGINS", args.allowed_origins),
                     plain_text("LOGIN_LINK_URL", args.login_link_url),
                     plain_text("EMAIL_FROM", args.email_from),
@@ -102,3 +104,15 @@ class AiWorker(pulumi.ComponentResource):
         self.url = worker.url
         self.admin_token = pulumi.Output.secret(admin_token.result)
         self.register_outputs({"url": self.url, "admin_token": self.admin_token})
+
+
+def _rate_limits(args: AiWorkerArgs) -> list[Binding]:
+    limits = {
+        "CHAT_RATE_LIMITER": args.chat_requests_per_minute,
+        "LOGIN_ADDRESS_RATE_LIMITER": args.login_requests_per_minute,
+        "LOGIN_CLIENT_RATE_LIMITER": args.login_client_requests_per_minute,
+    }
+    return [
+        rate_limit(name, str(args.rate_limit_namespace_base + offset), limit, RATE_LIMIT_PERIOD_SECONDS)
+        for offset, (name, limit) in enumerate(limits.items())
+    ]

@@ -8,6 +8,7 @@
 import {
   d1Check,
   errorResponse,
+  fetchUpstream,
   healthz,
   HttpError,
   json,
@@ -87,7 +88,7 @@ async function chat(request, env) {
   }
   const existingId = await findConversation(env.DB, body.conversation_id, session.user_id);
   // Counted only once the question will be answered, so a refused request costs the user nothing.
-  await enforceLimit(env.CHAT_RATE_LIMITER, `user:${session.user_id}`);
+  await enforceLimit(env, env.CHAT_RATE_LIMITER, `user:${session.user_id}`);
   const history = existingId ? await loadHistory(env.DB, existingId) : [];
 
   const [questionVector] = await embed(env, [message]);
@@ -180,43 +181,42 @@ async function requestLoginLink(request, env) {
   const body = await readJsonObject(request, MAX_BODY_BYTES);
   const email = typeof body.email === "string" ? body.email.trim().toLowerCase() : "";
   if (email.length > 254 || !EMAIL_PATTERN.test(email)) throw new HttpError(400, "email must be a valid email address");
-  await enforceLimit(env.LOGIN_RATE_LIMITER, `${clientIp(request)}:${email}`);
+  // One client may not mail many addresses, nor many clients flood one address. The client is
+  // counted first, so one refused for its own volume spends nothing of the address's limit.
+  await enforceLimit(env, env.LOGIN_CLIENT_RATE_LIMITER, `client:${clientNetwork(request)}`);
+  await enforceLimit(env, env.LOGIN_ADDRESS_RATE_LIMITER, `address:${email}`);
 
   const token = randomToken();
+  const recordKey = `login:${await sha256Hex(token)}`;
   const record = { email, expires_at: Date.now() + LOGIN_TOKEN_TTL_SECONDS * 1000 };
-  await env.AUTH_KV.put(`login:${await sha256Hex(token)}`, JSON.stringify(record), {
-    expirationTtl: LOGIN_TOKEN_TTL_SECONDS,
-  });
+  await env.AUTH_KV.put(recordKey, JSON.stringify(record), { expirationTtl: LOGIN_TOKEN_TTL_SECONDS });
   const link = new URL(env.LOGIN_LINK_URL);
   link.searchParams.set("token", token);
-  await sendEmail(env, {
-    to: email,
-    subject: "Your Orchestra sign-in link",
-    text:
-      `Sign in to Orchestra with this link:\n\n${link}\n\n` +
-      `It works once and expires in ${LOGIN_TOKEN_TTL_SECONDS / 60} minutes. If you did not ask for it, ignore this email.`,
-  });
+  try {
+    await sendEmail(env, {
+      to: email,
+      subject: "Your Orchestra sign-in link",
+      text:
+        `Sign in to Orchestra with this link:\n\n${link}\n\n` +
+        `It works once and expires in ${LOGIN_TOKEN_TTL_SECONDS / 60} minutes. If you did not ask for it, ignore this email.`,
+    });
+  } catch (error) {
+    // A link the client was told failed must not work, should the mail still arrive.
+    await env.AUTH_KV.delete(recordKey);
+    throw error;
+  }
   // Every address gets the same answer, so it reveals nothing about accounts.
   return json({ status: "If the address can receive email, a sign-in link is on its way." }, 202);
 }
 
 async function sendEmail(env, { to, subject, text }) {
-  const failed = new HttpError(502, "the sign-in email could not be sent; try again");
-  let response;
-  try {
-    response = await fetch(env.EMAIL_API_URL, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${env.EMAIL_API_KEY}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ from: env.EMAIL_FROM, to, subject, text }),
-    });
-  } catch (error) {
-    console.error("email API is unreachable", error);
-    throw failed;
-  }
-  if (!response.ok) {
-    console.error("email API answered", response.status, await response.text());
-    throw failed;
-  }
+  const response = await fetchUpstream(env, "the email API", env.EMAIL_API_URL, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${env.EMAIL_API_KEY}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ from: env.EMAIL_FROM, to, subject, text }),
+  });
+  // Only the status matters; the rest of the answer is let go.
+  await response.body?.cancel();
 }
 
 async function verifyLogin(request, env) {
@@ -335,13 +335,17 @@ function parseKnowledgeBase(text) {
   return knowledgeBase;
 }
 
-// Both limiters count over 60-second periods (their bindings are declared in system.py).
-const LIMIT_PERIOD_SECONDS = 60;
-
-async function enforceLimit(limiter, key) {
+// Every limiter counts over RATE_LIMIT_PERIOD_SECONDS, a plain-text binding system.py declares from
+// the same value as the limiters' period, so the two cannot differ.
+async function enforceLimit(env, limiter, key) {
+  const period = env.RATE_LIMIT_PERIOD_SECONDS;
+  if (!/^[1-9][0-9]*$/.test(period ?? "")) {
+    console.error("RATE_LIMIT_PERIOD_SECONDS is not a whole number of seconds");
+    throw new HttpError(500, "the worker's rate limits are misconfigured");
+  }
   const { success } = await limiter.limit({ key });
   if (!success) {
-    throw new HttpError(429, "too many requests; try again in a minute", { "Retry-After": String(LIMIT_PERIOD_SECONDS) });
+    throw new HttpError(429, `too many requests; try again in ${period} seconds`, { "Retry-After": period });
   }
 }
 
@@ -375,8 +379,17 @@ function bearerToken(request) {
   return match ? match[1] : null;
 }
 
-function clientIp(request) {
-  return request.headers.get("CF-Connecting-IP") ?? "unknown";
+// The client's IPv4 address, or the /64 its IPv6 address is in: a host given IPv6 is usually
+// given a whole /64, and would otherwise have more addresses than any limit could count.
+function clientNetwork(request) {
+  const ip = (request.headers.get("CF-Connecting-IP") ?? "unknown").toLowerCase();
+  if (!ip.includes(":") || ip.includes(".")) return ip;
+  const [head, tail] = ip.split("::");
+  const headGroups = head ? head.split(":") : [];
+  const tailGroups = tail ? tail.split(":") : [];
+  const zeros = tail === undefined ? 0 : Math.max(0, 8 - headGroups.length - tailGroups.length);
+  const groups = [...headGroups, ...Array(zeros).fill("0"), ...tailGroups];
+  return `${groups.slice(0, 4).map((group) => group.padStart(4, "0")).join(":")}::/64`;
 }
 
 function randomToken() {

@@ -14,6 +14,9 @@ import {
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_VALUE_BYTES = 32 * 1024;
 const MAX_BODY_BYTES = 64 * 1024;
+// At most this many entries of at most MAX_VALUE_BYTES each per page of GET /config, so one
+// answer stays a few megabytes however many entries the instance holds.
+const MAX_PAGE_SIZE = 100;
 
 export default {
   async fetch(request, env) {
@@ -32,7 +35,7 @@ function route(request, env) {
   const { pathname } = new URL(request.url);
   if (pathname === "/config") {
     allowMethods(request, ["GET"]);
-    return listEntries(env.DB);
+    return listEntries(env.DB, new URL(request.url).searchParams);
   }
   if (!pathname.startsWith("/config/")) throw new HttpError(404, "not found");
   allowMethods(request, ["GET", "PUT", "DELETE"]);
@@ -42,9 +45,34 @@ function route(request, env) {
   return deleteEntry(env.DB, key);
 }
 
-async function listEntries(db) {
-  const { results } = await db.prepare("SELECT key, value, created_at, updated_at FROM config_entries ORDER BY key").all();
-  return json({ entries: results.map(presentEntry) });
+// A page of entries in key order: `?limit=` (1 to MAX_PAGE_SIZE, that by default) and `?cursor=`,
+// the `next_cursor` of the page before, which is null on the last page.
+async function listEntries(db, params) {
+  const limit = parsePageSize(singleParam(params, "limit"));
+  const cursor = singleParam(params, "cursor");
+  if (cursor !== null && !KEY_PATTERN.test(cursor)) throw new HttpError(400, "cursor must be the next_cursor of a page");
+  // One more than the page, to learn whether another page follows.
+  const { results } = await db
+    .prepare("SELECT key, value, created_at, updated_at FROM config_entries WHERE key > ? ORDER BY key LIMIT ?")
+    .bind(cursor ?? "", limit + 1)
+    .all();
+  const page = results.slice(0, limit);
+  const nextCursor = results.length > limit ? page.at(-1).key : null;
+  return json({ entries: page.map(presentEntry), next_cursor: nextCursor });
+}
+
+function singleParam(params, name) {
+  const values = params.getAll(name);
+  if (values.length > 1) throw new HttpError(400, `${name} may be given once`);
+  return values.length ? values[0] : null;
+}
+
+function parsePageSize(text) {
+  if (text === null) return MAX_PAGE_SIZE;
+  if (!/^[1-9][0-9]{0,2}$/.test(text) || Number(text) > MAX_PAGE_SIZE) {
+    throw new HttpError(400, `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return Number(text);
 }
 
 async function getEntry(db, key) {

@@ -7,15 +7,19 @@ import {
   allowMethods,
   authenticate,
   errorResponse,
+  fetchUpstream,
   healthz,
   HttpError,
   json,
   readJsonObject,
+  readUpstream,
 } from "../worker_common/http.js";
 
 const MAX_PROMPT_CHARS = 2000;
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+// The image API's answer is a short JSON document of links.
+const MAX_IMAGE_API_ANSWER_BYTES = 64 * 1024;
 // About four characters per token: the image API does not report tokens.
 const CHARS_PER_TOKEN = 4;
 const DEFAULT_ASPECT_RATIO = "1x1";
@@ -60,7 +64,7 @@ async function generate(request, env) {
 
   await checkRateLimit(env, Math.ceil(prompt.length / CHARS_PER_TOKEN));
   const imageUrl = await requestImage(env, prompt, aspectRatio);
-  const { bytes, contentType } = await downloadImage(imageUrl);
+  const { bytes, contentType } = await downloadImage(env, imageUrl);
 
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   const hash = [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -107,12 +111,13 @@ async function requestImage(env, prompt, aspectRatio) {
   const form = new FormData();
   form.set("prompt", prompt);
   form.set("aspect_ratio", aspectRatio);
-  const response = await fetchUpstream("the image API", env.IMAGE_API_URL, {
+  const what = "the image API";
+  const response = await fetchUpstream(env, what, env.IMAGE_API_URL, {
     method: "POST",
     headers: { "Api-Key": env.IMAGE_API_KEY },
     body: form,
   });
-  const result = await response.json().catch(() => null);
+  const result = parseJson(await readUpstream(what, response, MAX_IMAGE_API_ANSWER_BYTES));
   const image = result?.data?.[0];
   if (image?.is_image_safe === false) throw new HttpError(422, "the image API flagged the result as unsafe");
   if (typeof image?.url !== "string" || !image.url.startsWith("https://")) {
@@ -121,35 +126,24 @@ async function requestImage(env, prompt, aspectRatio) {
   return image.url;
 }
 
-// The API's image links expire, so the image is copied to R2 straight away.
-async function downloadImage(url) {
-  const response = await fetchUpstream("the image download", url);
-  const contentType = (response.headers.get("Content-Type") ?? "").split(";")[0].trim();
-  if (!Object.hasOwn(IMAGE_EXTENSIONS, contentType)) {
-    throw new HttpError(502, `the generated image has an unsupported type: ${contentType || "none"}`);
+function parseJson(bytes) {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return null;
   }
-  if (Number(response.headers.get("Content-Length")) > MAX_IMAGE_BYTES) {
-    throw new HttpError(502, "the generated image is too large");
-  }
-  const bytes = await response.arrayBuffer();
-  if (bytes.byteLength > MAX_IMAGE_BYTES) throw new HttpError(502, "the generated image is too large");
-  return { bytes, contentType };
 }
 
-// An unreachable upstream and one answering with an error both become a 502.
-async function fetchUpstream(what, url, init) {
-  let response;
-  try {
-    response = await fetch(url, init);
-  } catch (error) {
-    console.error(`${what} is unreachable`, error);
-    throw new HttpError(502, `${what} is unavailable; try again`);
+// The API's image links expire, so the image is copied to R2 straight away.
+async function downloadImage(env, url) {
+  const what = "the image download";
+  const response = await fetchUpstream(env, what, url);
+  const contentType = (response.headers.get("Content-Type") ?? "").split(";")[0].trim();
+  if (!Object.hasOwn(IMAGE_EXTENSIONS, contentType)) {
+    await response.body?.cancel();
+    throw new HttpError(502, `the generated image has an unsupported type: ${contentType || "none"}`);
   }
-  if (!response.ok) {
-    console.error(`${what} answered`, response.status, await response.text());
-    throw new HttpError(502, `${what} failed; try again`);
-  }
-  return response;
+  return { bytes: await readUpstream(what, response, MAX_IMAGE_BYTES), contentType };
 }
 
 async function serveImage(bucket, key) {

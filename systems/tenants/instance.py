@@ -18,6 +18,9 @@ from .scripts import tenant_worker
 
 _HERE = Path(__file__).parent
 API_KEY_LENGTH = 40
+# How long image-gen waits for each call to the image API and for each image download before
+# answering 504: generating an image takes the API tens of seconds.
+UPSTREAM_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class TenantInstance(pulumi.ComponentResource):
                 plain_text("IMAGE_MODEL", args.image_model),
                 json_value("RATE_LIMITS", {model: limit.model_dump() for model, limit in instance.rate_limits.items()}),
                 plain_text("IMAGE_API_URL", args.image_api_url),
+                plain_text("UPSTREAM_TIMEOUT_MS", str(UPSTREAM_TIMEOUT_SECONDS * 1000)),
                 secret_text("IMAGE_API_KEY", args.image_api_key),
             ],
             child,

@@ -20,14 +20,15 @@ export function allowMethods(request, methods) {
 }
 
 // Only `application/json` is read: a form or `text/plain` POST is a "simple" request that a
-// browser sends cross-site without a CORS preflight, so the origin allow-list would never see
-// it. A body over `maxBytes` is refused by its Content-Length before it is read, and otherwise
-// as soon as the bytes streamed in pass the limit.
+// browser sends cross-site without a CORS preflight, so the origin allow-list would never see it.
 export async function readJsonObject(request, maxBytes) {
   const mediaType = (request.headers.get("Content-Type") ?? "").split(";")[0].trim().toLowerCase();
   if (mediaType !== "application/json") throw new HttpError(415, "Content-Type must be application/json");
-  if (Number(request.headers.get("Content-Length")) > maxBytes) throw tooLarge(maxBytes);
-  const bytes = await readAtMost(request.body, maxBytes);
+  const bytes = await readBounded(request, maxBytes, {
+    tooLarge: () => new HttpError(413, `request body must be at most ${maxBytes} bytes`),
+    // The client stopped sending before the end its Content-Length announced.
+    failed: () => new HttpError(400, "request body ended before it was complete"),
+  });
   let text;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -92,25 +93,32 @@ function roundedInteger(value, source) {
   return Number.isInteger(value) && !Number.isSafeInteger(value) && /^-?\d+$/.test(source);
 }
 
-async function readAtMost(stream, maxBytes) {
-  if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
+// The body of a request or a response, read whole: one whose Content-Length is over `maxBytes` is
+// refused with `tooLarge()` before a byte is read, any other as soon as the bytes streamed in pass
+// the limit, so no sender can make the worker hold more. A stream that fails (cut short, or past
+// its deadline) is refused with `failed(error)`.
+export async function readBounded(message, maxBytes, { tooLarge, failed }) {
+  if (!message.body) return new Uint8Array(0);
+  const reader = message.body.getReader();
+  if (Number(message.headers.get("Content-Length")) > maxBytes) {
+    await reader.cancel().catch(() => {});
+    throw tooLarge();
+  }
   const chunks = [];
   let size = 0;
   for (;;) {
     let chunk;
     try {
       chunk = await reader.read();
-    } catch {
-      // The client stopped sending before the end its Content-Length announced.
-      throw new HttpError(400, "request body ended before it was complete");
+    } catch (error) {
+      throw failed(error);
     }
     const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel();
-      throw tooLarge(maxBytes);
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
     }
     chunks.push(value);
   }
@@ -123,8 +131,54 @@ async function readAtMost(stream, maxBytes) {
   return bytes;
 }
 
-function tooLarge(maxBytes) {
-  return new HttpError(413, `request body must be at most ${maxBytes} bytes`);
+// A third party gets UPSTREAM_TIMEOUT_MS (a plain-text binding its system declares) to answer,
+// headers and body together, since a worker waiting on it holds its client waiting too. A call
+// that cannot be made or is answered with an error status is a 502, one still unanswered then a 504.
+export async function fetchUpstream(env, what, url, init = {}) {
+  const signal = AbortSignal.timeout(upstreamTimeoutMs(env));
+  let response;
+  try {
+    response = await fetch(url, { ...init, signal });
+  } catch (error) {
+    throw upstreamFailed(what, error);
+  }
+  if (!response.ok) {
+    const detail = await readUpstream(what, response, MAX_LOGGED_ERROR_BYTES).then(
+      (bytes) => new TextDecoder().decode(bytes),
+      () => "(unreadable or too long to log)",
+    );
+    console.error(`${what} answered`, response.status, detail);
+    throw new HttpError(502, `${what} failed; try again`);
+  }
+  return response;
+}
+
+const MAX_LOGGED_ERROR_BYTES = 4096;
+
+// The body of a response from `fetchUpstream`, at most `maxBytes` of it, within the call's deadline.
+export function readUpstream(what, response, maxBytes) {
+  return readBounded(response, maxBytes, {
+    tooLarge: () => new HttpError(502, `${what} answered with more than ${maxBytes} bytes`),
+    failed: (error) => upstreamFailed(what, error),
+  });
+}
+
+function upstreamTimeoutMs(env) {
+  const timeoutMs = Number(env.UPSTREAM_TIMEOUT_MS);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    console.error("UPSTREAM_TIMEOUT_MS is not a positive whole number of milliseconds");
+    throw new HttpError(500, "the worker's upstream timeout is misconfigured");
+  }
+  return timeoutMs;
+}
+
+function upstreamFailed(what, error) {
+  if (error?.name === "TimeoutError") {
+    console.error(`${what} did not answer in time`);
+    return new HttpError(504, `${what} did not answer in time; try again`);
+  }
+  console.error(`${what} is unreachable`, error);
+  return new HttpError(502, `${what} is unavailable; try again`);
 }
 
 // API_KEYS is a secret holding a JSON object of key name to key, so an instance

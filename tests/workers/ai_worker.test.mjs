@@ -18,6 +18,8 @@ const ADMIN_TOKEN = "admin-secret-for-tests";
 const EMAIL_API_KEY = "email-api-key-for-tests";
 const ALLOWED_ORIGIN = "https://app.orchestra.test";
 const LIMIT_PER_MINUTE = 3;
+const CLIENT_LIMIT_PER_MINUTE = 5;
+const RATE_LIMIT_PERIOD_SECONDS = 60;
 const VERSION = "version-of-the-uploaded-modules";
 // The worker's limit on a JSON body.
 const MAX_BODY_BYTES = 16 * 1024;
@@ -25,6 +27,9 @@ const knowledgeBase = JSON.parse(await readFile(systemPath("ai_worker/knowledge_
 
 const sentEmails = [];
 let emailApiStatus = 200;
+// While set, the email API takes requests and never answers them; each waits here until the end.
+let emailApiHangs = false;
+const unanswered = [];
 const chatCalls = [];
 let aiFailure = null;
 const index = fakeVectorIndex();
@@ -42,34 +47,48 @@ const ai = {
 };
 
 async function emailApi(request) {
+  if (emailApiHangs) return new Promise((resolve) => unanswered.push(resolve));
   sentEmails.push({ url: request.url, authorization: request.headers.get("Authorization"), body: await request.json() });
   return Response.json({ id: "email-id" }, { status: emailApiStatus });
 }
 
+// The worker as system.py declares it, with the given limits, period and upstream timeout.
+const aiWorker = (name, { limit, clientLimit, period, timeoutMs }) => ({
+  name,
+  compatibilityDate: COMPATIBILITY_DATE,
+  ...workerModules("ai_worker/worker.js", "ai_worker/knowledge_base.json"),
+  bindings: {
+    ALLOWED_ORIGINS: `${ALLOWED_ORIGIN}, https://admin.orchestra.test`,
+    EMAIL_API_URL: "https://email.test/emails",
+    EMAIL_FROM: "Orchestra <login@orchestra.test>",
+    LOGIN_LINK_URL: "https://app.orchestra.test/login",
+    RATE_LIMIT_PERIOD_SECONDS: String(period),
+    UPSTREAM_TIMEOUT_MS: String(timeoutMs),
+    ADMIN_TOKEN,
+    EMAIL_API_KEY,
+    VERSION,
+  },
+  d1Databases: { DB: `${name}-db` },
+  kvNamespaces: { AUTH_KV: `${name}-auth` },
+  ratelimits: {
+    CHAT_RATE_LIMITER: { simple: { limit, period } },
+    LOGIN_ADDRESS_RATE_LIMITER: { simple: { limit, period } },
+    LOGIN_CLIENT_RATE_LIMITER: { simple: { limit: clientLimit, period } },
+  },
+  wrappedBindings: { AI: { scriptName: "fake-ai" }, KNOWLEDGE_INDEX: { scriptName: "fake-vectorize" } },
+  outboundService: emailApi,
+});
+
 const mf = new Miniflare({
   workers: [
-    {
-      name: "ai-worker",
-      compatibilityDate: COMPATIBILITY_DATE,
-      ...workerModules("ai_worker/worker.js", "ai_worker/knowledge_base.json"),
-      bindings: {
-        ALLOWED_ORIGINS: `${ALLOWED_ORIGIN}, https://admin.orchestra.test`,
-        EMAIL_API_URL: "https://email.test/emails",
-        EMAIL_FROM: "Orchestra <login@orchestra.test>",
-        LOGIN_LINK_URL: "https://app.orchestra.test/login",
-        ADMIN_TOKEN,
-        EMAIL_API_KEY,
-        VERSION,
-      },
-      d1Databases: ["DB"],
-      kvNamespaces: ["AUTH_KV"],
-      ratelimits: {
-        CHAT_RATE_LIMITER: { simple: { limit: LIMIT_PER_MINUTE, period: 60 } },
-        LOGIN_RATE_LIMITER: { simple: { limit: LIMIT_PER_MINUTE, period: 60 } },
-      },
-      wrappedBindings: { AI: { scriptName: "fake-ai" }, KNOWLEDGE_INDEX: { scriptName: "fake-vectorize" } },
-      outboundService: emailApi,
-    },
+    aiWorker("ai-worker", {
+      limit: LIMIT_PER_MINUTE,
+      clientLimit: CLIENT_LIMIT_PER_MINUTE,
+      period: RATE_LIMIT_PERIOD_SECONDS,
+      timeoutMs: 10_000,
+    }),
+    // Waits 50 ms for the email API, and counts one request per 10 seconds.
+    aiWorker("ai-worker-impatient", { limit: 1, clientLimit: 1, period: 10, timeoutMs: 50 }),
     streamingClient("client", "ai-worker"),
     nodeBackedBinding("fake-ai", ai),
     nodeBackedBinding("fake-vectorize", index.binding),
@@ -80,9 +99,18 @@ let db;
 let kv;
 let emailCounter = 0;
 const freshEmail = () => `person${++emailCounter}@example.com`;
+let clientCounter = 0;
+// Each in a /64 of its own, since the worker counts an IPv6 client by its /64.
+const freshClient = () => ({ "CF-Connecting-IP": `2001:db8:${(++clientCounter).toString(16)}::1` });
 
+// From a client of its own unless the headers name one, so only tests of the per-client limit meet it.
 function post(path, body, headers = {}) {
-  return mf.dispatchFetch(`https://ai.orchestra.test${path}`, jsonRequest("POST", body, headers));
+  return mf.dispatchFetch(`https://ai.orchestra.test${path}`, jsonRequest("POST", body, { ...freshClient(), ...headers }));
+}
+
+async function postImpatiently(path, body) {
+  const worker = await mf.getWorker("ai-worker-impatient");
+  return worker.fetch(`https://ai.orchestra.test${path}`, jsonRequest("POST", body, freshClient()));
 }
 
 async function requestLink(email, headers = {}) {
@@ -117,9 +145,13 @@ before(async () => {
   kv = await mf.getKVNamespace("AUTH_KV");
   await applyMigrations(db, systemPath("ai_worker/migrations"));
 });
-after(() => mf.dispose());
+after(async () => {
+  for (const answer of unanswered) answer(new Response(null, { status: 204 }));
+  await mf.dispose();
+});
 beforeEach(() => {
   emailApiStatus = 200;
+  emailApiHangs = false;
   aiFailure = null;
 });
 
@@ -215,22 +247,81 @@ describe("POST /request-login-link", () => {
     assert.equal(response.headers.get("Allow"), "POST");
   });
 
-  test("answers 502 when the email API fails", async () => {
+  test("answers 502 when the email API fails, leaving no usable link", async () => {
     emailApiStatus = 500;
-    await assertError(await post("/request-login-link", { email: freshEmail() }), 502);
+    const email = freshEmail();
+    await assertError(await post("/request-login-link", { email }), 502);
+    assert.equal(sentEmails.at(-1).body.to, email);
+    assert.deepEqual(await loginRecords(email), []);
   });
 
-  test("limits requests per IP and address", async () => {
+  test("answers 504 when the email API does not answer in time, leaving no usable link", async () => {
+    emailApiHangs = true;
     const email = freshEmail();
-    const ip = { "CF-Connecting-IP": "198.51.100.7" };
+    const response = await postImpatiently("/request-login-link", { email });
+    assert.equal(await assertError(response, 504), "the email API did not answer in time; try again");
+    assert.ok(unanswered.length > 0);
+    const impatientKv = await mf.getKVNamespace("AUTH_KV", "ai-worker-impatient");
+    assert.deepEqual((await impatientKv.list({ prefix: "login:" })).keys, []);
+  });
+
+  test("limits requests per address, from however many clients", async () => {
+    const email = freshEmail();
     for (let i = 0; i < LIMIT_PER_MINUTE; i++) {
-      assert.equal((await post("/request-login-link", { email }, ip)).status, 202);
+      assert.equal((await post("/request-login-link", { email }, freshClient())).status, 202);
     }
-    const refused = await post("/request-login-link", { email }, ip);
+    const emailsBefore = sentEmails.length;
+    const refused = await post("/request-login-link", { email }, freshClient());
     await assertError(refused, 429);
-    assert.equal(refused.headers.get("Retry-After"), "60");
-    assert.equal((await post("/request-login-link", { email: freshEmail() }, ip)).status, 202);
-    assert.equal((await post("/request-login-link", { email }, { "CF-Connecting-IP": "198.51.100.8" })).status, 202);
+    assert.equal(refused.headers.get("Retry-After"), String(RATE_LIMIT_PERIOD_SECONDS));
+    assert.equal(sentEmails.length, emailsBefore);
+    assert.equal((await loginRecords(email)).length, LIMIT_PER_MINUTE);
+  });
+
+  test("limits requests per client, for however many addresses", async () => {
+    const client = freshClient();
+    for (let i = 0; i < CLIENT_LIMIT_PER_MINUTE; i++) {
+      assert.equal((await post("/request-login-link", { email: freshEmail() }, client)).status, 202);
+    }
+    const emailsBefore = sentEmails.length;
+    await assertError(await post("/request-login-link", { email: freshEmail() }, client), 429);
+    assert.equal(sentEmails.length, emailsBefore);
+    assert.equal((await post("/request-login-link", { email: freshEmail() }, freshClient())).status, 202);
+  });
+
+  test("counts the addresses of one IPv6 /64 as one client, and IPv4 addresses each apart", async () => {
+    const network = ["2001:DB8:ABCD:12::1", "2001:db8:abcd:12:ffff:ffff:ffff:ffff", "2001:db8:abcd:12::9:1", "2001:db8:abcd:0012::", "2001:db8:abcd:12:0:0:0:2"];
+    assert.equal(network.length, CLIENT_LIMIT_PER_MINUTE);
+    for (const ip of network) {
+      assert.equal((await post("/request-login-link", { email: freshEmail() }, { "CF-Connecting-IP": ip })).status, 202, ip);
+    }
+    await assertError(await post("/request-login-link", { email: freshEmail() }, { "CF-Connecting-IP": "2001:db8:abcd:12::77" }), 429);
+    assert.equal((await post("/request-login-link", { email: freshEmail() }, { "CF-Connecting-IP": "2001:db8:abcd:13::1" })).status, 202);
+    for (let i = 0; i <= CLIENT_LIMIT_PER_MINUTE; i++) {
+      assert.equal((await post("/request-login-link", { email: freshEmail() }, { "CF-Connecting-IP": `198.51.100.${i + 1}` })).status, 202);
+    }
+  });
+
+  test("spends nothing of an address's limit on a client refused for its own volume", async () => {
+    const client = freshClient();
+    for (let i = 0; i < CLIENT_LIMIT_PER_MINUTE; i++) await post("/request-login-link", { email: freshEmail() }, client);
+    const email = freshEmail();
+    for (let i = 0; i < LIMIT_PER_MINUTE; i++) await assertError(await post("/request-login-link", { email }, client), 429);
+    for (let i = 0; i < LIMIT_PER_MINUTE; i++) {
+      assert.equal((await post("/request-login-link", { email }, freshClient())).status, 202);
+    }
+  });
+
+  test("gives the limiters' period as Retry-After", async () => {
+    const email = freshEmail();
+    // At most one request per window is admitted, so a refusal comes within three.
+    let refused;
+    for (let i = 0; i < 3 && !refused; i++) {
+      const response = await postImpatiently("/request-login-link", { email });
+      if (response.status === 429) refused = response;
+    }
+    assert.equal(refused.headers.get("Retry-After"), "10");
+    assert.equal(await assertError(refused, 429), "too many requests; try again in 10 seconds");
   });
 });
 
@@ -436,7 +527,7 @@ describe("POST /api/chat", () => {
     }
     const refused = await chat(session, { message: "What is Orchestra?" });
     await assertError(refused, 429);
-    assert.equal(refused.headers.get("Retry-After"), "60");
+    assert.equal(refused.headers.get("Retry-After"), String(RATE_LIMIT_PERIOD_SECONDS));
   });
 
   test("counts no refused question against the user's limit", async () => {

@@ -57,7 +57,7 @@ describe("entries", () => {
     for (const key of Object.keys(values)) {
       assert.equal((await call("DELETE", `/config/${encodeURIComponent(key)}`)).status, 204);
     }
-    assert.deepEqual(await (await call("GET", "/config")).json(), { entries: [] });
+    assert.deepEqual(await (await call("GET", "/config")).json(), { entries: [], next_cursor: null });
   });
 
   test("replacing an entry keeps its creation time", async () => {
@@ -248,6 +248,83 @@ describe("API key", () => {
       } finally {
         await misconfigured.dispose();
       }
+    });
+  }
+});
+
+describe("GET /config pages", () => {
+  // An instance of its own, so the entries other tests write do not move the pages.
+  const paged = configService(JSON.stringify({ primary: API_KEY }));
+  const MAX_PAGE_SIZE = 100;
+  const ENTRY_COUNT = 2 * MAX_PAGE_SIZE + 50;
+  const keys = Array.from({ length: ENTRY_COUNT }, (_, i) => `entry.${String(i).padStart(4, "0")}`);
+  const list = async (query = "") => paged.dispatchFetch(`https://config.acme.test/config${query}`, { headers: { "X-API-Key": API_KEY } });
+
+  before(async () => {
+    const db = await paged.getD1Database("DB");
+    await applyMigrations(db, systemPath("tenants/migrations/config"));
+    const insert = db.prepare("INSERT INTO config_entries (key, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)");
+    await db.batch(keys.map((key, i) => insert.bind(key, JSON.stringify({ i }), "2026-05-01T00:00:00.000Z")));
+  });
+  after(() => paged.dispose());
+
+  async function walk(query) {
+    const pages = [];
+    let cursor = null;
+    do {
+      const response = await list(`?${query}${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`);
+      assert.equal(response.status, 200);
+      const page = await response.json();
+      pages.push(page.entries);
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+    return pages;
+  }
+
+  test(`answers at most ${MAX_PAGE_SIZE} entries at once, however many there are`, async () => {
+    const page = await (await list()).json();
+    assert.deepEqual(page.entries.map((entry) => entry.key), keys.slice(0, MAX_PAGE_SIZE));
+    assert.equal(page.next_cursor, keys[MAX_PAGE_SIZE - 1]);
+  });
+
+  test("walks every entry once, in key order, with the default page size or a smaller one", async () => {
+    for (const [query, sizes] of [
+      ["", [100, 100, 50]],
+      ["limit=100", [100, 100, 50]],
+      ["limit=99", [99, 99, 52]],
+    ]) {
+      const pages = await walk(query);
+      assert.deepEqual(pages.map((page) => page.length), sizes);
+      assert.deepEqual(pages.flat().map((entry) => entry.key), keys);
+    }
+    const pages = await walk("limit=7");
+    assert.equal(pages.length, Math.ceil(ENTRY_COUNT / 7));
+    assert.deepEqual(pages.flat().map(({ key, value }) => [key, value.i]), keys.map((key, i) => [key, i]));
+  });
+
+  test("ends with a null cursor when the last page is exactly full", async () => {
+    const page = await (await list(`?limit=50&cursor=${keys[ENTRY_COUNT - 51]}`)).json();
+    assert.equal(page.entries.length, 50);
+    assert.equal(page.next_cursor, null);
+  });
+
+  for (const query of [
+    "limit=0",
+    "limit=101",
+    "limit=-1",
+    "limit=1.5",
+    "limit=1e2",
+    "limit=010",
+    "limit=",
+    "limit=abc",
+    "limit=5&limit=6",
+    "cursor=",
+    "cursor=a%20b",
+    `cursor=${"x".repeat(129)}`,
+    "cursor=a&cursor=b",
+  ]) {
+    test(`rejects ?${query.slice(0, 30)} with 400`, async () => {
+      await assertError(await list(`?${query}`), 400);
     });
   }
 });

@@ -10,8 +10,13 @@ const IMAGE_API_KEY = "ideogram-key-for-tests";
 const IMAGE_API_URL = "https://api.ideogram.test/v1/ideogram-v3/generate";
 const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");
 
+const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+
 const imageApiCalls = [];
 let imageApi;
+// Requests the fake image API or image host never answers; each waits here until the end.
+const unanswered = [];
+const never = () => new Promise((resolve) => unanswered.push(resolve));
 
 // The image API and the host of its generated images.
 async function outside(request) {
@@ -29,7 +34,7 @@ const defaultImageApi = {
   download: () => new Response(PNG, { headers: { "Content-Type": "image/png" } }),
 };
 
-const imageGen = (name, instanceId, rpm, model = "ideogram-v3", tpm = 100_000) => ({
+const imageGen = (name, instanceId, rpm, model = "ideogram-v3", tpm = 100_000, { timeoutMs = 10_000, outboundService = outside } = {}) => ({
   name,
   compatibilityDate: COMPATIBILITY_DATE,
   ...workerModules("tenants/image_gen.js"),
@@ -40,12 +45,52 @@ const imageGen = (name, instanceId, rpm, model = "ideogram-v3", tpm = 100_000) =
     INSTANCE_ID: instanceId,
     IMAGE_MODEL: model,
     RATE_LIMITS: { "ideogram-v3": { rpm, tpm } },
+    UPSTREAM_TIMEOUT_MS: String(timeoutMs),
     VERSION: `version-of-${name}`,
   },
   r2Buckets: { IMAGES: `images-${instanceId}` },
   serviceBindings: { RATE_LIMITER: "rate-limiter" },
-  outboundService: outside,
+  outboundService,
 });
+
+// An image API and image host inside workerd, so a test sees how much of an image the worker
+// reads: the API links to /<prompt>; /endless streams bytes as they are pulled, /declared-too-large
+// announces more than the limit and sends nothing, and GET /pulled reports the bytes streamed.
+const imageHost = {
+  name: "image-host",
+  modules: true,
+  compatibilityDate: COMPATIBILITY_DATE,
+  script: `
+    let pulled = 0;
+    export default {
+      async fetch(request) {
+        const { pathname } = new URL(request.url);
+        if (request.method === "POST") {
+          const prompt = (await request.formData()).get("prompt");
+          return Response.json({ data: [{ url: "https://ideogram.test/" + prompt, is_image_safe: true }] });
+        }
+        if (pathname === "/pulled") return Response.json({ pulled });
+        const headers = { "Content-Type": "image/png" };
+        if (pathname === "/declared-too-large") {
+          const length = ${MAX_IMAGE_BYTES} + 1;
+          const { readable, writable } = new FixedLengthStream(length);
+          const writer = writable.getWriter();
+          // A byte every 100 ms: the whole image would take longer than any worker waits.
+          const trickle = setInterval(() => writer.write(new Uint8Array(1)).catch(() => clearInterval(trickle)), 100);
+          // Named as well, since a service binding's answer does not carry the stream's length as a header.
+          return new Response(readable, { headers: { ...headers, "Content-Length": String(length) } });
+        }
+        pulled = 0;
+        const chunk = new Uint8Array(64 * 1024);
+        return new Response(new ReadableStream({
+          pull(controller) {
+            pulled += chunk.byteLength;
+            controller.enqueue(chunk);
+          },
+        }), { headers });
+      },
+    };`,
+};
 
 const mf = new Miniflare({
   workers: [
@@ -53,6 +98,10 @@ const mf = new Miniflare({
     imageGen("image-gen-globex-prod", "globex-prod", 1),
     imageGen("image-gen-unlisted-model", "acme-dev", 1000, "unlisted-model"),
     imageGen("image-gen-initech-small", "initech-small", 1000, "ideogram-v3", 100),
+    imageGen("image-gen-impatient", "impatient", 1000, "ideogram-v3", 100_000, { timeoutMs: 50 }),
+    imageGen("image-gen-untimed", "untimed", 1000, "ideogram-v3", 100_000, { timeoutMs: "" }),
+    imageGen("image-gen-streaming", "streaming", 1000, "ideogram-v3", 100_000, { outboundService: "image-host" }),
+    imageHost,
     {
       name: "rate-limiter",
       compatibilityDate: COMPATIBILITY_DATE,
@@ -61,7 +110,10 @@ const mf = new Miniflare({
     },
   ],
 });
-after(() => mf.dispose());
+after(async () => {
+  for (const answer of unanswered) answer(new Response(null, { status: 204 }));
+  await mf.dispose();
+});
 beforeEach(() => {
   imageApi = { ...defaultImageApi };
 });
@@ -166,6 +218,44 @@ describe("POST /generate", () => {
     await assertError(await generate({ prompt: "a cat" }), 502);
     imageApi.download = () => new Response("<html>", { headers: { "Content-Type": "text/html" } });
     await assertError(await generate({ prompt: "a cat" }), 502);
+  });
+
+  test("answers 502 to an image API answer longer than any list of links", async () => {
+    const padding = "x".repeat(64 * 1024);
+    imageApi.generate = () => Response.json({ data: [{ url: "https://ideogram.test/ephemeral/image.png", is_image_safe: true }], padding });
+    assert.match(await assertError(await generate({ prompt: "a cat" }), 502), /the image API answered with more than 65536 bytes/);
+  });
+
+  for (const step of ["generate", "download"]) {
+    test(`answers 504 when the image ${step} does not answer in time, storing nothing`, async () => {
+      imageApi[step] = never;
+      const response = await generate({ prompt: "a cat" }, undefined, mf.getWorker("image-gen-impatient"));
+      assert.match(await assertError(response, 504), /did not answer in time/);
+      const { objects } = await (await mf.getR2Bucket("IMAGES", "image-gen-impatient")).list();
+      assert.deepEqual(objects, []);
+    });
+  }
+
+  test("answers 500 without calling the image API when its timeout is not a number of milliseconds", async () => {
+    const calls = imageApiCalls.length;
+    const response = await generate({ prompt: "a cat" }, undefined, mf.getWorker("image-gen-untimed"));
+    assert.equal(await assertError(response, 500), "the worker's upstream timeout is misconfigured");
+    assert.equal(imageApiCalls.length, calls);
+  });
+
+  test("refuses an image whose Content-Length is over the limit without reading it", async () => {
+    // Nothing is ever sent: a worker that read the body first would wait out its timeout instead.
+    const response = await generate({ prompt: "declared-too-large" }, undefined, mf.getWorker("image-gen-streaming"));
+    assert.match(await assertError(response, 502), /answered with more than 20971520 bytes/);
+  });
+
+  test("stops reading an image once it passes the limit, storing nothing", async () => {
+    const response = await generate({ prompt: "endless" }, undefined, mf.getWorker("image-gen-streaming"));
+    assert.match(await assertError(response, 502), /answered with more than 20971520 bytes/);
+    const { pulled } = await (await (await mf.getWorker("image-host")).fetch("https://ideogram.test/pulled")).json();
+    assert.ok(pulled < MAX_IMAGE_BYTES + 4 * 1024 * 1024, `pulled ${pulled} bytes`);
+    const { objects } = await (await mf.getR2Bucket("IMAGES", "image-gen-streaming")).list();
+    assert.deepEqual(objects, []);
   });
 
   test("rejects other methods with 405", async () => {

@@ -28,9 +28,15 @@ def build(protect: bool) -> None:
             email_api_key=pulumi.Output.secret("email-key-value"),
             chat_requests_per_minute=20,
             login_requests_per_minute=5,
+            login_client_requests_per_minute=12,
             rate_limit_namespace_base=1000,
         ),
     )
+
+
+def bindings_by_name(plan: Plan) -> dict[str, dict]:
+    script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
+    return {binding["name"]: binding for binding in script["bindings"]}
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -61,7 +67,10 @@ def test_bindings_are_exactly_what_the_script_reads(plan: Plan) -> None:
         "KNOWLEDGE_INDEX": "vectorize",
         "AI": "ai",
         "CHAT_RATE_LIMITER": "ratelimit",
-        "LOGIN_RATE_LIMITER": "ratelimit",
+        "LOGIN_ADDRESS_RATE_LIMITER": "ratelimit",
+        "LOGIN_CLIENT_RATE_LIMITER": "ratelimit",
+        "RATE_LIMIT_PERIOD_SECONDS": "plain_text",
+        "UPSTREAM_TIMEOUT_MS": "plain_text",
         "ALLOWED_ORIGINS": "plain_text",
         "LOGIN_LINK_URL": "plain_text",
         "EMAIL_FROM": "plain_text",
@@ -71,9 +80,30 @@ def test_bindings_are_exactly_what_the_script_reads(plan: Plan) -> None:
         "VERSION": "plain_text",
     }
     assert by_name["EMAIL_API_KEY"]["text"] == SECRET and by_name["ADMIN_TOKEN"]["text"] == SECRET
-    assert by_name["CHAT_RATE_LIMITER"]["simple"] == {"limit": 20, "period": 60}
-    assert by_name["LOGIN_RATE_LIMITER"]["namespaceId"] == "1001"
     assert "email-key-value" not in plan.to_json()
+
+
+def test_each_limiter_has_its_own_namespace_and_limit(plan: Plan) -> None:
+    by_name = bindings_by_name(plan)
+    limiters = {
+        name: (b["namespaceId"], b["simple"]["limit"]) for name, b in by_name.items() if b["type"] == "ratelimit"
+    }
+    assert limiters == {
+        "CHAT_RATE_LIMITER": ("1000", 20),
+        "LOGIN_ADDRESS_RATE_LIMITER": ("1001", 5),
+        "LOGIN_CLIENT_RATE_LIMITER": ("1002", 12),
+    }
+
+
+def test_the_worker_reads_the_period_every_limiter_counts_over(plan: Plan) -> None:
+    by_name = bindings_by_name(plan)
+    periods = {b["simple"]["period"] for b in by_name.values() if b["type"] == "ratelimit"}
+    assert periods == {int(by_name["RATE_LIMIT_PERIOD_SECONDS"]["text"])}
+
+
+def test_the_email_api_gets_a_bounded_time_to_answer(plan: Plan) -> None:
+    by_name = bindings_by_name(plan)
+    assert by_name["UPSTREAM_TIMEOUT_MS"]["text"] == "10000"
 
 
 def test_knowledge_base_ships_with_the_script(plan: Plan) -> None:

@@ -146,11 +146,13 @@ def test_image_gen_bindings(plan: Plan) -> None:
         "IMAGE_MODEL": "plain_text",
         "RATE_LIMITS": "json",
         "IMAGE_API_URL": "plain_text",
+        "UPSTREAM_TIMEOUT_MS": "plain_text",
         "IMAGE_API_KEY": "secret_text",
         "VERSION": "plain_text",
     }
     assert globex["INSTANCE_ID"]["text"] == "globex"
     assert globex["IMAGE_MODEL"]["text"] == "ideogram-v3"
+    assert globex["UPSTREAM_TIMEOUT_MS"]["text"] == "60000"
     assert json.loads(globex["RATE_LIMITS"]["json"]) == {
         "ideogram-v3": {"rpm": 30, "tpm": 60000},
         "llama-3": {"rpm": 5, "tpm": 500},
