@@ -320,6 +320,13 @@ def _invalid_base64(build: Build, clock: FrozenClock) -> dict[str, Any]:
     return event
 
 
+def _base64_outside_ascii(build: Build, clock: FrozenClock) -> dict[str, Any]:
+    event = build(PLAN)
+    event["body"] = "é" + event["body"]
+    event["isBase64Encoded"] = True
+    return event
+
+
 def _signed(payload: Any, **options: Any) -> Callable[[Build, FrozenClock], dict[str, Any]]:
     return lambda build, clock: build(payload, **options)
 
@@ -356,6 +363,7 @@ REJECTED = [
     ("stale timestamp", _signed_at(-301), 401, "more than 5 minutes"),
     ("future timestamp", _signed_at(301), 401, "more than 5 minutes"),
     ("body not base64", _invalid_base64, 400, "not valid base64"),
+    ("base64 body outside ASCII", _base64_outside_ascii, 400, "not valid base64"),
     ("body not JSON", _signed(b"plan octo-org/widgets"), 400, "not valid JSON"),
     ("body not an object", _signed(b"[1, 2]"), 400, "must be a JSON object"),
     ("unknown interaction type", _signed(_changed(type=3)), 400, "unsupported interaction type"),
