@@ -4,7 +4,8 @@
   and the worker tells the repository's channel.
 - ``workflow_run`` completed: the task the workflow ran for is recorded as succeeded or failed,
   and the worker finishes the run once every task has. The dispatched workflow names its run
-  ``orchestra <run id> #<issue>`` (its ``run-name``), which arrives as ``display_title``.
+  ``orchestra <run id> #<issue>`` (its ``run-name``), which arrives as ``display_title``; only a
+  ``workflow_dispatch`` run of the repository's configured workflow file counts.
 
 A delivery is a duplicate when its signed body was processed before, under whatever
 ``X-GitHub-Delivery`` id (which GitHub does not sign): the body's digest is written in the
@@ -136,6 +137,11 @@ def _workflow_run(delivery: Mapping[str, Any], seen: str) -> Response:
         raise HttpError(400, "workflow_run.conclusion must be a short string")
     if repository is None:
         return _ignored("the repository is not one the orchestrator serves")
+    # The run name alone proves nothing: a pull request's title names the runs of its checks, so
+    # anyone who opens one could name a task. Only the configured workflow, dispatched, reports.
+    dispatched = workflow_run.get("event") == "workflow_dispatch"
+    if not dispatched or workflow_run.get("path") != f".github/workflows/{repository.workflow}":
+        return _ignored(f"only runs of {repository.workflow} dispatched by the orchestrator are recorded")
     store = RunStore.from_environment()
     run = store.get_run(run_id)
     if run is None or run.repository != repository.name:

@@ -8,7 +8,7 @@ import pytest
 
 from systems.orchestrator.handlers.run_store import Outcome, RunStore, Task, body_digest, run_id_for
 from tests.systems.orchestrator.handlers.conftest import WorkQueue
-from tests.systems.orchestrator.handlers.support import REPOSITORY, START, WEBHOOK_PARAMETER, FrozenClock
+from tests.systems.orchestrator.handlers.support import REPOSITORY, START, WEBHOOK_PARAMETER, WORKFLOW, FrozenClock
 
 Build = Callable[..., dict[str, Any]]
 Call = Callable[[Mapping[str, Any]], tuple[int, Any]]
@@ -43,6 +43,8 @@ def completed(run_id: str, issue: int, conclusion: str = "success", workflow_run
             "display_title": f"orchestra {run_id} #{issue}",
             "conclusion": conclusion,
             "html_url": "https://evil.example/phish",
+            "event": "workflow_dispatch",
+            "path": f".github/workflows/{WORKFLOW}",
         },
         "repository": {"full_name": REPOSITORY},
         "sender": {"login": "hubot"},
@@ -150,6 +152,39 @@ def test_a_completed_workflow_run_records_its_task_by_the_run_id_it_carries(
         200,
         {"duplicate": True},
     )
+
+
+def _run_of(run_id: str, issue: int, **workflow_run: Any) -> dict[str, Any]:
+    sent = completed(run_id, issue)
+    sent["workflow_run"] |= workflow_run
+    return sent
+
+
+@pytest.mark.parametrize(
+    "impostor",
+    [
+        # An outsider's pull request titled like a task: its checks' runs carry that title.
+        _run_of(FIRST_RUN, 7, event="pull_request", path=".github/workflows/ci.yml"),
+        _run_of(FIRST_RUN, 7, event="pull_request"),
+        _run_of(FIRST_RUN, 7, path=".github/workflows/other.yml"),
+        _run_of(FIRST_RUN, 7, path=None, event=None),
+    ],
+    ids=["pull request checks", "pull request run of the workflow", "another workflow", "no event or path"],
+)
+def test_a_run_named_like_a_task_but_not_the_dispatched_workflow_records_nothing(
+    github_request: Build, call_github: Call, runs_table: Any, work: WorkQueue, impostor: dict[str, Any]
+) -> None:
+    call_github(github_request("issues", LABELED_READY))
+    RunStore.from_environment().approve(FIRST_RUN, REPOSITORY, by="nelly", now=START)
+    work.bodies()
+    items = runs_table.scan()["Items"]
+
+    status_code, reply = call_github(github_request("workflow_run", impostor, delivery_id="impostor"))
+
+    assert (status_code, reply["ignored"]) == (202, True)
+    assert f"only runs of {WORKFLOW}" in reply["reason"]
+    assert runs_table.scan()["Items"] == items
+    assert work.count() == 0
 
 
 @pytest.mark.parametrize(
