@@ -316,21 +316,32 @@ class RunStore:
     def complete(
         self, run_id: str, key: str, *, now: datetime, task: tuple[int, TaskState, str | None] | None = None
     ) -> None:
-        """Record effect ``key`` as done, and with it a task's new state (and why it failed, if it did)."""
+        """Record effect ``key`` as done, and with it a task's new state (and why it failed, if it did).
+
+        The task's state is set only while it is still pending: a workflow run can complete, and
+        its result be recorded, before the dispatch that started it is.
+        """
         names = {"#key": key}
         values: dict[str, Any] = {":at": _timestamp(now)}
-        assignments = ["effects.#key = :at"]
         if task is not None:
             issue, state, note = task
-            names |= {"#issue": str(issue), "#state": "state"}
-            values |= {":state": state}
-            assignments.append("tasks.#issue.#state = :state")
+            assignments = ["effects.#key = :at", "tasks.#issue.#state = :state"]
+            task_values = values | {":state": state, ":pending": "pending"}
             if note is not None:
-                values[":note"] = note
+                task_values[":note"] = note
                 assignments.append("tasks.#issue.note = :note")
+            outcome = self._update(
+                run_id,
+                "SET " + ", ".join(assignments) + " REMOVE claims.#key",
+                "tasks.#issue.#state = :pending",
+                names | {"#issue": str(issue), "#state": "state"},
+                task_values,
+            )
+            if outcome is Outcome.DONE:
+                return
         self._table.update_item(
             Key={"run_id": run_id},
-            UpdateExpression="SET " + ", ".join(assignments) + " REMOVE claims.#key",
+            UpdateExpression="SET effects.#key = :at REMOVE claims.#key",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )

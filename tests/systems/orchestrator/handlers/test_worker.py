@@ -1,5 +1,6 @@
 import json
 import logging
+from typing import Any
 
 import boto3
 import pytest
@@ -116,6 +117,28 @@ def test_approve_dispatches_and_comments_once_per_task_even_when_delivered_twice
     assert {number: t.state for number, t in run.tasks.items()} == {7: "dispatched", 8: "dispatched"}
     assert run.effects == {"dispatch:7", "dispatch:8", "comment:7", "comment:8"}
     assert discord.replies[TOKEN][-1].splitlines()[0] == f"Run `{RUN_ID}` for {REPOSITORY} is running:"
+
+
+def test_a_workflow_run_that_reports_before_its_dispatch_is_recorded_keeps_its_result(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    accept_dispatch = github._dispatch
+
+    def dispatch_and_report(*request: Any) -> Reply:
+        answer = accept_dispatch(*request)
+        # What the webhook records when the workflow completes before the worker goes on.
+        store.record_result(RUN_ID, 7, succeeded=True, result_url="https://ci/7", now=START)
+        return answer
+
+    github._dispatch = dispatch_and_report  # type: ignore[method-assign]
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.tasks[7].state == "succeeded" and run.status == "succeeded"
+    assert [channel for channel, _ in discord.posts] == [CHANNEL]
 
 
 def test_a_workflow_github_refuses_fails_its_task_and_a_run_with_nothing_left_finishes(
