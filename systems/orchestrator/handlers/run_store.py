@@ -36,6 +36,8 @@ FINISHED: tuple[Status, ...] = ("succeeded", "failed")
 TASK_FINISHED: tuple[TaskState, ...] = ("succeeded", "failed")
 RECENT_RUNS_INDEX = "recent_runs"
 DEFAULT_TTL_DAYS = 90
+# Writes of one transaction that lost a race with another request for the same items.
+TRANSACTION_ATTEMPTS = 3
 # Tasks one run may hold: keeps an item far below DynamoDB's 400 KB and a plan readable.
 MAX_TASKS = 50
 
@@ -418,19 +420,26 @@ class RunStore:
             marker = {"run_id": f"seen#{seen}", "expires_at": self._expiry(now)}
             items.append({"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(run_id)"}})
         for_table = [{kind: {"TableName": self._table.name, **write} for kind, write in item.items()} for item in items]
-        try:
-            self._client.transact_write_items(TransactItems=for_table)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
-            if not failed:
-                raise
-            if seen is not None and len(items) - 1 in failed:
-                return Outcome.DUPLICATE
-            return Outcome.CONFLICT if conflict_at in failed else Outcome.DUPLICATE
-        return Outcome.DONE
+        attempt = 1
+        while True:
+            try:
+                self._client.transact_write_items(TransactItems=for_table)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+                if not failed:
+                    # Another request wrote one of the items at the same moment; nothing was written,
+                    # and the conditions are checked afresh on the next attempt.
+                    if "TransactionConflict" in reasons and attempt < TRANSACTION_ATTEMPTS:
+                        attempt += 1
+                        continue
+                    raise
+                if seen is not None and len(items) - 1 in failed:
+                    return Outcome.DUPLICATE
+                return Outcome.CONFLICT if conflict_at in failed else Outcome.DUPLICATE
+            return Outcome.DONE
 
     def _expiry(self, now: datetime) -> int:
         return int((now + self._ttl).timestamp())

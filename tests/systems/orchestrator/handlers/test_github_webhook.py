@@ -5,8 +5,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from systems.orchestrator.handlers.run_store import Outcome, RunStore, Task, body_digest, run_id_for
+from systems.orchestrator.handlers import run_store
+from systems.orchestrator.handlers.run_store import MAX_TASKS, Outcome, RunStore, Task, body_digest, run_id_for
 from tests.systems.orchestrator.handlers.conftest import WorkQueue
 from tests.systems.orchestrator.handlers.support import REPOSITORY, START, WEBHOOK_PARAMETER, WORKFLOW, FrozenClock
 
@@ -130,6 +132,74 @@ def test_a_new_labelling_of_an_issue_already_in_the_run_is_ignored(
     status_code, reply = call_github(github_request("issues", relabelled, delivery_id="relabel"))
 
     assert (status_code, reply["ignored"]) == (202, True)
+    assert work.count() == 0
+
+
+def test_ready_issues_labelled_at_the_same_moment_all_join_one_run(
+    github_request: Build, call_github: Call, work: WorkQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_github(github_request("issues", LABELED_READY))
+    read_open_run = RunStore.open_run_id
+    reads: list[str] = []
+
+    def read_before_the_first_delivery_wrote(store: RunStore, repository: str) -> str | None:
+        # The second delivery read the repository's open run before the first one had written it.
+        reads.append(repository)
+        return None if len(reads) == 1 else read_open_run(store, repository)
+
+    monkeypatch.setattr(RunStore, "open_run_id", read_before_the_first_delivery_wrote)
+
+    assert call_github(github_request("issues", labeled(8), delivery_id="second")) == (
+        201,
+        {"run_id": FIRST_RUN, "duplicate": False},
+    )
+
+    assert sorted(RunStore.from_environment().get_run(FIRST_RUN).tasks) == [7, 8]  # type: ignore[union-attr]
+    assert [body.get("issue") for body in work.bodies()] == [7, 8]
+
+
+def test_a_write_that_meets_a_concurrent_transaction_is_tried_again(
+    github_request: Build, call_github: Call, work: WorkQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_github(github_request("issues", LABELED_READY))
+    client = run_store._dynamodb().meta.client
+    transact = client.transact_write_items
+    conflicts = [
+        ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+    ]
+
+    def conflict_once(**request: Any) -> Any:
+        if conflicts:
+            raise conflicts.pop()
+        return transact(**request)
+
+    monkeypatch.setattr(client, "transact_write_items", conflict_once)
+
+    assert call_github(github_request("issues", labeled(8), delivery_id="second"))[0] == 201
+
+    assert conflicts == []
+    assert sorted(RunStore.from_environment().get_run(FIRST_RUN).tasks) == [7, 8]  # type: ignore[union-attr]
+
+
+def test_a_ready_issue_finding_the_open_run_full_is_ignored(
+    github_request: Build, call_github: Call, runs_table: Any, work: WorkQueue
+) -> None:
+    full = [Task(n, f"Issue {n}", f"https://github.com/{REPOSITORY}/issues/{n}") for n in range(100, 100 + MAX_TASKS)]
+    RunStore.from_environment().propose(
+        run_id=FIRST_RUN, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=full
+    )
+    items = runs_table.scan()["Items"]
+
+    status_code, reply = call_github(github_request("issues", LABELED_READY))
+
+    assert (status_code, reply["reason"]) == (202, f"run {FIRST_RUN} already holds {MAX_TASKS} issues")
+    assert runs_table.scan()["Items"] == items
     assert work.count() == 0
 
 
