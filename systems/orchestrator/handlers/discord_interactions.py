@@ -22,7 +22,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from . import access, clock, http_api, payload, work_queue
+from . import access, clock, discord_text, http_api, payload, work_queue
 from .commands import InvalidCommand, PlanCommand, RunCommand, StatusCommand, parse_command
 from .http_api import Event, HttpError, Response
 from .run_store import Outcome, Run, RunStore, run_id_for
@@ -221,7 +221,7 @@ def _deferred() -> Response:
 
 def _message(content: str, *, ephemeral: bool = False) -> Response:
     # Content echoes user input; never let it ping anyone.
-    data: dict[str, Any] = {"content": content, "allowed_mentions": {"parse": []}}
+    data: dict[str, Any] = {"content": discord_text.fitted(content), "allowed_mentions": {"parse": []}}
     if ephemeral:
         data["flags"] = EPHEMERAL
     return http_api.json_response(200, {"type": CHANNEL_MESSAGE_WITH_SOURCE, "data": data})

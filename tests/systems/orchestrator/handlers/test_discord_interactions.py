@@ -175,6 +175,20 @@ def test_status_shows_one_run_with_its_tasks_and_history(discord_request: Build,
     ]
 
 
+def test_status_of_a_run_too_long_for_one_message_is_cut_to_what_discord_accepts(
+    discord_request: Build, call_discord: Call
+) -> None:
+    titles = [f"{issue} " + "x" * 250 for issue in range(1, 51)]
+    proposed_run(tasks=tuple(Task(issue, title, f"https://x/{issue}") for issue, title in enumerate(titles, 1)))
+
+    status_code, reply = call_discord(discord_request(interaction("status", {"run_id": RUN_ID})))
+
+    assert status_code == 200
+    shown = content(reply)
+    assert len(shown) == 2000 and shown.endswith("…")
+    assert shown.startswith(f"`{RUN_ID}` proposed: {REPOSITORY}, 50 issue(s)")
+
+
 def test_status_lists_the_guilds_recent_runs_newest_first(
     discord_request: Build, call_discord: Call, frozen_clock: FrozenClock
 ) -> None:
