@@ -10,12 +10,15 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from . import clock, rest
 from .api_urls import GITHUB_API_URL
+from .payload import MAX_ISSUE_NUMBER
 from .secret_values import read_secret
+
+_T = TypeVar("_T")
 
 _API_VERSION = "2022-11-28"
 # GitHub refuses App tokens that live longer than 10 minutes, or whose start is in its future.
@@ -59,9 +62,7 @@ class GitHub:
             f"/repos/{self.repository}/issues?state=open&labels={quote(label)}&sort=created&direction=asc&per_page=100",
             what="list ready issues",
         )
-        found = [
-            Issue(item["number"], item["title"], item["html_url"]) for item in issues if "pull_request" not in item
-        ]
+        found = [_issue(item) for item in _objects(issues, "list ready issues") if "pull_request" not in item]
         return found[:limit]
 
     def dispatch(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
@@ -80,12 +81,13 @@ class GitHub:
     def merged_pull_request(self, branch: str) -> str | None:
         """The link to the merged pull request from ``branch`` of this repository, or None."""
         owner = self.repository.split("/", 1)[0]
+        what = f"find the pull request of {branch}"
         pulls = self._call(
             "GET",
             f"/repos/{self.repository}/pulls?state=closed&head={quote(f'{owner}:{branch}', safe='')}&per_page=10",
-            what=f"find the pull request of {branch}",
+            what=what,
         )
-        merged = [pull["html_url"] for pull in pulls if pull.get("merged_at")]
+        merged = [str(pull.get("html_url")) for pull in _objects(pulls, what) if pull.get("merged_at")]
         return merged[0] if merged else None
 
     def close_issue(self, issue: int) -> None:
@@ -131,17 +133,18 @@ class GitHub:
         )
         if installation.status != 200:
             raise GitHubRefused("find the App installation", installation.status, _message(installation.body))
+        installation_id = _field(installation.body, "id", int, "find the App installation")
         name = self.repository.split("/", 1)[1]
         minted = rest.call(
             "POST",
-            f"{self._api_url}/app/installations/{installation.body['id']}/access_tokens",
+            f"{self._api_url}/app/installations/{installation_id}/access_tokens",
             app_headers,
             {"repositories": [name]},
             what="mint an installation token",
         )
         if minted.status != 201:
             raise GitHubRefused("mint an installation token", minted.status, _message(minted.body))
-        return minted.body["token"]
+        return _field(minted.body, "token", str, "mint an installation token")
 
 
 _HEADERS = {
@@ -149,6 +152,34 @@ _HEADERS = {
     "X-GitHub-Api-Version": _API_VERSION,
     "User-Agent": "orchestra-orchestrator",
 }
+
+
+def _objects(body: object, what: str) -> list[Mapping[str, Any]]:
+    """The list of JSON objects GitHub documents for ``what``.
+
+    Anything else (an HTML page from a proxy, a body cut short) is no answer at all: the
+    message is tried again later, as after a 5xx.
+    """
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        raise rest.Unavailable(f"{what}: GitHub's answer is not a list of objects")
+    return body
+
+
+def _field(body: object, name: str, kind: type[_T], what: str) -> _T:
+    value = body.get(name) if isinstance(body, dict) else None
+    # bool is an int in Python but never a JSON number.
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise rest.Unavailable(f"{what}: GitHub's answer has no {name}")
+    return value
+
+
+def _issue(item: Mapping[str, Any]) -> Issue:
+    number = item.get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_ISSUE_NUMBER:
+        raise rest.Unavailable("list ready issues: GitHub's answer has an issue without a number")
+    title = _field(item, "title", str, "list ready issues")
+    url = _field(item, "html_url", str, "list ready issues")
+    return Issue(number, title, url)
 
 
 def _message(body: object) -> str:

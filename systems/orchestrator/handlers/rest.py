@@ -4,7 +4,8 @@ Retried, with exponential backoff: 5xx answers, connection failures, and rate li
 and GitHub's secondary rate limit: a 403 that carries ``Retry-After``), waiting what
 ``Retry-After`` says. The wait is capped so a worker never sleeps through its own timeout;
 a request still refused after the retries raises ``Unavailable`` and the queue message is
-retried later. Other answers are returned to the caller to interpret.
+retried later, as does an answer larger than ``MAX_ANSWER_BYTES``. Other answers are returned
+to the caller to interpret.
 """
 
 import json
@@ -18,6 +19,9 @@ from urllib3.util import Retry
 
 TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
 RETRY_AFTER_MAX_SECONDS = 20
+# Many times the largest answer asked for (a page of 100 issues), and far below the worker's memory:
+# an answer that never ends, or unpacks without end, is cut off here.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 class Unavailable(Exception):
@@ -63,15 +67,21 @@ def call(method: str, url: str, headers: Mapping[str, str], body: object = None,
     encoded = None if body is None else json.dumps(body).encode()
     all_headers = {**headers, **({"Content-Type": "application/json"} if encoded is not None else {})}
     try:
-        response = _POOL.request(method, url, body=encoded, headers=all_headers)
+        response = _POOL.request(method, url, body=encoded, headers=all_headers, preload_content=False)
+        data = response.read(MAX_ANSWER_BYTES + 1)
     except urllib3.exceptions.HTTPError as error:
         # The error's own text may quote the URL; the message names the request and the failure only.
         raise Unavailable(f"{what}: no answer ({type(error).__name__})") from None
+    if len(data) > MAX_ANSWER_BYTES:
+        # The rest of the answer stays unread: the connection goes with it instead of back to the pool.
+        response.close()
+        raise Unavailable(f"{what}: answered more than {MAX_ANSWER_BYTES} bytes")
+    response.release_conn()
     rate_limited = response.status == 429 or (response.status == 403 and "Retry-After" in response.headers)
     if response.status >= 500 or rate_limited:
         raise Unavailable(f"{what}: answered {response.status} after retries")
     try:
-        decoded = json.loads(response.data) if response.data else None
+        decoded = json.loads(data) if data else None
     except ValueError:
         decoded = None
     return Answer(response.status, decoded)

@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from systems.orchestrator.handlers import clock, worker
+from systems.orchestrator.handlers import clock, rest, worker
 from systems.orchestrator.handlers.run_store import RunStore, Task
 from systems.orchestrator.handlers.work_queue import Message
 from tests.components.dynamic_provider_support import Reply
@@ -395,6 +395,80 @@ def test_a_refusal_no_retry_can_change_is_told_to_whoever_asked(
     assert discord.replies[TOKEN] == [f"Run `{RUN_ID}`: list ready issues: GitHub answered 404 Not Found."]
     assert store.get_run(RUN_ID).tasks == {}  # type: ignore[union-attr]
     assert work.count() == 0
+
+
+def _issues_page(**first: Any) -> list[dict[str, Any]]:
+    return [{"number": 7, "title": "Issue 7", "html_url": "https://github.com/o/r/issues/7"} | first]
+
+
+UNREADABLE = [
+    ("an HTML page", Reply(200, b"<html><body>Service temporarily unavailable</body></html>")),
+    ("JSON cut short", Reply(200, b'[{"number": 7, "title": "Iss')),
+    ("an object, not a list", Reply(200, {"message": "Moved"})),
+    ("a list of strings", Reply(200, ["7", "8"])),
+    ("a number as text", Reply(200, _issues_page(number="7"))),
+    ("a number beyond 32 bits", Reply(200, _issues_page(number=10**40))),
+    ("a number that is a boolean", Reply(200, _issues_page(number=True))),
+    ("no title", Reply(200, _issues_page(title=None))),
+    ("no link", Reply(200, _issues_page(html_url=["x"]))),
+    ("more than the worker reads", Reply(200, _issues_page(title="x" * 2000))),
+]
+
+
+@pytest.mark.parametrize("answer", [case[1] for case in UNREADABLE], ids=[case[0] for case in UNREADABLE])
+def test_an_answer_github_never_documents_is_retried_later_and_changes_nothing(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: Reply,
+) -> None:
+    monkeypatch.setattr(rest, "MAX_ANSWER_BYTES", 1000)
+    store.propose(run_id=RUN_ID, repository=REPOSITORY, source="discord", requested_by="nelly", now=START)
+    github.scripted.append(answer)
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+
+    assert store.get_run(RUN_ID).tasks == {}  # type: ignore[union-attr]
+    assert discord.replies == {}
+    assert work.count() == 1
+    # A known failure, told in one line: no traceback, as a bug would leave.
+    assert [record.exc_info for record in caplog.records if record.name == worker.__name__] == [None]
+    assert "failed: list ready issues: " in caplog.text
+
+
+def test_an_app_installation_answer_without_its_id_is_retried_later(
+    worker_environment: None,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    private_pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+    arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="github-app", SecretString=json.dumps({"app_id": "1000001", "private_key": private_pem})
+    )["ARN"]
+    monkeypatch.setenv("GITHUB_CREDENTIALS_SECRET_ARN", arn)
+    github.scripted.append(Reply(200, b"<html>Sign in</html>"))
+    store = RunStore.from_environment()
+    approved_run(store, 7)
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+
+    assert github.dispatches == []
+    assert store.get_run(RUN_ID).tasks[7].state == "pending"  # type: ignore[union-attr]
+    assert "find the App installation: GitHub's answer has no id" in caplog.text
 
 
 def test_an_effect_another_worker_is_carrying_out_is_left_to_it(
