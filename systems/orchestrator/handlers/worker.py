@@ -9,8 +9,9 @@ closing an issue are idempotent already and simply run again.
 The handler reports failed messages one by one (``batchItemFailures``): a message that
 fails is received again after its visibility timeout, and lands in the dead-letter queue
 after the queue's bounded number of attempts. A refusal that retrying cannot change is not
-retried: a workflow GitHub will not dispatch fails its task, any other refusal is reported in
-the answer to the person who asked.
+retried: a workflow GitHub will not dispatch fails its task, an issue that takes no comment or
+cannot be closed is passed over, and any other refusal is reported in the answer to the person
+who asked.
 """
 
 import logging
@@ -95,7 +96,9 @@ class Worker:
             for task in run.tasks.values():
                 # A task GitHub refused to dispatch has nothing to link back to.
                 if task.note is None:
-                    self._once(run, f"comment:{task.issue}", lambda issue=task.issue: github.comment(issue, comment))
+                    self._once(
+                        run, f"comment:{task.issue}", lambda issue=task.issue: _link_back(github, issue, comment)
+                    )
             self.store.start(run.run_id, now=clock.now())
             if run.finished_tasks():
                 self._finish(run)
@@ -122,7 +125,7 @@ class Worker:
         github = GitHub.for_repository(run.repository)
         for task in run.tasks.values():
             if task.state == "succeeded":
-                github.close_issue(task.issue)
+                _close(github, task.issue)
         summary = _summary(run)
         channel = self.access.repositories[run.repository].channel
         self._once(run, "shipped", lambda: discord_api.post(channel, summary))
@@ -194,6 +197,22 @@ class Worker:
         if reloaded is None:
             raise LookupError(f"run {run.run_id} disappeared")
         return reloaded
+
+
+def _link_back(github: GitHub, issue: int, comment: str) -> None:
+    try:
+        github.comment(issue, comment)
+    except GitHubRefused as refusal:
+        # A locked, moved or deleted issue takes no comment; the link back is a courtesy, the run goes on.
+        logger.warning("no link back on #%d: %s", issue, refusal)
+
+
+def _close(github: GitHub, issue: int) -> None:
+    try:
+        github.close_issue(issue)
+    except GitHubRefused as refusal:
+        # A moved or deleted issue cannot be closed here; the run is shipped all the same.
+        logger.warning("could not close #%d: %s", issue, refusal)
 
 
 def _branch(run: Run, task: Task) -> str:

@@ -159,6 +159,46 @@ def test_a_workflow_github_refuses_fails_its_task_and_a_run_with_nothing_left_fi
     assert discord.posts[0][1].startswith(f"Run `{RUN_ID}` for {REPOSITORY} failed: 0 done, 1 failed.")
 
 
+def test_an_issue_that_takes_no_comment_does_not_hold_the_run_back(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7, 8)
+    # Both dispatches go through; then GitHub refuses the comment on the locked issue #7.
+    github.scripted.extend([None, None, Reply(403, {"message": "Unable to create comment because issue is locked."})])
+    message = Message("approve", RUN_ID, reply=TOKEN, by="nelly")
+    send(work, message)
+
+    assert run_worker() == {"batchItemFailures": []}
+    send(work, message)
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "running"
+    assert run.effects == {"dispatch:7", "dispatch:8", "comment:7", "comment:8"}
+    assert [number for _, number, _ in github.comments] == [8]
+    assert len([r for r in github.requests if r.path.endswith("/comments")]) == 2
+    assert discord.replies[TOKEN][0].startswith(f"Run `{RUN_ID}` for {REPOSITORY} is running:")
+
+
+def test_an_issue_that_cannot_be_closed_does_not_hold_the_shipping_back(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    finished_run(store, {7: True, 8: True})
+    github.merged[REPOSITORY] = {f"orchestra/{RUN_ID}/7", f"orchestra/{RUN_ID}/8"}
+    # Both pull requests are found merged; then #7 turns out deleted.
+    github.scripted.extend([None, None, Reply(410, {"message": "This issue was deleted"})])
+    send(work, Message("ship", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert store.get_run(RUN_ID).status == "shipped"  # type: ignore[union-attr]
+    assert github.issues[REPOSITORY][8].state == "closed"
+    ((channel, summary),) = discord.posts
+    assert channel == CHANNEL
+    assert summary.startswith(f"Run `{RUN_ID}` for {REPOSITORY} shipped: 2 done, 0 failed.")
+    assert discord.replies[TOKEN] == [summary]
+
+
 def test_server_errors_and_secondary_rate_limits_are_retried_as_github_asks(
     store: RunStore,
     github: FakeGitHub,
