@@ -4,6 +4,8 @@ Credentials are one secret (``GITHUB_CREDENTIALS_SECRET_ARN``) holding JSON: eit
 ``{"app_id": "...", "private_key": "-----BEGIN ..."}`` or ``{"token": "github_pat_..."}``.
 A GitHub App's installation token is minted for each client, limited to the one repository
 the client works on, from a JSON Web Token signed with the App's private key (RS256).
+Credentials GitHub refuses (401) were rotated since they were read: they are read afresh and
+the message is tried again later, never taken as a refusal of the work itself.
 """
 
 import json
@@ -16,7 +18,7 @@ from urllib.parse import quote
 from . import clock, rest
 from .api_urls import GITHUB_API_URL
 from .payload import MAX_ISSUE_NUMBER
-from .secret_values import read_secret
+from .secret_values import forget, read_secret
 
 _T = TypeVar("_T")
 
@@ -44,16 +46,18 @@ class Issue:
 class GitHub:
     """A client for one repository (``owner/name``)."""
 
-    def __init__(self, repository: str, api_url: str, credentials: Mapping[str, str]) -> None:
+    def __init__(self, repository: str, api_url: str, credentials: Mapping[str, str], credentials_arn: str) -> None:
         self.repository = repository
         self._api_url = api_url.rstrip("/")
         self._credentials = credentials
+        self._credentials_arn = credentials_arn
         self._token: str | None = None
 
     @classmethod
     def for_repository(cls, repository: str) -> "GitHub":
-        credentials = json.loads(read_secret(os.environ["GITHUB_CREDENTIALS_SECRET_ARN"]))
-        return cls(repository, os.environ.get("GITHUB_API_URL", GITHUB_API_URL), credentials)
+        arn = os.environ["GITHUB_CREDENTIALS_SECRET_ARN"]
+        credentials = json.loads(read_secret(arn))
+        return cls(repository, os.environ.get("GITHUB_API_URL", GITHUB_API_URL), credentials, arn)
 
     def ready_issues(self, label: str, limit: int) -> list[Issue]:
         """Open issues with ``label``, oldest first; pull requests, which the API lists too, left out."""
@@ -102,8 +106,15 @@ class GitHub:
         headers = {**_HEADERS, "Authorization": f"Bearer {self._access_token()}"}
         answer = rest.call(method, self._api_url + path, headers, body, what=what)
         if answer.status >= 400:
-            raise GitHubRefused(what, answer.status, _message(answer.body))
+            raise self._refusal(what, answer)
         return answer.body
+
+    def _refusal(self, what: str, answer: rest.Answer) -> Exception:
+        if answer.status == 401:
+            # Credentials rotated since this container read them: the retry reads them afresh.
+            forget(self._credentials_arn)
+            return rest.Unavailable(f"{what}: GitHub refused the credentials (401)")
+        return GitHubRefused(what, answer.status, _message(answer.body))
 
     def _access_token(self) -> str:
         if self._token is None:
@@ -132,7 +143,7 @@ class GitHub:
             what="find the App installation",
         )
         if installation.status != 200:
-            raise GitHubRefused("find the App installation", installation.status, _message(installation.body))
+            raise self._refusal("find the App installation", installation)
         installation_id = _field(installation.body, "id", int, "find the App installation")
         name = self.repository.split("/", 1)[1]
         minted = rest.call(
@@ -143,7 +154,7 @@ class GitHub:
             what="mint an installation token",
         )
         if minted.status != 201:
-            raise GitHubRefused("mint an installation token", minted.status, _message(minted.body))
+            raise self._refusal("mint an installation token", minted)
         return _field(minted.body, "token", str, "mint an installation token")
 
 

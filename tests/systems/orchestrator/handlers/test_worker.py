@@ -1,5 +1,6 @@
 import json
 import logging
+import os
 from typing import Any
 
 import boto3
@@ -7,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from systems.orchestrator.handlers import clock, rest, worker
+from systems.orchestrator.handlers import clock, rest, secret_values, worker
 from systems.orchestrator.handlers.run_store import RunStore, Task
 from systems.orchestrator.handlers.work_queue import Message
 from tests.components.dynamic_provider_support import Reply
@@ -157,6 +158,28 @@ def test_a_workflow_github_refuses_fails_its_task_and_a_run_with_nothing_left_fi
     assert github.comments == []
     assert [channel for channel, _ in discord.posts] == [CHANNEL]
     assert discord.posts[0][1].startswith(f"Run `{RUN_ID}` for {REPOSITORY} failed: 0 done, 1 failed.")
+
+
+def test_a_rotated_github_token_fails_nothing_and_the_retry_uses_the_new_one(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    arn = os.environ["GITHUB_CREDENTIALS_SECRET_ARN"]
+    # This container read the token a moment ago; then it is rotated and the old one revoked.
+    secret_values.read_secret(arn)
+    github.token = "github_pat_rotated"
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=arn, SecretString=json.dumps({"token": "github_pat_rotated"})
+    )
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "approved" and run.tasks[7] == task(7)
+
+    assert run_worker() == {"batchItemFailures": []}
+    assert len(github.dispatches) == 1
+    assert store.get_run(RUN_ID).tasks[7].state == "dispatched"  # type: ignore[union-attr]
 
 
 def test_an_issue_that_takes_no_comment_does_not_hold_the_run_back(
