@@ -41,8 +41,6 @@ MAX_CLOCK_SKEW_SECONDS = 300
 
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{128}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
-# Interaction tokens are URL-safe text; anything else cannot be part of the follow-up URL.
-_INTERACTION_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,500}")
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +210,9 @@ def _interaction_id(interaction: Mapping[str, Any]) -> str:
 
 
 def _interaction_token(interaction: Mapping[str, Any]) -> str:
-    return payload.matching(interaction.get("token"), "token", _INTERACTION_TOKEN, "an interaction token")
+    return payload.matching(
+        interaction.get("token"), "token", payload.INTERACTION_TOKEN_PATTERN, "an interaction token"
+    )
 
 
 def _deferred() -> Response:

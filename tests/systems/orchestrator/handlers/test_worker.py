@@ -303,6 +303,43 @@ def test_failures_are_reported_per_message(
     assert len(github.dispatches) == 1
 
 
+MALFORMED = [
+    ("not JSON", "approve"),
+    ("a list", json.dumps(["approve", RUN_ID])),
+    ("an unknown type", json.dumps({"type": "deploy", "run_id": RUN_ID})),
+    ("an unknown field", json.dumps({"type": "approve", "run_id": RUN_ID, "force": True})),
+    ("no run id", json.dumps({"type": "approve"})),
+    ("another item's key as run id", json.dumps({"type": "approve", "run_id": f"open#{REPOSITORY}"})),
+    ("a reply that is a path", json.dumps({"type": "plan", "run_id": RUN_ID, "reply": f"../../channels/{CHANNEL}/x"})),
+    ("a reply that is a number", json.dumps({"type": "plan", "run_id": RUN_ID, "reply": 7})),
+    ("an issue that is a boolean", json.dumps({"type": "joined", "run_id": RUN_ID, "issue": True})),
+    ("an issue that is text", json.dumps({"type": "joined", "run_id": RUN_ID, "issue": "7"})),
+    ("a requester that is an object", json.dumps({"type": "ship", "run_id": RUN_ID, "by": {"login": "x"}})),
+]
+
+
+@pytest.mark.parametrize("body", [case[1] for case in MALFORMED], ids=[case[0] for case in MALFORMED])
+def test_a_malformed_message_is_failed_untouched(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    runs_table: Any,
+    body: str,
+) -> None:
+    finished_run(store, {1: True})
+    github.merged[REPOSITORY] = {f"orchestra/{RUN_ID}/1"}
+    items = runs_table.scan()["Items"]
+    work.client.send_message(QueueUrl=work.url, MessageBody=body)
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+
+    assert runs_table.scan()["Items"] == items
+    assert (github.requests, discord.requests) == ([], [])
+    assert work.count() == 1
+
+
 def test_an_expired_reply_token_does_not_fail_the_message(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
