@@ -42,6 +42,9 @@ _RETRY = _RateLimitAwareRetry(
     retry_after_max=RETRY_AFTER_MAX_SECONDS,
     raise_on_status=False,
 )
+# A POST whose answer was lost or late (a read error) may have been carried out: sent again, it
+# would dispatch, comment or post twice. Such a call fails instead, and the message is retried.
+_RETRY_UNLESS_SENT = _RETRY.new(read=0)
 _POOL = urllib3.PoolManager(timeout=TIMEOUT, retries=_RETRY)
 
 # urllib3 warns of each retry with the request's URL, and a Discord follow-up URL holds the
@@ -62,12 +65,13 @@ def call(method: str, url: str, headers: Mapping[str, str], body: object = None,
     ``what`` names the request in errors and logs instead of its URL, which may hold a token.
 
     Every method is retried, POST included: the 5xx and rate-limit answers retried here mean
-    the request was not carried out, and the worker's effects are idempotent besides.
+    the request was not carried out. A POST that met a read error is not (see ``_RETRY_UNLESS_SENT``).
     """
     encoded = None if body is None else json.dumps(body).encode()
     all_headers = {**headers, **({"Content-Type": "application/json"} if encoded is not None else {})}
     try:
-        response = _POOL.request(method, url, body=encoded, headers=all_headers, preload_content=False)
+        retries = _RETRY_UNLESS_SENT if method == "POST" else _RETRY
+        response = _POOL.request(method, url, body=encoded, headers=all_headers, retries=retries, preload_content=False)
         data = response.read(MAX_ANSWER_BYTES + 1)
     except urllib3.exceptions.HTTPError as error:
         # The error's own text may quote the URL; the message names the request and the failure only.

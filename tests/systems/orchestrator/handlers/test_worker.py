@@ -1,10 +1,12 @@
 import json
 import logging
 import os
+import time
 from typing import Any
 
 import boto3
 import pytest
+import urllib3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -245,6 +247,34 @@ def test_server_errors_and_secondary_rate_limits_are_retried_as_github_asks(
     assert len(github.dispatches) == 1
     assert [r.method for r in github.requests[:4]] == ["POST"] * 4
     assert 7 in sleeps and 3 in sleeps
+
+
+def test_a_dispatch_whose_answer_is_late_is_not_sent_again_at_once(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    impatient = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=0.2), retries=rest._RETRY)
+    monkeypatch.setattr(rest, "_POOL", impatient)
+    approved_run(store, 7)
+    accept_dispatch = github._dispatch
+
+    def dispatch_then_stall(*request: Any) -> Reply:
+        # GitHub carries the dispatch out, and its answer arrives after the worker stopped waiting.
+        answer = accept_dispatch(*request)
+        time.sleep(0.5)
+        return answer
+
+    github._dispatch = dispatch_then_stall  # type: ignore[method-assign]
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+
+    assert len(github.dispatches) == 1
+    assert [r.method for r in github.requests] == ["POST"]
 
 
 def test_a_403_without_retry_after_is_a_refusal_not_retried(
