@@ -77,6 +77,18 @@ class GitHub:
             what=f"dispatch {workflow}",
         )
 
+    def dispatched_run_names(self, workflow: str) -> set[str]:
+        """The names (``run-name``) of the workflow's latest 100 dispatched runs."""
+        what = f"list the runs of {workflow}"
+        answer = self._call(
+            "GET",
+            f"/repos/{self.repository}/actions/workflows/{quote(workflow, safe='')}/runs"
+            "?event=workflow_dispatch&per_page=100",
+            what=what,
+        )
+        runs = _objects(answer.get("workflow_runs") if isinstance(answer, dict) else None, what)
+        return {name for run in runs if isinstance(name := run.get("display_title"), str)}
+
     def comment(self, issue: int, body: str) -> None:
         self._call(
             "POST", f"/repos/{self.repository}/issues/{issue}/comments", {"body": body}, what=f"comment on #{issue}"

@@ -4,7 +4,8 @@ SQS delivers a message at least once, so every effect on another system that is 
 idempotent by itself (a dispatch, a comment, a channel message) runs under an idempotency
 key of the run (``dispatch:<issue>``, ``comment:<issue>``, ``joined:<issue>``, ``finished``,
 ``shipped``): claimed with a lease, carried out, then recorded as done. Editing an answer and
-closing an issue are idempotent already and simply run again.
+closing an issue are idempotent already and simply run again. A dispatch carried out but never
+recorded (its answer lost, its worker stopped) is found among the workflow's runs by name.
 
 The handler reports failed messages one by one (``batchItemFailures``): a message that
 fails is received again after its visibility timeout, and lands in the dead-letter queue
@@ -89,8 +90,12 @@ class Worker:
         if run.status == "approved":
             repository = self.access.repositories[run.repository]
             github = GitHub.for_repository(run.repository)
-            for task in run.tasks.values():
-                self._dispatch(github, repository, run, task)
+            undone = [task for task in run.tasks.values() if f"dispatch:{task.issue}" not in run.effects]
+            # A dispatch GitHub carried out but whose answer was lost, or that a stopped worker never
+            # recorded, shows as a workflow run of that name: it is recorded, not dispatched again.
+            started = github.dispatched_run_names(repository.workflow) if undone else set()
+            for task in undone:
+                self._dispatch(github, repository, run, task, started)
             run = self._reload(run)
             comment = _comment(run, repository)
             for task in run.tasks.values():
@@ -145,7 +150,7 @@ class Worker:
 
     # Steps
 
-    def _dispatch(self, github: GitHub, repository: access.Repository, run: Run, task: Task) -> None:
+    def _dispatch(self, github: GitHub, repository: access.Repository, run: Run, task: Task, started: set[str]) -> None:
         key = f"dispatch:{task.issue}"
         if key in run.effects or not self.store.claim(
             run.run_id, key, now=clock.now(), lease_seconds=self.lease_seconds
@@ -153,6 +158,9 @@ class Worker:
             return
         state: TaskState = "dispatched"
         note = None
+        if _run_name(run, task) in started:
+            self.store.complete(run.run_id, key, now=clock.now(), task=(task.issue, state, note))
+            return
         try:
             github.dispatch(repository.workflow, repository.ref, {"issue": str(task.issue), "run_id": run.run_id})
         except GitHubRefused as refusal:
@@ -213,6 +221,11 @@ def _close(github: GitHub, issue: int) -> None:
     except GitHubRefused as refusal:
         # A moved or deleted issue cannot be closed here; the run is shipped all the same.
         logger.warning("could not close #%d: %s", issue, refusal)
+
+
+def _run_name(run: Run, task: Task) -> str:
+    """The name a task's workflow run carries (its ``run-name``): the contract with the workflow."""
+    return f"orchestra {run.run_id} #{task.issue}"
 
 
 def _branch(run: Run, task: Task) -> str:

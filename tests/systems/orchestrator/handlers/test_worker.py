@@ -188,8 +188,9 @@ def test_an_issue_that_takes_no_comment_does_not_hold_the_run_back(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
     approved_run(store, 7, 8)
-    # Both dispatches go through; then GitHub refuses the comment on the locked issue #7.
-    github.scripted.extend([None, None, Reply(403, {"message": "Unable to create comment because issue is locked."})])
+    # The runs are listed and both dispatches go through; then GitHub refuses the comment on the locked #7.
+    locked = Reply(403, {"message": "Unable to create comment because issue is locked."})
+    github.scripted.extend([None, None, None, locked])
     message = Message("approve", RUN_ID, reply=TOKEN, by="nelly")
     send(work, message)
 
@@ -235,6 +236,7 @@ def test_server_errors_and_secondary_rate_limits_are_retried_as_github_asks(
     approved_run(store, 7)
     github.scripted.extend(
         [
+            None,  # the workflow's runs, listed first
             Reply(502, {"message": "Bad gateway"}),
             Reply(403, {"message": "You have exceeded a secondary rate limit"}, headers={"Retry-After": "7"}),
             Reply(429, {"message": "Too many requests"}, headers={"Retry-After": "3"}),
@@ -245,11 +247,11 @@ def test_server_errors_and_secondary_rate_limits_are_retried_as_github_asks(
     assert run_worker() == {"batchItemFailures": []}
 
     assert len(github.dispatches) == 1
-    assert [r.method for r in github.requests[:4]] == ["POST"] * 4
+    assert [r.method for r in github.requests[1:5]] == ["POST"] * 4
     assert 7 in sleeps and 3 in sleeps
 
 
-def test_a_dispatch_whose_answer_is_late_is_not_sent_again_at_once(
+def test_a_dispatch_whose_answer_is_late_is_carried_out_once(
     store: RunStore,
     github: FakeGitHub,
     discord: FakeDiscord,
@@ -257,6 +259,7 @@ def test_a_dispatch_whose_answer_is_late_is_not_sent_again_at_once(
     run_worker: RunWorker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    patient = rest._POOL
     impatient = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=0.2), retries=rest._RETRY)
     monkeypatch.setattr(rest, "_POOL", impatient)
     approved_run(store, 7)
@@ -272,9 +275,16 @@ def test_a_dispatch_whose_answer_is_late_is_not_sent_again_at_once(
     send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
 
     assert len(run_worker()["batchItemFailures"]) == 1
+    assert len([r for r in github.requests if r.method == "POST"]) == 1
+    assert store.get_run(RUN_ID).tasks[7].state == "pending"  # type: ignore[union-attr]
+
+    monkeypatch.setattr(rest, "_POOL", patient)
+    assert run_worker() == {"batchItemFailures": []}
 
     assert len(github.dispatches) == 1
-    assert [r.method for r in github.requests] == ["POST"]
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "running" and run.tasks[7].state == "dispatched"
+    assert [number for _, number, _ in github.comments] == [7]
 
 
 def test_a_403_without_retry_after_is_a_refusal_not_retried(
@@ -286,7 +296,7 @@ def test_a_403_without_retry_after_is_a_refusal_not_retried(
     sleeps: list[float],
 ) -> None:
     approved_run(store, 7)
-    github.scripted.append(Reply(403, {"message": "Resource not accessible by integration"}))
+    github.scripted.extend([None, Reply(403, {"message": "Resource not accessible by integration"})])
     send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
 
     assert run_worker() == {"batchItemFailures": []}
@@ -299,8 +309,8 @@ def test_a_github_outage_fails_the_message_and_the_retry_repeats_nothing(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
     approved_run(store, 7, 8)
-    # Issue 7 is dispatched; then every attempt at issue 8 meets a 503.
-    github.scripted.extend([None, *[Reply(503, {"message": "Unavailable"})] * 5])
+    # The runs are listed and issue 7 is dispatched; then every attempt at issue 8 meets a 503.
+    github.scripted.extend([None, None, *[Reply(503, {"message": "Unavailable"})] * 5])
     send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
 
     answer = run_worker()
