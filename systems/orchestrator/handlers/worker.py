@@ -81,7 +81,11 @@ class Worker:
         if run.status == "proposed":
             github = GitHub.for_repository(run.repository)
             issues = github.ready_issues(READY_LABEL, MAX_TASKS)
-            tasks = [Task(issue.number, _line(issue.title), issue.url) for issue in issues]
+            # Issues that joined from GitHub meanwhile stay; the new ones fill what room is left.
+            joining = [issue for issue in issues if issue.number not in run.tasks]
+            listed = [issue for issue in issues if issue.number in run.tasks]
+            kept = listed + joining[: max(0, MAX_TASKS - len(run.tasks))]
+            tasks = [Task(issue.number, _line(issue.title), issue.url) for issue in kept]
             self.store.set_tasks(run.run_id, tasks, now=clock.now())
             run = self._reload(run)
         self._reply(message, _plan_text(run))

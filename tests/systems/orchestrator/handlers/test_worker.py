@@ -97,6 +97,24 @@ def test_plan_lists_the_ready_issues_into_the_run_and_edits_the_reply(
     assert work.count() == 0
 
 
+def test_plan_never_takes_a_run_beyond_fifty_issues(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    # 49 issues joined from GitHub while the plan was being made; 7, 8 and 9 are listed too.
+    joined = [task(issue) for issue in range(100, 149)]
+    github.add_issue(REPOSITORY, FakeIssue(9, "Issue 9"))
+    for number in (100, 101):
+        github.add_issue(REPOSITORY, FakeIssue(number, f"Issue {number}"))
+    store.propose(run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=joined)
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and len(run.tasks) == 50
+    assert sorted(run.tasks)[:2] == [7, 100]
+
+
 def test_approve_dispatches_and_comments_once_per_task_even_when_delivered_twice(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
