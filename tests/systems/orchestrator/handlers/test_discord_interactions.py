@@ -285,6 +285,12 @@ def test_refusals_are_ephemeral_and_write_and_queue_nothing(
     assert work.count() == 0
 
 
+def test_header_names_in_any_case_are_read(discord_request: Build, call_discord: Call) -> None:
+    event = discord_request(PING)
+    event["headers"] = {name.upper(): value for name, value in event["headers"].items()}
+    assert call_discord(event) == (200, {"type": 1})
+
+
 def test_a_timestamp_exactly_five_minutes_old_is_accepted(
     discord_request: Build, call_discord: Call, frozen_clock: FrozenClock
 ) -> None:
@@ -334,6 +340,20 @@ def _invalid_base64(build: Build, clock: FrozenClock) -> dict[str, Any]:
     return event
 
 
+def _signature_given_twice(build: Build, clock: FrozenClock) -> dict[str, Any]:
+    # API Gateway joins a header sent twice with a comma.
+    event = build(PLAN)
+    signature = event["headers"]["x-signature-ed25519"]
+    event["headers"]["x-signature-ed25519"] = f"{signature},{signature}"
+    return event
+
+
+def _base64_claimed_but_not_applied(build: Build, clock: FrozenClock) -> dict[str, Any]:
+    event = build(PLAN)
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    return event
+
+
 def _base64_outside_ascii(build: Build, clock: FrozenClock) -> dict[str, Any]:
     event = build(PLAN)
     event["body"] = "é" + event["body"]
@@ -378,6 +398,9 @@ REJECTED = [
     ("future timestamp", _signed_at(301), 401, "more than 5 minutes"),
     ("body not base64", _invalid_base64, 400, "not valid base64"),
     ("base64 body outside ASCII", _base64_outside_ascii, 400, "not valid base64"),
+    ("base64 body not flagged as such", _base64_claimed_but_not_applied, 401, "invalid request signature"),
+    ("signature given twice", _signature_given_twice, 401, "128 hex"),
+    ("timestamp given twice", _with_header("x-signature-timestamp", "1793707200,1793707200"), 401, "unix seconds"),
     ("body not JSON", _signed(b"plan octo-org/widgets"), 400, "not valid JSON"),
     ("body not an object", _signed(b"[1, 2]"), 400, "must be a JSON object"),
     ("unknown interaction type", _signed(_changed(type=3)), 400, "unsupported interaction type"),

@@ -303,6 +303,14 @@ def _with_header(name: str, value: str) -> Callable[[Build], dict[str, Any]]:
     return mutate
 
 
+def _signature_given_twice(build: Build) -> dict[str, Any]:
+    # API Gateway joins a header sent twice with a comma.
+    event = build("issues", LABELED_READY)
+    signature = event["headers"]["x-hub-signature-256"]
+    event["headers"]["x-hub-signature-256"] = f"{signature},{signature}"
+    return event
+
+
 def _tampered_body(build: Build) -> dict[str, Any]:
     event = build("issues", LABELED_READY)
     event["body"] = event["body"].replace('"number": 7', '"number": 8')
@@ -324,6 +332,8 @@ REJECTED = [
     ("signature too short", _with_header("x-hub-signature-256", "sha256=" + "0" * 62), 401, "sha256=<64 hex"),
     ("wrong secret", _signed("issues", LABELED_READY, secret="guessed"), 401, "invalid request signature"),
     ("tampered body", _tampered_body, 401, "invalid request signature"),
+    ("signature given twice", _signature_given_twice, 401, "sha256=<64 hex"),
+    ("event name given twice", _with_header("x-github-event", "issues,issues"), 400, "x-github-event"),
     ("no delivery id", _without_header("x-github-delivery"), 400, "x-github-delivery"),
     ("delivery id with a slash", _signed("issues", LABELED_READY, delivery_id="a/b"), 400, "x-github-delivery"),
     ("no event name", _without_header("x-github-event"), 400, "x-github-event"),
