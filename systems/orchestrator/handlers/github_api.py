@@ -126,7 +126,7 @@ class GitHub:
             # Credentials rotated since this container read them: the retry reads them afresh.
             forget(self._credentials_arn)
             return rest.Unavailable(f"{what}: GitHub refused the credentials (401)")
-        return GitHubRefused(what, answer.status, _message(answer.body))
+        return GitHubRefused(what, answer.status, _message(answer.body, self._token))
 
     def _access_token(self) -> str:
         if self._token is None:
@@ -205,6 +205,9 @@ def _issue(item: Mapping[str, Any]) -> Issue:
     return Issue(number, title, url)
 
 
-def _message(body: object) -> str:
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message)[:200] if message else ""
+def _message(body: object, token: str | None) -> str:
+    message = str(body.get("message") or "") if isinstance(body, dict) else ""
+    if token:
+        # GitHub's message goes on to the run, the logs and Discord; a token echoed in it must not.
+        message = message.replace(token, "[token]")
+    return message[:200]

@@ -541,6 +541,29 @@ def test_nothing_secret_reaches_the_logs(
         assert secret not in logged
 
 
+def test_a_refusal_that_echoes_the_token_never_passes_it_on(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    approved_run(store, 7)
+    echoed = Reply(422, {"message": f"Invalid request made with Bearer {GITHUB_TOKEN}"})
+    github.scripted.extend([None, echoed])
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    note = store.get_run(RUN_ID).tasks[7].note  # type: ignore[union-attr]
+    assert note == f"dispatch {WORKFLOW}: GitHub answered 422 Invalid request made with Bearer [token]"
+    shown = [content for _, content in discord.posts] + discord.replies[TOKEN]
+    assert shown and all(GITHUB_TOKEN not in content for content in shown)
+    assert GITHUB_TOKEN not in caplog.text
+
+
 def test_a_refusal_no_retry_can_change_is_told_to_whoever_asked(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
