@@ -2,23 +2,27 @@
 
 Retried, with exponential backoff: 5xx answers, connection failures, and rate limits (429,
 and GitHub's secondary rate limit: a 403 that carries ``Retry-After``), waiting what
-``Retry-After`` says. The wait is capped so a worker never sleeps through its own timeout;
-a request still refused after the retries raises ``Unavailable`` and the queue message is
-retried later, as does an answer larger than ``MAX_ANSWER_BYTES``. Other answers are returned
-to the caller to interpret.
-"""
+``Retry-After`` says when that is at most ``RETRY_AFTER_MAX_SECONDS``: a longer wait is not
+waited for, so a worker does not sleep through its own timeout. A request still refused after
+the retries raises ``Unavailable`` and the queue message is retried later, as does an answer
+larger than ``MAX_ANSWER_BYTES``. Other answers are returned to the caller to interpret."""
 
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import urllib3
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util import Retry
 
 TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
-RETRY_AFTER_MAX_SECONDS = 20
+# Four retries waiting at most this long each stay well inside the worker's default 60 seconds.
+RETRY_AFTER_MAX_SECONDS = 10
 # Many times the largest answer asked for (a page of 100 issues), and far below the worker's memory:
 # an answer that never ends, or unpacks without end, is cut off here.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
@@ -32,6 +36,23 @@ class _RateLimitAwareRetry(Retry):
     # A 403 with Retry-After is GitHub's secondary rate limit; one without is a real refusal.
     RETRY_AFTER_STATUS_CODES = frozenset({403, 413, 429, 503})
 
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        # An answer (which always comes with its pool) asking to wait longer than the worker could:
+        # the call gives up at once, and the message, received again after its visibility timeout,
+        # finds the limit lifted.
+        asked = None if response is None else response.headers.get("Retry-After")
+        if asked is not None and _pool is not None and self.parse_retry_after(asked) > RETRY_AFTER_MAX_SECONDS:
+            raise MaxRetryError(_pool, url, ResponseError(f"asked to wait {asked.strip()} seconds"))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
 
 _RETRY = _RateLimitAwareRetry(
     total=4,
@@ -39,7 +60,8 @@ _RETRY = _RateLimitAwareRetry(
     allowed_methods=None,
     backoff_factor=0.5,
     backoff_max=8,
-    retry_after_max=RETRY_AFTER_MAX_SECONDS,
+    # Read in full, so that a longer wait is seen as such and not waited for (see increment).
+    retry_after_max=24 * 3600,
     raise_on_status=False,
 )
 # A POST whose answer was lost or late (a read error) may have been carried out: sent again, it

@@ -296,6 +296,28 @@ def test_a_dispatch_whose_answer_is_lost_is_carried_out_once(
     assert [number for _, number, _ in github.comments] == [7]
 
 
+def test_a_rate_limit_longer_than_the_worker_can_wait_is_left_to_a_later_attempt(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    sleeps: list[float],
+) -> None:
+    store.propose(
+        run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=[task(7)]
+    )
+    discord.scripted.append(Reply(429, {"message": "You are being rate limited."}, headers={"Retry-After": "3600"}))
+    send(work, Message("joined", RUN_ID, issue=7))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+    assert (sleeps, len(discord.requests), discord.posts) == ([], 1, [])
+    assert "joined:7" not in store.get_run(RUN_ID).effects  # type: ignore[union-attr]
+
+    assert run_worker() == {"batchItemFailures": []}
+    assert len(discord.posts) == 1
+
+
 def test_a_403_without_retry_after_is_a_refusal_not_retried(
     store: RunStore,
     github: FakeGitHub,
