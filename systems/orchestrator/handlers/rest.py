@@ -5,7 +5,8 @@ and GitHub's secondary rate limit: a 403 that carries ``Retry-After``), waiting 
 ``Retry-After`` says when that is at most ``RETRY_AFTER_MAX_SECONDS``: a longer wait is not
 waited for, so a worker does not sleep through its own timeout. A request still refused after
 the retries raises ``Unavailable`` and the queue message is retried later, as does an answer
-larger than ``MAX_ANSWER_BYTES``. Other answers are returned to the caller to interpret."""
+larger than ``MAX_ANSWER_BYTES``. Other answers are returned to the caller to interpret.
+"""
 
 import json
 import logging
