@@ -9,9 +9,9 @@ import os
 
 from . import rest
 from .api_urls import DISCORD_API_URL
+from .discord_text import fitted
 from .secret_values import read_secret
 
-MAX_CONTENT = 2000
 # Discord refuses requests without a User-Agent of this shape.
 _USER_AGENT = "DiscordBot (https://github.com/orchestra, 1.0)"
 
@@ -34,12 +34,8 @@ def post(channel: str, content: str) -> None:
 
 
 def _send(method: str, path: str, content: str, headers: dict[str, str], *, what: str) -> None:
-    body = {"content": _fitted(content), "allowed_mentions": {"parse": []}}
+    body = {"content": fitted(content), "allowed_mentions": {"parse": []}}
     url = os.environ.get("DISCORD_API_URL", DISCORD_API_URL).rstrip("/") + path
     answer = rest.call(method, url, {**headers, "User-Agent": _USER_AGENT}, body, what=what)
     if answer.status >= 400:
         raise DiscordRefused(f"{what}: Discord answered {answer.status}")
-
-
-def _fitted(content: str) -> str:
-    return content if len(content) <= MAX_CONTENT else content[: MAX_CONTENT - 1] + "…"

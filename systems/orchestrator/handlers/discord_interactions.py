@@ -22,7 +22,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from . import access, clock, http_api, payload, work_queue
+from . import access, clock, discord_text, http_api, payload, work_queue
 from .commands import InvalidCommand, PlanCommand, RunCommand, StatusCommand, parse_command
 from .http_api import Event, HttpError, Response
 from .run_store import Outcome, Run, RunStore, run_id_for
@@ -41,8 +41,6 @@ MAX_CLOCK_SKEW_SECONDS = 300
 
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{128}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
-# Interaction tokens are URL-safe text; anything else cannot be part of the follow-up URL.
-_INTERACTION_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,500}")
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +210,9 @@ def _interaction_id(interaction: Mapping[str, Any]) -> str:
 
 
 def _interaction_token(interaction: Mapping[str, Any]) -> str:
-    return payload.matching(interaction.get("token"), "token", _INTERACTION_TOKEN, "an interaction token")
+    return payload.matching(
+        interaction.get("token"), "token", payload.INTERACTION_TOKEN_PATTERN, "an interaction token"
+    )
 
 
 def _deferred() -> Response:
@@ -221,7 +221,7 @@ def _deferred() -> Response:
 
 def _message(content: str, *, ephemeral: bool = False) -> Response:
     # Content echoes user input; never let it ping anyone.
-    data: dict[str, Any] = {"content": content, "allowed_mentions": {"parse": []}}
+    data: dict[str, Any] = {"content": discord_text.fitted(content), "allowed_mentions": {"parse": []}}
     if ephemeral:
         data["flags"] = EPHEMERAL
     return http_api.json_response(200, {"type": CHANNEL_MESSAGE_WITH_SOURCE, "data": data})

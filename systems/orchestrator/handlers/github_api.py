@@ -4,18 +4,23 @@ Credentials are one secret (``GITHUB_CREDENTIALS_SECRET_ARN``) holding JSON: eit
 ``{"app_id": "...", "private_key": "-----BEGIN ..."}`` or ``{"token": "github_pat_..."}``.
 A GitHub App's installation token is minted for each client, limited to the one repository
 the client works on, from a JSON Web Token signed with the App's private key (RS256).
+Credentials GitHub refuses (401) were rotated since they were read: they are read afresh and
+the message is tried again later, never taken as a refusal of the work itself.
 """
 
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from . import clock, rest
 from .api_urls import GITHUB_API_URL
-from .secret_values import read_secret
+from .payload import MAX_ISSUE_NUMBER
+from .secret_values import forget, read_secret
+
+_T = TypeVar("_T")
 
 _API_VERSION = "2022-11-28"
 # GitHub refuses App tokens that live longer than 10 minutes, or whose start is in its future.
@@ -41,16 +46,18 @@ class Issue:
 class GitHub:
     """A client for one repository (``owner/name``)."""
 
-    def __init__(self, repository: str, api_url: str, credentials: Mapping[str, str]) -> None:
+    def __init__(self, repository: str, api_url: str, credentials: Mapping[str, str], credentials_arn: str) -> None:
         self.repository = repository
         self._api_url = api_url.rstrip("/")
         self._credentials = credentials
+        self._credentials_arn = credentials_arn
         self._token: str | None = None
 
     @classmethod
     def for_repository(cls, repository: str) -> "GitHub":
-        credentials = json.loads(read_secret(os.environ["GITHUB_CREDENTIALS_SECRET_ARN"]))
-        return cls(repository, os.environ.get("GITHUB_API_URL", GITHUB_API_URL), credentials)
+        arn = os.environ["GITHUB_CREDENTIALS_SECRET_ARN"]
+        credentials = json.loads(read_secret(arn))
+        return cls(repository, os.environ.get("GITHUB_API_URL", GITHUB_API_URL), credentials, arn)
 
     def ready_issues(self, label: str, limit: int) -> list[Issue]:
         """Open issues with ``label``, oldest first; pull requests, which the API lists too, left out."""
@@ -59,9 +66,7 @@ class GitHub:
             f"/repos/{self.repository}/issues?state=open&labels={quote(label)}&sort=created&direction=asc&per_page=100",
             what="list ready issues",
         )
-        found = [
-            Issue(item["number"], item["title"], item["html_url"]) for item in issues if "pull_request" not in item
-        ]
+        found = [_issue(item) for item in _objects(issues, "list ready issues") if "pull_request" not in item]
         return found[:limit]
 
     def dispatch(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
@@ -72,6 +77,18 @@ class GitHub:
             what=f"dispatch {workflow}",
         )
 
+    def dispatched_run_names(self, workflow: str) -> set[str]:
+        """The names (``run-name``) of the workflow's latest 100 dispatched runs."""
+        what = f"list the runs of {workflow}"
+        answer = self._call(
+            "GET",
+            f"/repos/{self.repository}/actions/workflows/{quote(workflow, safe='')}/runs"
+            "?event=workflow_dispatch&per_page=100",
+            what=what,
+        )
+        runs = _objects(answer.get("workflow_runs") if isinstance(answer, dict) else None, what)
+        return {name for run in runs if isinstance(name := run.get("display_title"), str)}
+
     def comment(self, issue: int, body: str) -> None:
         self._call(
             "POST", f"/repos/{self.repository}/issues/{issue}/comments", {"body": body}, what=f"comment on #{issue}"
@@ -80,12 +97,13 @@ class GitHub:
     def merged_pull_request(self, branch: str) -> str | None:
         """The link to the merged pull request from ``branch`` of this repository, or None."""
         owner = self.repository.split("/", 1)[0]
+        what = f"find the pull request of {branch}"
         pulls = self._call(
             "GET",
             f"/repos/{self.repository}/pulls?state=closed&head={quote(f'{owner}:{branch}', safe='')}&per_page=10",
-            what=f"find the pull request of {branch}",
+            what=what,
         )
-        merged = [pull["html_url"] for pull in pulls if pull.get("merged_at")]
+        merged = [str(pull.get("html_url")) for pull in _objects(pulls, what) if pull.get("merged_at")]
         return merged[0] if merged else None
 
     def close_issue(self, issue: int) -> None:
@@ -100,8 +118,15 @@ class GitHub:
         headers = {**_HEADERS, "Authorization": f"Bearer {self._access_token()}"}
         answer = rest.call(method, self._api_url + path, headers, body, what=what)
         if answer.status >= 400:
-            raise GitHubRefused(what, answer.status, _message(answer.body))
+            raise self._refusal(what, answer)
         return answer.body
+
+    def _refusal(self, what: str, answer: rest.Answer) -> Exception:
+        if answer.status == 401:
+            # Credentials rotated since this container read them: the retry reads them afresh.
+            forget(self._credentials_arn)
+            return rest.Unavailable(f"{what}: GitHub refused the credentials (401)")
+        return GitHubRefused(what, answer.status, _message(answer.body, self._token))
 
     def _access_token(self) -> str:
         if self._token is None:
@@ -130,18 +155,19 @@ class GitHub:
             what="find the App installation",
         )
         if installation.status != 200:
-            raise GitHubRefused("find the App installation", installation.status, _message(installation.body))
+            raise self._refusal("find the App installation", installation)
+        installation_id = _field(installation.body, "id", int, "find the App installation")
         name = self.repository.split("/", 1)[1]
         minted = rest.call(
             "POST",
-            f"{self._api_url}/app/installations/{installation.body['id']}/access_tokens",
+            f"{self._api_url}/app/installations/{installation_id}/access_tokens",
             app_headers,
             {"repositories": [name]},
             what="mint an installation token",
         )
         if minted.status != 201:
-            raise GitHubRefused("mint an installation token", minted.status, _message(minted.body))
-        return minted.body["token"]
+            raise self._refusal("mint an installation token", minted)
+        return _field(minted.body, "token", str, "mint an installation token")
 
 
 _HEADERS = {
@@ -151,6 +177,37 @@ _HEADERS = {
 }
 
 
-def _message(body: object) -> str:
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message)[:200] if message else ""
+def _objects(body: object, what: str) -> list[Mapping[str, Any]]:
+    """The list of JSON objects GitHub documents for ``what``.
+
+    Anything else (an HTML page from a proxy, a body cut short) is no answer at all: the
+    message is tried again later, as after a 5xx.
+    """
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        raise rest.Unavailable(f"{what}: GitHub's answer is not a list of objects")
+    return body
+
+
+def _field(body: object, name: str, kind: type[_T], what: str) -> _T:
+    value = body.get(name) if isinstance(body, dict) else None
+    # bool is an int in Python but never a JSON number.
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise rest.Unavailable(f"{what}: GitHub's answer has no {name}")
+    return value
+
+
+def _issue(item: Mapping[str, Any]) -> Issue:
+    number = item.get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_ISSUE_NUMBER:
+        raise rest.Unavailable("list ready issues: GitHub's answer has an issue without a number")
+    title = _field(item, "title", str, "list ready issues")
+    url = _field(item, "html_url", str, "list ready issues")
+    return Issue(number, title, url)
+
+
+def _message(body: object, token: str | None) -> str:
+    message = str(body.get("message") or "") if isinstance(body, dict) else ""
+    if token:
+        # GitHub's message goes on to the run, the logs and Discord; a token echoed in it must not.
+        message = message.replace(token, "[token]")
+    return message[:200]

@@ -4,7 +4,8 @@
   and the worker tells the repository's channel.
 - ``workflow_run`` completed: the task the workflow ran for is recorded as succeeded or failed,
   and the worker finishes the run once every task has. The dispatched workflow names its run
-  ``orchestra <run id> #<issue>`` (its ``run-name``), which arrives as ``display_title``.
+  ``orchestra <run id> #<issue>`` (its ``run-name``), which arrives as ``display_title``; only a
+  ``workflow_dispatch`` run of the repository's configured workflow file counts.
 
 A delivery is a duplicate when its signed body was processed before, under whatever
 ``X-GitHub-Delivery`` id (which GitHub does not sign): the body's digest is written in the
@@ -21,13 +22,15 @@ from typing import Any
 
 from . import access, clock, http_api, payload, work_queue
 from .http_api import Event, HttpError, Response
-from .run_store import Outcome, RunStore, Task, body_digest, run_id_for
+from .run_store import MAX_TASKS, Outcome, RunStore, Task, body_digest, run_id_for
 from .secret_values import read_secret
 from .work_queue import Message
 
 READY_LABEL = "ready"
 # GitHub caps an issue title at 256 characters.
 MAX_TITLE = 256
+# Each attempt that loses a race finds the run that won it, so two are enough; a third is slack.
+_JOIN_ATTEMPTS = 3
 
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _DELIVERY_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
@@ -92,28 +95,34 @@ def _issues(delivery: Mapping[str, Any], seen: str) -> Response:
     task = Task(number, " ".join(title.split()), f"https://github.com/{repository.name}/issues/{number}")
     store = RunStore.from_environment()
     now = clock.now()
-    run_id = store.open_run_id(repository.name)
-    if run_id is not None:
-        outcome = store.join(run_id, task, by=sender, now=now, seen=seen)
-    else:
-        run_id = run_id_for(f"github:{seen}")
-        outcome = store.propose(
-            run_id=run_id,
-            repository=repository.name,
-            source="github",
-            requested_by=sender,
-            now=now,
-            tasks=[task],
-            seen=seen,
-        )
-    if outcome is Outcome.DUPLICATE:
-        return http_api.json_response(200, {"duplicate": True})
-    if outcome is not Outcome.DONE:
+    for _ in range(_JOIN_ATTEMPTS):
+        run_id = store.open_run_id(repository.name)
+        if run_id is not None:
+            outcome = store.join(run_id, task, by=sender, now=now, seen=seen)
+        else:
+            run_id = run_id_for(f"github:{seen}")
+            outcome = store.propose(
+                run_id=run_id,
+                repository=repository.name,
+                source="github",
+                requested_by=sender,
+                now=now,
+                tasks=[task],
+                seen=seen,
+            )
+        if outcome is Outcome.DUPLICATE:
+            return http_api.json_response(200, {"duplicate": True})
+        if outcome is Outcome.DONE:
+            break
         run = store.get_run(run_id)
         if run is not None and number in run.tasks:
             return _ignored(f"issue #{number} is already in run {run_id}")
-        # The open run moved on between the read and the write.
-        return http_api.json_response(409, {"error": f"issue #{number} could not join run {run_id}; redeliver"})
+        if run is not None and run.status == "proposed" and len(run.tasks) >= MAX_TASKS:
+            return _ignored(f"run {run_id} already holds {MAX_TASKS} issues")
+        # The repository's open run changed between the read and the write (labels added at
+        # once arrive together): read it again.
+    else:
+        return http_api.json_response(409, {"error": f"issue #{number} could not join a run; redeliver"})
     work_queue.send(Message("joined", run_id, issue=number))
     logger.info("issue %s#%d joined run %s", repository.name, number, run_id)
     return http_api.json_response(201, {"run_id": run_id, "duplicate": False})
@@ -136,6 +145,11 @@ def _workflow_run(delivery: Mapping[str, Any], seen: str) -> Response:
         raise HttpError(400, "workflow_run.conclusion must be a short string")
     if repository is None:
         return _ignored("the repository is not one the orchestrator serves")
+    # The run name alone proves nothing: a pull request's title names the runs of its checks, so
+    # anyone who opens one could name a task. Only the configured workflow, dispatched, reports.
+    dispatched = workflow_run.get("event") == "workflow_dispatch"
+    if not dispatched or workflow_run.get("path") != f".github/workflows/{repository.workflow}":
+        return _ignored(f"only runs of {repository.workflow} dispatched by the orchestrator are recorded")
     store = RunStore.from_environment()
     run = store.get_run(run_id)
     if run is None or run.repository != repository.name:

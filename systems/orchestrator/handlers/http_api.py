@@ -1,7 +1,6 @@
 """Reading API Gateway HTTP API (payload format 2.0) events and answering them in JSON."""
 
 import base64
-import binascii
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -56,7 +55,8 @@ def raw_body(event: Event) -> bytes:
         return body.encode("utf-8")
     try:
         return base64.b64decode(body, validate=True)
-    except binascii.Error as error:
+    # binascii.Error (a ValueError) for a character outside the alphabet, a plain ValueError outside ASCII.
+    except ValueError as error:
         raise HttpError(400, "body is not valid base64") from error
 
 

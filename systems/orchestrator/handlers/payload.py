@@ -17,6 +17,8 @@ REPOSITORY_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?!\.\.?$)[A
 LOGIN_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
 SNOWFLAKE_PATTERN = re.compile(r"[0-9]{15,21}")
 RUN_ID_PATTERN = re.compile(r"run-[0-9a-f]{16}")
+# Interaction tokens are URL-safe text; anything else cannot be part of the follow-up URL.
+INTERACTION_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,500}")
 
 # GitHub numbers issues from 1 and stores them as 32-bit integers.
 MAX_ISSUE_NUMBER = 2**31 - 1

@@ -36,6 +36,8 @@ FINISHED: tuple[Status, ...] = ("succeeded", "failed")
 TASK_FINISHED: tuple[TaskState, ...] = ("succeeded", "failed")
 RECENT_RUNS_INDEX = "recent_runs"
 DEFAULT_TTL_DAYS = 90
+# Writes of one transaction that lost a race with another request for the same items.
+TRANSACTION_ATTEMPTS = 3
 # Tasks one run may hold: keeps an item far below DynamoDB's 400 KB and a plan readable.
 MAX_TASKS = 50
 
@@ -316,21 +318,32 @@ class RunStore:
     def complete(
         self, run_id: str, key: str, *, now: datetime, task: tuple[int, TaskState, str | None] | None = None
     ) -> None:
-        """Record effect ``key`` as done, and with it a task's new state (and why it failed, if it did)."""
+        """Record effect ``key`` as done, and with it a task's new state (and why it failed, if it did).
+
+        The task's state is set only while it is still pending: a workflow run can complete, and
+        its result be recorded, before the dispatch that started it is.
+        """
         names = {"#key": key}
         values: dict[str, Any] = {":at": _timestamp(now)}
-        assignments = ["effects.#key = :at"]
         if task is not None:
             issue, state, note = task
-            names |= {"#issue": str(issue), "#state": "state"}
-            values |= {":state": state}
-            assignments.append("tasks.#issue.#state = :state")
+            assignments = ["effects.#key = :at", "tasks.#issue.#state = :state"]
+            task_values = values | {":state": state, ":pending": "pending"}
             if note is not None:
-                values[":note"] = note
+                task_values[":note"] = note
                 assignments.append("tasks.#issue.note = :note")
+            outcome = self._update(
+                run_id,
+                "SET " + ", ".join(assignments) + " REMOVE claims.#key",
+                "tasks.#issue.#state = :pending",
+                names | {"#issue": str(issue), "#state": "state"},
+                task_values,
+            )
+            if outcome is Outcome.DONE:
+                return
         self._table.update_item(
             Key={"run_id": run_id},
-            UpdateExpression="SET " + ", ".join(assignments) + " REMOVE claims.#key",
+            UpdateExpression="SET effects.#key = :at REMOVE claims.#key",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
@@ -407,19 +420,26 @@ class RunStore:
             marker = {"run_id": f"seen#{seen}", "expires_at": self._expiry(now)}
             items.append({"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(run_id)"}})
         for_table = [{kind: {"TableName": self._table.name, **write} for kind, write in item.items()} for item in items]
-        try:
-            self._client.transact_write_items(TransactItems=for_table)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
-            if not failed:
-                raise
-            if seen is not None and len(items) - 1 in failed:
-                return Outcome.DUPLICATE
-            return Outcome.CONFLICT if conflict_at in failed else Outcome.DUPLICATE
-        return Outcome.DONE
+        attempt = 1
+        while True:
+            try:
+                self._client.transact_write_items(TransactItems=for_table)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+                if not failed:
+                    # Another request wrote one of the items at the same moment; nothing was written,
+                    # and the conditions are checked afresh on the next attempt.
+                    if "TransactionConflict" in reasons and attempt < TRANSACTION_ATTEMPTS:
+                        attempt += 1
+                        continue
+                    raise
+                if seen is not None and len(items) - 1 in failed:
+                    return Outcome.DUPLICATE
+                return Outcome.CONFLICT if conflict_at in failed else Outcome.DUPLICATE
+            return Outcome.DONE
 
     def _expiry(self, now: datetime) -> int:
         return int((now + self._ttl).timestamp())

@@ -26,6 +26,11 @@ def read_secret(arn: str) -> str:
     return value
 
 
+def forget(arn: str) -> None:
+    """Drop a cached value the service it unlocks has refused, so the next read fetches the rotated one."""
+    _cache.pop(arn, None)
+
+
 def ssm_parameter_name(resource: str) -> str:
     """The parameter name in the ``parameter/...`` part of an SSM ARN.
 

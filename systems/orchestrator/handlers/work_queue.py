@@ -13,11 +13,16 @@ answer; the queue is encrypted and nothing logs a message's body.
 import functools
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from .payload import INTERACTION_TOKEN_PATTERN, RUN_ID_PATTERN
+
 MessageType = Literal["plan", "approve", "ship", "joined", "check"]
 MESSAGE_TYPES: tuple[MessageType, ...] = ("plan", "approve", "ship", "joined", "check")
+# Who asked: a Discord username (at most 32 characters) or a GitHub login (at most 39, or 44 for a bot).
+MAX_BY = 64
 
 
 class InvalidMessage(ValueError):
@@ -45,12 +50,25 @@ class Message:
             raise InvalidMessage("message body is not JSON") from error
         if not isinstance(fields, dict) or fields.get("type") not in MESSAGE_TYPES:
             raise InvalidMessage("message has no known type")
-        if not isinstance(fields.get("run_id"), str):
-            raise InvalidMessage("message has no run_id")
         unknown = set(fields) - {"type", "run_id", "reply", "by", "issue"}
         if unknown:
             raise InvalidMessage(f"message has unknown fields: {sorted(unknown)}")
+        # The endpoints only queue what they checked; a message that differs came from elsewhere,
+        # and its fields would end up in URLs and in the run's history.
+        if not _matches(fields.get("run_id"), RUN_ID_PATTERN):
+            raise InvalidMessage("message has no run id")
+        if "reply" in fields and not _matches(fields["reply"], INTERACTION_TOKEN_PATTERN):
+            raise InvalidMessage("message reply is not an interaction token")
+        if "by" in fields and not (isinstance(fields["by"], str) and 0 < len(fields["by"]) <= MAX_BY):
+            raise InvalidMessage("message by is not a name")
+        issue = fields.get("issue")
+        if "issue" in fields and not (isinstance(issue, int) and not isinstance(issue, bool) and issue >= 1):
+            raise InvalidMessage("message issue is not an issue number")
         return cls(**fields)
+
+
+def _matches(value: object, pattern: re.Pattern[str]) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 def send(message: Message) -> None:

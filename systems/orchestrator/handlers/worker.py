@@ -4,13 +4,15 @@ SQS delivers a message at least once, so every effect on another system that is 
 idempotent by itself (a dispatch, a comment, a channel message) runs under an idempotency
 key of the run (``dispatch:<issue>``, ``comment:<issue>``, ``joined:<issue>``, ``finished``,
 ``shipped``): claimed with a lease, carried out, then recorded as done. Editing an answer and
-closing an issue are idempotent already and simply run again.
+closing an issue are idempotent already and simply run again. A dispatch carried out but never
+recorded (its answer lost, its worker stopped) is found among the workflow's runs by name.
 
 The handler reports failed messages one by one (``batchItemFailures``): a message that
 fails is received again after its visibility timeout, and lands in the dead-letter queue
 after the queue's bounded number of attempts. A refusal that retrying cannot change is not
-retried: a workflow GitHub will not dispatch fails its task, any other refusal is reported in
-the answer to the person who asked.
+retried: a workflow GitHub will not dispatch fails its task, an issue that takes no comment or
+cannot be closed is passed over, and any other refusal is reported in the answer to the person
+who asked.
 """
 
 import logging
@@ -79,7 +81,11 @@ class Worker:
         if run.status == "proposed":
             github = GitHub.for_repository(run.repository)
             issues = github.ready_issues(READY_LABEL, MAX_TASKS)
-            tasks = [Task(issue.number, _line(issue.title), issue.url) for issue in issues]
+            # Issues that joined from GitHub meanwhile stay; the new ones fill what room is left.
+            joining = [issue for issue in issues if issue.number not in run.tasks]
+            listed = [issue for issue in issues if issue.number in run.tasks]
+            kept = listed + joining[: max(0, MAX_TASKS - len(run.tasks))]
+            tasks = [Task(issue.number, _line(issue.title), issue.url) for issue in kept]
             self.store.set_tasks(run.run_id, tasks, now=clock.now())
             run = self._reload(run)
         self._reply(message, _plan_text(run))
@@ -88,14 +94,20 @@ class Worker:
         if run.status == "approved":
             repository = self.access.repositories[run.repository]
             github = GitHub.for_repository(run.repository)
-            for task in run.tasks.values():
-                self._dispatch(github, repository, run, task)
+            undone = [task for task in run.tasks.values() if f"dispatch:{task.issue}" not in run.effects]
+            # A dispatch GitHub carried out but whose answer was lost, or that a stopped worker never
+            # recorded, shows as a workflow run of that name: it is recorded, not dispatched again.
+            started = github.dispatched_run_names(repository.workflow) if undone else set()
+            for task in undone:
+                self._dispatch(github, repository, run, task, started)
             run = self._reload(run)
             comment = _comment(run, repository)
             for task in run.tasks.values():
                 # A task GitHub refused to dispatch has nothing to link back to.
                 if task.note is None:
-                    self._once(run, f"comment:{task.issue}", lambda issue=task.issue: github.comment(issue, comment))
+                    self._once(
+                        run, f"comment:{task.issue}", lambda issue=task.issue: _link_back(github, issue, comment)
+                    )
             self.store.start(run.run_id, now=clock.now())
             if run.finished_tasks():
                 self._finish(run)
@@ -122,7 +134,7 @@ class Worker:
         github = GitHub.for_repository(run.repository)
         for task in run.tasks.values():
             if task.state == "succeeded":
-                github.close_issue(task.issue)
+                _close(github, task.issue)
         summary = _summary(run)
         channel = self.access.repositories[run.repository].channel
         self._once(run, "shipped", lambda: discord_api.post(channel, summary))
@@ -142,7 +154,7 @@ class Worker:
 
     # Steps
 
-    def _dispatch(self, github: GitHub, repository: access.Repository, run: Run, task: Task) -> None:
+    def _dispatch(self, github: GitHub, repository: access.Repository, run: Run, task: Task, started: set[str]) -> None:
         key = f"dispatch:{task.issue}"
         if key in run.effects or not self.store.claim(
             run.run_id, key, now=clock.now(), lease_seconds=self.lease_seconds
@@ -150,6 +162,9 @@ class Worker:
             return
         state: TaskState = "dispatched"
         note = None
+        if _run_name(run, task) in started:
+            self.store.complete(run.run_id, key, now=clock.now(), task=(task.issue, state, note))
+            return
         try:
             github.dispatch(repository.workflow, repository.ref, {"issue": str(task.issue), "run_id": run.run_id})
         except GitHubRefused as refusal:
@@ -194,6 +209,27 @@ class Worker:
         if reloaded is None:
             raise LookupError(f"run {run.run_id} disappeared")
         return reloaded
+
+
+def _link_back(github: GitHub, issue: int, comment: str) -> None:
+    try:
+        github.comment(issue, comment)
+    except GitHubRefused as refusal:
+        # A locked, moved or deleted issue takes no comment; the link back is a courtesy, the run goes on.
+        logger.warning("no link back on #%d: %s", issue, refusal)
+
+
+def _close(github: GitHub, issue: int) -> None:
+    try:
+        github.close_issue(issue)
+    except GitHubRefused as refusal:
+        # A moved or deleted issue cannot be closed here; the run is shipped all the same.
+        logger.warning("could not close #%d: %s", issue, refusal)
+
+
+def _run_name(run: Run, task: Task) -> str:
+    """The name a task's workflow run carries (its ``run-name``): the contract with the workflow."""
+    return f"orchestra {run.run_id} #{task.issue}"
 
 
 def _branch(run: Run, task: Task) -> str:

@@ -81,6 +81,7 @@ class FakeGitHub(FakeApi):
         return [
             (f"GET {repo}/issues", self._list_issues),
             (f"POST {repo}/actions/workflows/([^/]+)/dispatches", self._dispatch),
+            (f"GET {repo}/actions/workflows/([^/]+)/runs", self._workflow_runs),
             (f"POST {repo}/issues/([0-9]+)/comments", self._comment),
             (f"GET {repo}/pulls", self._pulls),
             (f"PATCH {repo}/issues/([0-9]+)", self._update_issue),
@@ -107,6 +108,16 @@ class FakeGitHub(FakeApi):
         assert set(body) == {"ref", "inputs"} and all(isinstance(v, str) for v in body["inputs"].values())
         self.dispatches.append((repository, workflow, body))
         return Reply(204, b"")
+
+    def _workflow_runs(self, request: RecordedRequest, query: dict[str, str], repository: str, workflow: str) -> Reply:
+        assert query["event"] == "workflow_dispatch"
+        # Each dispatch started a run named as the orchestra workflow names it (its run-name).
+        runs = [
+            {"id": index, "display_title": f"orchestra {body['inputs']['run_id']} #{body['inputs']['issue']}"}
+            for index, (dispatched_to, dispatched, body) in enumerate(self.dispatches)
+            if (dispatched_to, dispatched) == (repository, workflow)
+        ]
+        return Reply(200, {"total_count": len(runs), "workflow_runs": runs[::-1]})
 
     def _comment(self, request: RecordedRequest, query: dict[str, str], repository: str, number: str) -> Reply:
         self.comments.append((repository, int(number), request.json()["body"]))

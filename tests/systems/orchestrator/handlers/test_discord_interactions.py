@@ -175,6 +175,20 @@ def test_status_shows_one_run_with_its_tasks_and_history(discord_request: Build,
     ]
 
 
+def test_status_of_a_run_too_long_for_one_message_is_cut_to_what_discord_accepts(
+    discord_request: Build, call_discord: Call
+) -> None:
+    titles = [f"{issue} " + "x" * 250 for issue in range(1, 51)]
+    proposed_run(tasks=tuple(Task(issue, title, f"https://x/{issue}") for issue, title in enumerate(titles, 1)))
+
+    status_code, reply = call_discord(discord_request(interaction("status", {"run_id": RUN_ID})))
+
+    assert status_code == 200
+    shown = content(reply)
+    assert len(shown) == 2000 and shown.endswith("…")
+    assert shown.startswith(f"`{RUN_ID}` proposed: {REPOSITORY}, 50 issue(s)")
+
+
 def test_status_lists_the_guilds_recent_runs_newest_first(
     discord_request: Build, call_discord: Call, frozen_clock: FrozenClock
 ) -> None:
@@ -271,6 +285,12 @@ def test_refusals_are_ephemeral_and_write_and_queue_nothing(
     assert work.count() == 0
 
 
+def test_header_names_in_any_case_are_read(discord_request: Build, call_discord: Call) -> None:
+    event = discord_request(PING)
+    event["headers"] = {name.upper(): value for name, value in event["headers"].items()}
+    assert call_discord(event) == (200, {"type": 1})
+
+
 def test_a_timestamp_exactly_five_minutes_old_is_accepted(
     discord_request: Build, call_discord: Call, frozen_clock: FrozenClock
 ) -> None:
@@ -320,6 +340,27 @@ def _invalid_base64(build: Build, clock: FrozenClock) -> dict[str, Any]:
     return event
 
 
+def _signature_given_twice(build: Build, clock: FrozenClock) -> dict[str, Any]:
+    # API Gateway joins a header sent twice with a comma.
+    event = build(PLAN)
+    signature = event["headers"]["x-signature-ed25519"]
+    event["headers"]["x-signature-ed25519"] = f"{signature},{signature}"
+    return event
+
+
+def _base64_claimed_but_not_applied(build: Build, clock: FrozenClock) -> dict[str, Any]:
+    event = build(PLAN)
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    return event
+
+
+def _base64_outside_ascii(build: Build, clock: FrozenClock) -> dict[str, Any]:
+    event = build(PLAN)
+    event["body"] = "é" + event["body"]
+    event["isBase64Encoded"] = True
+    return event
+
+
 def _signed(payload: Any, **options: Any) -> Callable[[Build, FrozenClock], dict[str, Any]]:
     return lambda build, clock: build(payload, **options)
 
@@ -356,6 +397,10 @@ REJECTED = [
     ("stale timestamp", _signed_at(-301), 401, "more than 5 minutes"),
     ("future timestamp", _signed_at(301), 401, "more than 5 minutes"),
     ("body not base64", _invalid_base64, 400, "not valid base64"),
+    ("base64 body outside ASCII", _base64_outside_ascii, 400, "not valid base64"),
+    ("base64 body not flagged as such", _base64_claimed_but_not_applied, 401, "invalid request signature"),
+    ("signature given twice", _signature_given_twice, 401, "128 hex"),
+    ("timestamp given twice", _with_header("x-signature-timestamp", "1793707200,1793707200"), 401, "unix seconds"),
     ("body not JSON", _signed(b"plan octo-org/widgets"), 400, "not valid JSON"),
     ("body not an object", _signed(b"[1, 2]"), 400, "must be a JSON object"),
     ("unknown interaction type", _signed(_changed(type=3)), 400, "unsupported interaction type"),

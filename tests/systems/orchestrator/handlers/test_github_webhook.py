@@ -5,10 +5,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from systems.orchestrator.handlers.run_store import Outcome, RunStore, Task, body_digest, run_id_for
+from systems.orchestrator.handlers import run_store
+from systems.orchestrator.handlers.run_store import MAX_TASKS, Outcome, RunStore, Task, body_digest, run_id_for
 from tests.systems.orchestrator.handlers.conftest import WorkQueue
-from tests.systems.orchestrator.handlers.support import REPOSITORY, START, WEBHOOK_PARAMETER, FrozenClock
+from tests.systems.orchestrator.handlers.support import REPOSITORY, START, WEBHOOK_PARAMETER, WORKFLOW, FrozenClock
 
 Build = Callable[..., dict[str, Any]]
 Call = Callable[[Mapping[str, Any]], tuple[int, Any]]
@@ -43,6 +45,8 @@ def completed(run_id: str, issue: int, conclusion: str = "success", workflow_run
             "display_title": f"orchestra {run_id} #{issue}",
             "conclusion": conclusion,
             "html_url": "https://evil.example/phish",
+            "event": "workflow_dispatch",
+            "path": f".github/workflows/{WORKFLOW}",
         },
         "repository": {"full_name": REPOSITORY},
         "sender": {"login": "hubot"},
@@ -131,6 +135,74 @@ def test_a_new_labelling_of_an_issue_already_in_the_run_is_ignored(
     assert work.count() == 0
 
 
+def test_ready_issues_labelled_at_the_same_moment_all_join_one_run(
+    github_request: Build, call_github: Call, work: WorkQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_github(github_request("issues", LABELED_READY))
+    read_open_run = RunStore.open_run_id
+    reads: list[str] = []
+
+    def read_before_the_first_delivery_wrote(store: RunStore, repository: str) -> str | None:
+        # The second delivery read the repository's open run before the first one had written it.
+        reads.append(repository)
+        return None if len(reads) == 1 else read_open_run(store, repository)
+
+    monkeypatch.setattr(RunStore, "open_run_id", read_before_the_first_delivery_wrote)
+
+    assert call_github(github_request("issues", labeled(8), delivery_id="second")) == (
+        201,
+        {"run_id": FIRST_RUN, "duplicate": False},
+    )
+
+    assert sorted(RunStore.from_environment().get_run(FIRST_RUN).tasks) == [7, 8]  # type: ignore[union-attr]
+    assert [body.get("issue") for body in work.bodies()] == [7, 8]
+
+
+def test_a_write_that_meets_a_concurrent_transaction_is_tried_again(
+    github_request: Build, call_github: Call, work: WorkQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_github(github_request("issues", LABELED_READY))
+    client = run_store._dynamodb().meta.client
+    transact = client.transact_write_items
+    conflicts = [
+        ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+    ]
+
+    def conflict_once(**request: Any) -> Any:
+        if conflicts:
+            raise conflicts.pop()
+        return transact(**request)
+
+    monkeypatch.setattr(client, "transact_write_items", conflict_once)
+
+    assert call_github(github_request("issues", labeled(8), delivery_id="second"))[0] == 201
+
+    assert conflicts == []
+    assert sorted(RunStore.from_environment().get_run(FIRST_RUN).tasks) == [7, 8]  # type: ignore[union-attr]
+
+
+def test_a_ready_issue_finding_the_open_run_full_is_ignored(
+    github_request: Build, call_github: Call, runs_table: Any, work: WorkQueue
+) -> None:
+    full = [Task(n, f"Issue {n}", f"https://github.com/{REPOSITORY}/issues/{n}") for n in range(100, 100 + MAX_TASKS)]
+    RunStore.from_environment().propose(
+        run_id=FIRST_RUN, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=full
+    )
+    items = runs_table.scan()["Items"]
+
+    status_code, reply = call_github(github_request("issues", LABELED_READY))
+
+    assert (status_code, reply["reason"]) == (202, f"run {FIRST_RUN} already holds {MAX_TASKS} issues")
+    assert runs_table.scan()["Items"] == items
+    assert work.count() == 0
+
+
 def test_a_completed_workflow_run_records_its_task_by_the_run_id_it_carries(
     github_request: Build, call_github: Call, work: WorkQueue
 ) -> None:
@@ -150,6 +222,39 @@ def test_a_completed_workflow_run_records_its_task_by_the_run_id_it_carries(
         200,
         {"duplicate": True},
     )
+
+
+def _run_of(run_id: str, issue: int, **workflow_run: Any) -> dict[str, Any]:
+    sent = completed(run_id, issue)
+    sent["workflow_run"] |= workflow_run
+    return sent
+
+
+@pytest.mark.parametrize(
+    "impostor",
+    [
+        # An outsider's pull request titled like a task: its checks' runs carry that title.
+        _run_of(FIRST_RUN, 7, event="pull_request", path=".github/workflows/ci.yml"),
+        _run_of(FIRST_RUN, 7, event="pull_request"),
+        _run_of(FIRST_RUN, 7, path=".github/workflows/other.yml"),
+        _run_of(FIRST_RUN, 7, path=None, event=None),
+    ],
+    ids=["pull request checks", "pull request run of the workflow", "another workflow", "no event or path"],
+)
+def test_a_run_named_like_a_task_but_not_the_dispatched_workflow_records_nothing(
+    github_request: Build, call_github: Call, runs_table: Any, work: WorkQueue, impostor: dict[str, Any]
+) -> None:
+    call_github(github_request("issues", LABELED_READY))
+    RunStore.from_environment().approve(FIRST_RUN, REPOSITORY, by="nelly", now=START)
+    work.bodies()
+    items = runs_table.scan()["Items"]
+
+    status_code, reply = call_github(github_request("workflow_run", impostor, delivery_id="impostor"))
+
+    assert (status_code, reply["ignored"]) == (202, True)
+    assert f"only runs of {WORKFLOW}" in reply["reason"]
+    assert runs_table.scan()["Items"] == items
+    assert work.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -198,6 +303,14 @@ def _with_header(name: str, value: str) -> Callable[[Build], dict[str, Any]]:
     return mutate
 
 
+def _signature_given_twice(build: Build) -> dict[str, Any]:
+    # API Gateway joins a header sent twice with a comma.
+    event = build("issues", LABELED_READY)
+    signature = event["headers"]["x-hub-signature-256"]
+    event["headers"]["x-hub-signature-256"] = f"{signature},{signature}"
+    return event
+
+
 def _tampered_body(build: Build) -> dict[str, Any]:
     event = build("issues", LABELED_READY)
     event["body"] = event["body"].replace('"number": 7', '"number": 8')
@@ -219,6 +332,8 @@ REJECTED = [
     ("signature too short", _with_header("x-hub-signature-256", "sha256=" + "0" * 62), 401, "sha256=<64 hex"),
     ("wrong secret", _signed("issues", LABELED_READY, secret="guessed"), 401, "invalid request signature"),
     ("tampered body", _tampered_body, 401, "invalid request signature"),
+    ("signature given twice", _signature_given_twice, 401, "sha256=<64 hex"),
+    ("event name given twice", _with_header("x-github-event", "issues,issues"), 400, "x-github-event"),
     ("no delivery id", _without_header("x-github-delivery"), 400, "x-github-delivery"),
     ("delivery id with a slash", _signed("issues", LABELED_READY, delivery_id="a/b"), 400, "x-github-delivery"),
     ("no event name", _without_header("x-github-event"), 400, "x-github-event"),

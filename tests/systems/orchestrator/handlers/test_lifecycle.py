@@ -27,7 +27,13 @@ def command(discord: FakeDiscord, name: str, options: dict[str, str] | None = No
 def completed(run_id: str, issue: int, conclusion: str) -> dict[str, Any]:
     return {
         "action": "completed",
-        "workflow_run": {"id": 9000 + issue, "display_title": f"orchestra {run_id} #{issue}", "conclusion": conclusion},
+        "workflow_run": {
+            "id": 9000 + issue,
+            "display_title": f"orchestra {run_id} #{issue}",
+            "conclusion": conclusion,
+            "event": "workflow_dispatch",
+            "path": f".github/workflows/{WORKFLOW}",
+        },
         "repository": {"full_name": REPOSITORY},
         "sender": {"login": "github-actions[bot]"},
     }

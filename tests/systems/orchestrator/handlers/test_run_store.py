@@ -128,6 +128,20 @@ def test_an_effect_is_claimed_once_and_never_repeated(store: RunStore) -> None:
     assert run is not None and run.tasks[1].state == "dispatched" and "dispatch:1" in run.effects
 
 
+def test_a_result_recorded_before_its_dispatch_is_kept(store: RunStore) -> None:
+    propose(store, "run-a", tasks=[task(1)])
+    store.approve("run-a", REPOSITORY, by="nelly", now=AT)
+    store.claim("run-a", "dispatch:1", now=AT, lease_seconds=60)
+    # The workflow ran and reported before the worker recorded that it had dispatched it.
+    assert store.record_result("run-a", 1, succeeded=True, result_url="u1", now=AT) is Outcome.DONE
+
+    store.complete("run-a", "dispatch:1", now=AT, task=(1, "dispatched", None))
+
+    run = store.get_run("run-a")
+    assert run is not None and run.tasks[1].state == "succeeded" and "dispatch:1" in run.effects
+    assert store.claim("run-a", "dispatch:1", now=AT, lease_seconds=60) is False
+
+
 def test_an_expired_or_released_claim_can_be_taken_again(store: RunStore) -> None:
     propose(store, "run-a", tasks=[task(1)])
     store.claim("run-a", "comment:1", now=AT, lease_seconds=60)

@@ -1,12 +1,14 @@
 import json
 import logging
+import os
+from typing import Any
 
 import boto3
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from systems.orchestrator.handlers import clock, worker
+from systems.orchestrator.handlers import clock, rest, secret_values, worker
 from systems.orchestrator.handlers.run_store import RunStore, Task
 from systems.orchestrator.handlers.work_queue import Message
 from tests.components.dynamic_provider_support import Reply
@@ -93,6 +95,24 @@ def test_plan_lists_the_ready_issues_into_the_run_and_edits_the_reply(
     assert work.count() == 0
 
 
+def test_plan_never_takes_a_run_beyond_fifty_issues(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    # 49 issues joined from GitHub while the plan was being made; 7, 8 and 9 are listed too.
+    joined = [task(issue) for issue in range(100, 149)]
+    github.add_issue(REPOSITORY, FakeIssue(9, "Issue 9"))
+    for number in (100, 101):
+        github.add_issue(REPOSITORY, FakeIssue(number, f"Issue {number}"))
+    store.propose(run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=joined)
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and len(run.tasks) == 50
+    assert sorted(run.tasks)[:2] == [7, 100]
+
+
 def test_approve_dispatches_and_comments_once_per_task_even_when_delivered_twice(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
@@ -118,6 +138,28 @@ def test_approve_dispatches_and_comments_once_per_task_even_when_delivered_twice
     assert discord.replies[TOKEN][-1].splitlines()[0] == f"Run `{RUN_ID}` for {REPOSITORY} is running:"
 
 
+def test_a_workflow_run_that_reports_before_its_dispatch_is_recorded_keeps_its_result(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    accept_dispatch = github._dispatch
+
+    def dispatch_and_report(*request: Any) -> Reply:
+        answer = accept_dispatch(*request)
+        # What the webhook records when the workflow completes before the worker goes on.
+        store.record_result(RUN_ID, 7, succeeded=True, result_url="https://ci/7", now=START)
+        return answer
+
+    github._dispatch = dispatch_and_report  # type: ignore[method-assign]
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.tasks[7].state == "succeeded" and run.status == "succeeded"
+    assert [channel for channel, _ in discord.posts] == [CHANNEL]
+
+
 def test_a_workflow_github_refuses_fails_its_task_and_a_run_with_nothing_left_finishes(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
@@ -136,6 +178,69 @@ def test_a_workflow_github_refuses_fails_its_task_and_a_run_with_nothing_left_fi
     assert discord.posts[0][1].startswith(f"Run `{RUN_ID}` for {REPOSITORY} failed: 0 done, 1 failed.")
 
 
+def test_a_rotated_github_token_fails_nothing_and_the_retry_uses_the_new_one(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    arn = os.environ["GITHUB_CREDENTIALS_SECRET_ARN"]
+    # This container read the token a moment ago; then it is rotated and the old one revoked.
+    secret_values.read_secret(arn)
+    github.token = "github_pat_rotated"
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=arn, SecretString=json.dumps({"token": "github_pat_rotated"})
+    )
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "approved" and run.tasks[7] == task(7)
+
+    assert run_worker() == {"batchItemFailures": []}
+    assert len(github.dispatches) == 1
+    assert store.get_run(RUN_ID).tasks[7].state == "dispatched"  # type: ignore[union-attr]
+
+
+def test_an_issue_that_takes_no_comment_does_not_hold_the_run_back(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7, 8)
+    # The runs are listed and both dispatches go through; then GitHub refuses the comment on the locked #7.
+    locked = Reply(403, {"message": "Unable to create comment because issue is locked."})
+    github.scripted.extend([None, None, None, locked])
+    message = Message("approve", RUN_ID, reply=TOKEN, by="nelly")
+    send(work, message)
+
+    assert run_worker() == {"batchItemFailures": []}
+    send(work, message)
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "running"
+    assert run.effects == {"dispatch:7", "dispatch:8", "comment:7", "comment:8"}
+    assert [number for _, number, _ in github.comments] == [8]
+    assert len([r for r in github.requests if r.path.endswith("/comments")]) == 2
+    assert discord.replies[TOKEN][0].startswith(f"Run `{RUN_ID}` for {REPOSITORY} is running:")
+
+
+def test_an_issue_that_cannot_be_closed_does_not_hold_the_shipping_back(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    finished_run(store, {7: True, 8: True})
+    github.merged[REPOSITORY] = {f"orchestra/{RUN_ID}/7", f"orchestra/{RUN_ID}/8"}
+    # Both pull requests are found merged; then #7 turns out deleted.
+    github.scripted.extend([None, None, Reply(410, {"message": "This issue was deleted"})])
+    send(work, Message("ship", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert store.get_run(RUN_ID).status == "shipped"  # type: ignore[union-attr]
+    assert github.issues[REPOSITORY][8].state == "closed"
+    ((channel, summary),) = discord.posts
+    assert channel == CHANNEL
+    assert summary.startswith(f"Run `{RUN_ID}` for {REPOSITORY} shipped: 2 done, 0 failed.")
+    assert discord.replies[TOKEN] == [summary]
+
+
 def test_server_errors_and_secondary_rate_limits_are_retried_as_github_asks(
     store: RunStore,
     github: FakeGitHub,
@@ -147,6 +252,7 @@ def test_server_errors_and_secondary_rate_limits_are_retried_as_github_asks(
     approved_run(store, 7)
     github.scripted.extend(
         [
+            None,  # the workflow's runs, listed first
             Reply(502, {"message": "Bad gateway"}),
             Reply(403, {"message": "You have exceeded a secondary rate limit"}, headers={"Retry-After": "7"}),
             Reply(429, {"message": "Too many requests"}, headers={"Retry-After": "3"}),
@@ -157,8 +263,59 @@ def test_server_errors_and_secondary_rate_limits_are_retried_as_github_asks(
     assert run_worker() == {"batchItemFailures": []}
 
     assert len(github.dispatches) == 1
-    assert [r.method for r in github.requests[:4]] == ["POST"] * 4
+    assert [r.method for r in github.requests[1:5]] == ["POST"] * 4
     assert 7 in sleeps and 3 in sleeps
+
+
+def test_a_dispatch_whose_answer_is_lost_is_carried_out_once(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    accept_dispatch = github._dispatch
+    lost = [True]
+
+    def dispatch_and_lose_the_answer(*request: Any) -> Reply:
+        # GitHub carries the dispatch out, and the connection drops before its answer is sent.
+        answer = accept_dispatch(*request)
+        if lost:
+            raise ConnectionAbortedError(lost.pop())
+        return answer
+
+    github._dispatch = dispatch_and_lose_the_answer  # type: ignore[method-assign]
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+    assert len(github.dispatches) == 1
+    assert store.get_run(RUN_ID).tasks[7].state == "pending"  # type: ignore[union-attr]
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert len(github.dispatches) == 1
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "running" and run.tasks[7].state == "dispatched"
+    assert [number for _, number, _ in github.comments] == [7]
+
+
+def test_a_rate_limit_longer_than_the_worker_can_wait_is_left_to_a_later_attempt(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    sleeps: list[float],
+) -> None:
+    store.propose(
+        run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=[task(7)]
+    )
+    discord.scripted.append(Reply(429, {"message": "You are being rate limited."}, headers={"Retry-After": "3600"}))
+    send(work, Message("joined", RUN_ID, issue=7))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+    assert (sleeps, len(discord.requests), discord.posts) == ([], 1, [])
+    assert "joined:7" not in store.get_run(RUN_ID).effects  # type: ignore[union-attr]
+
+    assert run_worker() == {"batchItemFailures": []}
+    assert len(discord.posts) == 1
 
 
 def test_a_403_without_retry_after_is_a_refusal_not_retried(
@@ -170,7 +327,7 @@ def test_a_403_without_retry_after_is_a_refusal_not_retried(
     sleeps: list[float],
 ) -> None:
     approved_run(store, 7)
-    github.scripted.append(Reply(403, {"message": "Resource not accessible by integration"}))
+    github.scripted.extend([None, Reply(403, {"message": "Resource not accessible by integration"})])
     send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
 
     assert run_worker() == {"batchItemFailures": []}
@@ -183,8 +340,8 @@ def test_a_github_outage_fails_the_message_and_the_retry_repeats_nothing(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
     approved_run(store, 7, 8)
-    # Issue 7 is dispatched; then every attempt at issue 8 meets a 503.
-    github.scripted.extend([None, *[Reply(503, {"message": "Unavailable"})] * 5])
+    # The runs are listed and issue 7 is dispatched; then every attempt at issue 8 meets a 503.
+    github.scripted.extend([None, None, *[Reply(503, {"message": "Unavailable"})] * 5])
     send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
 
     answer = run_worker()
@@ -215,6 +372,43 @@ def test_failures_are_reported_per_message(
         ["not json", Message("check", "run-00000000000000ff").to_json()]
     )
     assert len(github.dispatches) == 1
+
+
+MALFORMED = [
+    ("not JSON", "approve"),
+    ("a list", json.dumps(["approve", RUN_ID])),
+    ("an unknown type", json.dumps({"type": "deploy", "run_id": RUN_ID})),
+    ("an unknown field", json.dumps({"type": "approve", "run_id": RUN_ID, "force": True})),
+    ("no run id", json.dumps({"type": "approve"})),
+    ("another item's key as run id", json.dumps({"type": "approve", "run_id": f"open#{REPOSITORY}"})),
+    ("a reply that is a path", json.dumps({"type": "plan", "run_id": RUN_ID, "reply": f"../../channels/{CHANNEL}/x"})),
+    ("a reply that is a number", json.dumps({"type": "plan", "run_id": RUN_ID, "reply": 7})),
+    ("an issue that is a boolean", json.dumps({"type": "joined", "run_id": RUN_ID, "issue": True})),
+    ("an issue that is text", json.dumps({"type": "joined", "run_id": RUN_ID, "issue": "7"})),
+    ("a requester that is an object", json.dumps({"type": "ship", "run_id": RUN_ID, "by": {"login": "x"}})),
+]
+
+
+@pytest.mark.parametrize("body", [case[1] for case in MALFORMED], ids=[case[0] for case in MALFORMED])
+def test_a_malformed_message_is_failed_untouched(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    runs_table: Any,
+    body: str,
+) -> None:
+    finished_run(store, {1: True})
+    github.merged[REPOSITORY] = {f"orchestra/{RUN_ID}/1"}
+    items = runs_table.scan()["Items"]
+    work.client.send_message(QueueUrl=work.url, MessageBody=body)
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+
+    assert runs_table.scan()["Items"] == items
+    assert (github.requests, discord.requests) == ([], [])
+    assert work.count() == 1
 
 
 def test_an_expired_reply_token_does_not_fail_the_message(
@@ -360,6 +554,29 @@ def test_nothing_secret_reaches_the_logs(
         assert secret not in logged
 
 
+def test_a_refusal_that_echoes_the_token_never_passes_it_on(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    approved_run(store, 7)
+    echoed = Reply(422, {"message": f"Invalid request made with Bearer {GITHUB_TOKEN}"})
+    github.scripted.extend([None, echoed])
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    note = store.get_run(RUN_ID).tasks[7].note  # type: ignore[union-attr]
+    assert note == f"dispatch {WORKFLOW}: GitHub answered 422 Invalid request made with Bearer [token]"
+    shown = [content for _, content in discord.posts] + discord.replies[TOKEN]
+    assert shown and all(GITHUB_TOKEN not in content for content in shown)
+    assert GITHUB_TOKEN not in caplog.text
+
+
 def test_a_refusal_no_retry_can_change_is_told_to_whoever_asked(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
@@ -372,6 +589,80 @@ def test_a_refusal_no_retry_can_change_is_told_to_whoever_asked(
     assert discord.replies[TOKEN] == [f"Run `{RUN_ID}`: list ready issues: GitHub answered 404 Not Found."]
     assert store.get_run(RUN_ID).tasks == {}  # type: ignore[union-attr]
     assert work.count() == 0
+
+
+def _issues_page(**first: Any) -> list[dict[str, Any]]:
+    return [{"number": 7, "title": "Issue 7", "html_url": "https://github.com/o/r/issues/7"} | first]
+
+
+UNREADABLE = [
+    ("an HTML page", Reply(200, b"<html><body>Service temporarily unavailable</body></html>")),
+    ("JSON cut short", Reply(200, b'[{"number": 7, "title": "Iss')),
+    ("an object, not a list", Reply(200, {"message": "Moved"})),
+    ("a list of strings", Reply(200, ["7", "8"])),
+    ("a number as text", Reply(200, _issues_page(number="7"))),
+    ("a number beyond 32 bits", Reply(200, _issues_page(number=10**40))),
+    ("a number that is a boolean", Reply(200, _issues_page(number=True))),
+    ("no title", Reply(200, _issues_page(title=None))),
+    ("no link", Reply(200, _issues_page(html_url=["x"]))),
+    ("more than the worker reads", Reply(200, _issues_page(title="x" * 2000))),
+]
+
+
+@pytest.mark.parametrize("answer", [case[1] for case in UNREADABLE], ids=[case[0] for case in UNREADABLE])
+def test_an_answer_github_never_documents_is_retried_later_and_changes_nothing(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: Reply,
+) -> None:
+    monkeypatch.setattr(rest, "MAX_ANSWER_BYTES", 1000)
+    store.propose(run_id=RUN_ID, repository=REPOSITORY, source="discord", requested_by="nelly", now=START)
+    github.scripted.append(answer)
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+
+    assert store.get_run(RUN_ID).tasks == {}  # type: ignore[union-attr]
+    assert discord.replies == {}
+    assert work.count() == 1
+    # A known failure, told in one line: no traceback, as a bug would leave.
+    assert [record.exc_info for record in caplog.records if record.name == worker.__name__] == [None]
+    assert "failed: list ready issues: " in caplog.text
+
+
+def test_an_app_installation_answer_without_its_id_is_retried_later(
+    worker_environment: None,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    private_pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+    arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="github-app", SecretString=json.dumps({"app_id": "1000001", "private_key": private_pem})
+    )["ARN"]
+    monkeypatch.setenv("GITHUB_CREDENTIALS_SECRET_ARN", arn)
+    github.scripted.append(Reply(200, b"<html>Sign in</html>"))
+    store = RunStore.from_environment()
+    approved_run(store, 7)
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+
+    assert github.dispatches == []
+    assert store.get_run(RUN_ID).tasks[7].state == "pending"  # type: ignore[union-attr]
+    assert "find the App installation: GitHub's answer has no id" in caplog.text
 
 
 def test_an_effect_another_worker_is_carrying_out_is_left_to_it(
