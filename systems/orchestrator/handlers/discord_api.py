@@ -4,7 +4,8 @@ A deferred interaction answer is edited through the application's webhook with t
 interaction's token (no bot token; valid 15 minutes). Channel messages are sent as the bot
 (``DISCORD_BOT_TOKEN_SECRET_ARN``) with a nonce Discord enforces: a post sent again with the
 same nonce within a few minutes (its answer was lost) returns the message already created
-instead of creating another. No message ever pings anyone.
+instead of creating another, so a post whose answer is lost is sent again at once. No message
+ever pings anyone.
 """
 
 import os
@@ -46,14 +47,22 @@ def post(channel: str, content: str, *, nonce: str) -> None:
         {"Authorization": f"Bot {token}"},
         what="post to the channel",
         extra={"nonce": nonce, "enforce_nonce": True},
+        resendable=True,
     )
 
 
 def _send(
-    method: str, path: str, content: str, headers: dict[str, str], *, what: str, extra: dict[str, object] | None = None
+    method: str,
+    path: str,
+    content: str,
+    headers: dict[str, str],
+    *,
+    what: str,
+    extra: dict[str, object] | None = None,
+    resendable: bool = False,
 ) -> None:
     body = {"content": fitted(content), "allowed_mentions": {"parse": []}, **(extra or {})}
     url = os.environ.get("DISCORD_API_URL", DISCORD_API_URL).rstrip("/") + path
-    answer = rest.call(method, url, {**headers, "User-Agent": _USER_AGENT}, body, what=what)
+    answer = rest.call(method, url, {**headers, "User-Agent": _USER_AGENT}, body, what=what, resendable=resendable)
     if answer.status >= 400:
         raise DiscordRefused(what, answer.status)

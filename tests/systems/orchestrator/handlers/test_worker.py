@@ -747,13 +747,31 @@ def test_a_channel_post_whose_answer_is_lost_is_made_once(
     discord.answer = post_and_lose_the_answer
     send(work, Message("joined", RUN_ID, issue=7))
 
-    assert len(run_worker()["batchItemFailures"]) == 1
+    # With its nonce the post is safe to send again at once, and Discord answers with the message it made.
     assert run_worker() == {"batchItemFailures": []}
 
     assert len(discord.posts) == 1
     nonces = [request.json()["nonce"] for request in discord.requests]
     assert len(nonces) == 2 and nonces[0] == nonces[1]
     assert all(request.json()["enforce_nonce"] is True for request in discord.requests)
+    assert "joined:7" in store.get_run(RUN_ID).effects  # type: ignore[union-attr]
+
+
+def test_a_channel_post_retried_by_a_later_attempt_carries_the_same_nonce(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    store.propose(
+        run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=[task(7)]
+    )
+    # Discord creates the message, then every answer is lost until the call gives up.
+    discord.scripted.extend([Reply(503, {"message": "lost"}, after_handling=True)] * 5)
+    send(work, Message("joined", RUN_ID, issue=7))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert len(discord.posts) == 1
+    assert len({request.json()["nonce"] for request in discord.requests}) == 1
     assert "joined:7" in store.get_run(RUN_ID).effects  # type: ignore[union-attr]
 
 
