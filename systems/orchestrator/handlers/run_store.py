@@ -9,8 +9,8 @@ Schema (built by the infrastructure): hash key ``run_id``; TTL on ``expires_at``
 ``recent_runs`` keyed by ``run_month`` (``YYYY-MM``) and ``created_at`` (ISO-8601 UTC). Besides
 runs the table keys two kinds of small items under prefixed ids, absent from the index because
 they have no ``run_month``:
-- ``open#<owner/name>`` (in lower case) holds ``open_run_id``, the repository's one proposed run, set and cleared
-  in the same transaction as the run's own transition;
+- ``open#<owner/name>`` (in lower case) holds ``open_run_id``, the repository's one proposed run,
+  set and cleared in the same transaction as the run's own transition;
 - ``seen#<sha256>`` marks a webhook body as processed, written in the same transaction as its
   effect, so a replayed body changes nothing whatever delivery id it arrives under.
 
@@ -130,7 +130,7 @@ class RunStore:
         return None if item is None else item.get("open_run_id")
 
     def recent_runs(self, now: datetime, repositories: Iterable[str], limit: int = 5) -> list[Run]:
-        """The newest runs of ``repositories`` (in any case), newest first, from this month and the previous one."""
+        """The newest runs of ``repositories`` (in any case), newest first, from this month and the last."""
         wanted = {repository.lower() for repository in repositories}
         runs: list[Run] = []
         this_month = now.astimezone(UTC).replace(day=1)
