@@ -4,6 +4,9 @@ The infrastructure validates the access file and hands it to each function as JS
 ``ORCHESTRATOR_ACCESS``; this is its reading at run time. Its shape is
 ``{"guilds": [{"id", "approver_roles": [...], "default_repository": str | null,
 "repositories": [{"name", "workflow", "ref", "channel"}]}]}``.
+
+GitHub takes ``Octo-Org/Widgets`` and ``octo-org/widgets`` for one repository, so repositories
+are looked up by their name in lower case; the access file's spelling is the one kept.
 """
 
 import json
@@ -31,12 +34,20 @@ class Guild:
     approver_roles: frozenset[str]
     default_repository: str | None
     repositories: Mapping[str, Repository]
+    """Keyed by the name in lower case."""
+
+    def repository(self, name: str) -> Repository | None:
+        return self.repositories.get(name.lower())
 
 
 @dataclass(frozen=True)
 class Access:
     guilds: Mapping[str, Guild]
     repositories: Mapping[str, Repository]
+    """Keyed by the name in lower case."""
+
+    def repository(self, name: str) -> Repository | None:
+        return self.repositories.get(name.lower())
 
     @classmethod
     def from_json(cls, text: str) -> "Access":
@@ -44,7 +55,9 @@ class Access:
         repositories: dict[str, Repository] = {}
         for guild in json.loads(text)["guilds"]:
             own = {
-                entry["name"]: Repository(entry["name"], entry["workflow"], entry["ref"], entry["channel"], guild["id"])
+                entry["name"].lower(): Repository(
+                    entry["name"], entry["workflow"], entry["ref"], entry["channel"], guild["id"]
+                )
                 for entry in guild["repositories"]
             }
             guilds[guild["id"]] = Guild(

@@ -112,7 +112,7 @@ def _guild(interaction: Mapping[str, Any]) -> access.Guild:
 
 
 def _repository_of(guild: access.Guild, repository: str) -> access.Repository:
-    configured = guild.repositories.get(repository)
+    configured = guild.repository(repository)
     if configured is None:
         raise Refusal(f"{repository} is not a repository this server may run.")
     return configured
@@ -138,7 +138,7 @@ def _plan(store: RunStore, guild: access.Guild, interaction: Mapping[str, Any], 
             run_id = store.open_run_id(repository.name)
             if run_id is None:
                 raise HttpError(409, "the repository's open run changed meanwhile; try again")
-    work_queue.send(Message("plan", run_id, reply=reply, by=requester))
+    work_queue.send(Message("plan", run_id, reply=reply, by=requester, interaction=_interaction_id(interaction)))
     logger.info("planning run %s for %s", run_id, repository.name)
     return _deferred()
 
@@ -174,7 +174,7 @@ def _run_action(store: RunStore, guild: access.Guild, interaction: Mapping[str, 
 def _run_in_guild(store: RunStore, guild: access.Guild, run_id: str) -> Run:
     run = store.get_run(run_id)
     # Another guild's run is answered exactly like a missing one.
-    if run is None or run.repository not in guild.repositories:
+    if run is None or guild.repository(run.repository) is None:
         raise Refusal(f"No run `{run_id}` in this server.")
     return run
 

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -88,6 +89,17 @@ class GitHub:
         )
         runs = _objects(answer.get("workflow_runs") if isinstance(answer, dict) else None, what)
         return {name for run in runs if isinstance(name := run.get("display_title"), str)}
+
+    def comment_bodies(self, issue: int, since: datetime) -> list[str]:
+        """The bodies of the issue's first 100 comments written or edited since ``since``."""
+        what = f"list the comments on #{issue}"
+        comments = self._call(
+            "GET",
+            f"/repos/{self.repository}/issues/{issue}/comments"
+            f"?since={quote(since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ'))}&per_page=100",
+            what=what,
+        )
+        return [body for comment in _objects(comments, what) if isinstance(body := comment.get("body"), str)]
 
     def comment(self, issue: int, body: str) -> None:
         self._call(

@@ -152,7 +152,7 @@ def _workflow_run(delivery: Mapping[str, Any], seen: str) -> Response:
         return _ignored(f"only runs of {repository.workflow} dispatched by the orchestrator are recorded")
     store = RunStore.from_environment()
     run = store.get_run(run_id)
-    if run is None or run.repository != repository.name:
+    if run is None or run.repository.lower() != repository.name.lower():
         return _ignored(f"no run {run_id} of {repository.name}")
     outcome = store.record_result(
         run_id,
@@ -173,7 +173,7 @@ def _workflow_run(delivery: Mapping[str, Any], seen: str) -> Response:
 
 def _repository(delivery: Mapping[str, Any]) -> access.Repository | None:
     name = payload.repository(payload.object_at(delivery, "repository").get("full_name"), "repository.full_name")
-    return access.from_environment().repositories.get(name)
+    return access.from_environment().repository(name)
 
 
 def _ignored(reason: str) -> Response:

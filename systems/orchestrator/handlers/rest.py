@@ -82,18 +82,21 @@ class Answer:
     """Decoded JSON, or None for an empty or non-JSON body."""
 
 
-def call(method: str, url: str, headers: Mapping[str, str], body: object = None, *, what: str) -> Answer:
+def call(
+    method: str, url: str, headers: Mapping[str, str], body: object = None, *, what: str, resendable: bool = False
+) -> Answer:
     """One request, retried as described above; ``Unavailable`` if it never got a final answer.
 
     ``what`` names the request in errors and logs instead of its URL, which may hold a token.
 
     Every method is retried, POST included: the 5xx and rate-limit answers retried here mean
-    the request was not carried out. A POST that met a read error is not (see ``_RETRY_UNLESS_SENT``).
+    the request was not carried out. A POST that met a read error is not (see ``_RETRY_UNLESS_SENT``),
+    unless it is ``resendable``: the API makes sending it again return what the first one made.
     """
     encoded = None if body is None else json.dumps(body).encode()
     all_headers = {**headers, **({"Content-Type": "application/json"} if encoded is not None else {})}
     try:
-        retries = _RETRY_UNLESS_SENT if method == "POST" else _RETRY
+        retries = _RETRY_UNLESS_SENT if method == "POST" and not resendable else _RETRY
         response = _POOL.request(method, url, body=encoded, headers=all_headers, retries=retries, preload_content=False)
         data = response.read(MAX_ANSWER_BYTES + 1)
     except urllib3.exceptions.HTTPError as error:

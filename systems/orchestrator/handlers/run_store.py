@@ -9,8 +9,8 @@ Schema (built by the infrastructure): hash key ``run_id``; TTL on ``expires_at``
 ``recent_runs`` keyed by ``run_month`` (``YYYY-MM``) and ``created_at`` (ISO-8601 UTC). Besides
 runs the table keys two kinds of small items under prefixed ids, absent from the index because
 they have no ``run_month``:
-- ``open#<owner/name>`` holds ``open_run_id``, the repository's one proposed run, set and cleared
-  in the same transaction as the run's own transition;
+- ``open#<owner/name>`` (in lower case) holds ``open_run_id``, the repository's one proposed run,
+  set and cleared in the same transaction as the run's own transition;
 - ``seen#<sha256>`` marks a webhook body as processed, written in the same transaction as its
   effect, so a replayed body changes nothing whatever delivery id it arrives under.
 
@@ -130,8 +130,8 @@ class RunStore:
         return None if item is None else item.get("open_run_id")
 
     def recent_runs(self, now: datetime, repositories: Iterable[str], limit: int = 5) -> list[Run]:
-        """The newest runs of ``repositories``, newest first, from this month and the previous one."""
-        wanted = set(repositories)
+        """The newest runs of ``repositories`` (in any case), newest first, from this month and the last."""
+        wanted = {repository.lower() for repository in repositories}
         runs: list[Run] = []
         this_month = now.astimezone(UTC).replace(day=1)
         for month in (this_month, this_month - timedelta(days=1)):
@@ -144,7 +144,7 @@ class RunStore:
             )
             for page in pages:
                 for item in page["Items"]:
-                    if item["repository"] in wanted:
+                    if item["repository"].lower() in wanted:
                         runs.append(_run(item))
                         if len(runs) == limit:
                             return runs
@@ -227,6 +227,16 @@ class RunStore:
             "#status = :proposed",
             names | {"#status": "status"},
             values,
+        )
+
+    def note(self, run_id: str, action: str, *, now: datetime) -> Outcome:
+        """Add to a run's history something the worker passed over, whatever the run's status."""
+        return self._update(
+            run_id,
+            "SET #history = list_append(#history, :entry)",
+            "attribute_exists(#history)",
+            {"#history": "history"},
+            {":entry": [_history(now, "orchestra", action)]},
         )
 
     # Transitions
@@ -460,7 +470,8 @@ def _dynamodb() -> Any:
 
 
 def _open_key(repository: str) -> str:
-    return f"open#{repository}"
+    # GitHub names one repository in any case: one open run per repository, however it is spelt.
+    return f"open#{repository.lower()}"
 
 
 def _month(moment: datetime) -> str:

@@ -7,7 +7,8 @@ Each message is JSON with a ``type``:
 - ``joined``: tell the repository's channel an issue joined a proposed run;
 - ``check``: a task finished; finish the run when every task has, and tell the channel.
 ``reply`` is the interaction's token, valid 15 minutes, with which the worker edits the deferred
-answer; the queue is encrypted and nothing logs a message's body.
+answer; the queue is encrypted and nothing logs a message's body. ``interaction`` is the id of the
+Discord interaction a ``plan`` answers: a retried or replayed interaction is planned once.
 """
 
 import functools
@@ -17,7 +18,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .payload import INTERACTION_TOKEN_PATTERN, RUN_ID_PATTERN
+from .payload import INTERACTION_TOKEN_PATTERN, RUN_ID_PATTERN, SNOWFLAKE_PATTERN
 
 MessageType = Literal["plan", "approve", "ship", "joined", "check"]
 MESSAGE_TYPES: tuple[MessageType, ...] = ("plan", "approve", "ship", "joined", "check")
@@ -38,6 +39,8 @@ class Message:
     by: str | None = None
     """Who asked, for the run's history."""
     issue: int | None = None
+    interaction: str | None = None
+    """The Discord interaction's id."""
 
     def to_json(self) -> str:
         return json.dumps({key: value for key, value in asdict(self).items() if value is not None}, sort_keys=True)
@@ -50,7 +53,7 @@ class Message:
             raise InvalidMessage("message body is not JSON") from error
         if not isinstance(fields, dict) or fields.get("type") not in MESSAGE_TYPES:
             raise InvalidMessage("message has no known type")
-        unknown = set(fields) - {"type", "run_id", "reply", "by", "issue"}
+        unknown = set(fields) - {"type", "run_id", "reply", "by", "issue", "interaction"}
         if unknown:
             raise InvalidMessage(f"message has unknown fields: {sorted(unknown)}")
         # The endpoints only queue what they checked; a message that differs came from elsewhere,
@@ -61,6 +64,8 @@ class Message:
             raise InvalidMessage("message reply is not an interaction token")
         if "by" in fields and not (isinstance(fields["by"], str) and 0 < len(fields["by"]) <= MAX_BY):
             raise InvalidMessage("message by is not a name")
+        if "interaction" in fields and not _matches(fields["interaction"], SNOWFLAKE_PATTERN):
+            raise InvalidMessage("message interaction is not a snowflake")
         issue = fields.get("issue")
         if "issue" in fields and not (isinstance(issue, int) and not isinstance(issue, bool) and issue >= 1):
             raise InvalidMessage("message issue is not an issue number")

@@ -1,23 +1,28 @@
 """The worker: carries out queued messages against GitHub and Discord, each effect exactly once.
 
 SQS delivers a message at least once, so every effect on another system that is not
-idempotent by itself (a dispatch, a comment, a channel message) runs under an idempotency
-key of the run (``dispatch:<issue>``, ``comment:<issue>``, ``joined:<issue>``, ``finished``,
-``shipped``): claimed with a lease, carried out, then recorded as done. Editing an answer and
-closing an issue are idempotent already and simply run again. A dispatch carried out but never
-recorded (its answer lost, its worker stopped) is found among the workflow's runs by name.
+idempotent by itself (a dispatch, a comment, a channel message, a plan) runs under an
+idempotency key of the run (``dispatch:<issue>``, ``comment:<issue>``, ``joined:<issue>``,
+``finished``, ``shipped``, ``plan:<interaction id>``): claimed with a lease, carried out, then
+recorded as done. Editing an answer and closing an issue are idempotent already and simply run
+again. An effect carried out but never recorded (its answer lost, its worker stopped) is not
+repeated either: a dispatch is found among the workflow's runs by name, a comment by the hidden
+marker it carries, and a channel message is sent with a nonce Discord enforces.
 
 The handler reports failed messages one by one (``batchItemFailures``): a message that
 fails is received again after its visibility timeout, and lands in the dead-letter queue
 after the queue's bounded number of attempts. A refusal that retrying cannot change is not
 retried: a workflow GitHub will not dispatch fails its task, an issue that takes no comment or
-cannot be closed is passed over, and any other refusal is reported in the answer to the person
-who asked.
+cannot be closed and a channel the bot cannot post to are passed over, and any other refusal is
+reported in the answer to the person who asked. A message about a repository no longer in the
+access file is dropped.
 """
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from . import access, clock, discord_api, rest
@@ -26,6 +31,8 @@ from .run_store import MAX_TASKS, EffectBusy, Run, RunStore, Task, TaskState
 from .work_queue import InvalidMessage, Message
 
 READY_LABEL = "ready"
+# A channel deleted, or one the bot may no longer see or post to: no retry changes that.
+CHANNEL_GONE = (403, 404)
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +68,14 @@ class Worker:
         run = self.store.get_run(message.run_id)
         if run is None:
             raise InvalidMessage(f"run {message.run_id} does not exist")
-        jobs: dict[str, Callable[[Run, Message], None]] = {
+        repository = self.access.repository(run.repository)
+        if repository is None:
+            # Removed from the access file since: the orchestrator no longer acts for it.
+            logger.warning(
+                "%s of run %s dropped: %s is no longer in the access file", message.type, run.run_id, run.repository
+            )
+            return
+        jobs: dict[str, Callable[[Run, access.Repository, Message], None]] = {
             "plan": self._plan,
             "approve": self._approve,
             "ship": self._ship,
@@ -69,7 +83,7 @@ class Worker:
             "check": self._check,
         }
         try:
-            jobs[message.type](run, message)
+            jobs[message.type](run, repository, message)
         except GitHubRefused as refusal:
             # Not found, forbidden, invalid: no retry changes that, so the person who asked is told.
             logger.warning("%s of run %s refused: %s", message.type, run.run_id, refusal)
@@ -77,9 +91,17 @@ class Worker:
 
     # Jobs
 
-    def _plan(self, run: Run, message: Message) -> None:
+    def _plan(self, run: Run, repository: access.Repository, message: Message) -> None:
+        if message.interaction is None:
+            # Queued before plan messages named their interaction.
+            self._plan_now(run, repository, message)
+            return
+        # Discord retrying the interaction, or its request replayed, queues the same plan again.
+        self._once(run, f"plan:{message.interaction}", lambda: self._plan_now(run, repository, message))
+
+    def _plan_now(self, run: Run, repository: access.Repository, message: Message) -> None:
         if run.status == "proposed":
-            github = GitHub.for_repository(run.repository)
+            github = GitHub.for_repository(repository.name)
             issues = github.ready_issues(READY_LABEL, MAX_TASKS)
             # Issues that joined from GitHub meanwhile stay; the new ones fill what room is left.
             joining = [issue for issue in issues if issue.number not in run.tasks]
@@ -90,10 +112,9 @@ class Worker:
             run = self._reload(run)
         self._reply(message, _plan_text(run))
 
-    def _approve(self, run: Run, message: Message) -> None:
+    def _approve(self, run: Run, repository: access.Repository, message: Message) -> None:
         if run.status == "approved":
-            repository = self.access.repositories[run.repository]
-            github = GitHub.for_repository(run.repository)
+            github = GitHub.for_repository(repository.name)
             undone = [task for task in run.tasks.values() if f"dispatch:{task.issue}" not in run.effects]
             # A dispatch GitHub carried out but whose answer was lost, or that a stopped worker never
             # recorded, shows as a workflow run of that name: it is recorded, not dispatched again.
@@ -105,18 +126,17 @@ class Worker:
             for task in run.tasks.values():
                 # A task GitHub refused to dispatch has nothing to link back to.
                 if task.note is None:
-                    self._once(
-                        run, f"comment:{task.issue}", lambda issue=task.issue: _link_back(github, issue, comment)
-                    )
+                    key = f"comment:{task.issue}"
+                    self._once(run, key, lambda issue=task.issue, key=key: _link_back(github, run, issue, key, comment))
             self.store.start(run.run_id, now=clock.now())
             if run.finished_tasks():
-                self._finish(run)
+                self._finish(run, repository)
             run = self._reload(run)
         self._reply(message, _dispatch_text(run))
 
-    def _ship(self, run: Run, message: Message) -> None:
+    def _ship(self, run: Run, repository: access.Repository, message: Message) -> None:
         if run.status in ("succeeded", "failed"):
-            github = GitHub.for_repository(run.repository)
+            github = GitHub.for_repository(repository.name)
             unmerged = [
                 task
                 for task in run.tasks.values()
@@ -131,26 +151,24 @@ class Worker:
         if run.status != "shipped":
             self._reply(message, f"Run `{run.run_id}` is {run.status}; only a succeeded or failed run can be shipped.")
             return
-        github = GitHub.for_repository(run.repository)
+        github = GitHub.for_repository(repository.name)
         for task in run.tasks.values():
             if task.state == "succeeded":
                 _close(github, task.issue)
         summary = _summary(run)
-        channel = self.access.repositories[run.repository].channel
-        self._once(run, "shipped", lambda: discord_api.post(channel, summary))
+        self._announce(run, "shipped", repository.channel, summary)
         self._reply(message, summary)
 
-    def _joined(self, run: Run, message: Message) -> None:
+    def _joined(self, run: Run, repository: access.Repository, message: Message) -> None:
         task = run.tasks.get(message.issue or 0)
         if task is None:
             raise InvalidMessage(f"run {run.run_id} has no task #{message.issue}")
-        channel = self.access.repositories[run.repository].channel
         note = f"Issue [#{task.issue}]({task.url}) {task.title} joined run `{run.run_id}` ({run.status})."
-        self._once(run, f"joined:{task.issue}", lambda: discord_api.post(channel, note))
+        self._announce(run, f"joined:{task.issue}", repository.channel, note)
 
-    def _check(self, run: Run, message: Message) -> None:
+    def _check(self, run: Run, repository: access.Repository, message: Message) -> None:
         if run.finished_tasks():
-            self._finish(run)
+            self._finish(run, repository)
 
     # Steps
 
@@ -175,13 +193,26 @@ class Worker:
             raise
         self.store.complete(run.run_id, key, now=clock.now(), task=(task.issue, state, note))
 
-    def _finish(self, run: Run) -> None:
+    def _finish(self, run: Run, repository: access.Repository) -> None:
         self.store.finish(run.run_id, now=clock.now())
         run = self._reload(run)
         if run.status in ("succeeded", "failed"):
-            channel = self.access.repositories[run.repository].channel
-            summary = _summary(run)
-            self._once(run, "finished", lambda: discord_api.post(channel, summary))
+            self._announce(run, "finished", repository.channel, _summary(run))
+
+    def _announce(self, run: Run, key: str, channel: str, content: str) -> None:
+        """Post ``content`` to the channel once, as effect ``key``."""
+
+        def post() -> None:
+            try:
+                discord_api.post(channel, content, nonce=_nonce(run, key))
+            except discord_api.DiscordRefused as refusal:
+                if refusal.status not in CHANNEL_GONE:
+                    raise
+                # The channel is a courtesy: the run goes on, and its history says what was not told.
+                logger.warning("run %s not told in channel %s: %s", run.run_id, channel, refusal)
+                self.store.note(run.run_id, f"not told in channel {channel} ({key}): {refusal}", now=clock.now())
+
+        self._once(run, key, post)
 
     def _once(self, run: Run, key: str, effect: Callable[[], None]) -> None:
         if key in run.effects or not self.store.claim(
@@ -211,9 +242,13 @@ class Worker:
         return reloaded
 
 
-def _link_back(github: GitHub, issue: int, comment: str) -> None:
+def _link_back(github: GitHub, run: Run, issue: int, key: str, comment: str) -> None:
+    # A comment GitHub wrote but whose answer was lost carries the marker: it is not written again.
+    marker = f"<!-- orchestra {run.run_id} {key} -->"
     try:
-        github.comment(issue, comment)
+        if any(marker in body for body in github.comment_bodies(issue, since=datetime.fromisoformat(run.created_at))):
+            return
+        github.comment(issue, f"{comment}\n\n{marker}")
     except GitHubRefused as refusal:
         # A locked, moved or deleted issue takes no comment; the link back is a courtesy, the run goes on.
         logger.warning("no link back on #%d: %s", issue, refusal)
@@ -225,6 +260,11 @@ def _close(github: GitHub, issue: int) -> None:
     except GitHubRefused as refusal:
         # A moved or deleted issue cannot be closed here; the run is shipped all the same.
         logger.warning("could not close #%d: %s", issue, refusal)
+
+
+def _nonce(run: Run, key: str) -> str:
+    """The same for every attempt at one effect of one run, and short enough for Discord."""
+    return hashlib.sha256(f"{run.run_id} {key}".encode()).hexdigest()[: discord_api.MAX_NONCE]
 
 
 def _run_name(run: Run, task: Task) -> str:

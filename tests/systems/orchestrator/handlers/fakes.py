@@ -82,6 +82,7 @@ class FakeGitHub(FakeApi):
             (f"GET {repo}/issues", self._list_issues),
             (f"POST {repo}/actions/workflows/([^/]+)/dispatches", self._dispatch),
             (f"GET {repo}/actions/workflows/([^/]+)/runs", self._workflow_runs),
+            (f"GET {repo}/issues/([0-9]+)/comments", self._list_comments),
             (f"POST {repo}/issues/([0-9]+)/comments", self._comment),
             (f"GET {repo}/pulls", self._pulls),
             (f"PATCH {repo}/issues/([0-9]+)", self._update_issue),
@@ -119,6 +120,16 @@ class FakeGitHub(FakeApi):
         ]
         return Reply(200, {"total_count": len(runs), "workflow_runs": runs[::-1]})
 
+    def _list_comments(self, request: RecordedRequest, query: dict[str, str], repository: str, number: str) -> Reply:
+        # Every comment here was written after the runs the tests start.
+        assert re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", query["since"])
+        listed = [
+            {"id": index, "body": body}
+            for index, (commented, issue, body) in enumerate(self.comments)
+            if (commented, issue) == (repository, int(number))
+        ]
+        return Reply(200, listed)
+
     def _comment(self, request: RecordedRequest, query: dict[str, str], repository: str, number: str) -> Reply:
         self.comments.append((repository, int(number), request.json()["body"]))
         return Reply(201, {"id": len(self.comments)})
@@ -150,6 +161,8 @@ class FakeDiscord(FakeApi):
         self.replies: dict[str, list[str]] = {}
         """interaction token → every content the original answer was edited to."""
         self.posts: list[tuple[str, str]] = []
+        self.nonces: dict[str, int] = {}
+        """nonce → the index in ``posts`` of the message created with it."""
 
     def answer(self, request: RecordedRequest) -> Reply:
         assert request.headers["user-agent"].startswith("DiscordBot (")
@@ -167,6 +180,14 @@ class FakeDiscord(FakeApi):
         if request.method == "POST" and post:
             if request.headers.get("authorization") != f"Bot {BOT_TOKEN}":
                 return Reply(401, {"message": "401: Unauthorized", "code": 0})
+            nonce = body.get("nonce")
+            assert nonce is None or (isinstance(nonce, str) and len(nonce) <= 25)
+            if body.get("enforce_nonce") and nonce in self.nonces:
+                # Discord returns the message this nonce created instead of creating another.
+                index = self.nonces[nonce]
+                return Reply(200, {"id": str(index + 1), "content": self.posts[index][1], "nonce": nonce})
             self.posts.append((post[1], body["content"]))
-            return Reply(200, {"id": str(len(self.posts)), "content": body["content"]})
+            if nonce is not None:
+                self.nonces[nonce] = len(self.posts) - 1
+            return Reply(200, {"id": str(len(self.posts)), "content": body["content"], "nonce": nonce})
         return Reply(404, {"message": "404: Not Found", "code": 0})

@@ -1,4 +1,5 @@
 import base64
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -79,7 +80,9 @@ def test_plan_defers_records_a_proposed_run_and_queues_the_work(
         "claims": {},
     }
     assert runs_table.get_item(Key={"run_id": f"open#{REPOSITORY}"})["Item"]["open_run_id"] == RUN_ID
-    assert work.bodies() == [{"type": "plan", "run_id": RUN_ID, "reply": INTERACTION_TOKEN, "by": "nelly"}]
+    assert work.bodies() == [
+        {"type": "plan", "run_id": RUN_ID, "reply": INTERACTION_TOKEN, "by": "nelly", "interaction": INTERACTION_ID}
+    ]
 
 
 def test_plan_without_a_repository_uses_the_guilds_default(
@@ -111,6 +114,36 @@ def test_a_replayed_plan_writes_nothing_new(
     assert call_discord(event) == (200, {"type": 5})
 
     assert runs_table.scan()["Items"] == items
+
+
+def test_plan_takes_a_repository_in_any_case_as_the_one_the_access_file_spells(
+    discord_request: Build, call_discord: Call, runs_table: Any, work: WorkQueue
+) -> None:
+    assert call_discord(discord_request(interaction("plan", {"repository": "Octo-Org/WIDGETS"})))[0] == 200
+    other_spelling = interaction("plan", {"repository": "OCTO-ORG/widgets"}, interaction_id="2" * 19)
+    assert call_discord(discord_request(other_spelling))[0] == 200
+
+    assert RunStore.from_environment().get_run(RUN_ID).repository == REPOSITORY  # type: ignore[union-attr]
+    assert runs_table.get_item(Key={"run_id": f"open#{REPOSITORY}"})["Item"]["open_run_id"] == RUN_ID
+    # One repository, one open run: the second spelling plans the run the first one opened.
+    assert [body["run_id"] for body in work.bodies()] == [RUN_ID, RUN_ID]
+
+
+def test_a_run_is_found_in_its_server_however_the_access_file_now_spells_its_repository(
+    discord_request: Build, call_discord: Call, work: WorkQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proposed_run()
+    respelt = os.environ["ORCHESTRATOR_ACCESS"].replace(f'"{REPOSITORY}"', '"Octo-Org/Widgets"')
+    monkeypatch.setenv("ORCHESTRATOR_ACCESS", respelt)
+
+    one = content(call_discord(discord_request(interaction("status", {"run_id": RUN_ID})))[1])
+    recent = content(call_discord(discord_request(interaction("status")))[1])
+    approved = call_discord(discord_request(interaction("approve", {"run_id": RUN_ID})))
+
+    assert one.startswith(f"`{RUN_ID}` proposed: {REPOSITORY}")
+    assert recent.splitlines()[1].startswith(f"`{RUN_ID}` proposed")
+    assert approved == (200, {"type": 5})
+    assert RunStore.from_environment().get_run(RUN_ID).status == "approved"  # type: ignore[union-attr]
 
 
 def test_approve_moves_a_proposed_run_on_and_queues_the_dispatch(

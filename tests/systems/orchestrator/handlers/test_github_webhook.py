@@ -1,5 +1,6 @@
 import copy
 import json
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -222,6 +223,43 @@ def test_a_completed_workflow_run_records_its_task_by_the_run_id_it_carries(
         200,
         {"duplicate": True},
     )
+
+
+def test_a_repository_named_in_another_case_is_the_one_the_access_file_spells(
+    github_request: Build, call_github: Call, work: WorkQueue
+) -> None:
+    store = RunStore.from_environment()
+    status_code, reply = call_github(github_request("issues", labeled(repository={"full_name": "Octo-Org/Widgets"})))
+    assert status_code == 201
+    run_id = reply["run_id"]
+    assert call_github(github_request("issues", labeled(8, repository={"full_name": "OCTO-ORG/WIDGETS"})))[0] == 201
+    run = store.get_run(run_id)
+    assert run is not None and run.repository == REPOSITORY and sorted(run.tasks) == [7, 8]
+    assert run.tasks[7].url == f"https://github.com/{REPOSITORY}/issues/7"
+    store.approve(run_id, REPOSITORY, by="nelly", now=START)
+    work.bodies()
+
+    sent = completed(run_id, 7) | {"repository": {"full_name": "octo-org/WIDGETS"}}
+    assert call_github(github_request("workflow_run", sent)) == (
+        200,
+        {"run_id": run_id, "issue": 7, "conclusion": "success"},
+    )
+    assert store.get_run(run_id).tasks[7].state == "succeeded"  # type: ignore[union-attr]
+
+
+def test_a_workflow_run_counts_for_its_run_however_the_access_file_now_spells_its_repository(
+    github_request: Build, call_github: Call, work: WorkQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RunStore.from_environment()
+    call_github(github_request("issues", LABELED_READY))
+    store.approve(FIRST_RUN, REPOSITORY, by="nelly", now=START)
+    respelt = os.environ["ORCHESTRATOR_ACCESS"].replace(f'"{REPOSITORY}"', '"Octo-Org/Widgets"')
+    monkeypatch.setenv("ORCHESTRATOR_ACCESS", respelt)
+
+    status_code, _ = call_github(github_request("workflow_run", completed(FIRST_RUN, 7)))
+
+    assert status_code == 200
+    assert store.get_run(FIRST_RUN).tasks[7].state == "succeeded"  # type: ignore[union-attr]
 
 
 def _run_of(run_id: str, issue: int, **workflow_run: Any) -> dict[str, Any]:

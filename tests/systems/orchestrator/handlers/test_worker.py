@@ -204,9 +204,10 @@ def test_an_issue_that_takes_no_comment_does_not_hold_the_run_back(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
     approved_run(store, 7, 8)
-    # The runs are listed and both dispatches go through; then GitHub refuses the comment on the locked #7.
+    # The runs are listed, both dispatches go through and #7's comments are listed; then GitHub
+    # refuses the comment on the locked #7.
     locked = Reply(403, {"message": "Unable to create comment because issue is locked."})
-    github.scripted.extend([None, None, None, locked])
+    github.scripted.extend([None, None, None, None, locked])
     message = Message("approve", RUN_ID, reply=TOKEN, by="nelly")
     send(work, message)
 
@@ -218,7 +219,7 @@ def test_an_issue_that_takes_no_comment_does_not_hold_the_run_back(
     assert run is not None and run.status == "running"
     assert run.effects == {"dispatch:7", "dispatch:8", "comment:7", "comment:8"}
     assert [number for _, number, _ in github.comments] == [8]
-    assert len([r for r in github.requests if r.path.endswith("/comments")]) == 2
+    assert len([r for r in github.requests if r.method == "POST" and r.path.endswith("/comments")]) == 2
     assert discord.replies[TOKEN][0].startswith(f"Run `{RUN_ID}` for {REPOSITORY} is running:")
 
 
@@ -678,3 +679,245 @@ def test_an_effect_another_worker_is_carrying_out_is_left_to_it(
     assert github.dispatches == []
     assert store.get_run(RUN_ID).status == "approved"  # type: ignore[union-attr]
     assert work.count() == 1
+
+
+def test_a_comment_whose_answer_is_lost_is_written_once(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    accept_comment = github._comment
+    lost = [True]
+
+    def comment_and_lose_the_answer(*request: Any) -> Reply:
+        # GitHub writes the comment, and the connection drops before its answer is sent.
+        answer = accept_comment(*request)
+        if lost:
+            raise ConnectionAbortedError(lost.pop())
+        return answer
+
+    github._comment = comment_and_lose_the_answer  # type: ignore[method-assign]
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+    assert "comment:7" not in store.get_run(RUN_ID).effects  # type: ignore[union-attr]
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    ((_, number, body),) = github.comments
+    assert number == 7 and body.endswith(f"<!-- orchestra {RUN_ID} comment:7 -->")
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "running" and "comment:7" in run.effects
+    listing = next(r for r in github.requests if r.method == "GET" and "/issues/7/comments" in r.path)
+    assert listing.path == f"/repos/{REPOSITORY}/issues/7/comments?since=2026-11-03T12%3A00%3A00Z&per_page=100"
+
+
+def test_a_comment_someone_else_wrote_does_not_stand_for_the_link_back(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    # Another run's marker, and this run's for another issue, mark nothing done here.
+    github.comments += [
+        (REPOSITORY, 7, "<!-- orchestra run-00000000000000aa comment:7 -->"),
+        (REPOSITORY, 7, f"<!-- orchestra {RUN_ID} comment:8 -->"),
+    ]
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert github.comments[-1][2].endswith(f"<!-- orchestra {RUN_ID} comment:7 -->")
+    assert len(github.comments) == 3
+
+
+def test_a_channel_post_whose_answer_is_lost_is_made_once(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    store.propose(
+        run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=[task(7)]
+    )
+    accept = discord.answer
+    lost = [True]
+
+    def post_and_lose_the_answer(request: Any) -> Reply:
+        # Discord creates the message, and the connection drops before its answer is sent.
+        answer = accept(request)
+        if lost and request.method == "POST":
+            raise ConnectionAbortedError(lost.pop())
+        return answer
+
+    discord.answer = post_and_lose_the_answer
+    send(work, Message("joined", RUN_ID, issue=7))
+
+    # With its nonce the post is safe to send again at once, and Discord answers with the message it made.
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert len(discord.posts) == 1
+    nonces = [request.json()["nonce"] for request in discord.requests]
+    assert len(nonces) == 2 and nonces[0] == nonces[1]
+    assert all(request.json()["enforce_nonce"] is True for request in discord.requests)
+    assert "joined:7" in store.get_run(RUN_ID).effects  # type: ignore[union-attr]
+
+
+def test_a_channel_post_retried_by_a_later_attempt_carries_the_same_nonce(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    store.propose(
+        run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=[task(7)]
+    )
+    # Discord creates the message, then every answer is lost until the call gives up.
+    discord.scripted.extend([Reply(503, {"message": "lost"}, after_handling=True)] * 5)
+    send(work, Message("joined", RUN_ID, issue=7))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert len(discord.posts) == 1
+    assert len({request.json()["nonce"] for request in discord.requests}) == 1
+    assert "joined:7" in store.get_run(RUN_ID).effects  # type: ignore[union-attr]
+
+
+def test_each_channel_message_of_a_run_has_its_own_nonce(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    store.propose(
+        run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=[task(7)]
+    )
+    store.join(RUN_ID, task(8), by="hubot", now=START)
+    send(work, Message("joined", RUN_ID, issue=7), Message("joined", RUN_ID, issue=8))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert len(discord.posts) == 2
+    assert len({request.json()["nonce"] for request in discord.requests}) == 2
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        Reply(404, {"message": "Unknown Channel", "code": 10003}),
+        Reply(403, {"message": "Missing Access", "code": 50001}),
+    ],
+    ids=["deleted", "inaccessible"],
+)
+def test_a_channel_the_bot_cannot_post_to_is_passed_over_and_the_requester_still_answered(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    caplog: pytest.LogCaptureFixture,
+    refusal: Reply,
+) -> None:
+    finished_run(store, {7: True})
+    github.merged[REPOSITORY] = {f"orchestra/{RUN_ID}/7"}
+    discord.scripted.append(refusal)
+    message = Message("ship", RUN_ID, reply=TOKEN, by="nelly")
+    send(work, message)
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None and run.status == "shipped" and "shipped" in run.effects
+    assert discord.posts == []
+    assert discord.replies[TOKEN][0].startswith(f"Run `{RUN_ID}` for {REPOSITORY} shipped: 1 done, 0 failed.")
+    assert (run.history[-1].by, run.history[-1].action) == (
+        "orchestra",
+        f"not told in channel {CHANNEL} (shipped): post to the channel: Discord answered {refusal.status}",
+    )
+    assert f"not told in channel {CHANNEL}" in caplog.text
+
+    send(work, message)
+    assert run_worker() == {"batchItemFailures": []}
+    assert len([r for r in discord.requests if r.method == "POST"]) == 1
+    assert len(store.get_run(RUN_ID).history) == len(run.history)  # type: ignore[union-attr]
+
+
+def test_a_channel_post_refused_for_another_reason_is_retried(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    store.propose(
+        run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=[task(7)]
+    )
+    discord.scripted.append(Reply(401, {"message": "401: Unauthorized", "code": 0}))
+    send(work, Message("joined", RUN_ID, issue=7))
+
+    assert len(run_worker()["batchItemFailures"]) == 1
+    assert run_worker() == {"batchItemFailures": []}
+    assert len(discord.posts) == 1
+
+
+def test_a_message_for_a_repository_removed_from_the_access_file_is_dropped_untouched(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    runs_table: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    finished_run(store, {7: True})
+    github.merged[REPOSITORY] = {f"orchestra/{RUN_ID}/7"}
+    items = runs_table.scan()["Items"]
+    without = json.loads(os.environ["ORCHESTRATOR_ACCESS"])
+    without["guilds"][0]["repositories"] = [r for r in without["guilds"][0]["repositories"] if r["name"] != REPOSITORY]
+    without["guilds"][0]["default_repository"] = None
+    monkeypatch.setenv("ORCHESTRATOR_ACCESS", json.dumps(without))
+    send(
+        work,
+        Message("ship", RUN_ID, reply=TOKEN, by="nelly"),
+        Message("check", RUN_ID, issue=7),
+        Message("joined", RUN_ID, issue=7),
+    )
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert runs_table.scan()["Items"] == items
+    assert (github.requests, discord.requests) == ([], [])
+    assert work.count() == 0
+    assert caplog.text.count(f"{REPOSITORY} is no longer in the access file") == 3
+
+
+def test_a_run_is_found_in_the_access_file_however_either_spells_its_repository(
+    store: RunStore,
+    github: FakeGitHub,
+    discord: FakeDiscord,
+    work: WorkQueue,
+    run_worker: RunWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The run was recorded when the access file spelt the repository in lower case; now it does not.
+    respelt = os.environ["ORCHESTRATOR_ACCESS"].replace(f'"{REPOSITORY}"', '"Octo-Org/Widgets"')
+    monkeypatch.setenv("ORCHESTRATOR_ACCESS", respelt)
+    github.workflows["Octo-Org/Widgets"] = {WORKFLOW}
+    approved_run(store, 7)
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert [repository for repository, _, _ in github.dispatches] == ["Octo-Org/Widgets"]
+    assert [(repository, number) for repository, number, _ in github.comments] == [("Octo-Org/Widgets", 7)]
+    assert store.get_run(RUN_ID).status == "running"  # type: ignore[union-attr]
+
+
+def test_a_plan_retried_or_replayed_is_planned_and_answered_once(
+    store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    store.propose(run_id=RUN_ID, repository=REPOSITORY, source="discord", requested_by="nelly", now=START)
+    plan = Message("plan", RUN_ID, reply=TOKEN, by="nelly", interaction="1234567890123456789")
+    send(work, plan)
+    assert run_worker() == {"batchItemFailures": []}
+    send(work, plan, plan)
+    assert run_worker() == {"batchItemFailures": []}
+
+    run = store.get_run(RUN_ID)
+    assert run is not None
+    assert [entry.action for entry in run.history] == ["proposed", "planned 2 issue(s)"]
+    assert len(discord.replies[TOKEN]) == 1
+    assert len([r for r in github.requests if r.method == "GET"]) == 1
+
+    # A new /plan of the same open run is a new interaction: it refreshes the plan.
+    github.add_issue(REPOSITORY, FakeIssue(9, "Issue 9"))
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly", interaction="1234567890123456790"))
+    assert run_worker() == {"batchItemFailures": []}
+    assert sorted(store.get_run(RUN_ID).tasks) == [7, 8, 9]  # type: ignore[union-attr]
+    assert len(discord.replies[TOKEN]) == 2
