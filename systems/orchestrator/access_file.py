@@ -15,6 +15,7 @@ guilds:
         channel: "1300000000000000300" # where the repository's runs are reported
 ```
 A repository belongs to one guild only: its webhooks are reported to that guild's channel.
+GitHub's names are case-insensitive, and so are the checks that a name is listed once.
 """
 
 import json
@@ -58,10 +59,10 @@ class GuildAccess(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "GuildAccess":
-        names = [repository.name for repository in self.repositories]
+        names = [repository.name.lower() for repository in self.repositories]
         if len(set(names)) != len(names):
             raise ValueError("a repository is listed twice")
-        if self.default_repository is not None and self.default_repository not in names:
+        if self.default_repository is not None and self.default_repository.lower() not in names:
             raise ValueError(f"default_repository {self.default_repository!r} is not among the guild's repositories")
         return self
 
@@ -74,7 +75,7 @@ class AccessFile(_Strict):
         ids = [guild.id for guild in self.guilds]
         if len(set(ids)) != len(ids):
             raise ValueError("a guild is listed twice")
-        names = [repository.name for guild in self.guilds for repository in guild.repositories]
+        names = [repository.name.lower() for guild in self.guilds for repository in guild.repositories]
         if len(set(names)) != len(names):
             raise ValueError("a repository belongs to two guilds")
         return self

@@ -17,6 +17,9 @@ GUILD: dict[str, Any] = {
     "repositories": [{"name": "octo-org/widgets", "workflow": "orchestra.yml", "channel": "1300000000000000300"}],
 }
 
+# The same repository as GUILD's, spelt as GitHub also accepts it.
+SHOUTED_REPOSITORY = GUILD["repositories"][0] | {"name": "Octo-Org/Widgets"}
+
 
 def write(tmp_path: Path, document: Any) -> Path:
     path = tmp_path / "access.yaml"
@@ -62,7 +65,21 @@ def test_a_repository_defaults_to_the_main_branch(tmp_path: Path) -> None:
             "a repository is listed twice",
         ),
         (
+            {"guilds": [GUILD | {"repositories": [*GUILD["repositories"], SHOUTED_REPOSITORY]}]},
+            "a repository is listed twice",
+        ),
+        (
             {"guilds": [GUILD, GUILD | {"id": "1300000000000000101", "default_repository": None}]},
+            "a repository belongs to two guilds",
+        ),
+        (
+            {
+                "guilds": [
+                    GUILD,
+                    GUILD
+                    | {"id": "1300000000000000101", "default_repository": None, "repositories": [SHOUTED_REPOSITORY]},
+                ]
+            },
             "a repository belongs to two guilds",
         ),
         ({"guilds": [GUILD, GUILD]}, "a guild is listed twice"),
@@ -83,6 +100,11 @@ def test_a_repository_defaults_to_the_main_branch(tmp_path: Path) -> None:
 )
 def test_a_bad_file_stops_with_one_line_naming_the_field(tmp_path: Path, document: Any, expected: str) -> None:
     assert expected in error_of(tmp_path, document)
+
+
+def test_the_default_repository_may_be_spelt_in_another_case(tmp_path: Path) -> None:
+    access = load_access_file(write(tmp_path, {"guilds": [GUILD | {"default_repository": "Octo-Org/Widgets"}]}))
+    assert access.guilds[0].default_repository == "Octo-Org/Widgets"
 
 
 def test_a_file_too_large_for_a_functions_environment_is_refused(tmp_path: Path) -> None:
