@@ -1,6 +1,7 @@
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -18,6 +19,22 @@ from tests.systems.orchestrator.handlers.support import CHANNEL, GUILD, REGION, 
 
 RUN_ID = "run-0123456789abcdef"
 TOKEN = "reply-token-1"
+
+
+def losing_the_first_answer(
+    answer: Callable[..., Reply], only: Callable[..., bool] = lambda *request: True
+) -> Callable[..., Reply]:
+    """The fake API carries the first request `only` picks out, and the connection drops before its
+    answer is sent; every other request is answered as usual."""
+    lost = [True]
+
+    def answer_and_lose(*request: Any) -> Reply:
+        reply = answer(*request)
+        if lost and only(*request):
+            raise ConnectionAbortedError(lost.pop())
+        return reply
+
+    return answer_and_lose
 
 
 def task(issue: int) -> Task:
@@ -272,17 +289,7 @@ def test_a_dispatch_whose_answer_is_lost_is_carried_out_once(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
     approved_run(store, 7)
-    accept_dispatch = github._dispatch
-    lost = [True]
-
-    def dispatch_and_lose_the_answer(*request: Any) -> Reply:
-        # GitHub carries the dispatch out, and the connection drops before its answer is sent.
-        answer = accept_dispatch(*request)
-        if lost:
-            raise ConnectionAbortedError(lost.pop())
-        return answer
-
-    github._dispatch = dispatch_and_lose_the_answer  # type: ignore[method-assign]
+    github._dispatch = losing_the_first_answer(github._dispatch)
     send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
 
     assert len(run_worker()["batchItemFailures"]) == 1
@@ -685,17 +692,7 @@ def test_a_comment_whose_answer_is_lost_is_written_once(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
     approved_run(store, 7)
-    accept_comment = github._comment
-    lost = [True]
-
-    def comment_and_lose_the_answer(*request: Any) -> Reply:
-        # GitHub writes the comment, and the connection drops before its answer is sent.
-        answer = accept_comment(*request)
-        if lost:
-            raise ConnectionAbortedError(lost.pop())
-        return answer
-
-    github._comment = comment_and_lose_the_answer  # type: ignore[method-assign]
+    github._comment = losing_the_first_answer(github._comment)
     send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
 
     assert len(run_worker()["batchItemFailures"]) == 1
@@ -734,17 +731,7 @@ def test_a_channel_post_whose_answer_is_lost_is_made_once(
     store.propose(
         run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=[task(7)]
     )
-    accept = discord.answer
-    lost = [True]
-
-    def post_and_lose_the_answer(request: Any) -> Reply:
-        # Discord creates the message, and the connection drops before its answer is sent.
-        answer = accept(request)
-        if lost and request.method == "POST":
-            raise ConnectionAbortedError(lost.pop())
-        return answer
-
-    discord.answer = post_and_lose_the_answer
+    discord.answer = losing_the_first_answer(discord.answer, only=lambda request: request.method == "POST")
     send(work, Message("joined", RUN_ID, issue=7))
 
     # With its nonce the post is safe to send again at once, and Discord answers with the message it made.
