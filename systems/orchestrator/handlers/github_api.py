@@ -53,6 +53,7 @@ class GitHub:
         self._credentials = credentials
         self._credentials_arn = credentials_arn
         self._token: str | None = None
+        self._login: str | None = None
 
     @classmethod
     def for_repository(cls, repository: str) -> "GitHub":
@@ -90,8 +91,11 @@ class GitHub:
         runs = _objects(answer.get("workflow_runs") if isinstance(answer, dict) else None, what)
         return {name for run in runs if isinstance(name := run.get("display_title"), str)}
 
-    def comment_bodies(self, issue: int, since: datetime) -> list[str]:
-        """The bodies of the issue's first 100 comments written or edited since ``since``."""
+    def own_comment_bodies(self, issue: int, since: datetime) -> list[str]:
+        """The bodies of this client's own comments among the issue's first 100 written or edited since ``since``.
+
+        Anyone who may comment can write any text; only the author tells the client's own comments apart.
+        """
         what = f"list the comments on #{issue}"
         comments = self._call(
             "GET",
@@ -99,7 +103,14 @@ class GitHub:
             f"?since={quote(since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ'))}&per_page=100",
             what=what,
         )
-        return [body for comment in _objects(comments, what) if isinstance(body := comment.get("body"), str)]
+        login = self._own_login().casefold()
+        return [
+            body
+            for comment in _objects(comments, what)
+            if isinstance(body := comment.get("body"), str)
+            and isinstance(author := comment.get("user"), dict)
+            and str(author.get("login")).casefold() == login
+        ]
 
     def comment(self, issue: int, body: str) -> None:
         self._call(
@@ -145,6 +156,15 @@ class GitHub:
             self._token = self._credentials.get("token") or self._installation_token()
         return self._token
 
+    def _own_login(self) -> str:
+        """The login GitHub writes as this client's author: the App's bot, or the token's user."""
+        # An App's login comes with its installation, found when its token is minted.
+        self._access_token()
+        if self._login is None:
+            what = "find the token's user"
+            self._login = _field(self._call("GET", "/user", what=what), "login", str, what)
+        return self._login
+
     def _installation_token(self) -> str:
         # PyJWT pulls in `cryptography`; only the worker, and only for an App, needs either.
         import jwt
@@ -169,6 +189,8 @@ class GitHub:
         if installation.status != 200:
             raise self._refusal("find the App installation", installation)
         installation_id = _field(installation.body, "id", int, "find the App installation")
+        # An App acts on GitHub as its bot user, whose login no person can take (``[`` is not allowed in one).
+        self._login = _field(installation.body, "app_slug", str, "find the App installation") + "[bot]"
         name = self.repository.split("/", 1)[1]
         minted = rest.call(
             "POST",

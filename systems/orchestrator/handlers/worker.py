@@ -243,10 +243,11 @@ class Worker:
 
 
 def _link_back(github: GitHub, run: Run, issue: int, key: str, comment: str) -> None:
-    # A comment GitHub wrote but whose answer was lost carries the marker: it is not written again.
+    # A comment the worker wrote but whose answer was lost carries the marker: it is not written again.
     marker = f"<!-- orchestra {run.run_id} {key} -->"
     try:
-        if any(marker in body for body in github.comment_bodies(issue, since=datetime.fromisoformat(run.created_at))):
+        since = datetime.fromisoformat(run.created_at)
+        if any(marker in body for body in github.own_comment_bodies(issue, since=since)):
             return
         github.comment(issue, f"{comment}\n\n{marker}")
     except GitHubRefused as refusal:

@@ -14,6 +14,8 @@ from tests.components.dynamic_provider_support import FakeApi, RecordedRequest, 
 GITHUB_TOKEN = "github_pat_fake_token_for_tests"
 BOT_TOKEN = "fake-bot-token-for-tests"
 APPLICATION_ID = "1300000000000000001"
+TOKEN_USER = "orchestra-machine-user"
+APP_SLUG = "orchestra-test-app"
 
 
 @dataclass
@@ -38,6 +40,8 @@ class FakeGitHub(FakeApi):
         self.workflows: dict[str, set[str]] = {}
         self.dispatches: list[tuple[str, str, dict[str, Any]]] = []
         self.comments: list[tuple[str, int, str]] = []
+        self.comment_authors: dict[int, str] = {}
+        """Index in ``comments`` → the login of a comment written by someone other than ``token``'s holder."""
         self.merged: dict[str, set[str]] = {}
         """repository → head branches with a merged pull request."""
 
@@ -70,7 +74,7 @@ class FakeGitHub(FakeApi):
         # GitHub refuses a token that lives longer than 10 minutes or starts in its future.
         assert claims["exp"] - claims["iat"] <= 600 and claims["iat"] <= time.time()
         if request.method == "GET" and re.fullmatch(r"/repos/[^/]+/[^/]+/installation", path):
-            return Reply(200, {"id": installation})
+            return Reply(200, {"id": installation, "app_id": int(app_id), "app_slug": APP_SLUG})
         if request.method == "POST" and path == f"/app/installations/{installation}/access_tokens":
             self.minted_for.append(request.json()["repositories"])
             return Reply(201, {"token": self.token, "expires_at": "2099-01-01T00:00:00Z"})
@@ -79,6 +83,7 @@ class FakeGitHub(FakeApi):
     def _routes(self) -> list[tuple[str, Any]]:
         repo = r"/repos/([^/]+/[^/]+)"
         return [
+            ("GET /user", self._user),
             (f"GET {repo}/issues", self._list_issues),
             (f"POST {repo}/actions/workflows/([^/]+)/dispatches", self._dispatch),
             (f"GET {repo}/actions/workflows/([^/]+)/runs", self._workflow_runs),
@@ -87,6 +92,16 @@ class FakeGitHub(FakeApi):
             (f"GET {repo}/pulls", self._pulls),
             (f"PATCH {repo}/issues/([0-9]+)", self._update_issue),
         ]
+
+    def holder(self) -> str:
+        """The login GitHub shows as the author of what ``token`` writes: the App's bot, or the token's user."""
+        return f"{APP_SLUG}[bot]" if self.app is not None else TOKEN_USER
+
+    def _user(self, request: RecordedRequest, query: dict[str, str]) -> Reply:
+        if self.app is not None:
+            # An installation token is no user's: GitHub refuses it here.
+            return Reply(403, {"message": "Resource not accessible by integration"})
+        return Reply(200, {"login": TOKEN_USER, "id": 583231, "type": "User"})
 
     def _list_issues(self, request: RecordedRequest, query: dict[str, str], repository: str) -> Reply:
         assert query["state"] == "open" and query["labels"] == "ready"
@@ -124,7 +139,7 @@ class FakeGitHub(FakeApi):
         # Every comment here was written after the runs the tests start.
         assert re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", query["since"])
         listed = [
-            {"id": index, "body": body}
+            {"id": index, "body": body, "user": {"login": self.comment_authors.get(index, self.holder())}}
             for index, (commented, issue, body) in enumerate(self.comments)
             if (commented, issue) == (repository, int(number))
         ]

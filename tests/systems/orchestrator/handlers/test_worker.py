@@ -50,6 +50,25 @@ def github(fake_github: FakeGitHub) -> FakeGitHub:
 
 
 @pytest.fixture
+def github_app(worker_environment: None, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's credentials are a GitHub App's id and private key, which the fake API knows."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    github.app = ("1000001", public_pem, 4242)
+    arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="github-app", SecretString=json.dumps({"app_id": "1000001", "private_key": private_pem})
+    )["ARN"]
+    monkeypatch.setenv("GITHUB_CREDENTIALS_SECRET_ARN", arn)
+
+
+@pytest.fixture
 def discord(fake_discord: FakeDiscord) -> FakeDiscord:
     fake_discord.live_tokens.add(TOKEN)
     return fake_discord
@@ -221,10 +240,10 @@ def test_an_issue_that_takes_no_comment_does_not_hold_the_run_back(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
     approved_run(store, 7, 8)
-    # The runs are listed, both dispatches go through and #7's comments are listed; then GitHub
-    # refuses the comment on the locked #7.
+    # The runs are listed, both dispatches go through, #7's comments and the token's user are
+    # listed; then GitHub refuses the comment on the locked #7.
     locked = Reply(403, {"message": "Unable to create comment because issue is locked."})
-    github.scripted.extend([None, None, None, None, locked])
+    github.scripted.extend([None, None, None, None, None, locked])
     message = Message("approve", RUN_ID, reply=TOKEN, by="nelly")
     send(work, message)
 
@@ -507,27 +526,8 @@ def test_ship_closes_the_shipped_issues_and_posts_the_summary_once(
 
 
 def test_github_app_tokens_are_minted_for_the_one_repository(
-    worker_environment: None,
-    github: FakeGitHub,
-    discord: FakeDiscord,
-    work: WorkQueue,
-    run_worker: RunWorker,
-    monkeypatch: pytest.MonkeyPatch,
+    github_app: None, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    github.app = ("1000001", public_pem, 4242)
-    arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="github-app", SecretString=json.dumps({"app_id": "1000001", "private_key": private_pem})
-    )["ARN"]
-    monkeypatch.setenv("GITHUB_CREDENTIALS_SECRET_ARN", arn)
     store = RunStore.from_environment()
     approved_run(store, 7)
     send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
@@ -644,23 +644,13 @@ def test_an_answer_github_never_documents_is_retried_later_and_changes_nothing(
 
 
 def test_an_app_installation_answer_without_its_id_is_retried_later(
-    worker_environment: None,
+    github_app: None,
     github: FakeGitHub,
     discord: FakeDiscord,
     work: WorkQueue,
     run_worker: RunWorker,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    private_pem = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        .decode()
-    )
-    arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
-        Name="github-app", SecretString=json.dumps({"app_id": "1000001", "private_key": private_pem})
-    )["ARN"]
-    monkeypatch.setenv("GITHUB_CREDENTIALS_SECRET_ARN", arn)
     github.scripted.append(Reply(200, b"<html>Sign in</html>"))
     store = RunStore.from_environment()
     approved_run(store, 7)
@@ -708,7 +698,7 @@ def test_a_comment_whose_answer_is_lost_is_written_once(
     assert listing.path == f"/repos/{REPOSITORY}/issues/7/comments?since=2026-11-03T12%3A00%3A00Z&per_page=100"
 
 
-def test_a_comment_someone_else_wrote_does_not_stand_for_the_link_back(
+def test_a_marker_of_another_run_or_issue_does_not_stand_for_the_link_back(
     store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
 ) -> None:
     approved_run(store, 7)
@@ -723,6 +713,48 @@ def test_a_comment_someone_else_wrote_does_not_stand_for_the_link_back(
 
     assert github.comments[-1][2].endswith(f"<!-- orchestra {RUN_ID} comment:7 -->")
     assert len(github.comments) == 3
+
+
+@pytest.fixture(params=["token", "app"])
+def credentials(request: pytest.FixtureRequest) -> str:
+    """The worker's GitHub credentials: a token, or a GitHub App."""
+    if request.param == "app":
+        request.getfixturevalue("github_app")
+    return request.param
+
+
+def test_a_marker_someone_else_wrote_does_not_stand_for_the_link_back(
+    credentials: str, store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    approved_run(store, 7)
+    marker = f"<!-- orchestra {RUN_ID} comment:7 -->"
+    # Anyone who can comment can copy the marker, and take a login that looks like the worker's.
+    for author in ("mallory", f"{github.holder()}-2", "orchestra-test-app", "orchestra-test-app-bot"):
+        github.comments.append((REPOSITORY, 7, f"Done already.\n\n{marker}"))
+        github.comment_authors[len(github.comments) - 1] = author
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert len(github.comments) == 5
+    assert github.comments[-1][2].startswith("Orchestra run") and github.comments[-1][2].endswith(marker)
+    assert "comment:7" in store.get_run(RUN_ID).effects  # type: ignore[union-attr]
+
+
+def test_the_workers_own_marker_stands_for_the_link_back(
+    credentials: str, store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    # The worker's comment was written, but its answer was lost before the effect was recorded.
+    approved_run(store, 7)
+    github.comments.append(
+        (REPOSITORY, 7, f"Orchestra run `{RUN_ID}` dispatched.\n\n<!-- orchestra {RUN_ID} comment:7 -->")
+    )
+    send(work, Message("approve", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert len(github.comments) == 1
+    assert "comment:7" in store.get_run(RUN_ID).effects  # type: ignore[union-attr]
 
 
 def test_a_channel_post_whose_answer_is_lost_is_made_once(
