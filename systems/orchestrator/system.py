@@ -180,6 +180,8 @@ class Orchestrator(pulumi.ComponentResource):
                 "GITHUB_API_URL": GITHUB_API_URL,
                 # A claim on an effect lasts as long as the invocation that took it may run.
                 "EFFECT_LEASE_SECONDS": str(args.worker_timeout_seconds),
+                # One call to GitHub or Discord, retries included, leaves half the invocation to record it.
+                "CALL_DEADLINE_SECONDS": str(args.worker_timeout_seconds // 2),
             },
             timeout_seconds=args.worker_timeout_seconds,
             queue_source=QueueSource(work, batch_size=5),

@@ -5,12 +5,17 @@ and GitHub's secondary rate limit: a 403 that carries ``Retry-After``), waiting 
 ``Retry-After`` says when that is at most ``RETRY_AFTER_MAX_SECONDS``: a longer wait is not
 waited for, so a worker does not sleep through its own timeout. A request still refused after
 the retries raises ``Unavailable`` and the queue message is retried later, as does an answer
-larger than ``MAX_ANSWER_BYTES``. Other answers are returned to the caller to interpret.
+larger than ``MAX_ANSWER_BYTES`` or one not complete, retries included, within
+``CALL_DEADLINE_SECONDS`` (from the environment). Other answers are returned to the caller to
+interpret.
 """
 
 import json
 import logging
+import os
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -92,7 +97,27 @@ def call(
     Every method is retried, POST included: the 5xx and rate-limit answers retried here mean
     the request was not carried out. A POST that met a read error is not (see ``_RETRY_UNLESS_SENT``),
     unless it is ``resendable``: the API makes sending it again return what the first one made.
+    A POST past the deadline may have been carried out too: the caller treats it as a lost answer.
     """
+    deadline = float(os.environ["CALL_DEADLINE_SECONDS"])
+    answered: Future[Answer] = Future()
+
+    def request() -> None:
+        try:
+            answered.set_result(_request(method, url, headers, body, what=what, resendable=resendable))
+        except BaseException as error:
+            answered.set_exception(error)
+
+    # Each read has a timeout, but a server trickling its answer a byte at a time never meets it:
+    # the request runs in its own thread, which the worker stops waiting for at the deadline.
+    threading.Thread(target=request, name=f"rest: {what}", daemon=True).start()
+    try:
+        return answered.result(timeout=deadline)
+    except TimeoutError:
+        raise Unavailable(f"{what}: no complete answer within {deadline:g} seconds") from None
+
+
+def _request(method: str, url: str, headers: Mapping[str, str], body: object, *, what: str, resendable: bool) -> Answer:
     encoded = None if body is None else json.dumps(body).encode()
     all_headers = {**headers, **({"Content-Type": "application/json"} if encoded is not None else {})}
     try:

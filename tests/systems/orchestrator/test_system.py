@@ -124,12 +124,14 @@ def test_functions_get_the_environment_their_handlers_read(plan: Plan) -> None:
         "DISCORD_API_URL",
         "GITHUB_API_URL",
         "EFFECT_LEASE_SECONDS",
+        "CALL_DEADLINE_SECONDS",
     }
     assert set(environment("health")) == common
     assert json.loads(environment("worker")["ORCHESTRATOR_ACCESS"]) == ACCESS.model_dump()
     assert environment("worker")["GITHUB_API_URL"] == "https://api.github.com"
     assert environment("worker")["DISCORD_API_URL"] == "https://discord.com/api/v10"
     assert environment("worker")["EFFECT_LEASE_SECONDS"] == "60"
+    assert environment("worker")["CALL_DEADLINE_SECONDS"] == "30"
     # One package: every function reports the same version.
     assert len({environment(f)["VERSION"] for f in handlers}) == 1
 

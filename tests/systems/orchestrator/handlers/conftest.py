@@ -177,6 +177,7 @@ def worker_environment(
     monkeypatch.setenv("DISCORD_API_URL", fake_discord.base_url)
     monkeypatch.setenv("DISCORD_APPLICATION_ID", APPLICATION_ID)
     monkeypatch.setenv("EFFECT_LEASE_SECONDS", "60")
+    monkeypatch.setenv("CALL_DEADLINE_SECONDS", "30")
     monkeypatch.setenv(
         "GITHUB_CREDENTIALS_SECRET_ARN", put_secret("github-credentials", json.dumps({"token": GITHUB_TOKEN}))
     )
