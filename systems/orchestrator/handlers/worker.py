@@ -135,8 +135,9 @@ class Worker:
         self._reply(message, _dispatch_text(run))
 
     def _ship(self, run: Run, repository: access.Repository, message: Message) -> None:
+        # One client, so an App's token is minted once for the checks and the closing.
+        github = GitHub.for_repository(repository.name)
         if run.status in ("succeeded", "failed"):
-            github = GitHub.for_repository(repository.name)
             unmerged = [
                 task
                 for task in run.tasks.values()
@@ -151,7 +152,6 @@ class Worker:
         if run.status != "shipped":
             self._reply(message, f"Run `{run.run_id}` is {run.status}; only a succeeded or failed run can be shipped.")
             return
-        github = GitHub.for_repository(repository.name)
         for task in run.tasks.values():
             if task.state == "succeeded":
                 _close(github, task.issue)

@@ -643,6 +643,20 @@ def test_an_answer_github_never_documents_is_retried_later_and_changes_nothing(
     assert "failed: list ready issues: " in caplog.text
 
 
+def test_shipping_as_a_github_app_mints_one_token_for_the_checks_and_the_closing(
+    github_app: None, store: RunStore, github: FakeGitHub, discord: FakeDiscord, work: WorkQueue, run_worker: RunWorker
+) -> None:
+    finished_run(store, {7: True, 8: True})
+    github.merged[REPOSITORY] = {f"orchestra/{RUN_ID}/7", f"orchestra/{RUN_ID}/8"}
+    send(work, Message("ship", RUN_ID, reply=TOKEN, by="nelly"))
+
+    assert run_worker() == {"batchItemFailures": []}
+
+    assert store.get_run(RUN_ID).status == "shipped"  # type: ignore[union-attr]
+    assert github.issues[REPOSITORY][7].state == github.issues[REPOSITORY][8].state == "closed"
+    assert github.minted_for == [["widgets"]]
+
+
 def test_an_app_installation_answer_without_its_id_is_retried_later(
     github_app: None,
     github: FakeGitHub,
