@@ -162,11 +162,13 @@ def _workflow_run(delivery: Mapping[str, Any], seen: str) -> Response:
         now=clock.now(),
         seen=seen,
     )
+    if outcome is not Outcome.DONE and outcome is not Outcome.DUPLICATE:
+        return _ignored(f"run {run_id} has no task #{number} in flight")
+    # Queued again for a duplicate: the first delivery may have failed between recording and
+    # queueing, and the worker's check is idempotent, while a lost one leaves the run unfinished.
+    work_queue.send(Message("check", run_id, issue=number))
     if outcome is Outcome.DUPLICATE:
         return http_api.json_response(200, {"duplicate": True})
-    if outcome is not Outcome.DONE:
-        return _ignored(f"run {run_id} has no task #{number} in flight")
-    work_queue.send(Message("check", run_id, issue=number))
     logger.info("task #%d of run %s: %s", number, run_id, conclusion)
     return http_api.json_response(200, {"run_id": run_id, "issue": number, "conclusion": conclusion})
 
