@@ -1,25 +1,25 @@
 import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from systems.orchestrator.handlers import rest
 
-ANSWER = (
-    b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"message": "' + b"x" * 25 + b'"}'
-)
+BODY = b'{"message": "' + b"x" * 85 + b'"}'
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n" + BODY
 
 
 @pytest.fixture
 def trickling_server(request: pytest.FixtureRequest) -> Iterator[str]:
     """A server that sends its whole answer, starting at byte ``request.param``, one byte every 20 ms.
 
-    Each byte comes well within the read timeout; the whole answer takes seconds.
+    Each byte comes well within the read timeout; the whole answer takes seconds, unless the test
+    ends first.
     """
     start: int = request.param
     listener = socket.create_server(("127.0.0.1", 0))
+    test_ended = threading.Event()
 
     def serve() -> None:
         connection, _ = listener.accept()
@@ -27,7 +27,8 @@ def trickling_server(request: pytest.FixtureRequest) -> Iterator[str]:
             connection.recv(65536)
             connection.sendall(ANSWER[:start])
             for index in range(start, len(ANSWER)):
-                time.sleep(0.02)
+                if test_ended.wait(0.02):
+                    return
                 try:
                     connection.sendall(ANSWER[index : index + 1])
                 except OSError:
@@ -36,6 +37,7 @@ def trickling_server(request: pytest.FixtureRequest) -> Iterator[str]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{listener.getsockname()[1]}/answer"
+    test_ended.set()
     thread.join()
     listener.close()
 
@@ -56,4 +58,4 @@ def test_an_answer_complete_within_the_deadline_is_returned(
 ) -> None:
     monkeypatch.setenv("CALL_DEADLINE_SECONDS", "30")
 
-    assert rest.call("GET", trickling_server, {}, what="read the answer") == rest.Answer(200, {"message": "x" * 25})
+    assert rest.call("GET", trickling_server, {}, what="read the answer") == rest.Answer(200, {"message": "x" * 85})
