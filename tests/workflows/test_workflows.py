@@ -689,8 +689,9 @@ def test_the_smoke_check_follows_the_update_and_a_failure_offers_the_rollback(tm
 
 def test_the_deployed_commit_is_read_from_the_stack_history(tmp_path: Path) -> None:
     history = [
-        {"result": "failed", "environment": {"git.head": "e" * 40}},
-        {"result": "succeeded", "environment": {"git.head": OTHER_SHA}},
+        {"kind": "refresh", "result": "succeeded", "environment": {"git.head": "c" * 40}},
+        {"kind": "update", "result": "failed", "environment": {"git.head": "e" * 40}},
+        {"kind": "update", "result": "succeeded", "environment": {"git.head": OTHER_SHA}},
     ]
     pulumi = f"""[ "$1" = stack ] && echo '{json.dumps(history)}'; exit 0"""
     env = fake_commands(tmp_path, pulumi=pulumi) | {"STACK": "prod", "GITHUB_OUTPUT": str(tmp_path / "out")}
