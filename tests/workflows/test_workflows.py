@@ -724,7 +724,10 @@ def test_drift_is_checked_daily_per_stack_with_read_only_credentials() -> None:
     ("preview_status", "output", "expected"),
     [
         (0, "Resources: 40 unchanged", "clean"),
-        (255, "error: no changes were expected but changes were proposed", "drifted"),
+        (7, "error: no changes were expected for preview but changes were proposed", "drifted"),
+        # An error that merely quotes the words is no drift: only the exit code says so.
+        (1, "error: no changes were expected but changes were proposed", "failed"),
+        (3, "error: AccessDenied", "failed"),
         (255, "error: AccessDenied", "failed"),
     ],
 )
