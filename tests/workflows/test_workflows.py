@@ -751,7 +751,12 @@ def drift_report(tmp_path: Path, status: str | None, open_issue: str) -> list[st
     if status is not None:
         (result_dir / "status").write_text(f"{status}\n")
         (result_dir / "preview.txt").write_text("~ aws:dynamodb/table:Table orchestrator-runs update\n@someone\n")
-    gh = f"""[ "$1 $2" = "issue list" ] && echo "{open_issue}"; exit 0"""
+    # The search matches words, so it also finds another stack's issue whose title starts the same;
+    # the fake gh applies the script's own --jq filter (its last argument) to what it found.
+    found = [{"number": 7, "title": "Drift: stack prod-eu"}]
+    if open_issue:
+        found.append({"number": int(open_issue), "title": "Drift: stack prod"})
+    gh = f"""[ "$1 $2" = "issue list" ] && echo '{json.dumps(found)}' | jq -r "${{@: -1}}"; exit 0"""
     env = fake_commands(tmp_path, gh=gh) | {
         "REPOSITORY": "acme/orchestra",
         "STACK": "prod",
