@@ -110,6 +110,15 @@ class RepositorySpec(_Strict):
         default=False, description="Install the orchestrator's webhook, so a `ready` issue starts a run."
     )
 
+    @model_validator(mode="after")
+    def _environments_listed_once(self) -> "RepositorySpec":
+        # GitHub compares environment names in any case, and each one's resources are named after it.
+        names = [environment.name.lower() for environment in self.environments]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"environments listed twice: {', '.join(repeated)}")
+        return self
+
 
 class OidcSubjectSpec(_Strict):
     """How GitHub writes the deploying repository into its OIDC tokens' `sub` claim."""

@@ -530,10 +530,18 @@ def test_an_approval_of_a_superseded_commit_applies_nothing(tmp_path: Path) -> N
 
 
 def test_quick_merges_cancel_only_older_runs_waiting_for_approval(tmp_path: Path) -> None:
-    runs = "500 " + "c" * 40 + "\n400 " + "d" * 40
+    # What the API answers for waiting runs: one newer than this run, two older. The fake gh
+    # applies the script's own --jq filter to it, as gh does.
+    waiting = {
+        "workflow_runs": [
+            {"id": 500, "head_sha": "c" * 40},
+            {"id": 400, "head_sha": "d" * 40},
+            {"id": 300, "head_sha": "e" * 40},
+        ]
+    }
     gh = f"""
 case "$*" in
-  *status=waiting*) printf '%s\\n' "{runs}" ;;
+  *status=waiting*) echo '{json.dumps(waiting)}' | jq -r "$4" ;;
   *) ;;
 esac"""
     env = fake_commands(tmp_path, gh=gh) | {
@@ -545,11 +553,9 @@ esac"""
     script = step("deploy.yml", "supersede", "Cancel older deploys still waiting for the production approval")["run"]
     result = run_script(script, tmp_path, env)
     assert result.returncode == 0, result.stderr
-    # The fake gh prints every run it is given; the filter (`.id < RUN_ID`) is the API query's.
-    assert "select(.id < $RUN_ID)" in script
     assert [c for c in calls(tmp_path, "gh") if "cancel" in c] == [
-        "api --method POST repos/acme/orchestra/actions/runs/500/cancel",
         "api --method POST repos/acme/orchestra/actions/runs/400/cancel",
+        "api --method POST repos/acme/orchestra/actions/runs/300/cancel",
     ]
     assert f"superseded by {SHA}" in (tmp_path / "summary.md").read_text()
     deploy = ALL["deploy.yml"]["jobs"]
@@ -689,8 +695,9 @@ def test_the_smoke_check_follows_the_update_and_a_failure_offers_the_rollback(tm
 
 def test_the_deployed_commit_is_read_from_the_stack_history(tmp_path: Path) -> None:
     history = [
-        {"result": "failed", "environment": {"git.head": "e" * 40}},
-        {"result": "succeeded", "environment": {"git.head": OTHER_SHA}},
+        {"kind": "refresh", "result": "succeeded", "environment": {"git.head": "c" * 40}},
+        {"kind": "update", "result": "failed", "environment": {"git.head": "e" * 40}},
+        {"kind": "update", "result": "succeeded", "environment": {"git.head": OTHER_SHA}},
     ]
     pulumi = f"""[ "$1" = stack ] && echo '{json.dumps(history)}'; exit 0"""
     env = fake_commands(tmp_path, pulumi=pulumi) | {"STACK": "prod", "GITHUB_OUTPUT": str(tmp_path / "out")}
@@ -723,7 +730,10 @@ def test_drift_is_checked_daily_per_stack_with_read_only_credentials() -> None:
     ("preview_status", "output", "expected"),
     [
         (0, "Resources: 40 unchanged", "clean"),
-        (255, "error: no changes were expected but changes were proposed", "drifted"),
+        (7, "error: no changes were expected for preview but changes were proposed", "drifted"),
+        # An error that merely quotes the words is no drift: only the exit code says so.
+        (1, "error: no changes were expected but changes were proposed", "failed"),
+        (3, "error: AccessDenied", "failed"),
         (255, "error: AccessDenied", "failed"),
     ],
 )
@@ -741,7 +751,12 @@ def drift_report(tmp_path: Path, status: str | None, open_issue: str) -> list[st
     if status is not None:
         (result_dir / "status").write_text(f"{status}\n")
         (result_dir / "preview.txt").write_text("~ aws:dynamodb/table:Table orchestrator-runs update\n@someone\n")
-    gh = f"""[ "$1 $2" = "issue list" ] && echo "{open_issue}"; exit 0"""
+    # The search matches words, so it also finds another stack's issue whose title starts the same;
+    # the fake gh applies the script's own --jq filter (its last argument) to what it found.
+    found = [{"number": 7, "title": "Drift: stack prod-eu"}]
+    if open_issue:
+        found.append({"number": int(open_issue), "title": "Drift: stack prod"})
+    gh = f"""[ "$1 $2" = "issue list" ] && echo '{json.dumps(found)}' | jq -r "${{@: -1}}"; exit 0"""
     env = fake_commands(tmp_path, gh=gh) | {
         "REPOSITORY": "acme/orchestra",
         "STACK": "prod",

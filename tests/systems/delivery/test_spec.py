@@ -122,6 +122,14 @@ def test_sources_and_text_values(tmp_path: Path) -> None:
             with_repository(environments=[{"name": "production", "reviewers": {"users": ["a"]}}]),
             "repositories.0.environments.0: production: one reviewer who may not approve their own runs",
         ),
+        (
+            with_repository(environments=[{"name": "dev"}, {"name": "qa"}, {"name": "dev"}]),
+            "repositories.0: environments listed twice: dev",
+        ),
+        (
+            with_repository(environments=[{"name": "Production"}, {"name": "production"}]),
+            "repositories.0: environments listed twice: production",
+        ),
     ],
 )
 def test_bad_files_name_the_field(tmp_path: Path, document: object, message: str) -> None:
