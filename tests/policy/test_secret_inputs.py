@@ -49,6 +49,7 @@ def test_worker_secret_bindings_must_be_secret_and_plain_bindings_need_not() -> 
         ("pulumi:providers:cloudflare", {"apiToken": "v"}, "apiToken"),
         ("pulumi-python:dynamic/discord:SlashCommands", {"bot_token": "v"}, "bot_token"),
         ("pulumi-python:dynamic/cloudflare:D1Row", {"api_token": "v"}, "api_token"),
+        ("pulumi-python:dynamic/cloudflare:DurableObjectMigrations", {"api_token": "v"}, "api_token"),
     ],
 )
 def test_each_listed_credential_input_is_checked(type_: str, inputs: dict[str, object], path: str) -> None:
