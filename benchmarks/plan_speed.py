@@ -7,26 +7,14 @@ Prints seconds per step and the warm/cold ratios: a cached dependency install is
 """
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.timing import ROOT, seconds
 from components.aws.packaging import build_python_package
 from tools.offline_plan import evaluate_project
 
-ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = ROOT / "systems" / "orchestrator" / "handlers"
-
-
-def seconds(step: Callable[[], object], repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 def main() -> None:

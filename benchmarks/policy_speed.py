@@ -7,23 +7,9 @@ the share of the whole that the checking takes.
 """
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
-from pathlib import Path
 
+from benchmarks.timing import ROOT, seconds
 from tools.offline_plan import check_policies, compose_config, evaluate_project, load_project
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def seconds(step: Callable[[], object], repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 def main() -> None:

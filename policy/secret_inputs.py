@@ -36,6 +36,7 @@ SECRET_INPUTS: Mapping[str, tuple[str, ...]] = {
     "pulumi:providers:github": ("token",),
     "pulumi-python:dynamic/cloudflare:D1Migrations": ("api_token",),
     "pulumi-python:dynamic/cloudflare:D1Row": ("api_token",),
+    "pulumi-python:dynamic/cloudflare:DurableObjectMigrations": ("api_token",),
     "pulumi-python:dynamic/cloudflare:VectorizeIndex": ("api_token",),
     "pulumi-python:dynamic/discord:SlashCommands": ("bot_token",),
 }

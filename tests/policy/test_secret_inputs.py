@@ -1,8 +1,14 @@
+import importlib
+import inspect
+import pkgutil
+
+import pulumi.dynamic
 import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 from pulumi_policy.policy import _NotApplicableError
 
-from policy.secret_inputs import SECRET_INPUTS_ARE_SECRET
+import components
+from policy.secret_inputs import SECRET_INPUTS, SECRET_INPUTS_ARE_SECRET
 from tools.offline_plan import SECRET
 
 from .plans import messages, resource, violations
@@ -49,6 +55,7 @@ def test_worker_secret_bindings_must_be_secret_and_plain_bindings_need_not() -> 
         ("pulumi:providers:cloudflare", {"apiToken": "v"}, "apiToken"),
         ("pulumi-python:dynamic/discord:SlashCommands", {"bot_token": "v"}, "bot_token"),
         ("pulumi-python:dynamic/cloudflare:D1Row", {"api_token": "v"}, "api_token"),
+        ("pulumi-python:dynamic/cloudflare:DurableObjectMigrations", {"api_token": "v"}, "api_token"),
     ],
 )
 def test_each_listed_credential_input_is_checked(type_: str, inputs: dict[str, object], path: str) -> None:
@@ -76,3 +83,21 @@ def test_where_markings_are_invisible_the_policy_says_it_cannot_apply() -> None:
     with pytest.raises(_NotApplicableError):
         SECRET_INPUTS_ARE_SECRET.validate(args, lambda message, urn=None: reported.append(message))
     assert reported == []
+
+
+def dynamic_resources_with_tokens() -> list[tuple[str, str]]:
+    """(resource type, input) of every token a dynamic resource of `components` takes."""
+    found = []
+    for module in pkgutil.walk_packages(components.__path__, "components."):
+        for _, cls in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
+            if issubclass(cls, pulumi.dynamic.Resource) and cls is not pulumi.dynamic.Resource:
+                resource_type = f"pulumi-python:{cls._resource_type_name}"
+                tokens = [name for name in inspect.signature(cls.__init__).parameters if name.endswith("_token")]
+                found += [(resource_type, name) for name in tokens]
+    return sorted(set(found))
+
+
+def test_every_token_a_dynamic_resource_takes_is_a_listed_credential_input() -> None:
+    tokens = dynamic_resources_with_tokens()
+    assert len(tokens) >= 5
+    assert [(type_, name) for type_, name in tokens if name not in SECRET_INPUTS.get(type_, ())] == []
