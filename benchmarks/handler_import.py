@@ -12,9 +12,9 @@ import argparse
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.timing import ROOT
+
 PACKAGE_ROOT = ROOT / "systems" / "orchestrator"
 MODULE = "handlers.discord_interactions"
 _TIMED_IMPORT = f"import time; t = time.perf_counter(); import {MODULE}; print(time.perf_counter() - t)"
