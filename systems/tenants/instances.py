@@ -7,7 +7,7 @@ pull request shows exactly the resources its file creates.
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from stack_config.data_file import load_data_file
 
 Environment = Literal["dev", "staging", "prod"]
+Wave = Literal["canary"] | int
+"""When a fleet run deploys the instance: `canary` first, then the numbered waves in order."""
 
 # Instance ids end up in worker names (`config-service-<id>`, at most 63 characters) and bucket names.
 INSTANCE_ID_PATTERN = r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$"
@@ -54,6 +56,18 @@ class Instance(BaseModel):
         min_length=1,
         description="Names of the API keys generated for the instance; clients present any of them.",
     )
+    wave: Wave | None = Field(
+        default=None,
+        description="The fleet run's wave: `canary`, or a number from 1; without it, the last wave.",
+    )
+
+    @field_validator("wave", mode="before")
+    @classmethod
+    def _wave(cls, wave: Any) -> Any:
+        # Checked before the union is tried, so a bad value gets one message instead of one per member.
+        if wave is None or wave == "canary" or (type(wave) is int and wave >= 1):
+            return wave
+        raise ValueError(f"must be canary or a whole number from 1, got {wave!r}")
 
     @field_validator("rate_limits")
     @classmethod

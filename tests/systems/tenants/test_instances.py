@@ -71,6 +71,13 @@ def test_yaml_and_json_files_load_in_name_order(tmp_path: Path) -> None:
             VALID.format(id="acme").replace("ideogram-v3", "Ideogram V3"),
             "acme.yaml: rate_limits: model names must match",
         ),
+        (VALID.format(id="acme") + "wave: 0\n", "acme.yaml: wave: must be canary or a whole number from 1, got 0"),
+        (
+            VALID.format(id="acme") + "wave: pilot\n",
+            "acme.yaml: wave: must be canary or a whole number from 1, got 'pilot'",
+        ),
+        (VALID.format(id="acme") + "wave: yes\n", "acme.yaml: wave: must be canary or a whole number from 1, got True"),
+        (VALID.format(id="acme") + "wave: '2'\n", "acme.yaml: wave: must be canary or a whole number from 1, got '2'"),
         ("- a\n- list\n", "acme.yaml: expected a mapping of fields"),
         ("instance_id: [unclosed\n", "acme.yaml: not a readable YAML or JSON file"),
     ],
@@ -78,6 +85,13 @@ def test_yaml_and_json_files_load_in_name_order(tmp_path: Path) -> None:
 def test_bad_file_names_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
     write(tmp_path, "acme.yaml", text)
     assert message in error_of(tmp_path)
+
+
+def test_an_instance_may_name_its_wave(tmp_path: Path) -> None:
+    write(tmp_path, "alpha.yaml", VALID.format(id="alpha") + "wave: canary\n")
+    write(tmp_path, "beta.yaml", VALID.format(id="beta") + "wave: 2\n")
+    write(tmp_path, "gamma.yaml", VALID.format(id="gamma"))
+    assert [instance.wave for instance in load_instances(tmp_path)] == ["canary", 2, None]
 
 
 def test_malformed_id(tmp_path: Path) -> None:
