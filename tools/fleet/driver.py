@@ -14,6 +14,7 @@ from pulumi.automation import EngineEvent, OpMap, OpType
 TENANT_PROJECT = "orchestra-tenant"
 
 _UNCHANGED = frozenset({OpType.SAME, OpType.READ, OpType.REFRESH})
+"""Steps that change nothing: a refresh that finds no drift is a `refresh` step too."""
 _ERROR_COUNT_LINE = re.compile(r"(error: )?\d+ errors? occurred:?")
 _LABEL = re.compile(r"^(code|stdout|stderr): ?")
 
@@ -117,7 +118,7 @@ class _Events:
     def changes(self) -> dict[str, int]:
         summary = self._summary or {}
         # Typed as OpType, the keys arrive as the JSON's strings; both compare equal to the enum.
-        return {_op_name(op): count for op, count in summary.items() if op != OpType.SAME and count}
+        return {_op_name(op): count for op, count in summary.items() if op not in _UNCHANGED and count}
 
 
 def _op_name(op: object) -> str:
