@@ -167,7 +167,12 @@ COMMAND_FLAGS: dict[tuple[str, ...], dict[str, str]] = {
         "--show-full-output": BOOL,
     },
 }
-OPERATIONS = {("preview",): "create", ("up",): "create", ("refresh",): "refresh", ("destroy",): "delete"}
+OPERATIONS: dict[tuple[str, ...], str] = {
+    ("preview",): "create",
+    ("up",): "create",
+    ("refresh",): "refresh",
+    ("destroy",): "delete",
+}
 """The commands that run the engine, with the step each of the fake's two resources takes."""
 
 

@@ -34,14 +34,18 @@ class Progress:
         self._drawn = 0
         self._lock = threading.Lock()
         for name in self._order:
-            self.set(name, State.QUEUED)
+            self._lines[name] = self._line(name, State.QUEUED, "")
+            self._states[name] = State.QUEUED
+        if live:
+            self._redraw()
+        else:
+            self._stream.writelines(line + "\n" for line in self._lines.values())
+        self._stream.flush()
 
     def set(self, name: str, state: State, detail: str = "") -> None:
-        line = f"{name:<{self._width}}  {self._waves[name]:<6}  {state.value}"
-        if detail:
-            line += f"  {one_line(detail)}"
+        line = self._line(name, state, detail)
         with self._lock:
-            if self._lines.get(name) == line:
+            if self._lines[name] == line:
                 return
             self._lines[name] = line
             self._states[name] = state
@@ -54,6 +58,10 @@ class Progress:
     def changes(self, name: str, count: int) -> None:
         self.set(name, State.RUNNING, f"{count} change{'s' if count != 1 else ''}")
 
+    def _line(self, name: str, state: State, detail: str) -> str:
+        line = f"{name:<{self._width}}  {self._waves[name]:<6}  {state.value}"
+        return f"{line}  {one_line(detail)}" if detail else line
+
     def _redraw(self) -> None:
         rows = max(shutil.get_terminal_size().lines - 2, 3)
         lines = [self._lines[name] for name in self._order]
@@ -61,11 +69,9 @@ class Progress:
             # Taller than the terminal: the lines still moving or failed, and a count of the others.
             active = [self._lines[n] for n in self._order if self._states[n] in (State.RUNNING, State.SMOKE)]
             failed = [self._lines[n] for n in self._order if self._states[n] is State.FAILED]
-            counts: dict[str, int] = {}
-            for state in self._states.values():
-                counts[state.value] = counts.get(state.value, 0) + 1
-            shown = (active + failed)[: rows - 1]
-            lines = [*shown, ", ".join(f"{n} {state}" for state, n in counts.items())]
+            states = list(self._states.values())
+            counts = [f"{states.count(state)} {state.value}" for state in State if state in states]
+            lines = [*(active + failed)[: rows - 1], ", ".join(counts)]
         up = f"\x1b[{self._drawn}F" if self._drawn else ""
         self._stream.write(up + "".join(f"\x1b[2K{line}\n" for line in lines) + "\x1b[J")
         self._drawn = len(lines)
