@@ -6,7 +6,8 @@ directory `FAKE_PULUMI_DIR` names:
 - `control.json` (written by the test): `fail` {stack: error message} fails that stack's operation;
   `delay` {stack: seconds} makes it slow; `rendezvous` K holds each operation until K operations
   have arrived in its group (the 1st K, the next K, ...), so K stacks provably ran at once, and an
-  operation whose group never fills fails after a while; `outputs` {stack: {name: value}} are what
+  operation whose group never fills fails after a while; `select_delay` seconds makes `stack select`
+  and `stack init` slow, as a backend's round trip is; `outputs` {stack: {name: value}} are what
   `up` leaves as the stack's outputs, `secret_outputs` [name] the ones that are secret; `version`.
 - `calls.jsonl`: one line per invocation: its arguments, the stack, start and end times (the
   machine's clock, so intervals of different processes compare), and the exit status.
@@ -251,6 +252,9 @@ def _answer(
         print(f"v{control.get('version', PINNED_VERSION)}")
         return 0
     path = state / "stacks" / f"{stack}.json"
+    if command in (("stack", "init"), ("stack", "select")):
+        # A backend's round trip: long enough for two selections at once to overlap, if they are allowed to.
+        time.sleep(float(control.get("select_delay", 0)))
     if command == ("stack", "init"):
         if path.exists():
             print(f"error: stack '{stack}' already exists", file=sys.stderr)

@@ -220,6 +220,22 @@ def test_never_more_than_parallel_stacks_run_at_once(project: Project) -> None:
     assert max(sum(1 for start, end in spans.values() if start <= moment < end) for moment, _ in spans.values()) == 2
 
 
+def test_stacks_are_selected_one_at_a_time_and_operated_on_in_parallel(project: Project) -> None:
+    names = ["one", "two", "three", "four"]
+    for name in names:
+        project.instance(name)
+    project.pulumi.control(rendezvous=4, select_delay=0.3)
+    assert project.fleet("preview", "--stack-env", "prod", "--all", "--parallel", "4")[0] == 0
+    # Selecting (or starting) a stack rewrites the project's workspace.json: never two at once.
+    selects = sorted(
+        (call.start, call.end)
+        for call in project.pulumi.calls()
+        if call.argv[1:3] in (["stack", "select"], ["stack", "init"])
+    )
+    assert len(selects) == 8
+    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(selects))
+
+
 def test_refresh_needs_an_existing_stack_and_never_creates_one(project: Project) -> None:
     project.instance("acme")
     project.instance("globex")

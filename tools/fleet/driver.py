@@ -1,6 +1,7 @@
 """One tenant stack's operation through Pulumi's Automation API, reduced to what a fleet run reports."""
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -46,6 +47,10 @@ class Driver:
     def __init__(self, project_dir: Path) -> None:
         _check_project(project_dir)
         self._project_dir = str(project_dir)
+        # `pulumi stack select` and `stack init` rewrite the project's workspace.json (its current stack),
+        # and two at once corrupt it (pulumi/pulumi#8186): one at a time. The operations after them all
+        # pass --stack, so they run in parallel and never act on another thread's stack.
+        self._selecting = threading.Lock()
         try:
             # Once for the whole fleet: it runs `pulumi version` and checks it against the SDK's minimum.
             self._command = auto.PulumiCommand()
@@ -59,7 +64,8 @@ class Driver:
         events = _Events(on_change)
         stderr: list[str] = []
         try:
-            stack = self._stack(operation, stack_name)
+            with self._selecting:
+                stack = self._stack(operation, stack_name)
             outputs = _run(operation, stack, events.on_event, stderr.append)
         except auto.CommandError as error:
             return StackResult(events.changes(), error=events.first_error or _first_error(stderr or [str(error)]))
@@ -76,7 +82,6 @@ class Driver:
 def _run(
     operation: Operation, stack: auto.Stack, on_event: Callable[[EngineEvent], None], on_error: Callable[[str], None]
 ) -> dict[str, Any]:
-    # Every call passes --stack, so threads sharing the project's selected stack never act on another's.
     common: dict[str, Any] = {"color": "never", "on_event": on_event, "on_error": on_error}
     if operation is Operation.PREVIEW:
         stack.preview(refresh=True, **common)
