@@ -373,3 +373,21 @@ def test_the_smoke_check_gets_the_outputs_without_secret_ones(project: Project) 
     assert result == StackResult(
         {"create": 1}, {"healthUrls": {"config-service": f"{project.services.base_url}/acme/healthz"}}
     )
+
+
+def test_a_cli_older_than_the_sdk_accepts_stops_the_run(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    project.instance("acme")
+    project.pulumi.control(version="3.0.0")
+    assert project.fleet("preview", "--stack-env", "prod", "--all")[0] == 2
+    (message,) = capsys.readouterr().err.splitlines()
+    assert message.startswith("fleet: the Pulumi CLI on PATH cannot be used: Minimum version requirement failed.")
+    assert [call.argv for call in project.pulumi.calls()] == [["version"]]
+
+
+def test_without_a_cli_nothing_runs(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.instance("acme")
+    monkeypatch.setenv("PATH", str(project.root / "no-binaries"))
+    assert project.fleet("preview", "--stack-env", "prod", "--all")[0] == 2
+    assert capsys.readouterr().err.splitlines() == ["fleet: the Pulumi CLI (pulumi) is not installed or not on PATH"]

@@ -1,6 +1,7 @@
 """One tenant stack's operation through Pulumi's Automation API, reduced to what a fleet run reports."""
 
 import re
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ class Driver:
             self._command = auto.PulumiCommand()
         except FileNotFoundError as error:
             raise DriverError("the Pulumi CLI (pulumi) is not installed or not on PATH") from error
-        except auto.InvalidVersionError as error:
+        except (auto.InvalidVersionError, subprocess.CalledProcessError) as error:
             raise DriverError(f"the Pulumi CLI on PATH cannot be used: {error}") from error
 
     def run(self, operation: Operation, stack_name: str, on_change: Callable[[int], None]) -> StackResult:
