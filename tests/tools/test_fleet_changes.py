@@ -6,19 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools.test_fleet import INSTANCE
 from tools.fleet.changes import IMPACT_OF_PATHS, ChangesError, Impact, impact_of, range_impact
 from tools.fleet.cli import main
 from tools.fleet.selection import SelectionError, changed
 from tools.fleet.waves import Tenant
-
-INSTANCE = """\
-instance_id: {id}
-org_id: acme
-environment: {environment}
-rate_limits:
-  ideogram-v3: {{rpm: 10, tpm: 1000}}
-api_keys: [primary]
-"""
 
 
 @pytest.mark.parametrize(
