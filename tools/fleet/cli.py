@@ -20,7 +20,7 @@ from .progress import Progress, State
 from .report import print_removed, print_summary
 from .run import Fleet
 from .smoke import SmokeSettings
-from .waves import parse_wave
+from .waves import WaveError, parse_wave
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -32,9 +32,9 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     args = _parser().parse_args(argv)
     operation = Operation(args.command)
     try:
-        chosen = _select(args, operation)
         wave = parse_wave(args.wave) if args.wave is not None else None
-    except (selection.SelectionError, ChangesError, InstanceError, ValueError) as error:
+        chosen = _select(args, operation)
+    except (WaveError, selection.SelectionError, ChangesError, InstanceError) as error:
         print(f"fleet: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     tenants = [t for t in chosen.tenants if args.wave is None or t.wave == wave]

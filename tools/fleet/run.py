@@ -1,7 +1,7 @@
 """A fleet run: every selected tenant stack through the pool, `up` wave by wave behind each wave's smoke checks."""
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .driver import Driver, Operation
@@ -30,10 +30,9 @@ class Fleet:
     progress: Progress
     parallel: int
     smoke: SmokeSettings
-    clock: Callable[[], float] = time.monotonic
 
     def run(self, operation: Operation, tenants: Sequence[Tenant]) -> list[Outcome]:
-        # Only a deploy is gated by waves; a preview, refresh or destroy runs every tenant at once.
+        # Only a deploy is gated by waves; a preview, refresh or destroy runs all its tenants in one pool.
         waves = in_waves(tenants) if operation is Operation.UP else [("", sorted(tenants, key=lambda t: t.name))]
         outcomes: list[Outcome] = []
         for index, (label, wave) in enumerate(waves):
@@ -49,13 +48,13 @@ class Fleet:
         return outcomes
 
     def _job(self, operation: Operation, tenant: Tenant) -> Outcome:
-        started = self.clock()
+        started = time.monotonic()
         self.progress.set(tenant.name, State.RUNNING)
         result = self.driver.run(operation, tenant.name, lambda count: self.progress.changes(tenant.name, count))
         changes = describe_changes(result.changes)
         if result.error is not None:
             self.progress.set(tenant.name, State.FAILED, result.error)
-            return Outcome(tenant, State.FAILED, result.changes, result.error, seconds=self.clock() - started)
+            return Outcome(tenant, State.FAILED, result.changes, result.error, seconds=time.monotonic() - started)
         smoke = ""
         if operation is Operation.UP:
             self.progress.set(tenant.name, State.SMOKE, changes)
@@ -63,11 +62,16 @@ class Fleet:
             if problem is not None:
                 self.progress.set(tenant.name, State.FAILED, f"smoke check: {problem}")
                 return Outcome(
-                    tenant, State.FAILED, result.changes, f"smoke check: {problem}", "failed", self.clock() - started
+                    tenant,
+                    State.FAILED,
+                    result.changes,
+                    f"smoke check: {problem}",
+                    "failed",
+                    time.monotonic() - started,
                 )
             smoke = "ok"
         self.progress.set(tenant.name, State.DONE, changes)
-        return Outcome(tenant, State.DONE, result.changes, smoke=smoke, seconds=self.clock() - started)
+        return Outcome(tenant, State.DONE, result.changes, smoke=smoke, seconds=time.monotonic() - started)
 
     def _crashed(self, tenant: Tenant, error: Exception) -> Outcome:
         text = str(error).strip()

@@ -9,6 +9,10 @@ LAST = "last"
 """How `--wave` and the summary name the wave of the tenants whose instance file names none."""
 
 
+class WaveError(Exception):
+    """`--wave` names no wave; one line."""
+
+
 @dataclass(frozen=True)
 class Tenant:
     name: str
@@ -28,7 +32,7 @@ def parse_wave(text: str) -> Wave | None:
         return "canary"
     if text.isdigit() and int(text) >= 1:
         return int(text)
-    raise ValueError(f"--wave: expected canary, a number from 1, or {LAST}; got {text!r}")
+    raise WaveError(f"--wave: expected canary, a number from 1, or {LAST}; got {text!r}")
 
 
 def in_waves(tenants: Iterable[Tenant]) -> list[tuple[str, list[Tenant]]]:
