@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.aws.deploy_access import AccountScope
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
 from stack_config import load_stack_config, secret_output
 from systems.ai_worker.system import AiWorker, AiWorkerArgs
@@ -61,6 +62,8 @@ orchestrator = Orchestrator(
         worker_timeout_seconds=config.worker_timeout_seconds,
         queue_max_receive_count=config.queue_max_receive_count,
         alarm_queue_age_seconds=config.alarm_queue_age_seconds,
+        # Created by the bootstrap project; the deploy role may create roles only with it.
+        functions_boundary=AccountScope.current().function_boundary_arn(pulumi.get_project(), pulumi.get_stack()),
     ),
 )
 

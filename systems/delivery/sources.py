@@ -67,15 +67,13 @@ def delivery_args(
                 plan_environment=stack.plan_environment,
                 state_bucket=stack.state_bucket,
                 state_kms_key_arn=stack.state_kms_key_arn,
+                aws_account_id=stack.aws_account_id,
             )
             for name, stack in spec.stacks.items()
         },
         preview_stack=spec.preview_stack,
         preview_environment=spec.preview_environment,
-        oidc_owner_id=spec.oidc_subject.owner_id,
-        oidc_repository_id=spec.oidc_subject.repository_id,
         github_app_id=spec.github_app_id,
-        create_oidc_provider=spec.create_oidc_provider,
     )
 
 

@@ -156,6 +156,12 @@ class StackDeliverySpec(_Strict):
     state_kms_key_arn: str | None = Field(
         default=None, pattern=r"^arn:aws[a-z-]*:kms:", description="The KMS key of the stack's awskms:// secrets."
     )
+    aws_account_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{12}$",
+        description="The AWS account of the stack, when each stack has its own; its bootstrap stack "
+        "creates the stack's CI roles there.",
+    )
 
 
 class DeliverySpec(_Strict):
@@ -173,9 +179,6 @@ class DeliverySpec(_Strict):
         default=None,
         ge=1,
         description="The GitHub App the program and the workflows act as: rulesets let it commit generated files.",
-    )
-    create_oidc_provider: bool = Field(
-        default=True, description="False where the AWS account already has GitHub's OIDC provider."
     )
     repositories: list[RepositorySpec] = Field(min_length=1)
 

@@ -5,15 +5,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.aws.github_oidc import (
-    DeploymentAccess,
-    GitHubActionsRole,
-    GitHubActionsRoleArgs,
-    GitHubOidc,
-    GitHubOidcArgs,
-    GitHubRepository,
-    Service,
-)
+from components.aws.deploy_access import AccountScope
 from components.github.actions import ActionsSettings, ActionsSettingsArgs
 from components.github.environment import Environment, EnvironmentArgs, Reviewers
 from components.github.files import CodeOwnersRule, DependabotUpdate, RepositoryFiles, RepositoryFilesArgs
@@ -22,19 +14,6 @@ from components.github.owner import GitHubOwner, GitHubOwnerArgs
 from components.github.ruleset import BypassActor, Ruleset, RulesetArgs
 from components.github.webhook import Webhook, WebhookArgs
 
-# The AWS services the orchestrator's blocks declare resources in: what the deploy role may manage.
-PROGRAM_AWS_SERVICES: tuple[Service, ...] = (
-    "apigateway",
-    "cloudwatch",
-    "dynamodb",
-    "iam",
-    "lambda",
-    "logs",
-    "secretsmanager",
-    "sns",
-    "sqs",
-    "ssm",
-)
 # The events the orchestrator's GitHub handler acts on (it answers `ping` too, which GitHub sends unasked):
 # `ready` labels, and the completion of the workflow runs it dispatched.
 ORCHESTRATOR_EVENTS = ("issues", "workflow_run")
@@ -90,6 +69,8 @@ class StackDelivery:
     """The S3 bucket of the stack's self-managed backend (one per stack), if it has one."""
     state_kms_key_arn: str | None = None
     """The KMS key of the stack's `awskms://` secrets provider, if it has one."""
+    aws_account_id: str | None = None
+    """The AWS account of the stack's resources and CI roles, if not the account this program runs in."""
 
 
 @dataclass(frozen=True)
@@ -97,25 +78,21 @@ class DeliveryArgs:
     github_owner: str
     repositories: Sequence[DeliveredRepository]
     deploying_repository: str
-    """The repository (among `repositories`) whose workflows preview and deploy this program: it
-    gets the AWS roles, their ARNs as environment variables, and must have their environments."""
+    """The repository (among `repositories`) whose workflows preview and deploy this program: its
+    environments get the AWS roles' ARNs as variables, and must exist as the roles' trust expects."""
     orchestrator_webhook_url: pulumi.Input[str]
     orchestrator_webhook_secret: pulumi.Input[str]
     aws_name_prefix: str
-    """The prefix of every AWS resource name the program declares (the project's name)."""
+    """The prefix of every AWS resource name the program declares (the project's name), and of the
+    CI roles the bootstrap project declares for each stack."""
     stacks: Mapping[str, StackDelivery]
     """Every stack the workflows deploy."""
     preview_stack: str = "dev"
     """The stack pull requests preview for real, with its read role, after approval."""
     preview_environment: str = "preview"
     """Pull requests' preview jobs run in it: any branch, but only once a reviewer approves."""
-    oidc_owner_id: int | None = None
-    oidc_repository_id: int | None = None
-    """Both given: the deploying repository's tokens carry the id-embedded subject (see `GitHubRepository`)."""
     github_app_id: int | None = None
     """The GitHub App the program acts as: rulesets let it (not every admin) commit generated files."""
-    create_oidc_provider: bool = True
-    """False where the AWS account already has GitHub's OIDC provider."""
     github_token: pulumi.Input[str] | None = None
     """None: the GitHub provider reads `GITHUB_TOKEN`."""
 
@@ -123,56 +100,32 @@ class DeliveryArgs:
 class Delivery(pulumi.ComponentResource):
     role_arns: dict[str, pulumi.Output[str]]
     """`<stack>-deploy` and `<stack>-read` of every stack, to the role's ARN."""
-    oidc_provider_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: DeliveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orchestra:system:Delivery", name, None, opts)
         deploying = _deploying_repository(args)
         child = pulumi.ResourceOptions(parent=self)
 
-        oidc = GitHubOidc(f"{name}-oidc", GitHubOidcArgs(create_provider=args.create_oidc_provider), child)
-        repository = GitHubRepository(
-            args.github_owner, deploying.name, owner_id=args.oidc_owner_id, repository_id=args.oidc_repository_id
-        )
-
-        def role(stack: str, kind: str, environments: list[str], write: bool) -> GitHubActionsRole:
-            stack_delivery = args.stacks[stack]
-            access = DeploymentAccess(
-                name_prefix=args.aws_name_prefix,
-                stacks=[stack],
-                services=PROGRAM_AWS_SERVICES,
-                write=write,
-                secret_values=True,
-                oidc_provider_arn=oidc.arn if args.create_oidc_provider else None,
-                reads_ci_roles=True,
-                state_bucket=stack_delivery.state_bucket,
-                state_kms_key_arns=[stack_delivery.state_kms_key_arn] if stack_delivery.state_kms_key_arn else [],
-            )
-            return GitHubActionsRole(
-                f"{name}-{stack}-{kind}-role",
-                GitHubActionsRoleArgs(
-                    provider_arn=oidc.arn,
-                    repository=repository,
-                    subjects=[f"environment:{environment}" for environment in environments],
-                    deployment=access,
-                    description=f"GitHub Actions of {args.github_owner}/{deploying.name}: {kind} {stack}",
-                ),
-                child,
-            )
-
-        # Each environment's jobs get one role, named by the environment's AWS_ROLE_ARN variable.
+        # The bootstrap project declares the roles under the names `ci_role_name` gives, in each
+        # stack's account; this program only tells each environment which one its jobs assume.
+        here = AccountScope.current(self)
         self.role_arns = {}
         environment_roles: dict[str, pulumi.Output[str]] = {}
         for stack, stack_delivery in args.stacks.items():
+            account = (
+                here
+                if stack_delivery.aws_account_id is None
+                else AccountScope(here.partition, stack_delivery.aws_account_id, here.region)
+            )
             readers = [stack_delivery.plan_environment]
             if stack == args.preview_stack:
                 readers.append(args.preview_environment)
-            deploy = role(stack, "deploy", [stack_delivery.deploy_environment], write=True)
-            read = role(stack, "read", readers, write=False)
-            self.role_arns[f"{stack}-deploy"] = deploy.arn
-            self.role_arns[f"{stack}-read"] = read.arn
-            environment_roles[stack_delivery.deploy_environment] = deploy.arn
-            environment_roles |= dict.fromkeys(readers, read.arn)
+            deploy = account.ci_role_arn(args.aws_name_prefix, stack, "deploy")
+            read = account.ci_role_arn(args.aws_name_prefix, stack, "read")
+            self.role_arns[f"{stack}-deploy"] = deploy
+            self.role_arns[f"{stack}-read"] = read
+            environment_roles[stack_delivery.deploy_environment] = deploy
+            environment_roles |= dict.fromkeys(readers, read)
 
         owner = GitHubOwner(f"{name}-github", GitHubOwnerArgs(owner=args.github_owner, token=args.github_token), child)
         on_github = pulumi.ResourceOptions(parent=self, provider=owner.provider)
@@ -180,8 +133,7 @@ class Delivery(pulumi.ComponentResource):
             roles = environment_roles if delivered is deploying else {}
             self._repository(f"{name}-{fragment(delivered.name)}", delivered, roles, args, on_github)
 
-        self.oidc_provider_arn = oidc.arn
-        self.register_outputs({"role_arns": self.role_arns, "oidc_provider_arn": self.oidc_provider_arn})
+        self.register_outputs({"role_arns": self.role_arns})
 
     def _repository(
         self,

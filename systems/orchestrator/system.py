@@ -56,6 +56,8 @@ class OrchestratorArgs:
     worker_timeout_seconds: int
     queue_max_receive_count: int
     alarm_queue_age_seconds: int
+    functions_boundary: pulumi.Input[str] | None = None
+    """The permissions boundary every function's role carries (the stack's, from the bootstrap project)."""
 
 
 class Orchestrator(pulumi.ComponentResource):
@@ -141,6 +143,7 @@ class Orchestrator(pulumi.ComponentResource):
                     links=links,
                     environment={"RUN_TTL_DAYS": str(args.run_ttl_days), **environment},
                     queue_source=queue_source,
+                    permissions_boundary=args.functions_boundary,
                 ),
                 child,
             )
