@@ -113,7 +113,8 @@ class CiAccess(pulumi.ComponentResource):
                     repository=args.repository,
                     subjects=[f"environment:{environment}" for environment in environments],
                     deployment=access,
-                    description=f"GitHub Actions of {args.repository.owner}/{args.repository.name}: {kind} {args.stack}",
+                    description=f"GitHub Actions of {args.repository.owner}/{args.repository.name}: "
+                    f"{kind} {args.stack}",
                 ),
                 # The deploy role refers to the boundary by its ARN: it must exist before a deploy runs.
                 pulumi.ResourceOptions(parent=self, depends_on=[boundary]),

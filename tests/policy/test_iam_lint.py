@@ -4,13 +4,16 @@ except for the findings listed in `ACCEPTED`, each with the reason."""
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from parliament import analyze_policy_string
 from policy_sentry.querying.actions import get_action_data
 
 from policy.iam import STAR_ONLY_ACTIONS
-from tools.offline_plan import Plan
+from tools.offline_plan import Plan, evaluate_project
+
+BOOTSTRAP = Path(__file__).resolve().parents[2] / "bootstrap"
 
 DEPLOY_ROLE = "orchestra:aws:GitHubActionsRole"
 
@@ -35,7 +38,7 @@ ACCEPTED: dict[tuple[str, str | None, str], str] = {
     ),
     ("PERMISSIONS_MANAGEMENT_ACTIONS", None, "deploy"): (
         "the deploy role runs `pulumi up`, which writes the program's roles and inline policies "
-        "(components/aws/github_oidc.py: the guard is who may assume it)"
+        "(components/aws/deploy_access.py: each write conditioned on the stack's permissions boundary)"
     ),
     ("PRIVILEGE_ESCALATION", None, "deploy"): (
         "same reason: creating roles and passing them to Lambda is what deploying the orchestrator is"
@@ -47,9 +50,10 @@ def documents(plan: Plan) -> Iterator[Document]:
     for resource in plan.of_type("aws:iam/role:Role"):
         owner = plan.by_urn(resource.parent).type if resource.parent else ""
         yield Document(f"{plan.stack}: {resource.name} trust", resource.inputs["assumeRolePolicy"], True, owner)
-    for resource in plan.of_type("aws:iam/rolePolicy:RolePolicy"):
-        owner = plan.by_urn(resource.parent).type if resource.parent else ""
-        yield Document(f"{plan.stack}: {resource.name}", resource.inputs["policy"], False, owner)
+    for type_ in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
+        for resource in plan.of_type(type_):
+            owner = plan.by_urn(resource.parent).type if resource.parent else ""
+            yield Document(f"{plan.stack}: {resource.name}", resource.inputs["policy"], False, owner)
 
 
 def findings(document: Document) -> list[str]:
@@ -65,6 +69,13 @@ def findings(document: Document) -> list[str]:
 def test_every_generated_iam_document_passes_the_linter(shipped_plan: Plan) -> None:
     linted = list(documents(shipped_plan))
     assert len(linted) >= 4  # the two functions' roles and policies, at least
+    assert [problem for document in linted for problem in findings(document)] == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_iam_document_of_the_bootstrap_stacks_passes_the_linter(stack: str) -> None:
+    linted = list(documents(evaluate_project(BOOTSTRAP, stack)))
+    assert len(linted) == 5  # two roles' trust and policies, and the functions' boundary
     assert [problem for document in linted for problem in findings(document)] == []
 
 

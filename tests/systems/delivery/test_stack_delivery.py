@@ -1,13 +1,11 @@
 """Delivery as the shipped stacks declare it: prod manages GitHub from `delivery.yaml`, dev nothing."""
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.components.aws.policies import grants, statements_of
 from tools.offline_plan import SECRET, Plan, PlannedResource, evaluate_project
 from tools.offline_plan.mock_outputs import github_id
 
@@ -99,23 +97,6 @@ def test_the_webhook_comes_from_the_orchestrator(prod: Plan) -> None:
     assert "orchestrator-generated-webhook-secret" in dependency_names(webhook)
 
 
-def test_oidc_trust_is_limited_to_this_repository_and_its_environments(prod: Plan) -> None:
-    subjects = {}
-    for role in prod.of_type("aws:iam/role:Role"):
-        if role.inputs.get("path") == "/github-actions/":
-            [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-            subjects[role.name] = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-    assert subjects == {
-        "delivery-dev-deploy-role": ["repo:example-org/orchestra:environment:dev"],
-        "delivery-dev-read-role": [
-            "repo:example-org/orchestra:environment:dev-plan",
-            "repo:example-org/orchestra:environment:preview",
-        ],
-        "delivery-prod-deploy-role": ["repo:example-org/orchestra:environment:production"],
-        "delivery-prod-read-role": ["repo:example-org/orchestra:environment:production-plan"],
-    }
-
-
 def test_production_requires_approval_and_only_the_default_branch(prod: Plan) -> None:
     environments = {
         (r.inputs["repository"], r.inputs["environment"]): r.inputs
@@ -134,95 +115,6 @@ def test_production_requires_approval_and_only_the_default_branch(prod: Plan) ->
         assert environments[key]["preventSelfReview"] is False
     assert branches == dict.fromkeys(set(environments) - {("orchestra", "preview")}, "main")
     assert all(environment["canAdminsBypass"] is False for environment in environments.values())
-
-
-# --- Each stack's roles reach that stack's resources and nothing of the other's ---------------
-
-ACCOUNT_REGION = "123456789012", "us-east-1"
-
-
-def arns_of(plan: Plan) -> dict[str, str]:
-    """Every AWS resource of the plan that IAM authorises by name, to its ARN."""
-    account, region = ACCOUNT_REGION
-    regional = f"{region}:{account}"
-    forms = {
-        "aws:lambda/function:Function": lambda n: f"arn:aws:lambda:{regional}:function:{n}",
-        "aws:iam/role:Role": lambda n: f"arn:aws:iam::{account}:role/{n}",
-        "aws:dynamodb/table:Table": lambda n: f"arn:aws:dynamodb:{regional}:table/{n}",
-        "aws:cloudwatch/logGroup:LogGroup": lambda n: f"arn:aws:logs:{regional}:log-group:{n}",
-        "aws:cloudwatch/metricAlarm:MetricAlarm": lambda n: f"arn:aws:cloudwatch:{regional}:alarm:{n}",
-        "aws:cloudwatch/dashboard:Dashboard": lambda n: f"arn:aws:cloudwatch::{account}:dashboard/{n}",
-        "aws:sns/topic:Topic": lambda n: f"arn:aws:sns:{regional}:{n}",
-        # Secrets Manager appends six random characters.
-        "aws:secretsmanager/secret:Secret": lambda n: f"arn:aws:secretsmanager:{regional}:secret:{n}-AbC123",
-        "aws:ssm/parameter:Parameter": lambda n: f"arn:aws:ssm:{regional}:parameter{n}",
-    }
-    found = {}
-    for resource in plan.resources:
-        name = resource.inputs.get("dashboardName", resource.inputs.get("name"))
-        if resource.type in forms and resource.inputs.get("path") != "/github-actions/":
-            found[resource.name] = forms[resource.type](name)
-    return found
-
-
-def iam_match(pattern: str, arn: str) -> bool:
-    """IAM's ARN wildcards: `*` any run of characters (`/` and `:` included), `?` one character."""
-    return (
-        re.fullmatch(".*".join(".".join(map(re.escape, part.split("?"))) for part in pattern.split("*")), arn)
-        is not None
-    )
-
-
-def reachable(prod: Plan, role: str, action: str, arns: dict[str, str]) -> set[str]:
-    patterns = grants(statements_of(prod, f"delivery-{role}-role-policy")).get(action, set())
-    return {name for name, arn in arns.items() if any(iam_match(pattern, arn) for pattern in patterns)}
-
-
-@pytest.mark.parametrize("kind", ["deploy", "read"])
-def test_a_stacks_roles_reach_all_of_its_resources_and_none_of_the_others(prod: Plan, dev: Plan, kind: str) -> None:
-    """Checked on the names the stacks really declare, so a name outside the pattern fails here."""
-    stacks = {"dev": arns_of(dev), "prod": arns_of(prod)}
-    assert all(len(arns) >= 10 for arns in stacks.values())
-    delivery_roles = {r.name for r in prod.of_type("aws:iam/role:Role") if r.inputs.get("path") == "/github-actions/"}
-    # The read calls every role has, and the write calls of the deploy roles, per kind of resource.
-    actions = {
-        "lambda:GetFunction": "aws:lambda/function:Function",
-        "iam:GetRole": "aws:iam/role:Role",
-        "dynamodb:DescribeTable": "aws:dynamodb/table:Table",
-        "logs:ListTagsForResource": "aws:cloudwatch/logGroup:LogGroup",
-        "cloudwatch:DescribeAlarms": "aws:cloudwatch/metricAlarm:MetricAlarm",
-        "cloudwatch:GetDashboard": "aws:cloudwatch/dashboard:Dashboard",
-        "sns:GetTopicAttributes": "aws:sns/topic:Topic",
-        "secretsmanager:DescribeSecret": "aws:secretsmanager/secret:Secret",
-        # Refreshing a SecretVersion reads the value: the read roles' drift checks need it.
-        "secretsmanager:GetSecretValue": "aws:secretsmanager/secret:Secret",
-    }
-    if kind == "deploy":
-        actions |= {
-            "lambda:UpdateFunctionCode": "aws:lambda/function:Function",
-            "iam:PutRolePolicy": "aws:iam/role:Role",
-            "iam:PassRole": "aws:iam/role:Role",
-            "dynamodb:UpdateTable": "aws:dynamodb/table:Table",
-            "logs:PutRetentionPolicy": "aws:cloudwatch/logGroup:LogGroup",
-            "cloudwatch:PutMetricAlarm": "aws:cloudwatch/metricAlarm:MetricAlarm",
-            "cloudwatch:PutDashboard": "aws:cloudwatch/dashboard:Dashboard",
-            "sns:SetTopicAttributes": "aws:sns/topic:Topic",
-            "secretsmanager:PutSecretValue": "aws:secretsmanager/secret:Secret",
-        }
-    for stack, other in (("dev", "prod"), ("prod", "dev")):
-        plan = {"dev": dev, "prod": prod}[stack]
-        for action, type_ in actions.items():
-            own = {r.name for r in plan.of_type(type_) if r.name in stacks[stack]}
-            assert own, (stack, type_)
-            assert reachable(prod, f"{stack}-{kind}", action, stacks[stack]) == own, (stack, action)
-            assert reachable(prod, f"{stack}-{kind}", action, stacks[other]) == set(), (stack, action, other)
-        # No role reaches a CI role by these patterns, its own included.
-        ci_arns = {name: f"arn:aws:iam::123456789012:role/orchestra-{name}-prod" for name in delivery_roles}
-        ci_arns |= {
-            name: f"arn:aws:iam::123456789012:role/github-actions/orchestra-{name}-prod" for name in delivery_roles
-        }
-        for action in ("iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:PassRole", "iam:DeleteRole"):
-            assert reachable(prod, f"{stack}-{kind}", action, ci_arns) == set(), (stack, action)
 
 
 def test_the_shipped_environments_are_the_ones_the_workflows_use() -> None:

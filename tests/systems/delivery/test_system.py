@@ -1,5 +1,4 @@
 import dataclasses
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -7,11 +6,9 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.aws.github_oidc import GITHUB_OIDC_HOST
 from components.github.environment import Reviewers
 from components.github.files import CodeOwnersRule, DependabotUpdate, codeowners_content, dependabot_content
 from systems.delivery.system import (
-    PROGRAM_AWS_SERVICES,
     DeliveredRepository,
     Delivery,
     DeliveryArgs,
@@ -20,12 +17,11 @@ from systems.delivery.system import (
 )
 from systems.orchestrator.system import Orchestrator
 from tests.systems.orchestrator.test_system import args as orchestrator_args
-from tools.offline_plan import SECRET, Plan, evaluate, evaluate_project
+from tools.offline_plan import SECRET, Plan, evaluate
 from tools.offline_plan.mock_outputs import github_id
 
 ROOT = Path(__file__).resolve().parents[3]
 WEBHOOK_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/github/webhook"
-PROVIDER_ARN = f"arn:aws:iam::123456789012:oidc-provider/{GITHUB_OIDC_HOST}"
 # Values that must never reach a plan in plain text.
 PLAIN_SECRETS = ("pulumi-token-value", "cloudflare-token-value", "ideogram-key-value", "webhook-hmac-value")
 CODEOWNERS = [CodeOwnersRule("*", ["@acme/platform"])]
@@ -123,11 +119,6 @@ def test_children(plan: Plan) -> None:
     ]
     assert sorted((r.type, r.name) for r in plan.children_of(system.urn)) == sorted(
         [
-            ("orchestra:aws:GitHubActionsRole", "delivery-dev-deploy-role"),
-            ("orchestra:aws:GitHubActionsRole", "delivery-dev-read-role"),
-            ("orchestra:aws:GitHubActionsRole", "delivery-prod-deploy-role"),
-            ("orchestra:aws:GitHubActionsRole", "delivery-prod-read-role"),
-            ("orchestra:aws:GitHubOidc", "delivery-oidc"),
             ("orchestra:github:ActionsSettings", "delivery-image-gen-actions"),
             ("orchestra:github:ActionsSettings", "delivery-image-gen-production-actions"),
             ("orchestra:github:Environment", "delivery-image-gen-production"),
@@ -207,91 +198,10 @@ def test_webhook_follows_the_orchestrator_system_outputs() -> None:
     assert generated.urn in webhook.dependencies
 
 
-def trust(plan: Plan, role: str) -> dict[str, object]:
-    document = json.loads(plan.one("aws:iam/role:Role", role).inputs["assumeRolePolicy"])
-    (statement,) = document["Statement"]
-    assert statement["Principal"] == {"Federated": PROVIDER_ARN}
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert list(statement["Condition"]) == ["StringEquals"]
-    return statement["Condition"]["StringEquals"]
-
-
-def subjects(plan: Plan) -> dict[str, list[str]]:
-    return {
-        role.name: trust(plan, role.name)[f"{GITHUB_OIDC_HOST}:sub"]  # type: ignore[misc]
-        for role in plan.of_type("aws:iam/role:Role")
-    }
-
-
-def test_each_role_is_trusted_from_its_environments_only(plan: Plan) -> None:
-    assert subjects(plan) == {
-        "delivery-dev-deploy-role": ["repo:acme/orchestra:environment:dev"],
-        "delivery-dev-read-role": [
-            "repo:acme/orchestra:environment:dev-plan",
-            "repo:acme/orchestra:environment:preview",
-        ],
-        "delivery-prod-deploy-role": ["repo:acme/orchestra:environment:production"],
-        "delivery-prod-read-role": ["repo:acme/orchestra:environment:production-plan"],
-    }
-    for role in plan.of_type("aws:iam/role:Role"):
-        assert trust(plan, role.name)[f"{GITHUB_OIDC_HOST}:aud"] == "sts.amazonaws.com"
-        assert "*" not in role.inputs["assumeRolePolicy"]
-        assert role.inputs["path"] == "/github-actions/"
-
-
-def test_trust_lists_the_id_embedded_subjects_when_configured() -> None:
-    plan = plan_delivery("prod", oidc_owner_id=123, oidc_repository_id=456)
-    assert subjects(plan)["delivery-prod-deploy-role"] == ["repo:acme@123/orchestra@456:environment:production"]
-    assert all(subject.startswith("repo:acme@123/orchestra@456:") for s in subjects(plan).values() for subject in s)
-
-
-def role_grants(plan: Plan, role: str) -> dict[str, set[str]]:
-    from tests.components.aws.policies import grants, statements_of
-
-    return grants(statements_of(plan, f"delivery-{role}-role-policy"))
-
-
-def test_each_stack_role_is_scoped_to_that_stack(plan: Plan) -> None:
-    for stack, other in (("dev", "prod"), ("prod", "dev")):
-        for kind in ("deploy", "read"):
-            resources = {r for rs in role_grants(plan, f"{stack}-{kind}").values() for r in rs}
-            assert any(r.endswith(f"orchestra-*-{stack}") for r in resources), (stack, kind)
-            assert not any(f"-{other}" in r for r in resources), (stack, kind)
-    # Only the deploy roles write; the read roles may read their stack's secret values, for refresh.
-    for stack in ("dev", "prod"):
-        assert "lambda:UpdateFunctionCode" in role_grants(plan, f"{stack}-deploy")
-        read = role_grants(plan, f"{stack}-read")
-        assert "lambda:UpdateFunctionCode" not in read
-        assert read["secretsmanager:GetSecretValue"] == {
-            f"arn:aws:secretsmanager:us-east-1:123456789012:secret:orchestra-*-{stack}-??????"
-        }
-
-
-def test_only_the_stacks_own_roles_may_read_and_decrypt_its_state() -> None:
-    keys = {stack: f"arn:aws:kms:us-east-1:123456789012:key/{stack}" for stack in STACKS}
-    stacks = {
-        stack: dataclasses.replace(delivery, state_bucket=f"acme-state-{stack}", state_kms_key_arn=keys[stack])
-        for stack, delivery in STACKS.items()
-    }
-    plan = plan_delivery("prod", stacks=stacks)
-    roles = ("dev-read", "dev-deploy", "prod-read", "prod-deploy")
-    decrypters = {role: role_grants(plan, role).get("kms:Decrypt") for role in roles}
-    # The preview environment's role (dev's read role) never decrypts production's state.
-    assert decrypters == {
-        "dev-read": {keys["dev"]},
-        "dev-deploy": {keys["dev"]},
-        "prod-read": {keys["prod"]},
-        "prod-deploy": {keys["prod"]},
-    }
-    assert role_grants(plan, "prod-deploy")["kms:Encrypt"] == {keys["prod"]}
-    readers = {role: role_grants(plan, role)["s3:GetObject"] for role in roles}
-    assert readers == {
-        "dev-read": {"arn:aws:s3:::acme-state-dev/*"},
-        "dev-deploy": {"arn:aws:s3:::acme-state-dev/*"},
-        "prod-read": {"arn:aws:s3:::acme-state-prod/*"},
-        "prod-deploy": {"arn:aws:s3:::acme-state-prod/*"},
-    }
-    assert role_grants(plan, "dev-read")["s3:PutObject"] == {"arn:aws:s3:::acme-state-dev/*.pulumi/locks/*"}
+def test_the_program_declares_no_iam_and_no_oidc_provider(plan: Plan) -> None:
+    """The CI roles and the provider belong to the bootstrap project: an approved plan never
+    changes what the deploy role may not change, so it never stops half-applied."""
+    assert [r.type for r in plan.resources if r.type.startswith("aws:")] == []
 
 
 def test_role_arns_are_the_environment_variables_the_workflows_read(plan: Plan) -> None:
@@ -301,15 +211,15 @@ def test_role_arns_are_the_environment_variables_the_workflows_read(plan: Plan) 
         if v.inputs["repository"] == "orchestra"
     }
 
-    # Each value is the role's ARN (`…:role/<path><name>`), named here by the role.
-    assert {key: value.rsplit("/", 1)[1] for key, value in variables.items()} == {
-        ("preview", "AWS_ROLE_ARN"): f"orchestra-delivery-dev-read-role-{plan.stack}",
-        ("dev", "AWS_ROLE_ARN"): f"orchestra-delivery-dev-deploy-role-{plan.stack}",
-        ("dev-plan", "AWS_ROLE_ARN"): f"orchestra-delivery-dev-read-role-{plan.stack}",
-        ("production", "AWS_ROLE_ARN"): f"orchestra-delivery-prod-deploy-role-{plan.stack}",
-        ("production-plan", "AWS_ROLE_ARN"): f"orchestra-delivery-prod-read-role-{plan.stack}",
+    # Each value is the ARN of the role the bootstrap stack of that stack declares.
+    role = "arn:aws:iam::123456789012:role/github-actions/orchestra-ci"
+    assert variables == {
+        ("preview", "AWS_ROLE_ARN"): f"{role}-read-dev",
+        ("dev", "AWS_ROLE_ARN"): f"{role}-deploy-dev",
+        ("dev-plan", "AWS_ROLE_ARN"): f"{role}-read-dev",
+        ("production", "AWS_ROLE_ARN"): f"{role}-deploy-prod",
+        ("production-plan", "AWS_ROLE_ARN"): f"{role}-read-prod",
     }
-    assert all(value.startswith("arn:aws:iam::123456789012:role/") for value in variables.values())
     # No repository variable names a role: a job outside these environments gets none.
     assert not [
         v for v in plan.of_type("github:index/actionsVariable:ActionsVariable") if v.inputs["repository"] == "orchestra"
@@ -385,15 +295,16 @@ def test_repository_files(plan: Plan) -> None:
     assert all((f["repository"], f["branch"]) == ("image-gen", "main") for f in files.values())
 
 
-def test_deploy_role_covers_every_aws_service_the_program_declares() -> None:
-    """A new kind of AWS resource in the program must be granted here, or `pulumi up` in CI fails."""
-    services = {"apigatewayv2": "apigateway", "logGroup": "logs"}
-    declared = set()
-    for resource in evaluate_project(ROOT, "prod").resources:
-        if resource.custom and resource.type.startswith("aws:"):
-            module, kind = resource.type.split(":")[1].split("/")
-            declared.add(services.get(kind.split(":")[0], services.get(module, module)))
-    assert declared <= set(PROGRAM_AWS_SERVICES), declared - set(PROGRAM_AWS_SERVICES)
+def test_a_stack_in_an_account_of_its_own_gets_that_accounts_roles() -> None:
+    stacks = {**STACKS, "prod": dataclasses.replace(STACKS["prod"], aws_account_id="210987654321")}
+    variables = {
+        v.inputs["environment"]: v.inputs["value"]
+        for v in plan_delivery("prod", stacks=stacks).of_type(
+            "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
+        )
+    }
+    assert variables["production"] == "arn:aws:iam::210987654321:role/github-actions/orchestra-ci-deploy-prod"
+    assert variables["dev"] == "arn:aws:iam::123456789012:role/github-actions/orchestra-ci-deploy-dev"
 
 
 @pytest.mark.parametrize(
