@@ -193,7 +193,7 @@ def _target_statements(
         case "role":
             bounded = [action for action in actions if action in BOUNDED_ROLE_WRITES]
             others = [action for action in actions if action not in BOUNDED_ROLE_WRITES]
-            with_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+            with_boundary = {"ArnEquals": {"iam:PermissionsBoundary": boundary}}
             statements = [PolicyStatement(others, roles)] if others else []
             return statements + ([PolicyStatement(bounded, roles, with_boundary)] if bounded else [])
         case "table":
@@ -282,7 +282,7 @@ def _stage_statements(actions: list[str], stack: str, scope: AccountScope) -> li
 
 def _boundary_guards(scope: AccountScope, names: str, boundary: pulumi.Output[str]) -> list[PolicyStatement]:
     """Denials no allowance elsewhere can undo: a role without the boundary, or a boundary loosened."""
-    other_boundary = {"StringNotEquals": {"iam:PermissionsBoundary": boundary}}
+    other_boundary = {"ArnNotEquals": {"iam:PermissionsBoundary": boundary}}
     return [
         PolicyStatement(["iam:CreateRole", "iam:PutRolePermissionsBoundary"], ["*"], other_boundary, "Deny"),
         PolicyStatement(["iam:DeleteRolePermissionsBoundary"], ["*"], effect="Deny"),

