@@ -19,7 +19,7 @@ from systems.delivery.spec import DeliveryFileError, DeliverySpec  # noqa: E402
 
 config = pulumi.Config()
 stack = pulumi.get_stack()
-delivery_file = PROJECT / (config.get("deliveryFile") or "../delivery.yaml")
+delivery_file = (PROJECT / (config.get("deliveryFile") or "../delivery.yaml")).resolve()
 spec = load_data_file(delivery_file, DeliverySpec, DeliveryFileError)
 if stack not in spec.stacks:
     raise pulumi.RunError(f"{delivery_file}: stacks: no stack {stack!r}, whose CI access this bootstrap stack is")

@@ -180,7 +180,6 @@ def _target_statements(
     scope: AccountScope,
     boundary: pulumi.Output[str],
 ) -> list[PolicyStatement]:
-    stack_tag = {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": access.stack}}
     functions = [scope.regional("lambda", f"function:{names}{qualifier}") for qualifier in ("", ":*")]
     roles = [scope.global_("iam", f"role/{names}")]
     match target:
@@ -232,7 +231,7 @@ def _target_statements(
             by_name = {"StringLike": {"apigateway:Resource/ApiName": names}}
             return [PolicyStatement(actions, [scope.api_gateway(f"/apis/{_API_ID}")], by_name)]
         case "http-api-tags":
-            return [PolicyStatement(actions, [scope.api_gateway("/tags/*")], stack_tag)]
+            return _tag_statements(actions, [scope.api_gateway("/tags/*")], access.stack, "apigateway:POST")
         case "http-api-stage":
             return _stage_statements(actions, access.stack, scope)
         case "http-api-route" | "http-api-integration":
@@ -257,13 +256,21 @@ def _event_source_mapping_statements(
         managing.remove("lambda:CreateEventSourceMapping")
     if managing:
         statements.append(PolicyStatement(managing, mappings, feeds_the_stack))
-    if tagging:
-        statements.append(PolicyStatement(tagging, mappings, {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": stack}}))
-    if "lambda:TagResource" in tagging:
-        # Tags given at creation are checked as the request's: the new mapping has none yet.
-        statements.append(
-            PolicyStatement(["lambda:TagResource"], mappings, {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": stack}})
-        )
+    return statements + _tag_statements(tagging, mappings, stack, "lambda:TagResource")
+
+
+def _tag_statements(
+    actions: list[str], resources: list[pulumi.Output[str]], stack: str, tag_action: str
+) -> list[PolicyStatement]:
+    """Tag calls on resources known only by their stack tag: on one that carries it, or, for
+    `tag_action`, one being given it (tags set at creation are checked as the request's: the new
+    resource has none yet)."""
+    if not actions:
+        return []
+    statements = [PolicyStatement(actions, resources, {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": stack}})]
+    if tag_action in actions:
+        tagged = {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": stack}}
+        statements.append(PolicyStatement([tag_action], resources, tagged))
     return statements
 
 

@@ -61,7 +61,7 @@ _API_TAGS: tuple[Call, ...] = (("apigateway:POST", "http-api-tags"), ("apigatewa
 
 RESOURCE_ACTIONS: Mapping[str, ResourceActions] = {
     "aws:apigatewayv2/api:Api": ResourceActions(
-        create=(("apigateway:POST", "http-apis"),),
+        create=(("apigateway:POST", "http-apis"), ("apigateway:POST", "http-api-tags")),
         read=(("apigateway:GET", "http-api"),),
         update=(("apigateway:PATCH", "http-api"), *_API_TAGS),
         delete=(("apigateway:DELETE", "http-api"),),
@@ -82,6 +82,7 @@ RESOURCE_ACTIONS: Mapping[str, ResourceActions] = {
     "aws:apigatewayv2/stage:Stage": ResourceActions(
         create=(
             ("apigateway:POST", "http-api-stage"),
+            ("apigateway:POST", "http-api-tags"),
             ("logs:CreateLogDelivery", "star"),
             ("logs:DescribeResourcePolicies", "star"),
             ("logs:GetLogDelivery", "star"),

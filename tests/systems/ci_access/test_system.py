@@ -4,6 +4,8 @@ and no role a deploy role creates can get more than its stack's functions need."
 
 import functools
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from components.aws.deploy_access import BOUNDED_ROLE_WRITES, STACK_TAG
 from components.aws.resource_actions import RESOURCE_ACTIONS, SECRET_VALUE_READS
 from components.aws.star_only_actions import STAR_ONLY_ACTIONS
 from systems.ci_access.system import PROGRAM_AWS_RESOURCE_TYPES
+from tests.project_copy import copy_project
 from tools.offline_plan import Plan, check_policies, compose_config, evaluate_project, load_project
 
 from .iam_evaluator import allowed
@@ -286,3 +289,39 @@ def test_the_stack_tag_the_conditions_use_is_on_every_resource_of_the_stack(stac
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_policy_pack_finds_no_violation_in_the_bootstrap_stacks(stack: str) -> None:
     assert check_policies(bootstrap(stack), compose_config(load_project(BOOTSTRAP), BOOTSTRAP, stack)) == []
+
+
+@pytest.mark.parametrize(
+    ("stack", "settings", "message"),
+    [
+        ("staging", "", "stacks: no stack 'staging', whose CI access this bootstrap stack is"),
+        (
+            "dev",
+            "  orchestra-bootstrap:extraResourceTypes: [aws:s3/bucket:Bucket]\n",
+            "deployment access needs resource types the action table lists; unknown: ['aws:s3/bucket:Bucket']",
+        ),
+    ],
+)
+def test_a_bad_bootstrap_stack_stops_with_one_line(tmp_path: Path, stack: str, settings: str, message: str) -> None:
+    project = copy_project(tmp_path / "orchestra")
+    (project / "bootstrap" / f"Pulumi.{stack}.yaml").write_text(f"config:\n  aws:region: us-east-1\n{settings}")
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.offline_plan", "--stack", stack, "--project-dir", str(project / "bootstrap")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.endswith(message), line
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_role_reads_a_ci_role(stack: str) -> None:
+    for kind in ("deploy", "read"):
+        for owner in STACKS:
+            for ci_kind in ("deploy", "read"):
+                ci_role = f"arn:aws:iam::{ACCOUNT}:role/github-actions/orchestra-ci-{ci_kind}-{owner}"
+                for action in ("iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies"):
+                    assert not allowed(policy(stack, kind), action, ci_role), (kind, ci_role, action)
