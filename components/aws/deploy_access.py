@@ -169,7 +169,24 @@ def deployment_statements(access: DeploymentAccess, scope: AccountScope) -> list
         statements += _target_statements(target, sorted(actions), names, access, scope, boundary)
     if access.write and "aws:iam/role:Role" in access.resource_types:
         statements += _boundary_guards(scope, names, boundary)
+    if not access.write:
+        statements += ci_access_check_statements(access, scope, boundary)
     return statements + _state_statements(access, scope)
+
+
+CI_ACCESS_CHECK_ACTIONS = ("iam:GetRolePolicy", "iam:GetPolicy", "iam:GetPolicyVersion")
+
+
+def ci_access_check_statements(
+    access: DeploymentAccess, scope: AccountScope, boundary: pulumi.Output[str]
+) -> list[PolicyStatement]:
+    """What the plan job reads to check its stack's CI access is what the bootstrap project at its
+    commit declares (`tools.ci_access`): the stack's own two CI roles' policies and its boundary."""
+    own_roles = [scope.ci_role_arn(access.name_prefix, access.stack, kind) for kind in ("deploy", "read")]
+    return [
+        PolicyStatement(["iam:GetRolePolicy"], own_roles),
+        PolicyStatement(["iam:GetPolicy", "iam:GetPolicyVersion"], [boundary]),
+    ]
 
 
 def _target_statements(

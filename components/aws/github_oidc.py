@@ -170,7 +170,10 @@ class GitHubActionsRole(pulumi.ComponentResource):
         if args.deployment is not None:
             statements += deployment_statements(args.deployment, AccountScope.current(self))
         if statements:
-            aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=policy_document(statements), opts=child)
+            # A fixed name, so a check can fetch the policy from AWS (`tools.ci_access`).
+            aws.iam.RolePolicy(
+                f"{name}-policy", name="access", role=self.role.id, policy=policy_document(statements), opts=child
+            )
         for index, policy_arn in enumerate(args.managed_policy_arns):
             aws.iam.RolePolicyAttachment(
                 f"{name}-managed-{index}", role=self.role.name, policy_arn=policy_arn, opts=child

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from policy_sentry.querying.actions import get_action_data
 
-from components.aws.deploy_access import BOUNDED_ROLE_WRITES, STACK_TAG
+from components.aws.deploy_access import BOUNDED_ROLE_WRITES, CI_ACCESS_CHECK_ACTIONS, STACK_TAG
 from components.aws.resource_actions import RESOURCE_ACTIONS, SECRET_VALUE_READS
 from components.aws.star_only_actions import STAR_ONLY_ACTIONS
 from systems.ci_access.system import PROGRAM_AWS_RESOURCE_TYPES
@@ -74,7 +74,8 @@ def test_each_role_grants_what_its_stacks_resources_need_and_nothing_else(stack:
     }
     statements = policy(stack, kind)["Statement"]
     granted = {action for s in statements if s["Effect"] == "Allow" for action in s["Action"]}
-    assert granted == needed
+    # A read role also reads its own stack's CI access, for the plan job's check.
+    assert granted == needed | (set(CI_ACCESS_CHECK_ACTIONS) if kind == "read" else set())
     # Refreshing a SecretVersion reads its value: the read roles' drift checks need it.
     assert SECRET_VALUE_READS & granted == {"secretsmanager:GetSecretValue"}
     for statement in statements:
@@ -318,10 +319,13 @@ def test_a_bad_bootstrap_stack_stops_with_one_line(tmp_path: Path, stack: str, s
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_no_role_reads_a_ci_role(stack: str) -> None:
+def test_no_role_reads_another_stacks_ci_access_and_none_writes_any(stack: str) -> None:
     for kind in ("deploy", "read"):
         for owner in STACKS:
+            readable = kind == "read" and owner == stack
             for ci_kind in ("deploy", "read"):
                 ci_role = f"arn:aws:iam::{ACCOUNT}:role/github-actions/orchestra-ci-{ci_kind}-{owner}"
-                for action in ("iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies"):
+                assert allowed(policy(stack, kind), "iam:GetRolePolicy", ci_role) == readable, (kind, ci_role)
+                for action in ("iam:GetRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole"):
                     assert not allowed(policy(stack, kind), action, ci_role), (kind, ci_role, action)
+            assert allowed(policy(stack, kind), "iam:GetPolicyVersion", BOUNDARY.format(owner)) == readable
