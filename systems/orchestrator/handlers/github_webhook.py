@@ -35,6 +35,8 @@ _JOIN_ATTEMPTS = 3
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _DELIVERY_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 _EVENT_NAME = re.compile(r"[a-z_]{1,64}")
+# GitHub's conclusions (success, failure, timed_out, ...): echoed in the answer and the log.
+_CONCLUSION = re.compile(r"[a-z_]{1,32}")
 _RUN_NAME = re.compile(r"orchestra (run-[0-9a-f]{16}) #([0-9]{1,10})")
 
 logger = logging.getLogger(__name__)
@@ -140,9 +142,9 @@ def _workflow_run(delivery: Mapping[str, Any], seen: str) -> Response:
     workflow_run_id = workflow_run.get("id")
     if not isinstance(workflow_run_id, int) or isinstance(workflow_run_id, bool) or not 0 < workflow_run_id < 2**63:
         raise HttpError(400, "workflow_run.id must be a positive integer")
-    conclusion = workflow_run.get("conclusion")
-    if not isinstance(conclusion, str) or len(conclusion) > 32:
-        raise HttpError(400, "workflow_run.conclusion must be a short string")
+    conclusion = payload.matching(
+        workflow_run.get("conclusion"), "workflow_run.conclusion", _CONCLUSION, "a conclusion such as success"
+    )
     if repository is None:
         return _ignored("the repository is not one the orchestrator serves")
     # The run name alone proves nothing: a pull request's title names the runs of its checks, so

@@ -49,10 +49,20 @@ def headers(event: Event) -> dict[str, str]:
 
 
 def raw_body(event: Event) -> bytes:
-    """The body exactly as the client sent it, which is what signatures are computed over."""
-    body: str = event.get("body") or ""
+    """The body exactly as the client sent it, which is what signatures are computed over.
+
+    API Gateway hands over text as a string, which may hold what no client could have sent
+    (a lone surrogate, from a ``\\ud800`` escape in the event): such a body has no bytes to
+    verify, and is refused before anything reads it.
+    """
+    body = event.get("body") or ""
+    if not isinstance(body, str):
+        raise HttpError(400, "body must be text or base64")
     if not event.get("isBase64Encoded"):
-        return body.encode("utf-8")
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise HttpError(400, "body is not valid UTF-8 (a lone surrogate)") from error
     try:
         return base64.b64decode(body, validate=True)
     # binascii.Error (a ValueError) for a character outside the alphabet, a plain ValueError outside ASCII.
@@ -61,10 +71,19 @@ def raw_body(event: Event) -> bytes:
 
 
 def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, which must be UTF-8 (RFC 8259).
+
+    Handed bytes, ``json.loads`` would also take UTF-16 or UTF-32 and encoded surrogates: one
+    delivery would then have several spellings, each with its own digest.
+    """
     if len(body) > MAX_BODY_BYTES:
         raise HttpError(413, f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        payload = json.loads(body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise HttpError(400, "body is not valid UTF-8") from error
+    try:
+        payload = json.loads(text)
     except ValueError as error:
         raise HttpError(400, "body is not valid JSON") from error
     except RecursionError as error:

@@ -315,8 +315,7 @@ def github_request(
                 "x-github-delivery": delivery_id,
                 "x-hub-signature-256": f"sha256={digest}",
             },
-            "body": body.decode(),
-            "isBase64Encoded": False,
+            **_api_gateway_body(body),
         }
 
     return build
