@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from ..naming import IAM_ROLE, LAMBDA_FUNCTION, physical_name
 from .link import Link, PolicyStatement, policy_document
-from .metric import Metric
+from .metric import CloudWatchMetric
 from .packaging import build_python_package
 from .queue import Queue
 
@@ -147,17 +147,17 @@ class Function(pulumi.ComponentResource):
         self.invoke_arn = self.function.invoke_arn
         self.register_outputs({"name": self.name, "arn": self.arn})
 
-    def metric_errors(self) -> Metric:
+    def metric_errors(self) -> CloudWatchMetric:
         return self._metric("Errors", "errors")
 
-    def metric_throttles(self) -> Metric:
+    def metric_throttles(self) -> CloudWatchMetric:
         return self._metric("Throttles", "throttles")
 
-    def metric_invocations(self) -> Metric:
+    def metric_invocations(self) -> CloudWatchMetric:
         return self._metric("Invocations", "invocations")
 
-    def metric_duration(self) -> Metric:
-        return Metric(
+    def metric_duration(self) -> CloudWatchMetric:
+        return CloudWatchMetric(
             namespace="AWS/Lambda",
             name="Duration",
             dimensions={"FunctionName": self.name},
@@ -165,8 +165,8 @@ class Function(pulumi.ComponentResource):
             statistic="Average",
         )
 
-    def _metric(self, metric_name: str, what: str) -> Metric:
-        return Metric(
+    def _metric(self, metric_name: str, what: str) -> CloudWatchMetric:
+        return CloudWatchMetric(
             namespace="AWS/Lambda",
             name=metric_name,
             dimensions={"FunctionName": self.name},

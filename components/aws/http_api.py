@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from ..naming import HTTP_API, physical_name
 from .function import Function
-from .metric import Metric
+from .metric import CloudWatchMetric
 
 _STAGE = "$default"
 
@@ -95,11 +95,15 @@ class HttpApi(pulumi.ComponentResource):
     def url_of(self, route: Route) -> pulumi.Output[str]:
         return pulumi.Output.concat(self.url, route.path)
 
-    def metric_5xx(self) -> Metric:
-        return Metric("AWS/ApiGateway", "5xx", {"ApiId": self.api.id, "Stage": _STAGE}, f"{self._label} 5xx responses")
+    def metric_5xx(self) -> CloudWatchMetric:
+        return CloudWatchMetric(
+            "AWS/ApiGateway", "5xx", {"ApiId": self.api.id, "Stage": _STAGE}, f"{self._label} 5xx responses"
+        )
 
-    def metric_requests(self) -> Metric:
-        return Metric("AWS/ApiGateway", "Count", {"ApiId": self.api.id, "Stage": _STAGE}, f"{self._label} requests")
+    def metric_requests(self) -> CloudWatchMetric:
+        return CloudWatchMetric(
+            "AWS/ApiGateway", "Count", {"ApiId": self.api.id, "Stage": _STAGE}, f"{self._label} requests"
+        )
 
     def _route(self, name: str, route: Route, child: pulumi.ResourceOptions) -> aws.apigatewayv2.Route:
         logical = f"{name}-{route.slug}"

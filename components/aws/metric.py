@@ -10,7 +10,7 @@ Statistic = Literal["Sum", "Average", "Maximum", "Minimum", "SampleCount"]
 
 
 @dataclass(frozen=True)
-class Metric:
+class CloudWatchMetric:
     namespace: str
     name: str
     dimensions: Mapping[str, pulumi.Input[str]]

@@ -1,30 +1,45 @@
 """Alarms on metrics, an SNS topic they notify, and one dashboard of the same metrics."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 import pulumi
 import pulumi_aws as aws
 
 from ..naming import CLOUDWATCH_ALARM, CLOUDWATCH_DASHBOARD, SNS_TOPIC, physical_name
-from .metric import Metric
+from .metric import CloudWatchMetric
 
 
 @dataclass(frozen=True)
 class AlarmRule:
     id: str
     """Part of the alarm's logical and physical names: `<monitoring name>-<id>`."""
-    metric: Metric
+    metric: CloudWatchMetric
     threshold: float
     comparison: Literal["GreaterThanOrEqualToThreshold", "GreaterThanThreshold"] = "GreaterThanOrEqualToThreshold"
     evaluation_periods: int = 1
 
 
+class WatchedFunction(Protocol):
+    """What monitoring reads of a function (``Function`` has it)."""
+
+    def metric_errors(self) -> CloudWatchMetric: ...
+    def metric_throttles(self) -> CloudWatchMetric: ...
+    def metric_invocations(self) -> CloudWatchMetric: ...
+    def metric_duration(self) -> CloudWatchMetric: ...
+
+
 @dataclass(frozen=True)
 class MonitoringArgs:
-    alarms: Sequence[AlarmRule]
-    dashboard_metrics: Sequence[Metric] = ()
+    functions: Mapping[str, WatchedFunction] = field(default_factory=dict)
+    """Functions by id, each watched alike: alarms `<id>-errors` and `<id>-throttles` (at any
+    throttle: a throttled request was refused), and its invocations and duration graphed."""
+    function_errors: float = 1
+    """Errors of one function within a period that raise its `<id>-errors` alarm."""
+    alarms: Sequence[AlarmRule] = ()
+    """Alarms on anything else, after the functions'."""
+    dashboard_metrics: Sequence[CloudWatchMetric] = ()
     """Shown on the dashboard beside the alarmed metrics, without an alarm of their own."""
     notification_email: str | None = None
     """Subscribed to the topic; AWS emails a confirmation link before anything is delivered."""
@@ -38,7 +53,9 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orchestra:aws:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if len({rule.id for rule in args.alarms}) != len(args.alarms):
+        rules = [rule for key, function in args.functions.items() for rule in _function_alarms(key, function, args)]
+        rules += args.alarms
+        if len({rule.id for rule in rules}) != len(rules):
             raise ValueError(f"monitoring {name}: two alarms share an id")
 
         self.topic = aws.sns.Topic(f"{name}-alarms", name=physical_name(f"{name}-alarms", SNS_TOPIC), opts=child)
@@ -50,9 +67,10 @@ class Monitoring(pulumi.ComponentResource):
                 endpoint=args.notification_email,
                 opts=child,
             )
-        self.alarms = [self._alarm(name, rule, child) for rule in args.alarms]
+        self.alarms = [self._alarm(name, rule, child) for rule in rules]
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        metrics = [rule.metric for rule in args.alarms] + list(args.dashboard_metrics)
+        graphed = [metric for f in args.functions.values() for metric in (f.metric_invocations(), f.metric_duration())]
+        metrics = [rule.metric for rule in rules] + graphed + list(args.dashboard_metrics)
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=physical_name(name, CLOUDWATCH_DASHBOARD),
@@ -83,11 +101,18 @@ class Monitoring(pulumi.ComponentResource):
         )
 
 
+def _function_alarms(key: str, function: WatchedFunction, args: MonitoringArgs) -> list[AlarmRule]:
+    return [
+        AlarmRule(f"{key}-errors", function.metric_errors(), args.function_errors),
+        AlarmRule(f"{key}-throttles", function.metric_throttles(), 1),
+    ]
+
+
 _WIDGET_WIDTH = 12
 _WIDGET_HEIGHT = 6
 
 
-def _widgets(metrics: Sequence[Metric], region: pulumi.Input[str]) -> list[dict[str, object]]:
+def _widgets(metrics: Sequence[CloudWatchMetric], region: pulumi.Input[str]) -> list[dict[str, object]]:
     """Two metric graphs a row, in the order given."""
     widgets: list[dict[str, object]] = []
     for position, metric in enumerate(metrics):

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 
 from ..naming import SQS_QUEUE, physical_name
 from .link import Link, PolicyStatement
-from .metric import Metric
+from .metric import CloudWatchMetric
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 
@@ -93,15 +93,17 @@ class Queue(pulumi.ComponentResource):
         """What a function fed by this queue needs; Lambda's poller, not the code, makes these calls."""
         return Link(statements=[PolicyStatement(actions=CONSUME_ACTIONS, resources=[self.arn])])
 
-    def metric_oldest_message_age(self) -> Metric:
+    def metric_oldest_message_age(self) -> CloudWatchMetric:
         return self._metric(self.queue, "ApproximateAgeOfOldestMessage", "oldest message age (s)")
 
-    def metric_depth(self) -> Metric:
+    def metric_depth(self) -> CloudWatchMetric:
         return self._metric(self.queue, "ApproximateNumberOfMessagesVisible", "messages waiting")
 
-    def metric_dead_letters(self) -> Metric:
+    def metric_dead_letters(self) -> CloudWatchMetric:
         return self._metric(self.dead_letter_queue, "ApproximateNumberOfMessagesVisible", "dead letters")
 
-    def _metric(self, queue: aws.sqs.Queue, metric_name: str, what: str) -> Metric:
+    def _metric(self, queue: aws.sqs.Queue, metric_name: str, what: str) -> CloudWatchMetric:
         # Gauges: the worst value in the period is the one that matters.
-        return Metric("AWS/SQS", metric_name, {"QueueName": queue.name}, f"{self._label} {what}", statistic="Maximum")
+        return CloudWatchMetric(
+            "AWS/SQS", metric_name, {"QueueName": queue.name}, f"{self._label} {what}", statistic="Maximum"
+        )

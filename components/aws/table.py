@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from ..naming import DYNAMODB_TABLE, physical_name
 from ..stateful import stateful_options
 from .link import Link, PolicyStatement
-from .metric import Metric
+from .metric import CloudWatchMetric
 
 AttributeType = Literal["S", "N", "B"]
 
@@ -86,11 +86,15 @@ class Table(pulumi.ComponentResource):
     def link_read_write(self, env: str) -> Link:
         return Link(statements=[self._read_statement(), self._write_statement()], environment={env: self.name})
 
-    def metric_read_throttles(self) -> Metric:
-        return Metric("AWS/DynamoDB", "ReadThrottleEvents", {"TableName": self.name}, f"{self._label} read throttles")
+    def metric_read_throttles(self) -> CloudWatchMetric:
+        return CloudWatchMetric(
+            "AWS/DynamoDB", "ReadThrottleEvents", {"TableName": self.name}, f"{self._label} read throttles"
+        )
 
-    def metric_write_throttles(self) -> Metric:
-        return Metric("AWS/DynamoDB", "WriteThrottleEvents", {"TableName": self.name}, f"{self._label} write throttles")
+    def metric_write_throttles(self) -> CloudWatchMetric:
+        return CloudWatchMetric(
+            "AWS/DynamoDB", "WriteThrottleEvents", {"TableName": self.name}, f"{self._label} write throttles"
+        )
 
     def _read_statement(self) -> PolicyStatement:
         # Queries on an index are authorised on the index's own ARN, so each index is listed by name.
