@@ -23,7 +23,7 @@ from components.aws.table import GlobalIndex, Table, TableArgs
 from components.discord.slash_commands import SlashCommands
 
 from .access_file import AccessFile
-from .handlers.api_urls import DISCORD_API_URL, GITHUB_API_URL
+from .handlers import contract
 from .handlers.commands import COMMANDS
 
 _HANDLERS = Path(__file__).parent / "handlers"
@@ -77,10 +77,12 @@ class Orchestrator(pulumi.ComponentResource):
         runs = Table(
             f"{name}-runs",
             TableArgs(
-                hash_key="run_id",
-                attributes={"run_id": "S", "run_month": "S", "created_at": "S"},
-                indexes=[GlobalIndex("recent_runs", hash_key="run_month", range_key="created_at")],
-                ttl_attribute="expires_at",
+                hash_key=contract.RUN_ID,
+                attributes={contract.RUN_ID: "S", contract.RUN_MONTH: "S", contract.CREATED_AT: "S"},
+                indexes=[
+                    GlobalIndex(contract.RECENT_RUNS_INDEX, hash_key=contract.RUN_MONTH, range_key=contract.CREATED_AT)
+                ],
+                ttl_attribute=contract.EXPIRES_AT,
                 protect=protect,
             ),
             child,
@@ -141,7 +143,7 @@ class Orchestrator(pulumi.ComponentResource):
                     timeout_seconds=timeout_seconds or args.timeout_seconds,
                     log_retention_days=args.log_retention_days,
                     links=links,
-                    environment={"RUN_TTL_DAYS": str(args.run_ttl_days), **environment},
+                    environment={contract.RUN_TTL_DAYS: str(args.run_ttl_days), **environment},
                     queue_source=queue_source,
                     permissions_boundary=args.functions_boundary,
                 ),
@@ -151,45 +153,45 @@ class Orchestrator(pulumi.ComponentResource):
         discord = function(
             "discord",
             [
-                runs.link_read_write("RUNS_TABLE_NAME"),
-                discord_public_key.link_read("DISCORD_PUBLIC_KEY_SECRET_ARN"),
-                work.link_send("WORK_QUEUE_URL"),
+                runs.link_read_write(contract.RUNS_TABLE_NAME),
+                discord_public_key.link_read(contract.DISCORD_PUBLIC_KEY_SECRET_ARN),
+                work.link_send(contract.WORK_QUEUE_URL),
             ],
             "handlers.discord_interactions.handler",
-            {"ORCHESTRATOR_ACCESS": access},
+            {contract.ORCHESTRATOR_ACCESS: access},
         )
         github = function(
             "github",
             [
-                runs.link_read_write("RUNS_TABLE_NAME"),
-                webhook_secret.link_read("GITHUB_WEBHOOK_SECRET_ARN"),
-                work.link_send("WORK_QUEUE_URL"),
+                runs.link_read_write(contract.RUNS_TABLE_NAME),
+                webhook_secret.link_read(contract.GITHUB_WEBHOOK_SECRET_ARN),
+                work.link_send(contract.WORK_QUEUE_URL),
             ],
             "handlers.github_webhook.handler",
-            {"ORCHESTRATOR_ACCESS": access},
+            {contract.ORCHESTRATOR_ACCESS: access},
         )
         worker = function(
             "worker",
             [
-                runs.link_read_write("RUNS_TABLE_NAME"),
-                github_credentials.link_read("GITHUB_CREDENTIALS_SECRET_ARN"),
-                discord_bot_token.link_read("DISCORD_BOT_TOKEN_SECRET_ARN"),
+                runs.link_read_write(contract.RUNS_TABLE_NAME),
+                github_credentials.link_read(contract.GITHUB_CREDENTIALS_SECRET_ARN),
+                discord_bot_token.link_read(contract.DISCORD_BOT_TOKEN_SECRET_ARN),
             ],
             "handlers.worker.handler",
             {
-                "ORCHESTRATOR_ACCESS": access,
-                "DISCORD_APPLICATION_ID": args.discord_application_id,
-                "DISCORD_API_URL": DISCORD_API_URL,
-                "GITHUB_API_URL": GITHUB_API_URL,
+                contract.ORCHESTRATOR_ACCESS: access,
+                contract.DISCORD_APPLICATION_ID: args.discord_application_id,
+                contract.DISCORD_API_URL: contract.PUBLIC_DISCORD_API_URL,
+                contract.GITHUB_API_URL: contract.PUBLIC_GITHUB_API_URL,
                 # A claim on an effect lasts as long as the invocation that took it may run.
-                "EFFECT_LEASE_SECONDS": str(args.worker_timeout_seconds),
+                contract.EFFECT_LEASE_SECONDS: str(args.worker_timeout_seconds),
                 # One call to GitHub or Discord, retries included, leaves half the invocation to record it.
-                "CALL_DEADLINE_SECONDS": str(args.worker_timeout_seconds // 2),
+                contract.CALL_DEADLINE_SECONDS: str(args.worker_timeout_seconds // 2),
             },
             timeout_seconds=args.worker_timeout_seconds,
             queue_source=QueueSource(work, batch_size=5),
         )
-        health = function("health", [runs.link_read("RUNS_TABLE_NAME")], "handlers.health.handler", {})
+        health = function("health", [runs.link_read(contract.RUNS_TABLE_NAME)], "handlers.health.handler", {})
 
         discord_route = Route("POST", "/discord/interactions", discord)
         github_route = Route("POST", "/github/webhook", github)
@@ -208,30 +210,18 @@ class Orchestrator(pulumi.ComponentResource):
         monitoring = Monitoring(
             f"{name}-monitoring",
             MonitoringArgs(
+                # The health check's failures reach its callers as 5xx, which api-5xx counts.
+                functions={"discord": discord, "github": github, "worker": worker},
+                function_errors=args.alarm_lambda_errors,
                 alarms=[
-                    AlarmRule("discord-errors", discord.metric_errors(), args.alarm_lambda_errors),
-                    AlarmRule("discord-throttles", discord.metric_throttles(), 1),
-                    AlarmRule("github-errors", github.metric_errors(), args.alarm_lambda_errors),
-                    AlarmRule("github-throttles", github.metric_throttles(), 1),
                     AlarmRule("runs-read-throttles", runs.metric_read_throttles(), 1),
                     AlarmRule("runs-write-throttles", runs.metric_write_throttles(), 1),
-                    AlarmRule("worker-errors", worker.metric_errors(), args.alarm_lambda_errors),
-                    AlarmRule("worker-throttles", worker.metric_throttles(), 1),
                     AlarmRule("api-5xx", api.metric_5xx(), args.alarm_api_5xx),
                     # Any dead letter is a message the worker gave up on: someone should look.
                     AlarmRule("dead-letters", work.metric_dead_letters(), 1),
                     AlarmRule("work-age", work.metric_oldest_message_age(), args.alarm_queue_age_seconds),
                 ],
-                dashboard_metrics=[
-                    api.metric_requests(),
-                    work.metric_depth(),
-                    discord.metric_invocations(),
-                    discord.metric_duration(),
-                    github.metric_invocations(),
-                    github.metric_duration(),
-                    worker.metric_invocations(),
-                    worker.metric_duration(),
-                ],
+                dashboard_metrics=[api.metric_requests(), work.metric_depth()],
                 notification_email=args.alarm_email or None,
             ),
             child,

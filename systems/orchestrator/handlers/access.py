@@ -14,6 +14,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from . import contract
+
 
 @dataclass(frozen=True)
 class Repository:
@@ -68,4 +70,4 @@ class Access:
 
 
 def from_environment() -> Access:
-    return Access.from_json(os.environ["ORCHESTRATOR_ACCESS"])
+    return Access.from_json(os.environ[contract.ORCHESTRATOR_ACCESS])

@@ -10,8 +10,7 @@ ever pings anyone.
 
 import os
 
-from . import rest
-from .api_urls import DISCORD_API_URL
+from . import contract, rest
 from .discord_text import fitted
 from .secret_values import read_secret
 
@@ -31,7 +30,7 @@ class DiscordRefused(Exception):
 
 def edit_reply(token: str, content: str) -> None:
     """Replace a deferred answer's "thinking…" with ``content``."""
-    application = os.environ["DISCORD_APPLICATION_ID"]
+    application = os.environ[contract.DISCORD_APPLICATION_ID]
     _send("PATCH", f"/webhooks/{application}/{token}/messages/@original", content, {}, what="edit the reply")
 
 
@@ -39,7 +38,7 @@ def post(channel: str, content: str, *, nonce: str) -> None:
     """Post ``content`` to ``channel`` once per ``nonce`` (at most ``MAX_NONCE`` characters)."""
     if not 0 < len(nonce) <= MAX_NONCE:
         raise ValueError(f"a nonce is 1 to {MAX_NONCE} characters, got {len(nonce)}")
-    token = read_secret(os.environ["DISCORD_BOT_TOKEN_SECRET_ARN"])
+    token = read_secret(os.environ[contract.DISCORD_BOT_TOKEN_SECRET_ARN])
     _send(
         "POST",
         f"/channels/{channel}/messages",
@@ -62,7 +61,7 @@ def _send(
     resendable: bool = False,
 ) -> None:
     body = {"content": fitted(content), "allowed_mentions": {"parse": []}, **(extra or {})}
-    url = os.environ.get("DISCORD_API_URL", DISCORD_API_URL).rstrip("/") + path
+    url = os.environ[contract.DISCORD_API_URL].rstrip("/") + path
     answer = rest.call(method, url, {**headers, "User-Agent": _USER_AGENT}, body, what=what, resendable=resendable)
     if answer.status >= 400:
         raise DiscordRefused(what, answer.status)

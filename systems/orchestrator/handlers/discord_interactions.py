@@ -22,12 +22,13 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from . import access, clock, discord_text, http_api, payload, work_queue
+from . import access, clock, contract, discord_text, http_api, payload, work_queue
 from .commands import InvalidCommand, PlanCommand, RunCommand, StatusCommand, parse_command
 from .http_api import Event, HttpError, Response
-from .run_store import Outcome, Run, RunStore, run_id_for
+from .message import Message
+from .run import Run, run_id_for
+from .run_store import Outcome, RunStore
 from .secret_values import read_secret
-from .work_queue import Message
 
 PING = 1
 APPLICATION_COMMAND = 2
@@ -78,7 +79,7 @@ def _verify(headers: Mapping[str, str], body: bytes) -> None:
         raise HttpError(401, "x-signature-timestamp must be unix seconds")
     if abs(clock.now().timestamp() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
         raise HttpError(401, "x-signature-timestamp is more than 5 minutes from now")
-    public_key = VerifyKey(bytes.fromhex(read_secret(os.environ["DISCORD_PUBLIC_KEY_SECRET_ARN"])))
+    public_key = VerifyKey(bytes.fromhex(read_secret(os.environ[contract.DISCORD_PUBLIC_KEY_SECRET_ARN])))
     try:
         public_key.verify(timestamp.encode() + body, bytes.fromhex(signature))
     except BadSignatureError as error:

@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from . import clock, rest
-from .api_urls import GITHUB_API_URL
+from . import clock, contract, rest
 from .payload import MAX_ISSUE_NUMBER
 from .secret_values import forget, read_secret
 
@@ -57,9 +56,9 @@ class GitHub:
 
     @classmethod
     def for_repository(cls, repository: str) -> "GitHub":
-        arn = os.environ["GITHUB_CREDENTIALS_SECRET_ARN"]
+        arn = os.environ[contract.GITHUB_CREDENTIALS_SECRET_ARN]
         credentials = json.loads(read_secret(arn))
-        return cls(repository, os.environ.get("GITHUB_API_URL", GITHUB_API_URL), credentials, arn)
+        return cls(repository, os.environ[contract.GITHUB_API_URL], credentials, arn)
 
     def ready_issues(self, label: str, limit: int) -> list[Issue]:
         """Open issues with ``label``, oldest first; pull requests, which the API lists too, left out."""

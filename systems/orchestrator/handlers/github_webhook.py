@@ -20,11 +20,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import access, clock, http_api, payload, work_queue
+from . import access, clock, contract, http_api, payload, work_queue
 from .http_api import Event, HttpError, Response
-from .run_store import MAX_TASKS, Outcome, RunStore, Task, body_digest, run_id_for
+from .message import Message
+from .run import MAX_TASKS, Task, body_digest, run_id_for
+from .run_store import Outcome, RunStore
 from .secret_values import read_secret
-from .work_queue import Message
 
 READY_LABEL = "ready"
 # GitHub caps an issue title at 256 characters.
@@ -73,7 +74,7 @@ def _verify(headers: Mapping[str, str], body: bytes) -> None:
     match = _SIGNATURE.fullmatch(header)
     if match is None:
         raise HttpError(401, "x-hub-signature-256 must be sha256=<64 hex characters>")
-    secret = read_secret(os.environ["GITHUB_WEBHOOK_SECRET_ARN"]).encode()
+    secret = read_secret(os.environ[contract.GITHUB_WEBHOOK_SECRET_ARN]).encode()
     expected = hmac.new(secret, body, hashlib.sha256).digest()
     if not hmac.compare_digest(expected, bytes.fromhex(match[1])):
         raise HttpError(401, "invalid request signature")

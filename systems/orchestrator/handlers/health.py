@@ -8,7 +8,7 @@ GET is a 405. No authentication: nothing here is secret, and each check costs on
 import logging
 import os
 
-from . import http_api
+from . import contract, http_api
 from .http_api import Event, HttpError, Response
 from .run_store import runs_table
 
@@ -26,7 +26,7 @@ def _handle(event: Event) -> Response:
     healthy = all(result == "ok" for result in checks.values())
     return http_api.json_response(
         200 if healthy else 503,
-        {"status": "ok" if healthy else "failing", "version": os.environ["VERSION"], "checks": checks},
+        {"status": "ok" if healthy else "failing", "version": os.environ[contract.VERSION], "checks": checks},
     )
 
 
@@ -37,7 +37,7 @@ def _runs_table() -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        runs_table().get_item(Key={"run_id": PROBE_KEY})
+        runs_table().get_item(Key={contract.RUN_ID: PROBE_KEY})
     except ClientError as error:
         logger.warning("runs table check failed: %s", error)
         return str(error.response["Error"]["Code"])

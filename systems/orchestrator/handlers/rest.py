@@ -26,6 +26,8 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util import Retry
 
+from . import contract
+
 TIMEOUT = urllib3.Timeout(connect=5.0, read=15.0)
 # Four retries waiting at most this long each stay well inside the worker's default 60 seconds.
 RETRY_AFTER_MAX_SECONDS = 10
@@ -99,7 +101,7 @@ def call(
     unless it is ``resendable``: the API makes sending it again return what the first one made.
     A POST past the deadline may have been carried out too: the caller treats it as a lost answer.
     """
-    deadline = float(os.environ["CALL_DEADLINE_SECONDS"])
+    deadline = float(os.environ[contract.CALL_DEADLINE_SECONDS])
     answered: Future[Answer] = Future()
 
     def request() -> None:

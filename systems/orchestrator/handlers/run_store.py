@@ -1,14 +1,13 @@
 """The runs table: runs, their tasks and history, moved from state to state by conditional writes.
 
-A run belongs to one repository and moves ``proposed → approved → running → succeeded | failed
-→ shipped``, or from ``proposed`` to ``cancelled``. Every transition is one conditional write
-naming the state it leaves, so two requests racing for the same transition cannot both win,
-and each appends who did what, and when, to the run's history.
+Every transition of a run (``run.py``) is one conditional write naming the state it leaves, so
+two requests racing for the same transition cannot both win, and each appends who did what,
+and when, to the run's history.
 
-Schema (built by the infrastructure): hash key ``run_id``; TTL on ``expires_at``; GSI
-``recent_runs`` keyed by ``run_month`` (``YYYY-MM``) and ``created_at`` (ISO-8601 UTC). Besides
-runs the table keys two kinds of small items under prefixed ids, absent from the index because
-they have no ``run_month``:
+Schema (``contract.py``, built by the infrastructure): hash key ``run_id``; TTL on
+``expires_at``; GSI ``recent_runs`` keyed by ``run_month`` (``YYYY-MM``) and ``created_at``
+(ISO-8601 UTC). Besides runs the table keys two kinds of small items under prefixed ids,
+absent from the index because they have no ``run_month``:
 - ``open#<owner/name>`` (in lower case) holds ``open_run_id``, the repository's one proposed run,
   set and cleared in the same transaction as the run's own transition;
 - ``seen#<sha256>`` marks a webhook body as processed, written in the same transaction as its
@@ -20,61 +19,32 @@ one worker carries the effect out, so a message delivered twice never repeats it
 """
 
 import functools
-import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, TypeVar
 
-Status = Literal["proposed", "approved", "running", "succeeded", "failed", "shipped", "cancelled"]
-TaskState = Literal["pending", "dispatched", "succeeded", "failed"]
-Source = Literal["discord", "github"]
+from . import contract
+from .contract import CREATED_AT, EXPIRES_AT, RECENT_RUNS_INDEX, RUN_ID, RUN_MONTH
+from .run import (
+    FINISHED,
+    MAX_TASKS,
+    SOURCES,
+    STATUSES,
+    TASK_STATES,
+    HistoryEntry,
+    Run,
+    Source,
+    Status,
+    Task,
+    TaskState,
+)
 
-FINISHED: tuple[Status, ...] = ("succeeded", "failed")
-TASK_FINISHED: tuple[TaskState, ...] = ("succeeded", "failed")
-RECENT_RUNS_INDEX = "recent_runs"
-DEFAULT_TTL_DAYS = 90
 # Writes of one transaction that lost a race with another request for the same items.
 TRANSACTION_ATTEMPTS = 3
-# Tasks one run may hold: keeps an item far below DynamoDB's 400 KB and a plan readable.
-MAX_TASKS = 50
 
-
-@dataclass(frozen=True)
-class Task:
-    issue: int
-    title: str
-    url: str
-    state: TaskState = "pending"
-    result_url: str | None = None
-    """The workflow run that carried the task out."""
-    note: str | None = None
-    """Why a task failed without a workflow run (a dispatch GitHub refused)."""
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: str
-    by: str
-    action: str
-
-
-@dataclass(frozen=True)
-class Run:
-    run_id: str
-    status: str
-    repository: str
-    requested_by: str
-    source: str
-    created_at: str
-    tasks: Mapping[int, Task] = field(default_factory=dict)
-    history: Sequence[HistoryEntry] = ()
-    effects: frozenset[str] = frozenset()
-
-    def finished_tasks(self) -> bool:
-        return bool(self.tasks) and all(task.state in TASK_FINISHED for task in self.tasks.values())
+_Word = TypeVar("_Word", bound=str)
 
 
 class Outcome(Enum):
@@ -90,20 +60,6 @@ class EffectBusy(Exception):
     """Another worker holds the lease on this effect; the message is to be retried later."""
 
 
-def run_id_for(request_key: str) -> str:
-    """A run id that is the same every time the same request arrives, so retries collide.
-
-    ``request_key`` is the Discord interaction id or the webhook body's digest. Hashing gives
-    ids of one short, safe shape; 64 bits make a collision negligible at this table's scale,
-    and the conditional write refuses one anyway.
-    """
-    return f"run-{hashlib.sha256(request_key.encode()).hexdigest()[:16]}"
-
-
-def body_digest(event_name: str, body: bytes) -> str:
-    return hashlib.sha256(event_name.encode() + b"\0" + body).hexdigest()
-
-
 class RunStore:
     def __init__(self, table: Any, ttl_days: int) -> None:
         self._table = table
@@ -113,20 +69,20 @@ class RunStore:
 
     @classmethod
     def from_environment(cls) -> "RunStore":
-        """The store named by ``RUNS_TABLE_NAME``, keeping runs for ``RUN_TTL_DAYS`` (default 90)."""
-        ttl_setting = os.environ.get("RUN_TTL_DAYS", str(DEFAULT_TTL_DAYS))
-        if not ttl_setting.isdecimal() or int(ttl_setting) < 1:
-            raise ValueError(f"RUN_TTL_DAYS must be a whole number of days >= 1, got {ttl_setting!r}")
+        """The store named by ``RUNS_TABLE_NAME``, keeping runs for ``RUN_TTL_DAYS``."""
+        ttl_setting = os.environ[contract.RUN_TTL_DAYS]
+        if not ttl_setting.isascii() or not ttl_setting.isdecimal() or int(ttl_setting) < 1:
+            raise ValueError(f"{contract.RUN_TTL_DAYS} must be a whole number of days >= 1, got {ttl_setting!r}")
         return cls(runs_table(), int(ttl_setting))
 
     # Reading
 
     def get_run(self, run_id: str) -> Run | None:
-        item = self._table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
-        return None if item is None or "run_month" not in item else _run(item)
+        item = self._table.get_item(Key={RUN_ID: run_id}, ConsistentRead=True).get("Item")
+        return None if item is None or RUN_MONTH not in item else _run(item)
 
     def open_run_id(self, repository: str) -> str | None:
-        item = self._table.get_item(Key={"run_id": _open_key(repository)}, ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key={RUN_ID: _open_key(repository)}, ConsistentRead=True).get("Item")
         return None if item is None else item.get("open_run_id")
 
     def recent_runs(self, now: datetime, repositories: Iterable[str], limit: int = 5) -> list[Run]:
@@ -138,7 +94,7 @@ class RunStore:
             pages = self._client.get_paginator("query").paginate(
                 TableName=self._table.name,
                 IndexName=RECENT_RUNS_INDEX,
-                KeyConditionExpression="run_month = :month",
+                KeyConditionExpression=f"{RUN_MONTH} = :month",
                 ExpressionAttributeValues={":month": _month(month)},
                 ScanIndexForward=False,
             )
@@ -169,10 +125,10 @@ class RunStore:
         run, or the webhook body ``seen``, was recorded before. Nothing is written unless DONE.
         """
         run = {
-            "run_id": run_id,
-            "run_month": _month(now),
-            "created_at": _timestamp(now),
-            "expires_at": self._expiry(now),
+            RUN_ID: run_id,
+            RUN_MONTH: _month(now),
+            CREATED_AT: _timestamp(now),
+            EXPIRES_AT: self._expiry(now),
             "status": "proposed",
             "source": source,
             "repository": repository,
@@ -183,10 +139,10 @@ class RunStore:
             "claims": {},
         }
         writes = [
-            {"Put": {"Item": run, "ConditionExpression": "attribute_not_exists(run_id)"}},
+            {"Put": {"Item": run, "ConditionExpression": f"attribute_not_exists({RUN_ID})"}},
             {
                 "Update": {
-                    "Key": {"run_id": _open_key(repository)},
+                    "Key": {RUN_ID: _open_key(repository)},
                     "UpdateExpression": "SET open_run_id = :run",
                     "ConditionExpression": "attribute_not_exists(open_run_id)",
                     "ExpressionAttributeValues": {":run": run_id},
@@ -199,7 +155,7 @@ class RunStore:
         """Add ``task`` to a proposed run. CONFLICT: the run is no longer proposed, is full or has the task."""
         update = {
             "Update": {
-                "Key": {"run_id": run_id},
+                "Key": {RUN_ID: run_id},
                 "UpdateExpression": "SET tasks.#issue = :task, history = list_append(history, :entry)",
                 "ConditionExpression": (
                     "#status = :proposed AND attribute_not_exists(tasks.#issue) AND size(tasks) < :max"
@@ -260,8 +216,7 @@ class RunStore:
             return Outcome.MISSING
         if not run.finished_tasks():
             return Outcome.CONFLICT
-        status: Status = "succeeded" if all(t.state == "succeeded" for t in run.tasks.values()) else "failed"
-        return self._transition(run_id, ("approved", "running"), status, by="orchestra", now=now)
+        return self._transition(run_id, ("approved", "running"), run.outcome(), by="orchestra", now=now)
 
     def ship(self, run_id: str, *, by: str, now: datetime) -> Outcome:
         """succeeded or failed → shipped."""
@@ -276,7 +231,7 @@ class RunStore:
         state: TaskState = "succeeded" if succeeded else "failed"
         update = {
             "Update": {
-                "Key": {"run_id": run_id},
+                "Key": {RUN_ID: run_id},
                 "UpdateExpression": (
                     "SET tasks.#issue.#state = :state, tasks.#issue.result_url = :url, "
                     "history = list_append(history, :entry)"
@@ -305,7 +260,7 @@ class RunStore:
         outcome = self._update(
             run_id,
             "SET claims.#key = :until",
-            "attribute_exists(run_id) AND attribute_not_exists(effects.#key) "
+            f"attribute_exists({RUN_ID}) AND attribute_not_exists(effects.#key) "
             "AND (attribute_not_exists(claims.#key) OR claims.#key < :now)",
             {"#key": key},
             {":until": int(now.timestamp()) + lease_seconds, ":now": int(now.timestamp())},
@@ -322,7 +277,7 @@ class RunStore:
     def release(self, run_id: str, key: str) -> None:
         """Give up the lease after a failure, so a retry need not wait for it to expire."""
         self._table.update_item(
-            Key={"run_id": run_id}, UpdateExpression="REMOVE claims.#key", ExpressionAttributeNames={"#key": key}
+            Key={RUN_ID: run_id}, UpdateExpression="REMOVE claims.#key", ExpressionAttributeNames={"#key": key}
         )
 
     def complete(
@@ -352,7 +307,7 @@ class RunStore:
             if outcome is Outcome.DONE:
                 return
         self._table.update_item(
-            Key={"run_id": run_id},
+            Key={RUN_ID: run_id},
             UpdateExpression="SET effects.#key = :at REMOVE claims.#key",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
@@ -370,7 +325,7 @@ class RunStore:
         writes = [
             {
                 "Update": {
-                    "Key": {"run_id": run_id},
+                    "Key": {RUN_ID: run_id},
                     "UpdateExpression": "SET #status = :to, history = list_append(history, :entry)",
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": {"#status": "status"},
@@ -379,7 +334,7 @@ class RunStore:
             },
             {
                 "Update": {
-                    "Key": {"run_id": _open_key(repository)},
+                    "Key": {RUN_ID: _open_key(repository)},
                     "UpdateExpression": "REMOVE open_run_id",
                     "ConditionExpression": "open_run_id = :run",
                     "ExpressionAttributeValues": {":run": run_id},
@@ -405,9 +360,9 @@ class RunStore:
 
         try:
             self._table.update_item(
-                Key={"run_id": run_id},
+                Key={RUN_ID: run_id},
                 UpdateExpression=update,
-                ConditionExpression=f"attribute_exists(run_id) AND ({condition})",
+                ConditionExpression=f"attribute_exists({RUN_ID}) AND ({condition})",
                 ExpressionAttributeNames=dict(names),
                 ExpressionAttributeValues=dict(values),
             )
@@ -427,8 +382,8 @@ class RunStore:
 
         items = list(writes)
         if seen is not None:
-            marker = {"run_id": f"seen#{seen}", "expires_at": self._expiry(now)}
-            items.append({"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(run_id)"}})
+            marker = {RUN_ID: f"seen#{seen}", EXPIRES_AT: self._expiry(now)}
+            items.append({"Put": {"Item": marker, "ConditionExpression": f"attribute_not_exists({RUN_ID})"}})
         for_table = [{kind: {"TableName": self._table.name, **write} for kind, write in item.items()} for item in items]
         attempt = 1
         while True:
@@ -457,7 +412,7 @@ class RunStore:
 
 def runs_table() -> Any:
     """The table named by ``RUNS_TABLE_NAME``."""
-    return _dynamodb().Table(os.environ["RUNS_TABLE_NAME"])
+    return _dynamodb().Table(os.environ[contract.RUNS_TABLE_NAME])
 
 
 @functools.cache
@@ -497,26 +452,34 @@ def _task_item(task: Task) -> dict[str, Any]:
 
 
 def _run(item: Mapping[str, Any]) -> Run:
-    # Runs recorded before runs had tasks carry one `issue` and the status `queued`.
+    """A run as ``propose`` wrote it and the transitions changed it; any other item is refused."""
+    run_id = item[RUN_ID]
     tasks = {
         int(number): Task(
             issue=int(task["issue"]),
             title=task["title"],
             url=task["url"],
-            state=task["state"],
+            state=_one_of(TASK_STATES, task["state"], f"run {run_id} task #{number} state"),
             result_url=task.get("result_url"),
             note=task.get("note"),
         )
-        for number, task in item.get("tasks", {}).items()
+        for number, task in item["tasks"].items()
     }
     return Run(
-        run_id=item["run_id"],
-        status=item["status"],
+        run_id=run_id,
+        status=_one_of(STATUSES, item["status"], f"run {run_id} status"),
         repository=item["repository"],
         requested_by=item["requested_by"],
-        source=item["source"],
-        created_at=item["created_at"],
+        source=_one_of(SOURCES, item["source"], f"run {run_id} source"),
+        created_at=item[CREATED_AT],
         tasks=dict(sorted(tasks.items())),
-        history=[HistoryEntry(entry["at"], entry["by"], entry["action"]) for entry in item.get("history", [])],
-        effects=frozenset(item.get("effects", {})),
+        history=[HistoryEntry(entry["at"], entry["by"], entry["action"]) for entry in item["history"]],
+        effects=frozenset(item["effects"]),
     )
+
+
+def _one_of(allowed: Sequence[_Word], value: object, what: str) -> _Word:
+    for word in allowed:
+        if value == word:
+            return word
+    raise ValueError(f"{what} is {value!r}, not one of {', '.join(allowed)}")

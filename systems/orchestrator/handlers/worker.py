@@ -25,10 +25,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from . import access, clock, discord_api, rest
+from . import access, clock, contract, discord_api, rest
 from .github_api import GitHub, GitHubRefused
-from .run_store import MAX_TASKS, EffectBusy, Run, RunStore, Task, TaskState
-from .work_queue import InvalidMessage, Message
+from .message import InvalidMessage, Message
+from .run import MAX_TASKS, Run, Task, TaskState
+from .run_store import EffectBusy, RunStore
 
 READY_LABEL = "ready"
 # A channel deleted, or one the bot may no longer see or post to: no retry changes that.
@@ -42,7 +43,7 @@ def handler(event: Mapping[str, Any], context: object) -> dict[str, list[dict[st
     for record in event.get("Records", []):
         message_id = record["messageId"]
         try:
-            Worker.from_environment().handle(Message.from_json(record["body"]))
+            MessageHandler.from_environment().handle(Message.from_json(record["body"]))
         except (InvalidMessage, EffectBusy, rest.Unavailable, discord_api.DiscordRefused) as error:
             logger.warning("message %s failed: %s", message_id, error)
             failures.append({"itemIdentifier": message_id})
@@ -53,16 +54,19 @@ def handler(event: Mapping[str, Any], context: object) -> dict[str, list[dict[st
     return {"batchItemFailures": failures}
 
 
-class Worker:
+class MessageHandler:
+    """Carries out one message of the work queue for the run it names."""
+
     def __init__(self, store: RunStore, permissions: access.Access, lease_seconds: int) -> None:
         self.store = store
         self.access = permissions
         self.lease_seconds = lease_seconds
 
     @classmethod
-    def from_environment(cls) -> "Worker":
+    def from_environment(cls) -> "MessageHandler":
         # A lease outlives the invocation that took it, so a crashed worker's claim expires by itself.
-        return cls(RunStore.from_environment(), access.from_environment(), int(os.environ["EFFECT_LEASE_SECONDS"]))
+        lease_seconds = int(os.environ[contract.EFFECT_LEASE_SECONDS])
+        return cls(RunStore.from_environment(), access.from_environment(), lease_seconds)
 
     def handle(self, message: Message) -> None:
         run = self.store.get_run(message.run_id)
@@ -92,10 +96,6 @@ class Worker:
     # Jobs
 
     def _plan(self, run: Run, repository: access.Repository, message: Message) -> None:
-        if message.interaction is None:
-            # Queued before plan messages named their interaction.
-            self._plan_now(run, repository, message)
-            return
         # Discord retrying the interaction, or its request replayed, queues the same plan again.
         self._once(run, f"plan:{message.interaction}", lambda: self._plan_now(run, repository, message))
 

@@ -1,10 +1,13 @@
+import ast
 import json
+from pathlib import Path
 
 import pulumi
 import pytest
 
 from components.aws.secret import SecretStore
 from systems.orchestrator.access_file import AccessFile
+from systems.orchestrator.handlers import contract
 from systems.orchestrator.handlers.commands import COMMANDS
 from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 from tools.offline_plan import SECRET, Plan, evaluate
@@ -86,6 +89,7 @@ def test_children(plan: Plan) -> None:
 
 def test_runs_table_schema_matches_the_run_store(plan: Plan) -> None:
     table = plan.one("aws:dynamodb/table:Table", "orchestrator-runs")
+    assert {attribute["name"] for attribute in table.inputs["attributes"]} == {"run_id", "run_month", "created_at"}
     assert table.inputs["name"] == f"orchestra-orchestrator-runs-{plan.stack}"
     assert table.inputs["hashKey"] == "run_id"
     assert table.inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
@@ -134,6 +138,38 @@ def test_functions_get_the_environment_their_handlers_read(plan: Plan) -> None:
     assert environment("worker")["CALL_DEADLINE_SECONDS"] == "30"
     # One package: every function reports the same version.
     assert len({environment(f)["VERSION"] for f in handlers}) == 1
+
+
+HANDLERS = Path(contract.__file__).parent
+
+
+def variables_read(module: str, seen: set[str] | None = None) -> set[str]:
+    """The contract's environment variables that ``module`` or any handler module it imports reads."""
+    seen = set() if seen is None else seen
+    seen.add(module)
+    tree = ast.parse((HANDLERS / f"{module}.py").read_text())
+    read = {
+        getattr(contract, node.attr)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "contract"
+    }
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            imported |= {node.module} if node.module else {alias.name for alias in node.names}
+    for name in imported - seen:
+        if (HANDLERS / f"{name}.py").exists():
+            read |= variables_read(name, seen)
+    # Only the environment variables: the table's attribute names and API roots are lower-case values.
+    return {value for value in read if value.isupper()}
+
+
+def test_every_variable_a_handler_reads_is_set_on_its_function(plan: Plan) -> None:
+    for function in ("discord", "github", "worker", "health"):
+        inputs = plan.one("aws:lambda/function:Function", f"orchestrator-{function}").inputs
+        module = inputs["handler"].removeprefix("handlers.").removesuffix(".handler")
+        # The Function building block gives every function VERSION, read or not.
+        assert variables_read(module) | {contract.VERSION} == set(inputs["environment"]["variables"]), function
 
 
 def test_each_function_may_touch_only_what_it_needs(plan: Plan) -> None:

@@ -100,6 +100,7 @@ def runs_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
     )
     monkeypatch.setenv("RUNS_TABLE_NAME", TABLE_NAME)
+    monkeypatch.setenv("RUN_TTL_DAYS", "90")
     return table
 
 

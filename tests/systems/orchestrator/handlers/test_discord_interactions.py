@@ -7,7 +7,8 @@ import boto3
 import pytest
 from nacl.signing import SigningKey
 
-from systems.orchestrator.handlers.run_store import Outcome, RunStore, Task, run_id_for
+from systems.orchestrator.handlers.run import Task, run_id_for
+from systems.orchestrator.handlers.run_store import Outcome, RunStore
 from tests.systems.orchestrator.handlers.conftest import WorkQueue
 from tests.systems.orchestrator.handlers.support import (
     APPROVER_ROLE,

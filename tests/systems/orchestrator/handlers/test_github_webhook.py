@@ -9,7 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from systems.orchestrator.handlers import run_store
-from systems.orchestrator.handlers.run_store import MAX_TASKS, Outcome, RunStore, Task, body_digest, run_id_for
+from systems.orchestrator.handlers.run import MAX_TASKS, Task, body_digest, run_id_for
+from systems.orchestrator.handlers.run_store import Outcome, RunStore
 from tests.systems.orchestrator.handlers.conftest import WorkQueue
 from tests.systems.orchestrator.handlers.support import REPOSITORY, START, WEBHOOK_PARAMETER, WORKFLOW, FrozenClock
 

@@ -4,14 +4,8 @@ from typing import Any
 
 import pytest
 
-from systems.orchestrator.handlers.run_store import (
-    EffectBusy,
-    Outcome,
-    RunStore,
-    Task,
-    body_digest,
-    run_id_for,
-)
+from systems.orchestrator.handlers.run import Task, body_digest, run_id_for
+from systems.orchestrator.handlers.run_store import EffectBusy, Outcome, RunStore
 
 REPOSITORY = "octo-org/widgets"
 AT = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
@@ -193,18 +187,27 @@ def test_recent_runs_are_only_those_of_the_repositories_asked_for(store: RunStor
     assert [run.run_id for run in runs] == ["run-7", "run-5", "run-3"]
 
 
-def test_runs_recorded_before_tasks_existed_still_read(runs_table: Any, store: RunStore) -> None:
-    runs_table.put_item(
-        Item={
-            "run_id": "discord-0123456789abcdef",
-            "run_month": "2026-11",
-            "created_at": "2026-11-01T00:00:00.000000Z",
-            "status": "queued",
-            "source": "discord",
-            "repository": REPOSITORY,
-            "issue": 42,
-            "requested_by": "nelly",
-        }
-    )
-    run = store.recent_runs(datetime(2026, 11, 3, tzinfo=UTC), [REPOSITORY])[0]
-    assert (run.run_id, run.status, run.tasks, run.history) == ("discord-0123456789abcdef", "queued", {}, [])
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"status": "queued"}, "status is 'queued', not one of proposed, approved"),
+        ({"source": "slack"}, "source is 'slack', not one of discord, github"),
+        ({"tasks": {"7": {"issue": 7, "title": "T", "url": "u", "state": "done"}}}, "task #7 state is 'done'"),
+    ],
+)
+def test_a_run_item_no_transition_could_write_is_refused(
+    runs_table: Any, store: RunStore, change: dict[str, Any], error: str
+) -> None:
+    propose(store, "run-a", tasks=[task(7)])
+    item = runs_table.get_item(Key={"run_id": "run-a"})["Item"]
+    runs_table.put_item(Item=item | change)
+    with pytest.raises(ValueError, match=f"run run-a {error}"):
+        store.get_run("run-a")
+
+
+def test_a_run_item_missing_what_propose_writes_is_refused(runs_table: Any, store: RunStore) -> None:
+    propose(store, "run-a")
+    item = runs_table.get_item(Key={"run_id": "run-a"})["Item"]
+    runs_table.put_item(Item={key: value for key, value in item.items() if key != "history"})
+    with pytest.raises(KeyError, match="history"):
+        store.get_run("run-a")

@@ -10,12 +10,21 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from systems.orchestrator.handlers import clock, rest, secret_values, worker
-from systems.orchestrator.handlers.run_store import RunStore, Task
-from systems.orchestrator.handlers.work_queue import Message
+from systems.orchestrator.handlers.message import Message
+from systems.orchestrator.handlers.run import Task
+from systems.orchestrator.handlers.run_store import RunStore
 from tests.components.dynamic_provider_support import Reply
 from tests.systems.orchestrator.handlers.conftest import RunWorker, WorkQueue
 from tests.systems.orchestrator.handlers.fakes import BOT_TOKEN, GITHUB_TOKEN, FakeDiscord, FakeGitHub, FakeIssue
-from tests.systems.orchestrator.handlers.support import CHANNEL, GUILD, REGION, REPOSITORY, START, WORKFLOW
+from tests.systems.orchestrator.handlers.support import (
+    CHANNEL,
+    GUILD,
+    INTERACTION_ID,
+    REGION,
+    REPOSITORY,
+    START,
+    WORKFLOW,
+)
 
 RUN_ID = "run-0123456789abcdef"
 TOKEN = "reply-token-1"
@@ -111,7 +120,7 @@ def test_plan_lists_the_ready_issues_into_the_run_and_edits_the_reply(
     github.add_issue(REPOSITORY, FakeIssue(10, "Not ready", labels=["bug"]))
     github.add_issue(REPOSITORY, FakeIssue(11, "Ready  but\\nmessy " + "x" * 300))
     store.propose(run_id=RUN_ID, repository=REPOSITORY, source="discord", requested_by="nelly", now=START)
-    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly", interaction=INTERACTION_ID))
 
     assert run_worker() == {"batchItemFailures": []}
 
@@ -140,7 +149,7 @@ def test_plan_never_takes_a_run_beyond_fifty_issues(
     for number in (100, 101):
         github.add_issue(REPOSITORY, FakeIssue(number, f"Issue {number}"))
     store.propose(run_id=RUN_ID, repository=REPOSITORY, source="github", requested_by="hubot", now=START, tasks=joined)
-    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly", interaction=INTERACTION_ID))
 
     assert run_worker() == {"batchItemFailures": []}
 
@@ -413,6 +422,7 @@ MALFORMED = [
     ("an issue that is a boolean", json.dumps({"type": "joined", "run_id": RUN_ID, "issue": True})),
     ("an issue that is text", json.dumps({"type": "joined", "run_id": RUN_ID, "issue": "7"})),
     ("a requester that is an object", json.dumps({"type": "ship", "run_id": RUN_ID, "by": {"login": "x"}})),
+    ("a plan for no interaction", json.dumps({"type": "plan", "run_id": RUN_ID, "reply": TOKEN, "by": "nelly"})),
 ]
 
 
@@ -590,7 +600,7 @@ def test_a_refusal_no_retry_can_change_is_told_to_whoever_asked(
 ) -> None:
     store.propose(run_id=RUN_ID, repository=REPOSITORY, source="discord", requested_by="nelly", now=START)
     github.scripted.append(Reply(404, {"message": "Not Found"}))
-    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly", interaction=INTERACTION_ID))
 
     assert run_worker() == {"batchItemFailures": []}
 
@@ -631,7 +641,7 @@ def test_an_answer_github_never_documents_is_retried_later_and_changes_nothing(
     monkeypatch.setattr(rest, "MAX_ANSWER_BYTES", 1000)
     store.propose(run_id=RUN_ID, repository=REPOSITORY, source="discord", requested_by="nelly", now=START)
     github.scripted.append(answer)
-    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly"))
+    send(work, Message("plan", RUN_ID, reply=TOKEN, by="nelly", interaction=INTERACTION_ID))
 
     assert len(run_worker()["batchItemFailures"]) == 1
 
