@@ -6,7 +6,7 @@ import pulumi
 
 from components.aws.deploy_access import AccountScope
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
-from stack_config import load_stack_config, secret_output
+from stack_config import load_stack_config, secret_output, setting_key
 from systems.ai_worker.system import AiWorker, AiWorkerArgs
 from systems.delivery.sources import delivery_args, program_sources
 from systems.delivery.spec import load_delivery_spec
@@ -43,6 +43,7 @@ orchestrator = Orchestrator(
         discord_application_id=config.discord_application_id,
         discord_public_key=secret_output(config.discord_public_key),
         discord_bot_token=secret_output(config.discord_bot_token),
+        discord_bot_token_setting=setting_key("discord_bot_token"),
         protect_stateful_resources=config.protect_stateful_resources,
         secret_store=config.secret_store,
         log_retention_days=config.log_retention_days,
@@ -72,6 +73,7 @@ cloudflare = CloudflareAccount(
     CloudflareAccountArgs(
         account_id=config.cloudflare_account_id,
         api_token=secret_output(config.cloudflare_api_token),
+        api_token_setting=setting_key("cloudflare_api_token"),
         workers_dev_subdomain=config.cloudflare_workers_subdomain or None,
     ),
 )

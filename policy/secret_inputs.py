@@ -34,12 +34,9 @@ SECRET_INPUTS: Mapping[str, tuple[str, ...]] = {
     "github:index/repositoryWebhook:RepositoryWebhook": ("configuration.secret",),
     "pulumi:providers:cloudflare": ("apiToken", "apiKey", "apiUserServiceKey"),
     "pulumi:providers:github": ("token",),
-    "pulumi-python:dynamic/cloudflare:D1Migrations": ("api_token",),
-    "pulumi-python:dynamic/cloudflare:D1Row": ("api_token",),
-    "pulumi-python:dynamic/cloudflare:DurableObjectMigrations": ("api_token",),
-    "pulumi-python:dynamic/cloudflare:VectorizeIndex": ("api_token",),
-    "pulumi-python:dynamic/discord:SlashCommands": ("bot_token",),
 }
+# The dynamic resources take no credential: each names the stack setting its provider reads the
+# credential from (`credential_setting`), so none is an input, and none is in the state.
 _SSM_PARAMETER = "aws:ssm/parameter:Parameter"
 _WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript"
 

@@ -29,6 +29,12 @@ def load_stack_config(namespace: str | None = None) -> StackConfig:
         raise ConfigError(_one_line(_describe(namespace, error, raw))) from None
 
 
+def setting_key(field: str, namespace: str | None = None) -> str:
+    """The key (`<namespace>:<camelCaseName>`) under which the CLI, and the engine in a dynamic
+    provider's `configure`, hand over the setting of model field `field`."""
+    return f"{namespace or pulumi.get_project()}:{StackConfig.model_fields[field].alias or field}"
+
+
 def secret_output(value: SecretStr) -> pulumi.Output[str]:
     """A validated secret setting as a Pulumi secret, the only form in which it reaches resources."""
     return pulumi.Output.secret(value.get_secret_value())

@@ -1,5 +1,6 @@
-"""A D1 database, with its schema migrations applied on every deployment."""
+"""A D1 database, with its schema migrations applied on every deployment and rows kept in step."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -7,10 +8,11 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from ..naming import D1_DATABASE, resolve_name
+from ..providers.d1_migrations import D1Migrations
+from ..providers.d1_row import D1Row, RowValue
 from ..stateful import stateful_options
 from .account import CloudflareAccount
 from .binding import Binding, d1_database
-from .d1_migrations import D1Migrations
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class D1Database(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: D1DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orchestra:cloudflare:D1Database", name, None, opts)
-        account = args.account
+        self._account = account = args.account
         self.database = cloudflare.D1Database(
             name,
             account_id=account.account_id,
@@ -50,7 +52,7 @@ class D1Database(pulumi.ComponentResource):
                 f"{name}-migrations",
                 account_id=account.account_id,
                 database_id=self.id,
-                api_token=account.api_token,
+                credential_setting=account.api_token_setting,
                 migrations_dir=args.migrations_dir,
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -61,3 +63,28 @@ class D1Database(pulumi.ComponentResource):
 
     def binding(self, name: str) -> Binding:
         return d1_database(name, self.id)
+
+    def row(
+        self,
+        name: str,
+        table: str,
+        key_column: str,
+        key: pulumi.Input[str],
+        values: pulumi.Input[Mapping[str, pulumi.Input[RowValue]]],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> D1Row:
+        """The row of `table` whose `key_column` is `key`, holding `values`, written with the account's
+        token once the schema is migrated, and deleted with the resource (see `D1Row`). `opts` places
+        it, e.g. under the component that owns the row."""
+        after_schema = pulumi.ResourceOptions(depends_on=[self.migrations] if self.migrations else [self.database])
+        return D1Row(
+            name,
+            account_id=self._account.account_id,
+            database_id=self.id,
+            credential_setting=self._account.api_token_setting,
+            table=table,
+            key_column=key_column,
+            key=key,
+            values=values,
+            opts=pulumi.ResourceOptions.merge(opts, after_schema),
+        )

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 import pulumi
 
 from ..naming import VECTORIZE_INDEX, physical_name
+from ..providers import vectorize_index
+from ..providers.vectorize_index import MetadataIndexType, Metric
 from ..stateful import stateful_options
+from . import binding
 from .account import CloudflareAccount
-from .binding import Binding, vectorize_index
-from .vectorize_index import MetadataIndexType, Metric, VectorizeIndex
 
 
 @dataclass(frozen=True)
-class VectorIndexArgs:
+class VectorizeIndexArgs:
     account: CloudflareAccount
     dimensions: int
     """Length of every vector: the embedding model's output size."""
@@ -25,21 +26,23 @@ class VectorIndexArgs:
     """`protect`/`retain_on_delete`: the index holds the embeddings. On unless a stack turns it off."""
 
 
-class VectorIndex(pulumi.ComponentResource):
-    """Changing the dimensions, metric or description replaces the index, and empties it."""
+class VectorizeIndex(pulumi.ComponentResource):
+    """A Vectorize index as the program uses it, around the provider's resource of the same name, as
+    `D1Database` is around `cloudflare.D1Database`. Changing the dimensions, metric or description
+    replaces the index, and empties it."""
 
-    index: VectorizeIndex
+    index: vectorize_index.VectorizeIndex
     name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: VectorIndexArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("orchestra:cloudflare:VectorIndex", name, None, opts)
-        self.index = VectorizeIndex(
+    def __init__(self, name: str, args: VectorizeIndexArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orchestra:cloudflare:VectorizeIndex", name, None, opts)
+        self.index = vectorize_index.VectorizeIndex(
             name,
             account_id=args.account.account_id,
             index_name=physical_name(name, VECTORIZE_INDEX),
             dimensions=args.dimensions,
             metric=args.metric,
-            api_token=args.account.api_token,
+            credential_setting=args.account.api_token_setting,
             description=args.description,
             metadata_indexes=args.metadata_indexes,
             opts=stateful_options(args.protect, pulumi.ResourceOptions(parent=self)),
@@ -47,5 +50,5 @@ class VectorIndex(pulumi.ComponentResource):
         self.name = self.index.index_name
         self.register_outputs({"name": self.name})
 
-    def binding(self, name: str) -> Binding:
-        return vectorize_index(name, self.name)
+    def binding(self, name: str) -> binding.Binding:
+        return binding.vectorize_index(name, self.name)

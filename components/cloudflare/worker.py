@@ -2,6 +2,7 @@
 
 import datetime
 import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -13,9 +14,10 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from ..naming import WORKER_SCRIPT, resolve_name
+from ..providers.durable_object_migrations import DurableObjectMigrations
 from .account import CloudflareAccount
 from .binding import Binding, external_durable_object, plain_text, service
-from .durable_object_migrations import DurableObjectMigration, DurableObjectMigrations, defined_classes
+from .durable_object_migrations import DurableObjectMigration, defined_classes
 
 _ES_MODULE = "application/javascript+module"
 # wrangler's default module rules and content types (`moduleTypeMimeType` in workers-sdk).
@@ -101,14 +103,15 @@ class Worker(pulumi.ComponentResource):
         if args.version_binding:
             bindings.append(plain_text(args.version_binding, self.version).entry)
         _check_unique(name, "binding", [str(binding.name) for binding in bindings])
-        # Read from the live script at each deployment: only the steps it lacks go with the upload.
+        # Read from the live script whenever the upload changes: only the steps it lacks go with it.
         migrations = (
             DurableObjectMigrations(
                 f"{name}-durable-object-migrations",
                 account_id=account.account_id,
                 script_name=script_name,
-                api_token=account.api_token,
-                migrations=args.durable_object_migrations,
+                credential_setting=account.api_token_setting,
+                migrations=[migration.step() for migration in args.durable_object_migrations],
+                upload_digest=_upload_digest(main_module, self.version, args, bindings),
                 opts=pulumi.ResourceOptions(parent=self),
             ).pending.apply(_migrations_args)
             if args.durable_object_migrations
@@ -273,6 +276,29 @@ def _provider_path(path: Path) -> str:
         resolved.relative_to(working_directory).as_posix()
         if resolved.is_relative_to(working_directory)
         else str(resolved)
+    )
+
+
+def _upload_digest(
+    main_module: str, version: str, args: WorkerArgs, bindings: Sequence[cloudflare.WorkersScriptBindingArgs]
+) -> pulumi.Output[str]:
+    """SHA-256 of everything the upload carries besides its migrations: when it changes, the script is
+    uploaded again. A secret binding makes it a secret too."""
+    return pulumi.Output.from_input(list(bindings)).apply(
+        lambda resolved: hashlib.sha256(
+            json.dumps(
+                {
+                    "main_module": main_module,
+                    "modules": version,
+                    "compatibility_date": args.compatibility_date,
+                    "compatibility_flags": list(args.compatibility_flags),
+                    "bindings": resolved,
+                    "observability": args.observability,
+                },
+                sort_keys=True,
+                default=vars,
+            ).encode()
+        ).hexdigest()
     )
 
 

@@ -10,7 +10,7 @@ from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.binding import Binding, RateLimitPeriod, plain_text, rate_limit, secret_text, workers_ai
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.kv import KvNamespace, KvNamespaceArgs
-from components.cloudflare.vectorize import VectorIndex, VectorIndexArgs
+from components.cloudflare.vectorize import VectorizeIndex, VectorizeIndexArgs
 from components.cloudflare.worker import Worker, WorkerArgs
 from systems.worker_common import HTTP_MODULE, MODULES_ROOT
 
@@ -60,9 +60,9 @@ class AiWorker(pulumi.ComponentResource):
             child,
         )
         sessions = KvNamespace(f"{name}-auth", KvNamespaceArgs(account=args.account, protect=protect), child)
-        knowledge = VectorIndex(
+        knowledge = VectorizeIndex(
             f"{name}-knowledge",
-            VectorIndexArgs(
+            VectorizeIndexArgs(
                 account=args.account,
                 dimensions=EMBEDDING_DIMENSIONS,
                 description="Knowledge base of the AI worker",

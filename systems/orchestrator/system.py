@@ -20,7 +20,7 @@ from components.aws.monitoring import AlarmRule, Monitoring, MonitoringArgs
 from components.aws.queue import Queue, QueueArgs
 from components.aws.secret import Secret, SecretArgs, SecretStore
 from components.aws.table import GlobalIndex, Table, TableArgs
-from components.discord.slash_commands import SlashCommands
+from components.discord.application import DiscordApplication
 
 from .access_file import AccessFile
 from .handlers import contract
@@ -34,6 +34,8 @@ class OrchestratorArgs:
     discord_application_id: str
     discord_public_key: pulumi.Input[str]
     discord_bot_token: pulumi.Input[str]
+    discord_bot_token_setting: str
+    """The stack setting holding `discord_bot_token`, from which the slash commands' provider reads it."""
     protect_stateful_resources: bool
     secret_store: SecretStore
     log_retention_days: int
@@ -227,12 +229,8 @@ class Orchestrator(pulumi.ComponentResource):
             child,
         )
 
-        SlashCommands(
-            f"{name}-slash-commands",
-            application_id=args.discord_application_id,
-            bot_token=args.discord_bot_token,
-            commands=COMMANDS,
-            opts=child,
+        DiscordApplication(args.discord_application_id, args.discord_bot_token_setting).register_commands(
+            f"{name}-slash-commands", COMMANDS, child
         )
 
         self.api_url = api.url

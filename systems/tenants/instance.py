@@ -9,7 +9,6 @@ import pulumi_random as random
 from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.binding import json_value, plain_text, secret_text
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
-from components.cloudflare.d1_row import D1Row
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.worker import Worker
 
@@ -108,11 +107,8 @@ class TenantInstance(pulumi.ComponentResource):
 
         self.config_service_url = _served(config_service)
         self.image_gen_url = _served(image_gen)
-        D1Row(
+        args.registry.row(
             f"{name}-registry-entry",
-            account_id=account.account_id,
-            database_id=args.registry.id,
-            api_token=account.api_token,
             table="instances",
             key_column="instance_id",
             key=instance.instance_id,
@@ -123,8 +119,7 @@ class TenantInstance(pulumi.ComponentResource):
                 "image_gen_url": self.image_gen_url,
                 "r2_bucket": images.name,
             },
-            # The table exists once the registry's migrations have run.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.registry]),
+            opts=child,
         )
         self.register_outputs(
             {

@@ -1,6 +1,7 @@
 """What the tests of code that calls HTTP APIs share: a fake API server that records
 every request, a way to run it, Pulumi mocks that keep every registration request,
-and the dynamic provider host driven as the Pulumi engine drives it."""
+and the dynamic provider host driven as the Pulumi engine drives it, configured with
+the stack's settings as the engine configures it."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import grpc
 import pulumi
-from pulumi.dynamic import ResourceProvider
+from pulumi.dynamic import ConfigureRequest, ResourceProvider
+from pulumi.dynamic.config import Config
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
@@ -28,6 +30,8 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc, resource_pb2
 from pulumi.runtime.proto.provider_pb2 import DiffResponse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "orchestra"
+ResourceProviderT = TypeVar("ResourceProviderT", bound=ResourceProvider)
 
 
 @dataclass
@@ -170,19 +174,33 @@ def provider_host(
         host.wait()
 
 
+def configured(provider: ResourceProviderT, settings: Mapping[str, str]) -> ResourceProviderT:
+    """`provider` after the `configure` the host calls before anything else, with the stack's `settings`."""
+    provider.configure(ConfigureRequest(Config(raw_config=dict(settings), project_name=PROJECT)))
+    return provider
+
+
 class HostedProvider:
     """One resource's provider in the real host, driven with the requests the engine sends.
 
-    The host answers `Configure` with `acceptSecrets: false`, so the engine sends it every
-    secret as its plain value and marks the outputs secret itself (`additionalSecretOutputs`);
-    these requests do the same.
+    The engine configures the host first with the stack's settings (`settings`: each one's
+    full key and value; secret ones are sent as secrets). The host answers with
+    `acceptSecrets: false`, so the engine then sends it every secret as its plain value and
+    marks the outputs secret itself (`additionalSecretOutputs`); these requests do the same.
     """
 
-    def __init__(self, stub: provider_pb2_grpc.ResourceProviderStub, provider: ResourceProvider, urn: str) -> None:
+    def __init__(
+        self,
+        stub: provider_pb2_grpc.ResourceProviderStub,
+        provider: ResourceProvider,
+        urn: str,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         self.stub = stub
         self.urn = urn
         self.provider = serialize_provider(provider)
-        configured = stub.Configure(provider_pb2.ConfigureRequest(), timeout=60)
+        args = self._struct({key: rpc.wrap_rpc_secret(value) for key, value in (settings or {}).items()}, bare=True)
+        configured = stub.Configure(provider_pb2.ConfigureRequest(args=args), timeout=60)
         assert configured.acceptSecrets is False
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
@@ -213,12 +231,13 @@ class HostedProvider:
     def delete(self, id_: str, state: dict[str, Any]) -> None:
         self.stub.Delete(provider_pb2.DeleteRequest(id=id_, urn=self.urn, properties=self._struct(state)), timeout=60)
 
-    def _struct(self, properties: dict[str, Any]) -> Any:
+    def _struct(self, properties: dict[str, Any], bare: bool = False) -> Any:
         # A loop of its own, as the host uses: `asyncio.run` would unset the thread's loop,
         # which Pulumi's mocks in later tests need.
         loop = asyncio.new_event_loop()
+        sent = properties if bare else {**properties, "__provider": self.provider}
         try:
-            return loop.run_until_complete(rpc.serialize_properties({**properties, "__provider": self.provider}, {}))
+            return loop.run_until_complete(rpc.serialize_properties(sent, {}))
         finally:
             loop.close()
 
@@ -229,16 +248,13 @@ class HostedProvider:
         return properties
 
 
-def assert_rotation_is_an_update(diff: DiffResponse) -> None:
-    assert diff.changes == DiffResponse.DIFF_SOME
-    assert list(diff.replaces) == []
+@contextmanager
+def hosted(provider: ResourceProvider, urn: str, settings: Mapping[str, str]) -> Iterator[HostedProvider]:
+    """One command's provider host: started, configured with `settings`, and stopped when the block ends."""
+    with provider_host() as stub:
+        yield HostedProvider(stub, provider, urn, settings)
 
 
-def rotate(host: HostedProvider, inputs: dict[str, Any], rotated: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Two `pulumi up`s: the first creates the resource from `inputs`, the second follows a token
-    rotation to `rotated`, which must be an update, never a replacement. Returns the id and the
-    state the second left, which refresh and destroy will be given."""
-    id_, created = host.create(host.check({}, inputs))
-    news = host.check(inputs, rotated)
-    assert_rotation_is_an_update(host.diff(id_, created, news))
-    return id_, host.update(id_, created, news)
+def credentials_sent(requests: list[RecordedRequest]) -> set[str]:
+    """The `Authorization` header of every request: what a credential switch must change everywhere."""
+    return {request.headers.get("authorization", "") for request in requests}

@@ -53,9 +53,6 @@ def test_worker_secret_bindings_must_be_secret_and_plain_bindings_need_not() -> 
             "configuration.secret",
         ),
         ("pulumi:providers:cloudflare", {"apiToken": "v"}, "apiToken"),
-        ("pulumi-python:dynamic/discord:SlashCommands", {"bot_token": "v"}, "bot_token"),
-        ("pulumi-python:dynamic/cloudflare:D1Row", {"api_token": "v"}, "api_token"),
-        ("pulumi-python:dynamic/cloudflare:DurableObjectMigrations", {"api_token": "v"}, "api_token"),
     ],
 )
 def test_each_listed_credential_input_is_checked(type_: str, inputs: dict[str, object], path: str) -> None:
@@ -85,19 +82,27 @@ def test_where_markings_are_invisible_the_policy_says_it_cannot_apply() -> None:
     assert reported == []
 
 
-def dynamic_resources_with_tokens() -> list[tuple[str, str]]:
-    """(resource type, input) of every token a dynamic resource of `components` takes."""
-    found = []
+# How a parameter carrying a credential would be named (`bot_token`, `api_key`...).
+CREDENTIAL_ENDINGS = ("token", "secret", "password", "api_key", "credential")
+
+
+def dynamic_resources() -> dict[str, list[str]]:
+    """Each dynamic resource of `components`: its type and the parameters it takes."""
+    found = {}
     for module in pkgutil.walk_packages(components.__path__, "components."):
         for _, cls in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
             if issubclass(cls, pulumi.dynamic.Resource) and cls is not pulumi.dynamic.Resource:
-                resource_type = f"pulumi-python:{cls._resource_type_name}"
-                tokens = [name for name in inspect.signature(cls.__init__).parameters if name.endswith("_token")]
-                found += [(resource_type, name) for name in tokens]
-    return sorted(set(found))
+                found[f"pulumi-python:{cls._resource_type_name}"] = list(inspect.signature(cls.__init__).parameters)
+    return found
 
 
-def test_every_token_a_dynamic_resource_takes_is_a_listed_credential_input() -> None:
-    tokens = dynamic_resources_with_tokens()
-    assert len(tokens) >= 5
-    assert [(type_, name) for type_, name in tokens if name not in SECRET_INPUTS.get(type_, ())] == []
+def test_no_dynamic_resource_takes_a_credential_only_the_setting_that_holds_one() -> None:
+    resources = dynamic_resources()
+
+    assert len(resources) == 5
+    for parameters in resources.values():
+        assert "credential_setting" in parameters
+        named = [name for name in parameters if name != "credential_setting"]
+        assert [name for name in named if name.endswith(CREDENTIAL_ENDINGS)] == []
+    # Nothing to mark secret, so nothing listed.
+    assert not any(type_.startswith("pulumi-python:") for type_ in SECRET_INPUTS)

@@ -4,6 +4,7 @@ from components.cloudflare.account import CloudflareAccount, CloudflareAccountAr
 from tools.offline_plan import Plan, PlannedResource
 
 from .support import ACCOUNT_ID as ACCOUNT_ID
+from .support import SETTING as SETTING
 from .support import TOKEN as TOKEN
 
 WORKERS_DEV = "acme"
@@ -15,7 +16,12 @@ STACKS = [("dev", False), ("prod", True)]
 def account(workers_dev_subdomain: str | None = WORKERS_DEV) -> CloudflareAccount:
     return CloudflareAccount(
         "cloudflare",
-        CloudflareAccountArgs(account_id=ACCOUNT_ID, api_token=TOKEN, workers_dev_subdomain=workers_dev_subdomain),
+        CloudflareAccountArgs(
+            account_id=ACCOUNT_ID,
+            api_token=TOKEN,
+            api_token_setting=SETTING,
+            workers_dev_subdomain=workers_dev_subdomain,
+        ),
     )
 
 

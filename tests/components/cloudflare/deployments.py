@@ -1,14 +1,17 @@
-"""Successive `pulumi up`s of a program, against the fake Cloudflare API.
+"""Successive `pulumi up`s and `pulumi preview`s of a program, against the fake Cloudflare API.
 
 Pulumi's mocks answer every registration at once; here they stand in for the
 engine and the Cloudflare provider instead, keeping state between runs:
 - a dynamic resource goes through its own provider as the engine drives it
-  (check; then create, or diff and update when it changed) with the state
-  the previous run left;
-- a worker script is uploaded to the fake API with the metadata the Cloudflare
-  provider builds from its inputs, migrations included, on every run (as if a
-  module had changed each time), so the fake's checks apply to what the
-  program really declares.
+  (configured with the stack's settings; check; then create, or diff and
+  update when it changed) with the state the previous run left;
+- a worker script is uploaded to the fake API, with the metadata the Cloudflare
+  provider builds from its inputs, migrations included, when it is new or any
+  of its inputs differs from the last run's (the provider's diff of
+  `migrations` is a plain comparison: the attribute is optional, not computed),
+  so the fake's checks apply to what the program really declares;
+- a preview takes the same decisions and changes nothing, and `changes` lists
+  what it would create or update.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ import requests
 from pulumi.runtime import MockResourceArgs, rpc
 
 import tools.offline_plan.runner
+from tests.components.dynamic_provider_support import configured
 from tools.offline_plan import Plan, evaluate
 from tools.offline_plan.mock_outputs import OfflineMocks
 
-from .support import ACCOUNT_ID, TOKEN, FakeCloudflare
+from .support import ACCOUNT_ID, SETTING, TOKEN, FakeCloudflare
 
 SCRIPT_TYPE = "cloudflare:index/workersScript:WorkersScript"
 
@@ -41,9 +45,12 @@ class Deployments:
 
     def __init__(self, cloudflare: FakeCloudflare, monkeypatch: Any) -> None:
         self.cloudflare = cloudflare
+        self.settings = {SETTING: TOKEN}
         self.state: dict[str, dict[str, Any]] = {}
+        self.scripts: dict[str, dict[str, Any]] = {}
+        self.previewing = False
         self.steps: list[tuple[str, str]] = []
-        """`(operation, name)` of each dynamic-resource step the last run took."""
+        """`(operation, name)` of each step the last run took, or the last preview would take."""
         deployments = self
 
         class DeployingMocks(OfflineMocks):
@@ -51,33 +58,52 @@ class Deployments:
                 if args.typ.startswith("pulumi-python:dynamic"):
                     return deployments.dynamic(args)
                 if args.typ == SCRIPT_TYPE:
-                    deployments.upload(plain(args.inputs))
+                    deployments.script(args.name, plain(args.inputs))
                 return super().new_resource(args)
 
         monkeypatch.setattr(tools.offline_plan.runner, "OfflineMocks", DeployingMocks)
 
     def up(self, program: Callable[[], None]) -> Plan:
-        self.steps = []
+        self.steps, self.previewing = [], False
         return evaluate(program)
+
+    def preview(self, program: Callable[[], None]) -> list[tuple[str, str]]:
+        """The steps `pulumi preview` would show; nothing is created, updated or uploaded."""
+        self.steps, self.previewing = [], True
+        evaluate(program)
+        return self.steps
 
     def dynamic(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         # Cloudflare, for these runs, is the fake.
         news = {**plain(args.inputs), "api_base": self.cloudflare.api_base}
-        # The provider this program registered, unpickled as the provider host does.
-        provider = dill.loads(base64.b64decode(news["__provider"]))  # noqa: S301 - pickled by this run
+        # The provider this program registered, unpickled and configured as the provider host does.
+        provider = configured(dill.loads(base64.b64decode(news["__provider"])), self.settings)  # noqa: S301
         olds = self.state.get(args.name)
         checked = provider.check(olds or {}, news)
-        assert not checked.failures, checked.failures
+        assert not checked.failures, [(failure.property, failure.reason) for failure in checked.failures]
         if olds is None:
+            self.steps.append(("create", args.name))
+            if self.previewing:
+                return args.name, checked.inputs
             created = provider.create(checked.inputs)
             self.state[args.name] = {"__id": created.id, **(created.outs or {})}
-            self.steps.append(("create", args.name))
         elif provider.diff(olds["__id"], olds, checked.inputs).changes:
+            self.steps.append(("update", args.name))
+            if self.previewing:
+                return olds["__id"], checked.inputs
             updated = provider.update(olds["__id"], olds, checked.inputs)
             self.state[args.name] = {"__id": olds["__id"], **(updated.outs or {})}
-            self.steps.append(("update", args.name))
         outs = dict(self.state[args.name])
         return outs.pop("__id"), outs
+
+    def script(self, name: str, inputs: dict[str, Any]) -> None:
+        previous = self.scripts.get(name)
+        if previous == inputs:
+            return
+        self.steps.append(("create" if previous is None else "update", name))
+        if not self.previewing:
+            self.upload(inputs)
+            self.scripts[name] = inputs
 
     def upload(self, inputs: Mapping[str, Any]) -> None:
         """The multipart upload the provider sends: metadata in Cloudflare's spelling, then the modules."""

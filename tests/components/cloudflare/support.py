@@ -27,6 +27,8 @@ __all__ = ["FakeCloudflare", "Reply", "failure", "success"]
 ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 DATABASE_ID = "f1d3c2b4-5a6e-4f70-8a9b-0c1d2e3f4a5b"
 TOKEN = "cf-api-token-never-to-be-seen"
+SETTING = "orchestra:cloudflareApiToken"
+"""Where the dynamic providers find the token: the stack setting their resources name."""
 API_PREFIX = "/client/v4"
 
 

@@ -4,7 +4,7 @@ import pytest
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
 from tools.offline_plan import SECRET, evaluate
 
-from .blocks import ACCOUNT_ID, PROVIDER_TYPE, TOKEN, account, children, token_never_shown
+from .blocks import ACCOUNT_ID, PROVIDER_TYPE, SETTING, TOKEN, account, children, token_never_shown
 
 
 def test_one_explicit_provider_holds_the_token_as_a_secret() -> None:
@@ -26,4 +26,8 @@ def test_exposes_the_account_and_a_secret_token() -> None:
 
 def test_empty_account_id_is_an_error() -> None:
     with pytest.raises(ValueError, match="Cloudflare account cloudflare: account_id is empty"):
-        evaluate(lambda: CloudflareAccount("cloudflare", CloudflareAccountArgs(account_id="", api_token=TOKEN)))
+        evaluate(
+            lambda: CloudflareAccount(
+                "cloudflare", CloudflareAccountArgs(account_id="", api_token=TOKEN, api_token_setting=SETTING)
+            )
+        )

@@ -12,7 +12,7 @@ from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.durable_object_migrations import DurableObjectMigration
 from components.cloudflare.kv import KvNamespace, KvNamespaceArgs
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
-from components.cloudflare.vectorize import VectorIndex, VectorIndexArgs
+from components.cloudflare.vectorize import VectorizeIndex, VectorizeIndexArgs
 from components.cloudflare.worker import Worker, WorkerArgs
 from tools.offline_plan import SECRET, Plan, evaluate
 
@@ -52,7 +52,7 @@ def planned_bindings(main_module: Path) -> Plan:
         database = D1Database("db", D1DatabaseArgs(cloudflare, migrations_dir=None))
         sessions = KvNamespace("sessions", KvNamespaceArgs(cloudflare))
         images = R2Bucket("images", R2BucketArgs(cloudflare))
-        knowledge = VectorIndex("knowledge", VectorIndexArgs(cloudflare, dimensions=768))
+        knowledge = VectorizeIndex("knowledge", VectorizeIndexArgs(cloudflare, dimensions=768))
         limiter = Worker(
             "limiter",
             WorkerArgs(

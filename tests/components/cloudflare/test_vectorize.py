@@ -1,10 +1,10 @@
 import pulumi
 import pytest
 
-from components.cloudflare.vectorize import VectorIndex, VectorIndexArgs
-from tools.offline_plan import SECRET, evaluate
+from components.cloudflare.vectorize import VectorizeIndex, VectorizeIndexArgs
+from tools.offline_plan import evaluate
 
-from .blocks import ACCOUNT_ID, STACKS, account, children, token_never_shown
+from .blocks import ACCOUNT_ID, SETTING, STACKS, account, children, token_never_shown
 
 INDEX = "pulumi-python:dynamic/cloudflare:VectorizeIndex"
 
@@ -12,7 +12,7 @@ INDEX = "pulumi-python:dynamic/cloudflare:VectorizeIndex"
 @pytest.mark.parametrize(("stack", "protect"), STACKS)
 def test_index(stack: str, protect: bool) -> None:
     def program() -> None:
-        args = VectorIndexArgs(
+        args = VectorizeIndexArgs(
             account(),
             dimensions=768,
             metric="dot-product",
@@ -20,10 +20,10 @@ def test_index(stack: str, protect: bool) -> None:
             metadata_indexes=[("source", "string")],
             protect=protect,
         )
-        pulumi.export("name", VectorIndex("knowledge", args).name)
+        pulumi.export("name", VectorizeIndex("knowledge", args).name)
 
     plan = evaluate(program, stack=stack)
-    assert children(plan, "orchestra:cloudflare:VectorIndex", "knowledge") == [(INDEX, "knowledge")]
+    assert children(plan, "orchestra:cloudflare:VectorizeIndex", "knowledge") == [(INDEX, "knowledge")]
     index = plan.one(INDEX, "knowledge")
     inputs = {key: value for key, value in index.inputs.items() if key != "__provider"}
     assert inputs == {
@@ -34,7 +34,7 @@ def test_index(stack: str, protect: bool) -> None:
         "metric": "dot-product",
         "description": "knowledge base",
         "metadata_indexes": [{"propertyName": "source", "indexType": "string"}],
-        "api_token": SECRET,
+        "credential_setting": SETTING,
     }
     # The index holds the embeddings: in prod it outlives a mistaken deletion.
     assert (index.protect, index.retain_on_delete) == (protect, protect)
@@ -43,6 +43,6 @@ def test_index(stack: str, protect: bool) -> None:
 
 
 def test_defaults_to_cosine_without_description() -> None:
-    plan = evaluate(lambda: VectorIndex("knowledge", VectorIndexArgs(account(), dimensions=384)))
+    plan = evaluate(lambda: VectorizeIndex("knowledge", VectorizeIndexArgs(account(), dimensions=384)))
     inputs = plan.one(INDEX, "knowledge").inputs
     assert (inputs["metric"], inputs.get("description"), inputs["metadata_indexes"]) == ("cosine", None, [])

@@ -1,5 +1,6 @@
 import dataclasses
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from components.cloudflare.durable_object_migrations import DurableObjectMigrati
 from components.cloudflare.worker import Worker, WorkerArgs
 from tools.offline_plan import SECRET, Plan, evaluate
 
-from .blocks import ACCOUNT_ID, TOKEN, account, children, token_never_shown, uses_account_provider
+from .blocks import ACCOUNT_ID, SETTING, TOKEN, account, children, token_never_shown, uses_account_provider
 
 SCRIPT = "import { greet } from './lib/greet.js';\nexport default { fetch() { return new Response(greet()); } };\n"
 WORKER = "orchestra:cloudflare:Worker"
@@ -227,8 +228,9 @@ def test_durable_object_migrations_feed_the_upload_through_the_pending_steps(sou
     pending = plan.one("pulumi-python:dynamic/cloudflare:DurableObjectMigrations", "api-durable-object-migrations")
     assert pending.parent == plan.one(WORKER, "api").urn
     assert pending.inputs["script_name"] == "orchestra-api-dev"
-    # It reads the script with the account's token, which stays a secret in the plan and the state.
-    assert pending.inputs["api_token"] == SECRET
+    # It reads the script with the account's token, found in the stack setting it names.
+    assert pending.inputs["credential_setting"] == SETTING
+    assert re.fullmatch(r"[0-9a-f]{64}", pending.inputs["upload_digest"])
     assert token_never_shown(plan)
     # Offline, nothing reads the live tag: the plan shows what a new script gets.
     script = plan.one(SCRIPT_TYPE, "api").inputs
@@ -237,6 +239,42 @@ def test_durable_object_migrations_feed_the_upload_through_the_pending_steps(sou
         "steps": [{"newSqliteClasses": ["RateLimiter"]}, {"newClasses": ["Counter"]}],
     }
     assert "migrations" not in plan_worker(source).one(SCRIPT_TYPE, "api").inputs
+
+
+MIGRATIONS_TYPE = "pulumi-python:dynamic/cloudflare:DurableObjectMigrations"
+
+
+def upload_digest(source: Path, **overrides: Any) -> Any:
+    migrations = [DurableObjectMigration("v1", new_sqlite_classes=["RateLimiter"])]
+    plan = plan_worker(source, durable_object_migrations=migrations, **overrides)
+    return plan.one(MIGRATIONS_TYPE, "api-durable-object-migrations").inputs["upload_digest"]
+
+
+def test_the_upload_digest_changes_exactly_when_the_upload_does(source: Path) -> None:
+    digest = upload_digest(source)
+
+    assert upload_digest(source) == digest
+    assert upload_digest(source, bindings=[binding.plain_text("MODE", "strict")]) != digest
+    assert upload_digest(source, compatibility_flags=["nodejs_compat"]) != digest
+    assert upload_digest(source, observability=False) != digest
+    (source / "worker.js").write_text(SCRIPT + "// a fix\n")
+    assert upload_digest(source) != digest
+
+
+def test_a_secret_binding_keeps_the_upload_digest_secret(source: Path) -> None:
+    def program() -> None:
+        args = WorkerArgs(
+            account(),
+            source / "worker.js",
+            "2025-06-01",
+            bindings=[binding.secret_text("API_KEY", TOKEN)],
+            durable_object_migrations=[DurableObjectMigration("v1", new_sqlite_classes=["RateLimiter"])],
+        )
+        Worker("api", args)
+
+    plan = evaluate(program)
+    assert plan.one(MIGRATIONS_TYPE, "api-durable-object-migrations").inputs["upload_digest"] == SECRET
+    assert token_never_shown(plan)
 
 
 def test_duplicate_binding_names_are_an_error(source: Path) -> None:

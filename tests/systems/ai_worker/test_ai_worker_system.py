@@ -13,7 +13,10 @@ def build(protect: bool) -> None:
     account = CloudflareAccount(
         "cloudflare",
         CloudflareAccountArgs(
-            account_id="0123456789abcdef0123456789abcdef", api_token="cf-token", workers_dev_subdomain="example"
+            account_id="0123456789abcdef0123456789abcdef",
+            api_token="cf-token",
+            api_token_setting="orchestra:cloudflareApiToken",
+            workers_dev_subdomain="example",
         ),
     )
     AiWorker(
@@ -49,7 +52,7 @@ def test_children(plan: Plan) -> None:
     assert sorted((r.type, r.name) for r in plan.children_of(system.urn)) == [
         ("orchestra:cloudflare:D1Database", "ai-worker-db"),
         ("orchestra:cloudflare:KvNamespace", "ai-worker-auth"),
-        ("orchestra:cloudflare:VectorIndex", "ai-worker-knowledge"),
+        ("orchestra:cloudflare:VectorizeIndex", "ai-worker-knowledge"),
         ("orchestra:cloudflare:Worker", "ai-worker"),
         ("random:index/randomPassword:RandomPassword", "ai-worker-admin-token"),
     ]

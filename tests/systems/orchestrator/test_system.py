@@ -36,6 +36,7 @@ def args(protect: bool, store: SecretStore = "secretsmanager") -> OrchestratorAr
         discord_application_id="1300000000000000001",
         discord_public_key=pulumi.Output.secret("ab" * 32),
         discord_bot_token=pulumi.Output.secret("s3cr3t-bot-token-value"),
+        discord_bot_token_setting="orchestra:discordBotToken",
         protect_stateful_resources=protect,
         secret_store=store,
         log_retention_days=30 if protect else 7,
@@ -238,7 +239,7 @@ def test_secrets_are_never_plain_text(plan: Plan) -> None:
     for version in plan.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
         assert version.inputs["secretString"] == SECRET
     commands = plan.one("pulumi-python:dynamic/discord:SlashCommands", "orchestrator-slash-commands").inputs
-    assert commands["bot_token"] == SECRET
+    assert commands["credential_setting"] == "orchestra:discordBotToken"
     assert "s3cr3t-bot-token-value" not in plan.to_json()
     assert "ab" * 32 not in plan.to_json()
 

@@ -39,7 +39,10 @@ def build(instances: Sequence[Instance], protect: bool) -> None:
     account = CloudflareAccount(
         "cloudflare",
         CloudflareAccountArgs(
-            account_id="0123456789abcdef0123456789abcdef", api_token="cf-token", workers_dev_subdomain="example"
+            account_id="0123456789abcdef0123456789abcdef",
+            api_token="cf-token",
+            api_token_setting="orchestra:cloudflareApiToken",
+            workers_dev_subdomain="example",
         ),
     )
     tenants = Tenants(
@@ -203,7 +206,7 @@ def test_the_registry_records_each_instance_and_its_urls(plan: Plan) -> None:
         "image_gen_url": "https://image-gen-globex.example.workers.dev",
         "r2_bucket": f"orchestra-tenants-images-{plan.stack}",
     }
-    assert row.inputs["api_token"] == SECRET
+    assert row.inputs["credential_setting"] == "orchestra:cloudflareApiToken"
     assert registry_row(plan, "acme").inputs["values"]["r2_bucket"] == "acme-generated-images"
 
 

@@ -5,8 +5,6 @@ is created and has no call to change them, so changing any of them replaces
 the index (and empties it: the vectors must be loaded again). Its metadata
 indexes, which make vector metadata filterable, are created and deleted in
 place.
-
-A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
 
 from __future__ import annotations
@@ -23,13 +21,11 @@ from pulumi.dynamic import (
     DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
-from pulumi.output import Unknown
 
-from components.cloudflare.cloudflare_api import CLOUDFLARE_API_BASE, CloudflareApiError, call
-from components.http_session import ApiError, is_plausible_token
+from .cloudflare_api import CLOUDFLARE_API_BASE, call
+from .provider import CREDENTIAL_SETTING, ConfiguredProvider, ProviderError, changed, is_known
 
 Metric = Literal["cosine", "euclidean", "dot-product"]
 MetadataIndexType = Literal["string", "number", "boolean"]
@@ -44,39 +40,30 @@ MAX_INDEX_NAME_BYTES = 64
 _SET_AT_CREATION = ("account_id", "index_name", "dimensions", "metric", "description")
 
 
-class VectorizeIndexProvider(ResourceProvider):
-    """CRUD for one index and its metadata indexes. Holds no state: everything,
-    the token included, arrives in the resource's properties."""
+class VectorizeIndexProvider(ConfiguredProvider):
+    """CRUD for one index and its metadata indexes."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        return CheckResult(news, _check_failures(news))
+        return CheckResult(news, [*_check_failures(news), *self.credential_failures(news)])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         config = {"dimensions": int(props["dimensions"]), "metric": props["metric"]}
         description = {"description": props["description"]} if props.get("description") else {}
-        _call("POST", props, "", {"name": props["index_name"], **description, "config": config})
+        self._call("POST", props, "", {"name": props["index_name"], **description, "config": config})
         try:
-            _converge_metadata_indexes(props, live=[])
-        except ApiError:
+            self._converge_metadata_indexes(props, live=[])
+        except ProviderError:
             # A Python dynamic provider cannot record a half-made resource: remove
             # the index so the next attempt does not find its name taken.
-            _call("DELETE", props, _index_path(props))
+            self._call("DELETE", props, _index_path(props))
             raise
         return CreateResult(str(props["index_name"]), _outputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # A rotated token is an update: refresh and delete use the token stored by the
-        # last create or update, so the new one must be stored before the old one is revoked.
-        old_fixed, new_fixed = _set_at_creation(olds), _set_at_creation(news)
-        replaces = [
-            key for key in _SET_AT_CREATION if isinstance(new_fixed[key], Unknown) or old_fixed[key] != new_fixed[key]
-        ]
+        replaces = changed(_set_at_creation(olds), _set_at_creation(news), _SET_AT_CREATION)
         changes = (
             bool(replaces)
-            or any(
-                isinstance(news.get(key), Unknown) or olds.get(key) != news.get(key)
-                for key in ("api_base", "api_token")
-            )
+            or bool(changed(olds, news, ["api_base", CREDENTIAL_SETTING]))
             or _as_set(olds.get("metadata_indexes")) != _as_set(news.get("metadata_indexes"))
         )
         # Under the same name the old index must go first: names are unique per account.
@@ -85,14 +72,14 @@ class VectorizeIndexProvider(ResourceProvider):
         )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        _converge_metadata_indexes(news, live=_live_metadata_indexes(news))
+        self._converge_metadata_indexes(news, live=self._live_metadata_indexes(news))
         return UpdateResult(_outputs(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         # Refresh records what Vectorize holds; diff then compares it with the desired index.
         try:
-            live = _call("GET", props, _index_path(props))
-        except CloudflareApiError as error:
+            live = self._call("GET", props, _index_path(props))
+        except ProviderError as error:
             if error.status == 404:
                 return ReadResult(None, {})  # deleted outside Pulumi: refresh drops it from the state
             raise
@@ -104,16 +91,36 @@ class VectorizeIndexProvider(ResourceProvider):
                 "dimensions": live["config"]["dimensions"],
                 "metric": live["config"]["metric"],
                 "description": live.get("description") or None,
-                "metadata_indexes": _live_metadata_indexes(props),
+                "metadata_indexes": self._live_metadata_indexes(props),
             },
         )
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         try:
-            _call("DELETE", props, _index_path(props))
-        except CloudflareApiError as error:
+            self._call("DELETE", props, _index_path(props))
+        except ProviderError as error:
             if error.status != 404:  # already gone is what delete wanted
                 raise
+
+    def _converge_metadata_indexes(self, props: Mapping[str, Any], live: list[dict[str, str]]) -> None:
+        """Deletes the live metadata indexes not desired, then creates the desired ones missing.
+        Deleting first lets a property change type, and keeps within the limit of ten."""
+        desired = _metadata_indexes(props.get("metadata_indexes"))
+        path = _index_path(props)
+        for index in live:
+            if index not in desired:
+                self._call("POST", props, f"{path}/metadata_index/delete", {"propertyName": index["propertyName"]})
+        for index in desired:
+            if index not in live:
+                self._call("POST", props, f"{path}/metadata_index/create", index)
+
+    def _live_metadata_indexes(self, props: Mapping[str, Any]) -> list[dict[str, str]]:
+        listing = self._call("GET", props, f"{_index_path(props)}/metadata_index/list") or {}
+        return _metadata_indexes(listing.get("metadataIndexes"))
+
+    def _call(self, method: str, props: Mapping[str, Any], subpath: str, body: Any = None) -> Any:
+        path = f"/accounts/{props['account_id']}/vectorize/v2/indexes{subpath}"
+        return call(method, str(props["api_base"]), path, self.credential(props), body)
 
 
 class VectorizeIndex(Resource, module="cloudflare", name="VectorizeIndex"):
@@ -134,14 +141,15 @@ class VectorizeIndex(Resource, module="cloudflare", name="VectorizeIndex"):
         index_name: Input[str],
         dimensions: Input[int],
         metric: Input[Metric],
-        api_token: Input[str],
+        credential_setting: str,
         opts: ResourceOptions | None = None,
         *,
         description: Input[str] | None = None,
         metadata_indexes: Sequence[tuple[str, MetadataIndexType]] = (),
         api_base: Input[str] = CLOUDFLARE_API_BASE,
     ) -> None:
-        """`metadata_indexes` are `(property_name, type)` pairs. Changing `index_name`,
+        """`credential_setting` names the stack setting (`<namespace>:<key>`) holding the API
+        token. `metadata_indexes` are `(property_name, type)` pairs. Changing `index_name`,
         `dimensions`, `metric` or `description` replaces the index. `api_base` is
         Cloudflare's API root; tests point it at a local server."""
         super().__init__(
@@ -158,35 +166,10 @@ class VectorizeIndex(Resource, module="cloudflare", name="VectorizeIndex"):
                     {"propertyName": property_name, "indexType": index_type}
                     for property_name, index_type in metadata_indexes
                 ],
-                "api_token": Output.secret(api_token),
+                CREDENTIAL_SETTING: credential_setting,
             },
-            # The provider must keep the token in its outputs (delete and refresh
-            # receive nothing else), so the state must hold it encrypted.
-            ResourceOptions.merge(opts, ResourceOptions(additional_secret_outputs=["api_token"])),
+            opts,
         )
-
-
-def _converge_metadata_indexes(props: Mapping[str, Any], live: list[dict[str, str]]) -> None:
-    """Deletes the live metadata indexes not desired, then creates the desired ones missing.
-    Deleting first lets a property change type, and keeps within the limit of ten."""
-    desired = _metadata_indexes(props.get("metadata_indexes"))
-    path = _index_path(props)
-    for index in live:
-        if index not in desired:
-            _call("POST", props, f"{path}/metadata_index/delete", {"propertyName": index["propertyName"]})
-    for index in desired:
-        if index not in live:
-            _call("POST", props, f"{path}/metadata_index/create", index)
-
-
-def _live_metadata_indexes(props: Mapping[str, Any]) -> list[dict[str, str]]:
-    listing = _call("GET", props, f"{_index_path(props)}/metadata_index/list") or {}
-    return _metadata_indexes(listing.get("metadataIndexes"))
-
-
-def _call(method: str, props: Mapping[str, Any], subpath: str, body: Any = None) -> Any:
-    path = f"/accounts/{props['account_id']}/vectorize/v2/indexes{subpath}"
-    return call(method, str(props["api_base"]), path, str(props["api_token"]), body)
 
 
 def _index_path(props: Mapping[str, Any]) -> str:
@@ -202,7 +185,7 @@ def _outputs(props: Mapping[str, Any]) -> dict[str, Any]:
         "metric": props["metric"],
         "description": props.get("description") or None,
         "metadata_indexes": _metadata_indexes(props.get("metadata_indexes")),
-        "api_token": props["api_token"],
+        CREDENTIAL_SETTING: props[CREDENTIAL_SETTING],
     }
 
 
@@ -225,7 +208,7 @@ def _check_failures(news: Mapping[str, Any]) -> list[CheckFailure]:
     failures: list[CheckFailure] = []
 
     def known(key: str) -> bool:
-        return not isinstance(news.get(key), Unknown)
+        return is_known(news.get(key))
 
     account_id, index_name = news.get("account_id"), news.get("index_name")
     if known("account_id") and not (isinstance(account_id, str) and account_id):
@@ -256,8 +239,6 @@ def _check_failures(news: Mapping[str, Any]) -> list[CheckFailure]:
                 + ", ".join(METADATA_INDEX_TYPES),
             )
         )
-    if known("api_token") and not is_plausible_token(news.get("api_token")):
-        failures.append(CheckFailure("api_token", "must be an API token: non-empty, without whitespace"))
     return failures
 
 

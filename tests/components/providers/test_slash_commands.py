@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import pickletools
@@ -12,17 +11,11 @@ from typing import Any
 import grpc
 import pulumi
 import pytest
-from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2
 
-from components.discord.slash_commands import (
-    DISCORD_API_BASE,
-    DiscordApiError,
-    SlashCommands,
-    SlashCommandsProvider,
-)
+from components.providers.provider import ProviderError
+from components.providers.slash_commands import DISCORD_API_BASE, SlashCommands, SlashCommandsProvider
 from tests.components.dynamic_provider_support import (
     PROJECT_ROOT,
     EchoMocks,
@@ -31,7 +24,9 @@ from tests.components.dynamic_provider_support import (
     RecordedRequest,
     RecordingMonitor,
     Reply,
-    assert_rotation_is_an_update,
+    configured,
+    credentials_sent,
+    hosted,
     provider_host,
     recording_monitor,
     serving,
@@ -39,6 +34,15 @@ from tests.components.dynamic_provider_support import (
 
 APPLICATION_ID = "123456789012345678"
 TOKEN = "MTIz.bot-token-never-to-be-seen"
+ROTATED = "MTIz.rotated-bot-token"
+SETTING = "orchestra:discordBotToken"
+URN = "urn:pulumi:dev::orchestra::pulumi-python:dynamic/discord:SlashCommands::slash-commands"
+
+
+def commands_provider(token: str = TOKEN) -> SlashCommandsProvider:
+    return configured(SlashCommandsProvider(), {SETTING: token})
+
+
 COMMANDS: list[dict[str, Any]] = [
     {
         "name": "plan",
@@ -100,7 +104,7 @@ def props(discord: FakeDiscord, **overrides: Any) -> dict[str, Any]:
     return {
         "api_base": discord.api_base,
         "application_id": APPLICATION_ID,
-        "bot_token": TOKEN,
+        "credential_setting": SETTING,
         "commands": COMMANDS,
         **overrides,
     }
@@ -119,7 +123,7 @@ def assert_discord_request(request: RecordedRequest, method: str, body: list[dic
 
 
 def test_create_overwrites_the_commands_and_reports_their_ids(discord: FakeDiscord) -> None:
-    result = SlashCommandsProvider().create(props(discord))
+    result = commands_provider().create(props(discord))
 
     [request] = discord.requests
     assert_discord_request(request, "PUT", COMMANDS)
@@ -137,14 +141,14 @@ def test_numbers_pulumi_carried_as_doubles_are_sent_as_integers(discord: FakeDis
     as_doubles = json.loads(json.dumps(COMMANDS).replace('"type": 1', '"type": 1.0'))
     as_doubles[0]["options"][0]["type"] = 4.0
 
-    SlashCommandsProvider().create(props(discord, commands=as_doubles))
+    commands_provider().create(props(discord, commands=as_doubles))
 
     assert b"1.0" not in discord.requests[0].body and b"4.0" not in discord.requests[0].body
     assert json.loads(discord.requests[0].body) == COMMANDS
 
 
 def test_update_overwrites_with_the_new_commands(discord: FakeDiscord) -> None:
-    provider = SlashCommandsProvider()
+    provider = commands_provider()
     olds = provider.create(props(discord)).outs or {}
     news = props(discord, commands=COMMANDS[:1])
 
@@ -155,7 +159,7 @@ def test_update_overwrites_with_the_new_commands(discord: FakeDiscord) -> None:
 
 
 def test_delete_clears_the_commands(discord: FakeDiscord) -> None:
-    provider = SlashCommandsProvider()
+    provider = commands_provider()
     outs = provider.create(props(discord)).outs or {}
 
     provider.delete(APPLICATION_ID, outs)
@@ -167,7 +171,7 @@ def test_delete_clears_the_commands(discord: FakeDiscord) -> None:
 def test_delete_of_an_application_that_is_gone_succeeds(discord: FakeDiscord) -> None:
     discord.scripted.append(Reply(404, {"message": "Unknown Application", "code": 10002}))
 
-    SlashCommandsProvider().delete(APPLICATION_ID, props(discord))
+    commands_provider().delete(APPLICATION_ID, props(discord))
 
     assert len(discord.requests) == 1
 
@@ -175,7 +179,7 @@ def test_delete_of_an_application_that_is_gone_succeeds(discord: FakeDiscord) ->
 def test_read_reports_live_commands_so_hand_made_changes_show_in_diff(
     discord: FakeDiscord,
 ) -> None:
-    provider = SlashCommandsProvider()
+    provider = commands_provider()
     outs = provider.create(props(discord)).outs or {}
     discord.registered[APPLICATION_ID].append({"id": "42", "name": "rogue", "type": 1, "description": "added by hand"})
 
@@ -197,7 +201,7 @@ def test_rate_limit_is_retried_after_the_time_discord_asks(discord: FakeDiscord,
         )
     )
 
-    result = SlashCommandsProvider().create(props(discord))
+    result = commands_provider().create(props(discord))
 
     assert [r.method for r in discord.requests] == ["PUT", "PUT"]
     assert_discord_request(discord.requests[1], "PUT", COMMANDS)
@@ -208,7 +212,7 @@ def test_rate_limit_is_retried_after_the_time_discord_asks(discord: FakeDiscord,
 def test_retry_after_is_bounded(discord: FakeDiscord, sleeps: list[float]) -> None:
     discord.scripted.append(Reply(429, {"message": "slow down"}, {"Retry-After": "86400"}))
 
-    SlashCommandsProvider().create(props(discord))
+    commands_provider().create(props(discord))
 
     assert sleeps == [30]
 
@@ -216,7 +220,7 @@ def test_retry_after_is_bounded(discord: FakeDiscord, sleeps: list[float]) -> No
 def test_server_error_is_retried(discord: FakeDiscord) -> None:
     discord.scripted.append(Reply(500, {"message": "500: Internal Server Error", "code": 0}))
 
-    result = SlashCommandsProvider().create(props(discord))
+    result = commands_provider().create(props(discord))
 
     assert len(discord.requests) == 2
     assert (result.outs or {})["registered_commands"][0]["name"] == "plan"
@@ -225,8 +229,8 @@ def test_server_error_is_retried(discord: FakeDiscord) -> None:
 def test_persistent_server_errors_give_up_after_bounded_retries(discord: FakeDiscord, sleeps: list[float]) -> None:
     discord.scripted.extend(Reply(503, {"message": "upstream down", "code": 0}) for _ in range(10))
 
-    with pytest.raises(DiscordApiError, match="HTTP 503"):
-        SlashCommandsProvider().create(props(discord))
+    with pytest.raises(ProviderError, match="HTTP 503"):
+        commands_provider().create(props(discord))
 
     assert len(discord.requests) == 6
     assert sleeps and max(sleeps) <= 8
@@ -237,8 +241,8 @@ def test_unauthorized_fails_at_once_naming_status_and_message_not_token(
 ) -> None:
     discord.scripted.append(Reply(401, {"message": "401: Unauthorized", "code": 0}))
 
-    with pytest.raises(DiscordApiError) as failure:
-        SlashCommandsProvider().create(props(discord))
+    with pytest.raises(ProviderError) as failure:
+        commands_provider().create(props(discord))
 
     message = str(failure.value)
     assert "HTTP 401" in message and "401: Unauthorized" in message
@@ -251,14 +255,14 @@ def test_validation_errors_from_discord_are_shown(discord: FakeDiscord) -> None:
     errors = {"0": {"name": {"_errors": [{"code": "APPLICATION_COMMAND_INVALID_NAME"}]}}}
     discord.scripted.append(Reply(400, {"message": "Invalid Form Body", "code": 50035, "errors": errors}))
 
-    with pytest.raises(DiscordApiError, match=r"Invalid Form Body.*50035.*INVALID_NAME"):
-        SlashCommandsProvider().create(props(discord))
+    with pytest.raises(ProviderError, match=r"Invalid Form Body.*50035.*INVALID_NAME"):
+        commands_provider().create(props(discord))
 
 
 OUTPUTS = {
     "api_base": DISCORD_API_BASE,
     "application_id": APPLICATION_ID,
-    "bot_token": TOKEN,
+    "credential_setting": SETTING,
     "commands": COMMANDS,
     "registered_commands": [
         {"id": "1", "name": "plan", "type": 1},
@@ -272,7 +276,7 @@ INPUTS = {key: value for key, value in OUTPUTS.items() if key != "registered_com
     ("news", "changes", "replaces"),
     [
         pytest.param(INPUTS, False, [], id="unchanged"),
-        pytest.param({**INPUTS, "bot_token": "rotated"}, True, [], id="token-only-is-an-update"),
+        pytest.param({**INPUTS, "credential_setting": "orchestra:other"}, True, [], id="setting-is-an-update"),
         pytest.param({**INPUTS, "commands": COMMANDS[::-1]}, False, [], id="reordered"),
         pytest.param(
             {**INPUTS, "commands": json.loads(json.dumps(COMMANDS).replace(": 4", ": 4.0"))},
@@ -305,7 +309,7 @@ INPUTS = {key: value for key, value in OUTPUTS.items() if key != "registered_com
     ],
 )
 def test_diff(news: dict[str, Any], changes: bool, replaces: list[str]) -> None:
-    result = SlashCommandsProvider().diff(APPLICATION_ID, OUTPUTS, news)
+    result = commands_provider().diff(APPLICATION_ID, OUTPUTS, news)
 
     assert (result.changes, result.replaces) == (changes, replaces)
 
@@ -314,8 +318,8 @@ def test_diff(news: dict[str, Any], changes: bool, replaces: list[str]) -> None:
     ("override", "failed_property"),
     [
         ({"application_id": "my-app"}, "application_id"),
-        ({"bot_token": f"{TOKEN}\n"}, "bot_token"),
-        ({"bot_token": ""}, "bot_token"),
+        ({"credential_setting": "discordBotToken"}, "credential_setting"),
+        ({"credential_setting": "orchestra:unset"}, "credential_setting"),
         ({"commands": [{"description": "no name"}]}, "commands"),
         ({"commands": [COMMANDS[1], {**COMMANDS[1], "description": "again"}]}, "commands"),
     ],
@@ -323,14 +327,14 @@ def test_diff(news: dict[str, Any], changes: bool, replaces: list[str]) -> None:
 def test_check_rejects_malformed_inputs_without_echoing_them(override: dict[str, Any], failed_property: str) -> None:
     news = {**INPUTS, **override}
 
-    failures = SlashCommandsProvider().check({}, news).failures
+    failures = commands_provider().check({}, news).failures
 
     assert [failure.property for failure in failures] == [failed_property]
     assert TOKEN not in failures[0].reason
 
 
 def test_check_accepts_valid_and_not_yet_known_inputs() -> None:
-    provider = SlashCommandsProvider()
+    provider = commands_provider()
     unknowns = {**INPUTS, "application_id": Unknown(), "commands": [{"name": Unknown()}]}
 
     assert provider.check({}, INPUTS).failures == []
@@ -344,44 +348,35 @@ def monitor() -> RecordingMonitor:
 
 
 @pulumi.runtime.test
-def test_resource_registers_the_token_as_a_secret(monitor: RecordingMonitor) -> pulumi.Output[Any]:
-    resource = SlashCommands("slash-commands", APPLICATION_ID, TOKEN, COMMANDS)
+def test_resource_registers_the_setting_not_the_token(monitor: RecordingMonitor) -> pulumi.Output[Any]:
+    resource = SlashCommands("slash-commands", APPLICATION_ID, SETTING, COMMANDS)
 
     def check(_: Any) -> None:
         [request] = [r for r in monitor.registrations if r.name == "slash-commands"]
         assert request.type == "pulumi-python:dynamic/discord:SlashCommands"
         inputs = rpc.deserialize_properties(request.object)
-        assert rpc.is_rpc_secret(inputs["bot_token"])
-        assert rpc.unwrap_rpc_secret(inputs["bot_token"]) == TOKEN
-        assert list(request.additionalSecretOutputs) == ["bot_token"]
+        assert inputs["credential_setting"] == SETTING
+        assert list(request.additionalSecretOutputs) == []
         assert inputs["application_id"] == APPLICATION_ID
         assert inputs["commands"] == COMMANDS
         assert inputs["api_base"] == DISCORD_API_BASE
         # The provider is stored as a reference to this module's class, not as code.
         pickled = base64.b64decode(rpc.unwrap_rpc_secret(inputs["__provider"]))
         names = [arg for op, arg, _ in pickletools.genops(pickled) if op.name == "SHORT_BINUNICODE"]
-        assert names == ["components.discord.slash_commands", "SlashCommandsProvider"]
+        assert names == ["components.providers.slash_commands", "SlashCommandsProvider"]
 
     return resource.urn.apply(check)
-
-
-URN = "urn:pulumi:dev::orchestra::pulumi-python:dynamic/discord:SlashCommands::slash-commands"
-
-
-def create_request(discord: FakeDiscord) -> provider_pb2.CreateRequest:
-    properties = {**props(discord), "__provider": serialize_provider(SlashCommandsProvider())}
-    return provider_pb2.CreateRequest(urn=URN, properties=asyncio.run(rpc.serialize_properties(properties, {})))
 
 
 def test_provider_host_started_in_the_project_directory_runs_the_provider(
     discord: FakeDiscord,
 ) -> None:
     with provider_host(PROJECT_ROOT) as stub:
-        created = stub.Create(create_request(discord), timeout=60)
-        stub.Delete(provider_pb2.DeleteRequest(id=created.id, urn=URN, properties=created.properties), timeout=60)
+        host = HostedProvider(stub, SlashCommandsProvider(), URN, {SETTING: TOKEN})
+        id_, outputs = host.create(props(discord))
+        host.delete(id_, outputs)
 
-    assert created.id == APPLICATION_ID
-    outputs = rpc.deserialize_properties(created.properties)
+    assert id_ == APPLICATION_ID
     assert [c["name"] for c in outputs["registered_commands"]] == ["plan", "status"]
     assert_discord_request(discord.requests[0], "PUT", COMMANDS)
     assert_discord_request(discord.requests[1], "PUT", [])
@@ -389,27 +384,31 @@ def test_provider_host_started_in_the_project_directory_runs_the_provider(
 
 def test_provider_host_elsewhere_cannot_import_the_provider(discord: FakeDiscord, tmp_path: Path) -> None:
     with provider_host(tmp_path) as stub, pytest.raises(grpc.RpcError) as failure:
-        stub.Create(create_request(discord), timeout=60)
+        HostedProvider(stub, SlashCommandsProvider(), URN, {SETTING: TOKEN}).create(props(discord))
 
     assert "No module named 'components'" in str(failure.value)
     assert discord.requests == []
 
 
-def test_a_rotated_token_is_stored_by_an_update_and_used_by_delete(discord: FakeDiscord) -> None:
-    rotated = "MTIz.rotated-bot-token"
-    discord.tokens.add(rotated)
-    with provider_host() as stub:
-        host = HostedProvider(stub, SlashCommandsProvider(), URN)
-        id_, created = host.create(host.check({}, props(discord)))
-        news = host.check(created, props(discord, bot_token=rotated))
-        assert_rotation_is_an_update(host.diff(id_, created, news))
-        updated = host.update(id_, created, news)
-        discord.tokens.remove(TOKEN)  # revoked once the update stored the new one
-        assert updated["bot_token"] == rotated
-        host.read(id_, updated)
+def test_after_discords_reset_token_every_command_uses_the_configured_token(discord: FakeDiscord) -> None:
+    with hosted(SlashCommandsProvider(), URN, {SETTING: TOKEN}) as host:
+        id_, state = host.create(host.check({}, props(discord)))
+    discord.tokens = {ROTATED}  # Reset Token revokes the old token at once
+    after_rotation = len(discord.requests)
+
+    with hosted(SlashCommandsProvider(), URN, {SETTING: ROTATED}) as host:
+        refreshed = host.read(id_, state)
+        news = host.check(refreshed, props(discord, commands=COMMANDS[:1]))
+        diff = host.diff(id_, refreshed, news)
+        updated = host.update(id_, refreshed, news)
         host.delete(id_, updated)
 
-    refresh, delete = discord.requests[-2:]
-    assert (refresh.method, delete.method) == ("GET", "PUT")
-    assert refresh.headers["authorization"] == delete.headers["authorization"] == f"Bot {rotated}"
+    assert [c["name"] for c in refreshed["registered_commands"]] == ["plan", "status"]
+    assert list(diff.replaces) == []
+    assert [c["name"] for c in updated["registered_commands"]] == ["plan"]
     assert discord.registered[APPLICATION_ID] == []
+    assert credentials_sent(discord.requests[after_rotation:]) == {f"Bot {ROTATED}"}
+
+
+def test_a_rotated_token_alone_is_no_change() -> None:
+    assert commands_provider(ROTATED).diff(APPLICATION_ID, OUTPUTS, INPUTS).changes is False

@@ -3,8 +3,6 @@
 Discord's bulk-overwrite endpoint makes an application's global commands
 exactly the list sent, so create and update are one idempotent PUT and delete
 is a PUT of `[]`.
-
-A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
 
 from __future__ import annotations
@@ -22,12 +20,12 @@ from pulumi.dynamic import (
     DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
-from pulumi.output import Unknown
 
-from components.http_session import ApiError, is_plausible_token, send
+from components.http_session import ApiError, send
+
+from .provider import CREDENTIAL_SETTING, ConfiguredProvider, ProviderError, changed, is_known
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
 
@@ -40,30 +38,22 @@ _RETRY_METHODS = frozenset({"GET", "PUT"})
 _CHAT_INPUT = 1  # Discord's default command type
 
 
-class DiscordApiError(ApiError):
-    """Discord answered with an error after any retries."""
-
-
-class SlashCommandsProvider(ResourceProvider):
-    """CRUD for one application's global commands. Holds no state: everything,
-    the token included, arrives in the resource's properties."""
+class SlashCommandsProvider(ConfiguredProvider):
+    """CRUD for one application's global commands; the credential is the application's bot token."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        return CheckResult(news, _check_failures(news))
+        return CheckResult(news, [*_check_failures(news), *self.credential_failures(news)])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        registered = _request("PUT", props, _plain(props["commands"]))
+        registered = self._request("PUT", props, _plain(props["commands"]))
         return CreateResult(props["application_id"], _outputs(props, registered))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # A rotated token is an update: delete and refresh use the token stored by
-        # the last create or update, so the new one must be stored before the old one is revoked.
-        replaces = [] if _known_and_equal(olds, news, "application_id") else ["application_id"]
+        replaces = changed(olds, news, ["application_id"])
         desired = _canonical(news["commands"])
         changes = (
             bool(replaces)
-            or not _known_and_equal(olds, news, "api_base")
-            or not _known_and_equal(olds, news, "bot_token")
+            or bool(changed(olds, news, ["api_base", CREDENTIAL_SETTING]))
             or desired is None
             or desired != _canonical(olds["commands"])
             or _registered_keys(olds) != _command_keys(news["commands"])
@@ -71,17 +61,45 @@ class SlashCommandsProvider(ResourceProvider):
         return DiffResult(changes=changes, replaces=replaces)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        registered = _request("PUT", news, _plain(news["commands"]))
+        registered = self._request("PUT", news, _plain(news["commands"]))
         return UpdateResult(_outputs(news, registered))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         # Refresh records what Discord holds; diff then compares it with the
         # desired commands, so commands added or removed by hand are restored.
-        live = _request("GET", props)
+        live = self._request("GET", props)
         return ReadResult(id_, {**props, "registered_commands": _registered(live)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        _request("PUT", props, [], gone_is_success=True)
+        self._request("PUT", props, [], gone_is_success=True)
+
+    def _request(
+        self,
+        method: str,
+        props: Mapping[str, Any],
+        body: list[Any] | None = None,
+        *,
+        gone_is_success: bool = False,
+    ) -> list[dict[str, Any]]:
+        path = f"/applications/{props['application_id']}/commands"
+        headers = {"Authorization": f"Bot {self.credential(props)}", "User-Agent": _USER_AGENT}
+        try:
+            response = send(
+                method,
+                str(props["api_base"]).rstrip("/") + path,
+                headers=headers,
+                retry_methods=_RETRY_METHODS,
+                json_body=body,
+            )
+        except ApiError as error:
+            raise ProviderError(str(error)) from None
+        # 404: the application itself is gone, and its commands with it.
+        if gone_is_success and response.status_code == 404:
+            return []
+        if not response.ok:
+            raise ProviderError(f"Discord {method} {path} failed: {_describe(response)}", response.status_code)
+        result: list[dict[str, Any]] = response.json()
+        return result
 
 
 class SlashCommands(Resource, module="discord", name="SlashCommands"):
@@ -97,51 +115,26 @@ class SlashCommands(Resource, module="discord", name="SlashCommands"):
         self,
         name: str,
         application_id: Input[str],
-        bot_token: Input[str],
+        credential_setting: str,
         commands: Input[Sequence[Mapping[str, Any]]],
         opts: ResourceOptions | None = None,
         *,
         api_base: Input[str] = DISCORD_API_BASE,
     ) -> None:
-        """`api_base` is Discord's API root; tests point it at a local server."""
+        """`credential_setting` names the stack setting (`<namespace>:<key>`) holding the bot token.
+        `api_base` is Discord's API root; tests point it at a local server."""
         super().__init__(
             SlashCommandsProvider(),
             name,
             {
                 "api_base": api_base,
                 "application_id": application_id,
-                "bot_token": Output.secret(bot_token),
+                CREDENTIAL_SETTING: credential_setting,
                 "commands": commands,
                 "registered_commands": None,
             },
-            # The provider must keep the token in its outputs (delete and
-            # refresh receive nothing else), so the state must hold it encrypted.
-            ResourceOptions.merge(opts, ResourceOptions(additional_secret_outputs=["bot_token"])),
+            opts,
         )
-
-
-def _request(
-    method: str,
-    props: Mapping[str, Any],
-    body: list[Any] | None = None,
-    *,
-    gone_is_success: bool = False,
-) -> list[dict[str, Any]]:
-    path = f"/applications/{props['application_id']}/commands"
-    response = send(
-        method,
-        str(props["api_base"]).rstrip("/") + path,
-        headers={"Authorization": f"Bot {props['bot_token']}", "User-Agent": _USER_AGENT},
-        retry_methods=_RETRY_METHODS,
-        json_body=body,
-    )
-    # 404: the application itself is gone, and its commands with it.
-    if gone_is_success and response.status_code == 404:
-        return []
-    if not response.ok:
-        raise DiscordApiError(f"Discord {method} {path} failed: {_describe(response)}")
-    result: list[dict[str, Any]] = response.json()
-    return result
 
 
 def _describe(response: requests.Response) -> str:
@@ -163,7 +156,7 @@ def _outputs(props: Mapping[str, Any], registered: list[dict[str, Any]]) -> dict
     return {
         "api_base": props["api_base"],
         "application_id": props["application_id"],
-        "bot_token": props["bot_token"],
+        CREDENTIAL_SETTING: props[CREDENTIAL_SETTING],
         "commands": _plain(props["commands"]),
         "registered_commands": _registered(registered),
     }
@@ -204,21 +197,14 @@ def _registered_keys(props: Mapping[str, Any]) -> set[tuple[int, str]]:
     return {(_plain(c["type"]), c["name"]) for c in props.get("registered_commands") or []}
 
 
-def _known_and_equal(olds: Mapping[str, Any], news: Mapping[str, Any], key: str) -> bool:
-    return not isinstance(news.get(key), Unknown) and olds.get(key) == news.get(key)
-
-
 def _check_failures(news: Mapping[str, Any]) -> list[CheckFailure]:
     # Values still unknown (computed later in a preview) are checked at update.
     failures: list[CheckFailure] = []
     application_id = news.get("application_id")
-    if not isinstance(application_id, Unknown) and not (isinstance(application_id, str) and application_id.isdigit()):
+    if is_known(application_id) and not (isinstance(application_id, str) and application_id.isdigit()):
         failures.append(CheckFailure("application_id", "must be the application's numeric id"))
-    token = news.get("bot_token")
-    if not isinstance(token, Unknown) and not is_plausible_token(token):
-        failures.append(CheckFailure("bot_token", "must be a bot token: non-empty, without whitespace"))
     commands = news.get("commands")
-    if isinstance(commands, Unknown) or (isinstance(commands, list) and _canonical(commands) is None):
+    if not is_known(commands) or (isinstance(commands, list) and _canonical(commands) is None):
         return failures
     if not isinstance(commands, list) or not all(
         isinstance(c, dict) and isinstance(c.get("name"), str) for c in commands

@@ -1,4 +1,4 @@
-"""A small client for Cloudflare's v4 REST API, used by this package's dynamic providers.
+"""A small client for Cloudflare's v4 REST API, used by the Cloudflare dynamic providers.
 
 The providers call the API directly rather than through `pulumi_cloudflare`,
 whose import costs seconds and well over 100 MB in every provider process.
@@ -12,6 +12,8 @@ import requests
 
 from components.http_session import ApiError, send
 
+from .provider import ProviderError
+
 CLOUDFLARE_API_BASE = "https://api.cloudflare.com/client/v4"
 
 # Replaying any call the providers make cannot do anything twice: GET and
@@ -21,29 +23,22 @@ CLOUDFLARE_API_BASE = "https://api.cloudflare.com/client/v4"
 _RETRY_METHODS = frozenset({"GET", "POST", "DELETE"})
 
 
-class CloudflareApiError(ApiError):
-    """Cloudflare refused a call after any retries."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def call(method: str, api_base: str, path: str, api_token: str, body: Any = None) -> Any:
-    """The `result` of Cloudflare's answer to `method path`; raises `CloudflareApiError` when the
-    call failed (HTTP status or `success: false`), naming Cloudflare's error codes and messages."""
-    response = send(
-        method,
-        api_base.rstrip("/") + path,
-        headers={"Authorization": f"Bearer {api_token}"},
-        retry_methods=_RETRY_METHODS,
-        json_body=body,
-    )
+    """The `result` of Cloudflare's answer to `method path`; raises `ProviderError` when the call
+    failed (no answer, an HTTP error or `success: false`), naming Cloudflare's error codes and messages."""
+    try:
+        response = send(
+            method,
+            api_base.rstrip("/") + path,
+            headers={"Authorization": f"Bearer {api_token}"},
+            retry_methods=_RETRY_METHODS,
+            json_body=body,
+        )
+    except ApiError as error:
+        raise ProviderError(str(error)) from None
     envelope = _envelope(response)
     if not response.ok or envelope.get("success") is not True:
-        raise CloudflareApiError(
-            f"Cloudflare {method} {path} failed: {_describe(response, envelope)}", response.status_code
-        )
+        raise ProviderError(f"Cloudflare {method} {path} failed: {_describe(response, envelope)}", response.status_code)
     return envelope.get("result")
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from components.cloudflare.cloudflare_api import CloudflareApiError, call
+from components.providers.cloudflare_api import call
+from components.providers.provider import ProviderError
 from tests.components.cloudflare.support import (
     ACCOUNT_ID,
     TOKEN,
@@ -32,7 +33,7 @@ def test_call_returns_the_result_of_cloudflares_envelope(cloudflare: FakeCloudfl
 def test_success_false_is_an_error_even_with_status_200(cloudflare: FakeCloudflare) -> None:
     cloudflare.scripted.append(Reply(200, failure(1000, "Something went wrong")))
 
-    with pytest.raises(CloudflareApiError, match=r"HTTP 200 OK: \[1000\] Something went wrong") as failed:
+    with pytest.raises(ProviderError, match=r"HTTP 200 OK: \[1000\] Something went wrong") as failed:
         call("GET", cloudflare.api_base, PATH, TOKEN)
 
     assert failed.value.status == 200
@@ -42,7 +43,7 @@ def test_every_cloudflare_error_is_named(cloudflare: FakeCloudflare) -> None:
     errors = [{"code": 10000, "message": "Authentication error"}, {"code": 9109, "message": "Invalid access token"}]
     cloudflare.scripted.append(Reply(401, {"success": False, "errors": errors, "messages": [], "result": None}))
 
-    with pytest.raises(CloudflareApiError) as failed:
+    with pytest.raises(ProviderError) as failed:
         call("GET", cloudflare.api_base, PATH, TOKEN)
 
     assert str(failed.value) == (
@@ -56,17 +57,25 @@ def test_a_body_that_is_not_cloudflares_envelope_is_shown_briefly(cloudflare: Fa
     page = "<html>" + "blocked " * 100 + "</html>"
     cloudflare.scripted.append(Reply(403, page.encode(), {"Content-Type": "text/html"}))
 
-    with pytest.raises(CloudflareApiError) as failed:
+    with pytest.raises(ProviderError) as failed:
         call("DELETE", cloudflare.api_base, PATH, TOKEN)
 
     assert str(failed.value) == f"Cloudflare DELETE {PATH} failed: HTTP 403 Forbidden: {page[:200]}"
 
 
+def test_a_request_that_gets_no_answer_is_the_providers_one_error() -> None:
+    with pytest.raises(ProviderError, match="got no answer") as failed:
+        call("GET", "http://127.0.0.1:9", PATH, TOKEN)
+
+    assert failed.value.status is None
+    assert TOKEN not in str(failed.value)
+
+
 def test_the_providers_do_not_import_the_cloudflare_sdk() -> None:
     # pulumi_cloudflare costs seconds and over 100 MB in every provider process.
+    modules = sorted(path.stem for path in (PROJECT_ROOT / "components" / "providers").glob("*.py"))
     probe = (
-        "import sys, components.cloudflare.d1_migrations, components.cloudflare.vectorize_index,"
-        " components.cloudflare.d1_row, components.cloudflare.durable_object_migrations;"
+        f"import sys, importlib; [importlib.import_module('components.providers.' + m) for m in {modules!r}];"
         "print(sorted(m for m in sys.modules if m.startswith('pulumi_cloudflare')))"
     )
     output = subprocess.run(

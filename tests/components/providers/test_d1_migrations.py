@@ -12,23 +12,27 @@ import pytest
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from components.cloudflare.cloudflare_api import CLOUDFLARE_API_BASE
-from components.cloudflare.d1_migrations import (
-    D1Migrations,
-    D1MigrationsProvider,
-    MigrationError,
-    read_migrations,
-)
+from components.providers.cloudflare_api import CLOUDFLARE_API_BASE
+from components.providers.d1_migrations import D1Migrations, D1MigrationsProvider, read_migrations
+from components.providers.provider import ProviderError
 from tests.components.cloudflare.support import (
     ACCOUNT_ID,
     DATABASE_ID,
+    SETTING,
     TOKEN,
     FakeCloudflare,
     RecordedRequest,
     Reply,
     failure,
 )
-from tests.components.dynamic_provider_support import HostedProvider, RecordingMonitor, provider_host, rotate
+from tests.components.dynamic_provider_support import (
+    HostedProvider,
+    RecordingMonitor,
+    configured,
+    credentials_sent,
+    hosted,
+    provider_host,
+)
 
 MIGRATIONS = {
     "0001_create_users.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);\n",
@@ -49,6 +53,11 @@ LIST_APPLIED = (
 )
 
 ROTATED = "cf-rotated-api-token"
+URN = "urn:pulumi:dev::orchestra::pulumi-python:dynamic/cloudflare:D1Migrations::db-migrations"
+
+
+def migrations_provider(token: str = TOKEN) -> D1MigrationsProvider:
+    return configured(D1MigrationsProvider(), {SETTING: token})
 
 
 def batch(name: str, sql: str) -> str:
@@ -67,7 +76,7 @@ def props(cloudflare: FakeCloudflare, directory: Path, **overrides: Any) -> dict
         "api_base": cloudflare.api_base,
         "account_id": ACCOUNT_ID,
         "database_id": DATABASE_ID,
-        "api_token": TOKEN,
+        "credential_setting": SETTING,
         "migrations": read_migrations(directory),
         **overrides,
     }
@@ -116,7 +125,7 @@ def test_a_migration_file_without_a_number_or_a_missing_directory_is_refused(tmp
 def test_first_apply_runs_every_migration_in_order_and_records_each(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
     inputs = props(cloudflare, write(tmp_path / "migrations", MIGRATIONS))
 
-    result = D1MigrationsProvider().create(inputs)
+    result = migrations_provider().create(inputs)
 
     assert_query(cloudflare.requests[0], LIST_APPLIED)
     for request, (name, sql) in zip(cloudflare.requests[1:], MIGRATIONS.items(), strict=True):
@@ -129,7 +138,7 @@ def test_first_apply_runs_every_migration_in_order_and_records_each(cloudflare: 
 
 
 def test_applying_twice_changes_nothing_the_second_time(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
-    provider = D1MigrationsProvider()
+    provider = migrations_provider()
     inputs = props(cloudflare, write(tmp_path / "migrations", MIGRATIONS))
     outs = provider.create(inputs).outs or {}
     recorded = cloudflare.database.execute("SELECT * FROM d1_migrations").fetchall()
@@ -145,7 +154,7 @@ def test_applying_twice_changes_nothing_the_second_time(cloudflare: FakeCloudfla
 
 
 def test_a_new_file_applies_only_that_one(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
-    provider = D1MigrationsProvider()
+    provider = migrations_provider()
     directory = write(tmp_path / "migrations", MIGRATIONS)
     outs = provider.create(props(cloudflare, directory)).outs or {}
     new_sql = "ALTER TABLE users ADD COLUMN name TEXT;\n"
@@ -165,7 +174,7 @@ def test_a_new_file_applies_only_that_one(cloudflare: FakeCloudflare, tmp_path: 
 def test_a_quote_in_a_file_name_is_recorded_verbatim(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
     name = "0001_it's_fine.sql"
 
-    D1MigrationsProvider().create(props(cloudflare, write(tmp_path / "migrations", {name: "SELECT 1;"})))
+    migrations_provider().create(props(cloudflare, write(tmp_path / "migrations", {name: "SELECT 1;"})))
 
     assert_query(cloudflare.requests[1], "SELECT 1;\nINSERT INTO d1_migrations (name) VALUES ('0001_it''s_fine.sql');")
     assert cloudflare.recorded_migrations() == [name]
@@ -176,7 +185,7 @@ def test_migrations_wrangler_already_applied_are_not_applied_again(cloudflare: F
     cloudflare.query(batch("0001_create_users.sql", MIGRATIONS["0001_create_users.sql"]))
     cloudflare.requests.clear()
 
-    result = D1MigrationsProvider().create(props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)))
+    result = migrations_provider().create(props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)))
 
     assert [request.json()["sql"] for request in cloudflare.requests[1:]] == [
         batch(name, sql) for name, sql in list(MIGRATIONS.items())[1:]
@@ -190,8 +199,8 @@ def test_a_broken_migration_stops_the_deployment_and_leaves_nothing_of_it(
     files = {"0001_create_users.sql": MIGRATIONS["0001_create_users.sql"], "0002_broken.sql": BROKEN}
     files["0003_seed_admin.sql"] = MIGRATIONS["0003_seed_admin.sql"]
 
-    with pytest.raises(MigrationError) as failed:
-        D1MigrationsProvider().create(props(cloudflare, write(tmp_path / "migrations", files)))
+    with pytest.raises(ProviderError) as failed:
+        migrations_provider().create(props(cloudflare, write(tmp_path / "migrations", files)))
 
     message = str(failed.value)
     assert "0002_broken.sql" in message
@@ -203,9 +212,9 @@ def test_a_broken_migration_stops_the_deployment_and_leaves_nothing_of_it(
 
 
 def test_a_fixed_migration_applies_on_the_next_deployment(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
-    provider = D1MigrationsProvider()
+    provider = migrations_provider()
     directory = write(tmp_path / "migrations", {"0001_broken.sql": BROKEN})
-    with pytest.raises(MigrationError):
+    with pytest.raises(ProviderError):
         provider.create(props(cloudflare, directory))
 
     fixed = "CREATE TABLE half_done (id INTEGER);\n"
@@ -216,7 +225,7 @@ def test_a_fixed_migration_applies_on_the_next_deployment(cloudflare: FakeCloudf
 
 
 def test_an_applied_migration_that_was_modified_is_refused(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
-    provider = D1MigrationsProvider()
+    provider = migrations_provider()
     directory = write(tmp_path / "migrations", MIGRATIONS)
     outs = provider.create(props(cloudflare, directory)).outs or {}
     (directory / "0001_create_users.sql").write_text("CREATE TABLE users (id INTEGER PRIMARY KEY);\n")
@@ -224,7 +233,7 @@ def test_an_applied_migration_that_was_modified_is_refused(cloudflare: FakeCloud
     news = props(cloudflare, directory)
     cloudflare.requests.clear()
 
-    with pytest.raises(MigrationError) as refused:
+    with pytest.raises(ProviderError) as refused:
         provider.update(DATABASE_ID, outs, news)
 
     assert str(refused.value) == (
@@ -241,7 +250,7 @@ def test_a_rollback_to_files_without_applied_migrations_warns_and_goes_ahead(
 ) -> None:
     warnings: list[str] = []
     monkeypatch.setattr(pulumi.log, "warn", warnings.append)
-    provider = D1MigrationsProvider()
+    provider = migrations_provider()
     outs = provider.create(props(cloudflare, write(tmp_path / "today", MIGRATIONS))).outs or {}
     # Last week's commit had only the first migration, and one the database never saw.
     last_week = {"0001_create_users.sql": MIGRATIONS["0001_create_users.sql"], "0002_b.sql": "SELECT 1;"}
@@ -268,7 +277,7 @@ def test_the_preview_already_refuses_rewritten_history(tmp_path: Path) -> None:
     olds = props_without_server(tmp_path / "old", MIGRATIONS)
     news = props_without_server(tmp_path / "new", {**MIGRATIONS, "0001_create_users.sql": "SELECT 1;"})
 
-    [failed] = D1MigrationsProvider().check(olds, news).failures
+    [failed] = migrations_provider().check(olds, news).failures
 
     assert failed.property == "migrations"
     assert "0001_create_users.sql was modified" in failed.reason
@@ -281,7 +290,7 @@ def test_an_answer_lost_after_the_migration_applied_is_not_a_failure(
     # The first migration's answer is lost; urllib3's retry then finds the name recorded.
     cloudflare.scripted.extend([None, Reply(502, "Bad Gateway", after_handling=True)])
 
-    result = D1MigrationsProvider().create(props(cloudflare, write(tmp_path / "migrations", files)))
+    result = migrations_provider().create(props(cloudflare, write(tmp_path / "migrations", files)))
 
     first = batch("0001_create_users.sql", files["0001_create_users.sql"])
     assert [request.json()["sql"] for request in cloudflare.requests] == [
@@ -302,7 +311,7 @@ def test_rate_limit_is_retried_after_the_time_cloudflare_asks(
         Reply(429, failure(971, "Please wait and consider throttling your request speed"), {"Retry-After": "3"})
     )
 
-    result = D1MigrationsProvider().create(props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)))
+    result = migrations_provider().create(props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)))
 
     assert_query(cloudflare.requests[0], LIST_APPLIED)
     assert_query(cloudflare.requests[1], LIST_APPLIED)
@@ -313,7 +322,7 @@ def test_rate_limit_is_retried_after_the_time_cloudflare_asks(
 def test_server_errors_are_retried(cloudflare: FakeCloudflare, tmp_path: Path, sleeps: list[float]) -> None:
     cloudflare.scripted.extend([Reply(500, failure(7500, "Internal error")), Reply(503, b"<html>unavailable</html>")])
 
-    result = D1MigrationsProvider().create(props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)))
+    result = migrations_provider().create(props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)))
 
     assert [request.json()["sql"] for request in cloudflare.requests[:3]] == [LIST_APPLIED] * 3
     # urllib3 retries the first failure at once, then backs off exponentially.
@@ -327,7 +336,7 @@ def test_a_final_api_error_shows_cloudflares_message_never_the_token(
     cloudflare.scripted.append(Reply(400, failure(7400, "The request is malformed: database not found")))
 
     with pytest.raises(Exception) as failed:
-        D1MigrationsProvider().create(props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)))
+        migrations_provider().create(props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)))
 
     message = str(failed.value)
     assert f"/accounts/{ACCOUNT_ID}/d1/database/{DATABASE_ID}/query" in message
@@ -337,7 +346,7 @@ def test_a_final_api_error_shows_cloudflares_message_never_the_token(
 
 
 def test_read_reports_what_the_database_has_applied(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
-    provider = D1MigrationsProvider()
+    provider = migrations_provider()
     inputs = props(cloudflare, write(tmp_path / "migrations", MIGRATIONS))
     outs = provider.create(inputs).outs or {}
     # The database restored from a backup taken before the last migration.
@@ -354,7 +363,7 @@ def test_read_reports_what_the_database_has_applied(cloudflare: FakeCloudflare, 
 
 
 def test_delete_leaves_the_database_untouched(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
-    provider = D1MigrationsProvider()
+    provider = migrations_provider()
     outs = provider.create(props(cloudflare, write(tmp_path / "migrations", MIGRATIONS))).outs or {}
     cloudflare.requests.clear()
 
@@ -369,7 +378,7 @@ def props_without_server(directory: Path, files: Mapping[str, str]) -> dict[str,
         "api_base": CLOUDFLARE_API_BASE,
         "account_id": ACCOUNT_ID,
         "database_id": DATABASE_ID,
-        "api_token": TOKEN,
+        "credential_setting": SETTING,
         "migrations": read_migrations(write(directory, files)),
     }
 
@@ -383,7 +392,7 @@ def inputs(tmp_path: Path) -> dict[str, Any]:
     ("change", "changes", "replaces"),
     [
         pytest.param({}, False, [], id="unchanged"),
-        pytest.param({"api_token": "rotated"}, True, [], id="token-only-is-an-update"),
+        pytest.param({"credential_setting": "orchestra:otherToken"}, True, [], id="setting-is-an-update"),
         pytest.param({"api_base": "http://127.0.0.1:1/client/v4"}, True, [], id="api-base"),
         pytest.param({"account_id": Unknown()}, True, [], id="unknown-account"),
         pytest.param({"database_id": "0000-other"}, True, ["database_id"], id="database"),
@@ -393,7 +402,7 @@ def inputs(tmp_path: Path) -> dict[str, Any]:
 def test_diff(inputs: dict[str, Any], change: dict[str, Any], changes: bool, replaces: list[str]) -> None:
     olds = {**inputs, "applied": [m["name"] for m in inputs["migrations"]]}
 
-    result = D1MigrationsProvider().diff(DATABASE_ID, olds, {**inputs, **change})
+    result = migrations_provider().diff(DATABASE_ID, olds, {**inputs, **change})
 
     assert (result.changes, result.replaces) == (changes, replaces)
 
@@ -402,7 +411,7 @@ def test_diff_shows_a_new_migration_as_an_update(inputs: dict[str, Any], tmp_pat
     olds = {**inputs, "applied": [m["name"] for m in inputs["migrations"]]}
     news = props_without_server(tmp_path / "migrations", {"0004_more.sql": "SELECT 4;"})
 
-    result = D1MigrationsProvider().diff(DATABASE_ID, olds, news)
+    result = migrations_provider().diff(DATABASE_ID, olds, news)
 
     assert (result.changes, result.replaces) == (True, [])
 
@@ -410,8 +419,8 @@ def test_diff_shows_a_new_migration_as_an_update(inputs: dict[str, Any], tmp_pat
 @pytest.mark.parametrize(
     ("override", "failed_property"),
     [
-        ({"api_token": f"{TOKEN}\n"}, "api_token"),
-        ({"api_token": ""}, "api_token"),
+        ({"credential_setting": "cloudflareApiToken"}, "credential_setting"),
+        ({"credential_setting": "orchestra:unset"}, "credential_setting"),
         ({"account_id": ""}, "account_id"),
         ({"database_id": None}, "database_id"),
         ({"migrations": [{"name": "0001_a.sql", "sql": "SELECT 1;", "sha256": "stale"}]}, "migrations"),
@@ -421,33 +430,32 @@ def test_diff_shows_a_new_migration_as_an_update(inputs: dict[str, Any], tmp_pat
 def test_check_rejects_malformed_inputs_without_echoing_them(
     inputs: dict[str, Any], override: dict[str, Any], failed_property: str
 ) -> None:
-    failures = D1MigrationsProvider().check({}, {**inputs, **override}).failures
+    failures = migrations_provider().check({}, {**inputs, **override}).failures
 
     assert [failure.property for failure in failures] == [failed_property]
     assert TOKEN not in failures[0].reason
 
 
 def test_check_accepts_valid_and_not_yet_known_inputs(inputs: dict[str, Any]) -> None:
-    unknowns = {**inputs, "database_id": Unknown(), "api_token": Unknown()}
+    unknowns = {**inputs, "database_id": Unknown()}
 
-    assert D1MigrationsProvider().check(inputs, inputs).failures == []
-    assert D1MigrationsProvider().check({}, unknowns).failures == []
+    assert migrations_provider().check(inputs, inputs).failures == []
+    assert migrations_provider().check({}, unknowns).failures == []
 
 
 @pulumi.runtime.test
-def test_resource_registers_the_token_as_a_secret_and_the_files_as_inputs(
+def test_resource_registers_the_setting_not_the_token_and_the_files_as_inputs(
     monitor: RecordingMonitor, tmp_path: Path
 ) -> pulumi.Output[Any]:
     directory = write(tmp_path / "migrations", MIGRATIONS)
-    resource = D1Migrations("tenants-migrations", ACCOUNT_ID, DATABASE_ID, TOKEN, directory)
+    resource = D1Migrations("tenants-migrations", ACCOUNT_ID, DATABASE_ID, SETTING, directory)
 
     def check(_: Any) -> None:
         [request] = [r for r in monitor.registrations if r.name == "tenants-migrations"]
         assert request.type == "pulumi-python:dynamic/cloudflare:D1Migrations"
         inputs = rpc.deserialize_properties(request.object)
-        assert rpc.is_rpc_secret(inputs["api_token"])
-        assert rpc.unwrap_rpc_secret(inputs["api_token"]) == TOKEN
-        assert list(request.additionalSecretOutputs) == ["api_token"]
+        assert inputs["credential_setting"] == SETTING
+        assert TOKEN not in str(inputs)
         assert inputs["database_id"] == DATABASE_ID
         assert inputs["account_id"] == ACCOUNT_ID
         assert inputs["api_base"] == CLOUDFLARE_API_BASE
@@ -455,30 +463,50 @@ def test_resource_registers_the_token_as_a_secret_and_the_files_as_inputs(
         # The provider is stored as a reference to its module's class, not as code.
         pickled = base64.b64decode(rpc.unwrap_rpc_secret(inputs["__provider"]))
         names = [arg for op, arg, _ in pickletools.genops(pickled) if op.name == "SHORT_BINUNICODE"]
-        assert names == ["components.cloudflare.d1_migrations", "D1MigrationsProvider"]
+        assert names == ["components.providers.d1_migrations", "D1MigrationsProvider"]
 
     return resource.urn.apply(check)
 
 
-def test_a_rotated_token_is_stored_by_an_update_and_used_by_refresh(cloudflare: FakeCloudflare, tmp_path: Path) -> None:
-    cloudflare.tokens.add(ROTATED)
-    with provider_host() as stub:
-        host = HostedProvider(
-            stub,
-            D1MigrationsProvider(),
-            "urn:pulumi:dev::orchestra::pulumi-python:dynamic/cloudflare:D1Migrations::db-migrations",
-        )
-        id_, state = rotate(
-            host,
-            props(cloudflare, write(tmp_path / "migrations", MIGRATIONS)),
-            props(cloudflare, tmp_path / "migrations", api_token=ROTATED),
-        )
-        cloudflare.tokens.remove(TOKEN)  # revoked once the update stored the new one
-        assert state["api_token"] == ROTATED
+def test_after_a_rotation_every_command_uses_the_configured_token_never_the_first(
+    cloudflare: FakeCloudflare, tmp_path: Path
+) -> None:
+    with hosted(D1MigrationsProvider(), URN, {SETTING: TOKEN}) as host:
+        id_, state = host.create(host.check({}, props(cloudflare, write(tmp_path / "migrations", MIGRATIONS))))
+    cloudflare.tokens = {ROTATED}  # the first token is revoked; the stack's setting holds the new one
+    after_rotation = len(cloudflare.requests)
+    more = {**MIGRATIONS, "0004_more.sql": "CREATE TABLE more (id INTEGER);\n"}
+
+    with hosted(D1MigrationsProvider(), URN, {SETTING: ROTATED}) as host:
         refreshed = host.read(id_, state)
+        news = host.check(refreshed, props(cloudflare, write(tmp_path / "migrations", more)))
+        diff = host.diff(id_, refreshed, news)
+        updated = host.update(id_, refreshed, news)
+        host.delete(id_, updated)
 
     assert refreshed["applied"] == list(MIGRATIONS)
-    assert cloudflare.requests[-1].headers["authorization"] == f"Bearer {ROTATED}"
+    assert list(diff.replaces) == []
+    assert updated["applied"] == list(more)
+    assert "more" in cloudflare.tables()
+    assert credentials_sent(cloudflare.requests[after_rotation:]) == {f"Bearer {ROTATED}"}
+
+
+def test_a_rotated_token_alone_is_no_change(inputs: dict[str, Any]) -> None:
+    olds = {**inputs, "applied": [m["name"] for m in inputs["migrations"]]}
+
+    assert migrations_provider(ROTATED).diff(DATABASE_ID, olds, inputs).changes is False
+
+
+def test_without_the_setting_a_preview_says_which_setting_to_set(inputs: dict[str, Any]) -> None:
+    unconfigured = configured(D1MigrationsProvider(), {})
+
+    [failure] = unconfigured.check({}, inputs).failures
+
+    assert failure.property == "credential_setting"
+    assert failure.reason == (
+        f"stack setting {SETTING} is not set: it holds this resource's credential; "
+        f"set it with `pulumi config set --secret {SETTING}`"
+    )
 
 
 def test_the_rollback_warning_reaches_the_cli_from_the_provider_host(
@@ -488,7 +516,7 @@ def test_the_rollback_warning_reaches_the_cli_from_the_provider_host(
     first = {"0001_create_users.sql": MIGRATIONS["0001_create_users.sql"]}
     with (tmp_path / "stderr").open("w+b") as stderr:
         with provider_host(stderr=stderr) as stub:
-            host = HostedProvider(stub, D1MigrationsProvider(), urn)
+            host = HostedProvider(stub, D1MigrationsProvider(), urn, {SETTING: TOKEN})
             _, state = host.create(host.check({}, props(cloudflare, write(tmp_path / "today", MIGRATIONS))))
             host.check(state, props(cloudflare, write(tmp_path / "last-week", first)))
         stderr.seek(0)

@@ -9,17 +9,19 @@ import pytest
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from components.cloudflare.cloudflare_api import CLOUDFLARE_API_BASE, CloudflareApiError
-from components.cloudflare.vectorize_index import VectorizeIndex, VectorizeIndexProvider
+from components.providers.cloudflare_api import CLOUDFLARE_API_BASE
+from components.providers.provider import ProviderError
+from components.providers.vectorize_index import VectorizeIndex, VectorizeIndexProvider
 from tests.components.cloudflare.support import (
     ACCOUNT_ID,
+    SETTING,
     TOKEN,
     FakeCloudflare,
     RecordedRequest,
     Reply,
     failure,
 )
-from tests.components.dynamic_provider_support import HostedProvider, RecordingMonitor, provider_host, rotate
+from tests.components.dynamic_provider_support import RecordingMonitor, configured, credentials_sent, hosted
 
 INDEX = "orchestra-knowledge-dev"
 INDEXES_PATH = f"/client/v4/accounts/{ACCOUNT_ID}/vectorize/v2/indexes"
@@ -36,10 +38,15 @@ INPUTS: dict[str, Any] = {
     "metric": "cosine",
     "description": "Knowledge base for /api/chat",
     "metadata_indexes": METADATA,
-    "api_token": TOKEN,
+    "credential_setting": SETTING,
 }
 
 ROTATED = "cf-rotated-api-token"
+URN = "urn:pulumi:dev::orchestra::pulumi-python:dynamic/cloudflare:VectorizeIndex::knowledge"
+
+
+def index_provider(token: str = TOKEN) -> VectorizeIndexProvider:
+    return configured(VectorizeIndexProvider(), {SETTING: token})
 
 
 def props(cloudflare: FakeCloudflare, **overrides: Any) -> dict[str, Any]:
@@ -60,7 +67,7 @@ def test_create_makes_the_index_then_its_metadata_indexes(cloudflare: FakeCloudf
     # Pulumi carries every number as a double.
     inputs = props(cloudflare, dimensions=768.0)
 
-    result = VectorizeIndexProvider().create(inputs)
+    result = index_provider().create(inputs)
 
     create, *metadata = cloudflare.requests
     assert_request(
@@ -79,7 +86,7 @@ def test_create_makes_the_index_then_its_metadata_indexes(cloudflare: FakeCloudf
 
 
 def test_create_without_a_description_sends_none(cloudflare: FakeCloudflare) -> None:
-    result = VectorizeIndexProvider().create(props(cloudflare, description=None, metadata_indexes=[]))
+    result = index_provider().create(props(cloudflare, description=None, metadata_indexes=[]))
 
     [create] = cloudflare.requests
     assert_request(create, "POST", INDEXES_PATH, {"name": INDEX, "config": {"dimensions": 768, "metric": "cosine"}})
@@ -89,16 +96,16 @@ def test_create_without_a_description_sends_none(cloudflare: FakeCloudflare) -> 
 def test_a_failed_metadata_index_removes_the_new_index_so_a_retry_starts_clean(cloudflare: FakeCloudflare) -> None:
     cloudflare.scripted.extend([None, Reply(400, failure(3001, "vectorize.metadata_index.invalid"))])
 
-    with pytest.raises(CloudflareApiError, match=r"\[3001\] vectorize.metadata_index.invalid"):
-        VectorizeIndexProvider().create(props(cloudflare))
+    with pytest.raises(ProviderError, match=r"\[3001\] vectorize.metadata_index.invalid"):
+        index_provider().create(props(cloudflare))
 
     assert_request(cloudflare.requests[-1], "DELETE", INDEX_PATH)
     assert cloudflare.indexes == {}
-    assert VectorizeIndexProvider().create(props(cloudflare)).id == INDEX
+    assert index_provider().create(props(cloudflare)).id == INDEX
 
 
 def test_read_returns_the_live_configuration(cloudflare: FakeCloudflare) -> None:
-    provider = VectorizeIndexProvider()
+    provider = index_provider()
     outs = provider.create(props(cloudflare, description=None)).outs or {}
     cloudflare.metadata_indexes[INDEX].append({"indexType": "boolean", "propertyName": "added_by_hand"})
     cloudflare.requests.clear()
@@ -119,7 +126,7 @@ def test_read_returns_the_live_configuration(cloudflare: FakeCloudflare) -> None
 
 
 def test_read_of_an_index_deleted_by_hand_drops_it_from_the_state(cloudflare: FakeCloudflare) -> None:
-    provider = VectorizeIndexProvider()
+    provider = index_provider()
     outs = provider.create(props(cloudflare)).outs or {}
     del cloudflare.indexes[INDEX]
 
@@ -129,7 +136,7 @@ def test_read_of_an_index_deleted_by_hand_drops_it_from_the_state(cloudflare: Fa
 
 
 def test_update_converges_the_metadata_indexes(cloudflare: FakeCloudflare) -> None:
-    provider = VectorizeIndexProvider()
+    provider = index_provider()
     outs = provider.create(props(cloudflare)).outs or {}
     wanted = [
         {"propertyName": "source", "indexType": "string"},
@@ -151,7 +158,7 @@ def test_update_converges_the_metadata_indexes(cloudflare: FakeCloudflare) -> No
 
 
 def test_delete_deletes_the_index(cloudflare: FakeCloudflare) -> None:
-    provider = VectorizeIndexProvider()
+    provider = index_provider()
     outs = provider.create(props(cloudflare)).outs or {}
 
     provider.delete(INDEX, outs)
@@ -161,7 +168,7 @@ def test_delete_deletes_the_index(cloudflare: FakeCloudflare) -> None:
 
 
 def test_delete_of_an_index_that_is_gone_succeeds(cloudflare: FakeCloudflare) -> None:
-    VectorizeIndexProvider().delete(INDEX, props(cloudflare))
+    index_provider().delete(INDEX, props(cloudflare))
 
     assert len(cloudflare.requests) == 1
 
@@ -174,7 +181,7 @@ def test_rate_limits_and_server_errors_are_retried(cloudflare: FakeCloudflare, s
         ]
     )
 
-    result = VectorizeIndexProvider().create(props(cloudflare, metadata_indexes=[]))
+    result = index_provider().create(props(cloudflare, metadata_indexes=[]))
 
     assert [request.method for request in cloudflare.requests] == ["POST"] * 3
     assert_request(cloudflare.requests[2], "POST", INDEXES_PATH, cloudflare.requests[0].json())
@@ -184,10 +191,10 @@ def test_rate_limits_and_server_errors_are_retried(cloudflare: FakeCloudflare, s
 
 
 def test_an_api_error_shows_cloudflares_message_never_the_token(cloudflare: FakeCloudflare) -> None:
-    VectorizeIndexProvider().create(props(cloudflare))
+    index_provider().create(props(cloudflare))
 
-    with pytest.raises(CloudflareApiError) as failed:
-        VectorizeIndexProvider().create(props(cloudflare))
+    with pytest.raises(ProviderError) as failed:
+        index_provider().create(props(cloudflare))
 
     message = str(failed.value)
     assert message == f"Cloudflare POST {INDEXES_PATH.removeprefix('/client/v4')} failed: " + (
@@ -198,8 +205,8 @@ def test_an_api_error_shows_cloudflares_message_never_the_token(cloudflare: Fake
 
 
 def test_a_refused_token_fails_at_once(cloudflare: FakeCloudflare) -> None:
-    with pytest.raises(CloudflareApiError, match=r"HTTP 403 Forbidden: \[10000\] Authentication error"):
-        VectorizeIndexProvider().read(INDEX, props(cloudflare, api_token="revoked-token"))
+    with pytest.raises(ProviderError, match=r"HTTP 403 Forbidden: \[10000\] Authentication error"):
+        index_provider("revoked-token").read(INDEX, props(cloudflare))
 
     assert len(cloudflare.requests) == 1
 
@@ -208,7 +215,7 @@ def test_a_refused_token_fails_at_once(cloudflare: FakeCloudflare) -> None:
     ("change", "changes", "replaces"),
     [
         pytest.param({}, False, [], id="unchanged"),
-        pytest.param({"api_token": "rotated"}, True, [], id="token-only-is-an-update"),
+        pytest.param({"credential_setting": "orchestra:other"}, True, [], id="setting-is-an-update"),
         pytest.param({"dimensions": 768.0}, False, [], id="dimensions-as-double"),
         pytest.param({"metadata_indexes": METADATA[::-1]}, False, [], id="metadata-reordered"),
         pytest.param(
@@ -228,13 +235,13 @@ def test_a_refused_token_fails_at_once(cloudflare: FakeCloudflare) -> None:
     ],
 )
 def test_diff(change: dict[str, Any], changes: bool, replaces: list[str]) -> None:
-    result = VectorizeIndexProvider().diff(INDEX, INPUTS, {**INPUTS, **change})
+    result = index_provider().diff(INDEX, INPUTS, {**INPUTS, **change})
 
     assert (result.changes, result.replaces) == (changes, replaces)
 
 
 def test_a_replacement_under_the_same_name_deletes_the_old_index_first() -> None:
-    provider = VectorizeIndexProvider()
+    provider = index_provider()
 
     assert provider.diff(INDEX, INPUTS, {**INPUTS, "dimensions": 1024}).delete_before_replace is True
     assert provider.diff(INDEX, INPUTS, {**INPUTS, "index_name": "other"}).delete_before_replace is False
@@ -258,18 +265,18 @@ def test_a_replacement_under_the_same_name_deletes_the_old_index_first() -> None
             {"metadata_indexes": [{"propertyName": f"p{i}", "indexType": "string"} for i in range(11)]},
             "metadata_indexes",
         ),
-        ({"api_token": f"{TOKEN} "}, "api_token"),
+        ({"credential_setting": "orchestra:unset"}, "credential_setting"),
     ],
 )
 def test_check_rejects_malformed_inputs_without_echoing_them(override: dict[str, Any], failed_property: str) -> None:
-    failures = VectorizeIndexProvider().check({}, {**INPUTS, **override}).failures
+    failures = index_provider().check({}, {**INPUTS, **override}).failures
 
     assert [failure.property for failure in failures] == [failed_property]
     assert TOKEN not in failures[0].reason
 
 
 def test_check_accepts_valid_and_not_yet_known_inputs() -> None:
-    provider = VectorizeIndexProvider()
+    provider = index_provider()
     unknowns = {key: Unknown() for key in INPUTS}
 
     assert provider.check({}, INPUTS).failures == []
@@ -278,14 +285,14 @@ def test_check_accepts_valid_and_not_yet_known_inputs() -> None:
 
 
 @pulumi.runtime.test
-def test_resource_registers_the_token_as_a_secret(monitor: RecordingMonitor) -> pulumi.Output[Any]:
+def test_resource_registers_the_setting_not_the_token(monitor: RecordingMonitor) -> pulumi.Output[Any]:
     resource = VectorizeIndex(
         "knowledge",
         ACCOUNT_ID,
         INDEX,
         768,
         "cosine",
-        TOKEN,
+        SETTING,
         description=INPUTS["description"],
         metadata_indexes=[("source", "string"), ("chunk", "number")],
     )
@@ -294,35 +301,37 @@ def test_resource_registers_the_token_as_a_secret(monitor: RecordingMonitor) -> 
         [request] = [r for r in monitor.registrations if r.name == "knowledge"]
         assert request.type == "pulumi-python:dynamic/cloudflare:VectorizeIndex"
         inputs = rpc.deserialize_properties(request.object)
-        assert rpc.is_rpc_secret(inputs["api_token"])
-        assert rpc.unwrap_rpc_secret(inputs["api_token"]) == TOKEN
-        assert list(request.additionalSecretOutputs) == ["api_token"]
-        assert {key: inputs[key] for key in INPUTS if key != "api_token"} == {
-            key: value for key, value in INPUTS.items() if key != "api_token"
-        }
+        assert list(request.additionalSecretOutputs) == []
+        assert {key: inputs[key] for key in INPUTS} == INPUTS
         # The provider is stored as a reference to its module's class, not as code.
         pickled = base64.b64decode(rpc.unwrap_rpc_secret(inputs["__provider"]))
         names = [arg for op, arg, _ in pickletools.genops(pickled) if op.name == "SHORT_BINUNICODE"]
-        assert names == ["components.cloudflare.vectorize_index", "VectorizeIndexProvider"]
+        assert names == ["components.providers.vectorize_index", "VectorizeIndexProvider"]
 
     return resource.urn.apply(check)
 
 
-def test_a_rotated_token_is_stored_by_an_update_and_used_by_delete(cloudflare: FakeCloudflare) -> None:
-    cloudflare.tokens.add(ROTATED)
-    with provider_host() as stub:
-        host = HostedProvider(
-            stub,
-            VectorizeIndexProvider(),
-            "urn:pulumi:dev::orchestra::pulumi-python:dynamic/cloudflare:VectorizeIndex::knowledge",
-        )
-        id_, state = rotate(host, props(cloudflare), props(cloudflare, api_token=ROTATED))
-        cloudflare.tokens.remove(TOKEN)  # revoked once the update stored the new one
-        assert state["api_token"] == ROTATED
-        host.read(id_, state)
-        host.delete(id_, state)
+def test_after_a_rotation_every_command_uses_the_configured_token_never_the_first(cloudflare: FakeCloudflare) -> None:
+    with hosted(VectorizeIndexProvider(), URN, {SETTING: TOKEN}) as host:
+        id_, state = host.create(host.check({}, props(cloudflare)))
+    cloudflare.tokens = {ROTATED}  # the first token is revoked; the stack's setting holds the new one
+    after_rotation = len(cloudflare.requests)
 
+    with hosted(VectorizeIndexProvider(), URN, {SETTING: ROTATED}) as host:
+        refreshed = host.read(id_, state)
+        news = host.check(
+            refreshed, props(cloudflare, metadata_indexes=[{"propertyName": "source", "indexType": "string"}])
+        )
+        diff = host.diff(id_, refreshed, news)
+        updated = host.update(id_, refreshed, news)
+        assert cloudflare.metadata_indexes[INDEX] == [{"indexType": "string", "propertyName": "source"}]
+        host.delete(id_, updated)
+
+    assert refreshed["index_name"] == INDEX
+    assert list(diff.replaces) == []
     assert cloudflare.indexes == {}
-    delete = cloudflare.requests[-1]
-    assert (delete.method, delete.path) == ("DELETE", INDEX_PATH)
-    assert delete.headers["authorization"] == f"Bearer {ROTATED}"
+    assert credentials_sent(cloudflare.requests[after_rotation:]) == {f"Bearer {ROTATED}"}
+
+
+def test_a_rotated_token_alone_is_no_change() -> None:
+    assert index_provider(ROTATED).diff(INDEX, INPUTS, INPUTS).changes is False

@@ -10,8 +10,6 @@ preview when the previous inputs show it, and always at deployment. Schemas
 only move forward: applied migrations that the files no longer have (after a
 rollback to an earlier commit) stay applied and are reported as a warning
 naming them, so the rollback itself goes ahead.
-
-A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
 
 from __future__ import annotations
@@ -30,13 +28,11 @@ from pulumi.dynamic import (
     DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
-from pulumi.output import Unknown
 
-from components.cloudflare.cloudflare_api import CLOUDFLARE_API_BASE, CloudflareApiError, call
-from components.http_session import is_plausible_token
+from .cloudflare_api import CLOUDFLARE_API_BASE, call
+from .provider import CREDENTIAL_SETTING, ConfiguredProvider, ProviderError, changed, non_empty_failures
 
 # wrangler's table and schema, so either tool can pick up where the other left off.
 _ENSURE_MIGRATIONS_TABLE = (
@@ -55,10 +51,6 @@ class Migration(TypedDict):
     name: str
     sql: str
     sha256: str
-
-
-class MigrationError(Exception):
-    """A migration failed, or the migrations directory rewrote applied history."""
 
 
 def read_migrations(directory: str | Path) -> list[Migration]:
@@ -82,29 +74,24 @@ def read_migrations(directory: str | Path) -> list[Migration]:
     return migrations
 
 
-class D1MigrationsProvider(ResourceProvider):
-    """Applies pending migrations on create and update. Holds no state: everything,
-    the token included, arrives in the resource's properties."""
+class D1MigrationsProvider(ConfiguredProvider):
+    """Applies pending migrations on create and update."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = _check_failures(olds, news)
+        failures = [*_check_failures(olds, news), *self.credential_failures(news)]
         if not failures:
             _warn_of_removed(news, [migration["name"] for migration in olds.get("migrations") or []])
         return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        applied = _apply_pending(props, recorded={})
+        applied = self._apply_pending(props, recorded={})
         return CreateResult(str(props["database_id"]), _outputs(props, applied))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # A rotated token is an update: refresh uses the token stored by the last
-        # create or update, so the new one must be stored before the old one is revoked.
-        replaces = [] if _known_and_equal(olds, news, "database_id") else ["database_id"]
+        replaces = changed(olds, news, ["database_id"])
         changes = (
             bool(replaces)
-            or not all(
-                _known_and_equal(olds, news, key) for key in ("api_base", "account_id", "api_token", "migrations")
-            )
+            or bool(changed(olds, news, ["api_base", "account_id", CREDENTIAL_SETTING, "migrations"]))
             # After a refresh, `applied` is what the database says: a restored or
             # recreated database shows here and the update applies what it lacks.
             # Applied migrations the files no longer have are no change: they stay.
@@ -113,16 +100,55 @@ class D1MigrationsProvider(ResourceProvider):
         return DiffResult(changes=changes, replaces=replaces)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        applied = _apply_pending(news, recorded=_hashes(olds.get("migrations") or []))
+        applied = self._apply_pending(news, recorded=_hashes(olds.get("migrations") or []))
         return UpdateResult(_outputs(news, applied))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, {**props, "applied": _list_applied(props)})
+        return ReadResult(id_, {**props, "applied": self._list_applied(props)})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Leaves the database untouched. The schema and its data belong to the D1
         database's own resource; undoing migrations would destroy data, and delete
         also runs after a replacement has migrated the new database."""
+
+    def _apply_pending(self, props: Mapping[str, Any], recorded: Mapping[str, str]) -> list[str]:
+        """Applies, in order, each migration the database has not recorded; returns all recorded names.
+        `recorded` maps the names this resource applied before to their content hashes."""
+        applied = self._list_applied(props)
+        migrations: list[Migration] = props["migrations"]
+        violations = _modified(migrations, recorded)
+        if violations:
+            raise ProviderError(_append_only_message(violations))
+        _warn_of_removed(props, [*applied, *recorded])
+        for migration in migrations:
+            if migration["name"] not in applied:
+                self._apply(props, migration)
+                applied.append(migration["name"])
+        return applied
+
+    def _apply(self, props: Mapping[str, Any], migration: Migration) -> None:
+        name = migration["name"]
+        # As wrangler does: the record joins the migration's own batch. The newline
+        # ends a `--` comment on the file's last line.
+        batch = f"{migration['sql']}\nINSERT INTO d1_migrations (name) VALUES ({_sql_text(name)});"
+        try:
+            self._query(props, batch)
+        except ProviderError as error:
+            # A retry of a batch whose answer was lost fails on the recorded name,
+            # yet the first attempt did apply it.
+            if name in self._list_applied(props):
+                return
+            raise ProviderError(f"D1 migration {name} failed; none of it was applied: {error}") from None
+
+    def _list_applied(self, props: Mapping[str, Any]) -> list[str]:
+        *_, listing = self._query(props, _LIST_APPLIED)
+        return [str(row["name"]) for row in listing["results"]]
+
+    def _query(self, props: Mapping[str, Any], sql: str) -> list[dict[str, Any]]:
+        """Each statement's result, in order. D1 runs the statements of `sql` as one batch."""
+        path = f"/accounts/{props['account_id']}/d1/database/{props['database_id']}/query"
+        results: list[dict[str, Any]] = call("POST", str(props["api_base"]), path, self.credential(props), {"sql": sql})
+        return results
 
 
 class D1Migrations(Resource, module="cloudflare", name="D1Migrations"):
@@ -141,15 +167,16 @@ class D1Migrations(Resource, module="cloudflare", name="D1Migrations"):
         name: str,
         account_id: Input[str],
         database_id: Input[str],
-        api_token: Input[str],
+        credential_setting: str,
         migrations_dir: str | Path,
         opts: ResourceOptions | None = None,
         *,
         api_base: Input[str] = CLOUDFLARE_API_BASE,
     ) -> None:
-        """`migrations_dir` is read now, while the program runs (relative paths from the
-        project directory), so a new or changed file shows in the preview. `api_base` is
-        Cloudflare's API root; tests point it at a local server."""
+        """`credential_setting` names the stack setting (`<namespace>:<key>`) holding the API token.
+        `migrations_dir` is read now, while the program runs (relative paths from the project
+        directory), so a new or changed file shows in the preview. `api_base` is Cloudflare's
+        API root; tests point it at a local server."""
         super().__init__(
             D1MigrationsProvider(),
             name,
@@ -157,57 +184,12 @@ class D1Migrations(Resource, module="cloudflare", name="D1Migrations"):
                 "api_base": api_base,
                 "account_id": account_id,
                 "database_id": database_id,
-                "api_token": Output.secret(api_token),
+                CREDENTIAL_SETTING: credential_setting,
                 "migrations": read_migrations(migrations_dir),
                 "applied": None,
             },
-            # The provider must keep the token in its outputs (refresh receives
-            # nothing else), so the state must hold it encrypted.
-            ResourceOptions.merge(opts, ResourceOptions(additional_secret_outputs=["api_token"])),
+            opts,
         )
-
-
-def _apply_pending(props: Mapping[str, Any], recorded: Mapping[str, str]) -> list[str]:
-    """Applies, in order, each migration the database has not recorded; returns all recorded names.
-    `recorded` maps the names this resource applied before to their content hashes."""
-    applied = _list_applied(props)
-    migrations: list[Migration] = props["migrations"]
-    violations = _modified(migrations, recorded)
-    if violations:
-        raise MigrationError(_append_only_message(violations))
-    _warn_of_removed(props, [*applied, *recorded])
-    for migration in migrations:
-        if migration["name"] not in applied:
-            _apply(props, migration)
-            applied.append(migration["name"])
-    return applied
-
-
-def _apply(props: Mapping[str, Any], migration: Migration) -> None:
-    name = migration["name"]
-    # As wrangler does: the record joins the migration's own batch. The newline
-    # ends a `--` comment on the file's last line.
-    batch = f"{migration['sql']}\nINSERT INTO d1_migrations (name) VALUES ({_sql_text(name)});"
-    try:
-        _query(props, batch)
-    except CloudflareApiError as error:
-        # A retry of a batch whose answer was lost fails on the recorded name,
-        # yet the first attempt did apply it.
-        if name in _list_applied(props):
-            return
-        raise MigrationError(f"D1 migration {name} failed; none of it was applied: {error}") from None
-
-
-def _list_applied(props: Mapping[str, Any]) -> list[str]:
-    *_, listing = _query(props, _LIST_APPLIED)
-    return [str(row["name"]) for row in listing["results"]]
-
-
-def _query(props: Mapping[str, Any], sql: str) -> list[dict[str, Any]]:
-    """Each statement's result, in order. D1 runs the statements of `sql` as one batch."""
-    path = f"/accounts/{props['account_id']}/d1/database/{props['database_id']}/query"
-    results: list[dict[str, Any]] = call("POST", str(props["api_base"]), path, str(props["api_token"]), {"sql": sql})
-    return results
 
 
 def _modified(migrations: Sequence[Migration], recorded: Mapping[str, str]) -> list[str]:
@@ -239,7 +221,7 @@ def _outputs(props: Mapping[str, Any], applied: list[str]) -> dict[str, Any]:
         "api_base": props["api_base"],
         "account_id": props["account_id"],
         "database_id": props["database_id"],
-        "api_token": props["api_token"],
+        CREDENTIAL_SETTING: props[CREDENTIAL_SETTING],
         "migrations": props["migrations"],
         "applied": applied,
     }
@@ -259,20 +241,9 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _known_and_equal(olds: Mapping[str, Any], news: Mapping[str, Any], key: str) -> bool:
-    return not isinstance(news.get(key), Unknown) and olds.get(key) == news.get(key)
-
-
 def _check_failures(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[CheckFailure]:
     # Values still unknown (computed later in a preview) are checked at update.
-    failures = [
-        CheckFailure(key, "must be a non-empty string")
-        for key in ("account_id", "database_id")
-        if not isinstance(news.get(key), Unknown) and not (isinstance(news.get(key), str) and news[key])
-    ]
-    token = news.get("api_token")
-    if not isinstance(token, Unknown) and not is_plausible_token(token):
-        failures.append(CheckFailure("api_token", "must be an API token: non-empty, without whitespace"))
+    failures = non_empty_failures(news, ("account_id", "database_id"))
     migrations = news.get("migrations")
     if not _well_formed(migrations):
         failures.append(

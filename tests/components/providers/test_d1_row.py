@@ -11,17 +11,19 @@ import pytest
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from components.cloudflare.cloudflare_api import CLOUDFLARE_API_BASE, CloudflareApiError
-from components.cloudflare.d1_row import D1Row, D1RowProvider
+from components.providers.cloudflare_api import CLOUDFLARE_API_BASE
+from components.providers.d1_row import D1Row, D1RowProvider
+from components.providers.provider import ProviderError
 from tests.components.cloudflare.support import (
     ACCOUNT_ID,
     DATABASE_ID,
+    SETTING,
     TOKEN,
     FakeCloudflare,
     RecordedRequest,
     Reply,
 )
-from tests.components.dynamic_provider_support import HostedProvider, RecordingMonitor, provider_host, rotate
+from tests.components.dynamic_provider_support import RecordingMonitor, configured, credentials_sent, hosted
 
 REGISTRY_SCHEMA = Path("systems/tenants/migrations/registry/0001_create_instances.sql")
 ACME = {
@@ -35,7 +37,7 @@ INPUTS: dict[str, Any] = {
     "api_base": CLOUDFLARE_API_BASE,
     "account_id": ACCOUNT_ID,
     "database_id": DATABASE_ID,
-    "api_token": TOKEN,
+    "credential_setting": SETTING,
     "table": "instances",
     "key_column": "instance_id",
     "key": "acme",
@@ -64,6 +66,11 @@ def registry(cloudflare: FakeCloudflare) -> FakeCloudflare:
 
 
 ROTATED = "cf-rotated-api-token"
+URN = "urn:pulumi:dev::orchestra::pulumi-python:dynamic/cloudflare:D1Row::acme-registry-entry"
+
+
+def row_provider(token: str = TOKEN) -> D1RowProvider:
+    return configured(D1RowProvider(), {SETTING: token})
 
 
 def props(cloudflare: FakeCloudflare, **overrides: Any) -> dict[str, Any]:
@@ -92,7 +99,7 @@ def stamp_earlier(cloudflare: FakeCloudflare, outs: dict[str, Any]) -> dict[str,
 def test_create_inserts_the_row_with_every_value_bound(registry: FakeCloudflare) -> None:
     inputs = props(registry)
 
-    result = D1RowProvider().create(inputs)
+    result = row_provider().create(inputs)
 
     [request] = registry.requests
     assert_query(request, UPSERT_INSTANCE, ["acme", *ACME.values()])
@@ -106,7 +113,7 @@ def test_create_inserts_the_row_with_every_value_bound(registry: FakeCloudflare)
 def test_a_value_is_stored_verbatim_never_read_as_sql(registry: FakeCloudflare) -> None:
     hostile = "x'); DROP TABLE instances; --"
 
-    D1RowProvider().create(props(registry, key=hostile, values={**ACME, "org_id": hostile}))
+    row_provider().create(props(registry, key=hostile, values={**ACME, "org_id": hostile}))
 
     [row] = rows(registry)
     assert (row["instance_id"], row["org_id"]) == (hostile, hostile)
@@ -118,7 +125,7 @@ def test_null_and_whole_numbers_are_written_without_non_string_params(registry: 
     inputs = props(registry, table="quotas", key_column="model", key="ideogram-v3", values={"rpm": 60.0, "note": None})
     inputs["updated_at_column"] = None
 
-    result = D1RowProvider().create(inputs)
+    result = row_provider().create(inputs)
 
     [request] = registry.requests
     assert_query(
@@ -138,15 +145,15 @@ def test_a_row_with_only_its_key_is_inserted_once(registry: FakeCloudflare) -> N
     registry.query("CREATE TABLE tenants (slug TEXT PRIMARY KEY);")
     inputs = {**props(registry, table="tenants", key_column="slug", values={}), "updated_at_column": None}
 
-    D1RowProvider().create(inputs)
-    D1RowProvider().create(inputs)
+    row_provider().create(inputs)
+    row_provider().create(inputs)
 
     assert registry.requests[0].json()["sql"] == "INSERT INTO tenants (slug) VALUES (?) ON CONFLICT (slug) DO NOTHING;"
     assert rows(registry, "SELECT slug FROM tenants") == [{"slug": "acme"}]
 
 
 def test_update_rewrites_the_values_and_stamps_the_row(registry: FakeCloudflare) -> None:
-    provider = D1RowProvider()
+    provider = row_provider()
     olds = stamp_earlier(registry, provider.create(props(registry)).outs or {})
     [created] = rows(registry)
     news = props(registry, values={**ACME, "image_gen_url": "https://acme-images.example.com", "r2_bucket": None})
@@ -175,7 +182,7 @@ def test_creating_a_row_that_exists_takes_it_over(registry: FakeCloudflare) -> N
     # The first write's answer is lost; urllib3 sends it again.
     registry.scripted.append(Reply(502, "Bad Gateway", after_handling=True))
 
-    result = D1RowProvider().create(props(registry))
+    result = row_provider().create(props(registry))
 
     assert [request.json() for request in registry.requests] == [
         {"sql": UPSERT_INSTANCE, "params": ["acme", *ACME.values()]}
@@ -185,7 +192,7 @@ def test_creating_a_row_that_exists_takes_it_over(registry: FakeCloudflare) -> N
 
 
 def test_read_returns_what_the_row_holds(registry: FakeCloudflare) -> None:
-    provider = D1RowProvider()
+    provider = row_provider()
     inputs = props(registry)
     outs = provider.create(inputs).outs or {}
     registry.database.execute("UPDATE instances SET environment = 'staging', updated_at = ?", (EARLIER,))
@@ -201,7 +208,7 @@ def test_read_returns_what_the_row_holds(registry: FakeCloudflare) -> None:
 
 
 def test_read_of_a_row_deleted_by_hand_drops_it_from_the_state(registry: FakeCloudflare) -> None:
-    provider = D1RowProvider()
+    provider = row_provider()
     outs = provider.create(props(registry)).outs or {}
     registry.database.execute("DELETE FROM instances")
 
@@ -211,7 +218,7 @@ def test_read_of_a_row_deleted_by_hand_drops_it_from_the_state(registry: FakeClo
 
 
 def test_delete_removes_only_its_row(registry: FakeCloudflare) -> None:
-    provider = D1RowProvider()
+    provider = row_provider()
     outs = provider.create(props(registry)).outs or {}
     provider.create(props(registry, key="globex", values={**ACME, "org_id": "globex"}))
     registry.requests.clear()
@@ -226,7 +233,7 @@ def test_delete_removes_only_its_row(registry: FakeCloudflare) -> None:
 
 
 def test_delete_of_a_row_that_is_gone_succeeds(registry: FakeCloudflare) -> None:
-    provider = D1RowProvider()
+    provider = row_provider()
     outs = provider.create(props(registry)).outs or {}
     registry.database.execute("DELETE FROM instances")
 
@@ -238,7 +245,7 @@ def test_delete_of_a_row_that_is_gone_succeeds(registry: FakeCloudflare) -> None
 def test_delete_leaves_a_row_another_resource_has_since_written(registry: FakeCloudflare) -> None:
     # The instance moved to a file with another resource name: Pulumi writes the
     # new resource's row, then deletes the removed resource.
-    provider = D1RowProvider()
+    provider = row_provider()
     removed = stamp_earlier(registry, provider.create(props(registry)).outs or {})
     moved = {**ACME, "environment": "staging"}
     provider.create(props(registry, values=moved))
@@ -250,7 +257,7 @@ def test_delete_leaves_a_row_another_resource_has_since_written(registry: FakeCl
 
 
 def test_a_replaced_key_writes_the_new_row_then_deletes_the_old(registry: FakeCloudflare) -> None:
-    provider = D1RowProvider()
+    provider = row_provider()
     olds = provider.create(props(registry)).outs or {}
     news = props(registry, key="acme-eu")
     diff = provider.diff(f"{DATABASE_ID}/instances/acme", olds, news)
@@ -264,7 +271,7 @@ def test_a_replaced_key_writes_the_new_row_then_deletes_the_old(registry: FakeCl
 
 def test_without_an_updated_at_column_delete_goes_by_key(registry: FakeCloudflare) -> None:
     registry.query("CREATE TABLE tenants (slug TEXT PRIMARY KEY, org TEXT);")
-    provider = D1RowProvider()
+    provider = row_provider()
     inputs = {**props(registry, table="tenants", key_column="slug", values={"org": "acme"}), "updated_at_column": None}
     outs = provider.create(inputs).outs or {}
     registry.requests.clear()
@@ -277,8 +284,8 @@ def test_without_an_updated_at_column_delete_goes_by_key(registry: FakeCloudflar
 
 
 def test_an_api_error_shows_cloudflares_message_never_the_token(registry: FakeCloudflare) -> None:
-    with pytest.raises(CloudflareApiError) as failed:
-        D1RowProvider().create(props(registry, table="registry"))
+    with pytest.raises(ProviderError) as failed:
+        row_provider().create(props(registry, table="registry"))
 
     message = str(failed.value)
     assert f"/accounts/{ACCOUNT_ID}/d1/database/{DATABASE_ID}/query" in message
@@ -287,8 +294,8 @@ def test_an_api_error_shows_cloudflares_message_never_the_token(registry: FakeCl
 
 
 def test_a_name_that_skipped_check_is_never_spliced_into_sql(registry: FakeCloudflare) -> None:
-    with pytest.raises(ValueError, match="not a plain SQL identifier"):
-        D1RowProvider().delete("x", props(registry, table="instances; DROP TABLE instances"))
+    with pytest.raises(ProviderError, match="not a plain SQL identifier"):
+        row_provider().delete("x", props(registry, table="instances; DROP TABLE instances"))
 
     assert registry.requests == []
 
@@ -300,7 +307,7 @@ OUTPUTS = {**INPUTS, "updated_at": EARLIER}
     ("change", "changes", "replaces", "delete_first"),
     [
         pytest.param({}, False, [], False, id="unchanged"),
-        pytest.param({"api_token": "rotated"}, True, [], False, id="token-only-is-an-update"),
+        pytest.param({"credential_setting": "orchestra:other"}, True, [], False, id="setting-is-an-update"),
         pytest.param({"values": {**ACME, "r2_bucket": None}}, True, [], False, id="values"),
         pytest.param({"values": {**ACME, "image_gen_url": Unknown()}}, True, [], False, id="unknown-value"),
         pytest.param({"values": Unknown()}, True, [], False, id="unknown-values"),
@@ -317,7 +324,7 @@ OUTPUTS = {**INPUTS, "updated_at": EARLIER}
     ],
 )
 def test_diff(change: dict[str, Any], changes: bool, replaces: list[str], delete_first: bool) -> None:
-    result = D1RowProvider().diff(f"{DATABASE_ID}/instances/acme", OUTPUTS, {**INPUTS, **change})
+    result = row_provider().diff(f"{DATABASE_ID}/instances/acme", OUTPUTS, {**INPUTS, **change})
 
     assert (result.changes, result.replaces, result.delete_before_replace) == (changes, replaces, delete_first)
 
@@ -325,7 +332,7 @@ def test_diff(change: dict[str, Any], changes: bool, replaces: list[str], delete
 def test_diff_sees_pulumis_doubles_as_the_whole_numbers_read_back() -> None:
     olds = {**OUTPUTS, "values": {"rpm": 60}}
 
-    assert D1RowProvider().diff("x", olds, {**INPUTS, "values": {"rpm": 60.0}}).changes is False
+    assert row_provider().diff("x", olds, {**INPUTS, "values": {"rpm": 60.0}}).changes is False
 
 
 @pytest.mark.parametrize(
@@ -346,30 +353,30 @@ def test_diff_sees_pulumis_doubles_as_the_whole_numbers_read_back() -> None:
         ({"values": ["acme"]}, "values"),
         ({"key": ""}, "key"),
         ({"database_id": None}, "database_id"),
-        ({"api_token": f"{TOKEN}\n"}, "api_token"),
+        ({"credential_setting": "orchestra:unset"}, "credential_setting"),
     ],
 )
 def test_check_rejects_malformed_inputs_without_echoing_the_token(
     override: dict[str, Any], failed_property: str
 ) -> None:
-    failures = D1RowProvider().check({}, {**INPUTS, **override}).failures
+    failures = row_provider().check({}, {**INPUTS, **override}).failures
 
     assert [failure.property for failure in failures] == [failed_property]
     assert TOKEN not in failures[0].reason
 
 
 def test_check_accepts_valid_and_not_yet_known_inputs() -> None:
-    unknowns = {**INPUTS, "key": Unknown(), "api_token": Unknown(), "values": {**ACME, "org_id": Unknown()}}
+    unknowns = {**INPUTS, "key": Unknown(), "values": {**ACME, "org_id": Unknown()}}
     others = {**INPUTS, "values": {"rpm": 60.0, "note": None}, "updated_at_column": None}
 
-    assert D1RowProvider().check({}, INPUTS).failures == []
-    assert D1RowProvider().check({}, unknowns).failures == []
-    assert D1RowProvider().check({}, {**INPUTS, "values": Unknown()}).failures == []
-    assert D1RowProvider().check({}, others).failures == []
+    assert row_provider().check({}, INPUTS).failures == []
+    assert row_provider().check({}, unknowns).failures == []
+    assert row_provider().check({}, {**INPUTS, "values": Unknown()}).failures == []
+    assert row_provider().check({}, others).failures == []
 
 
 @pulumi.runtime.test
-def test_resource_registers_the_token_as_a_secret_and_the_row_as_inputs(
+def test_resource_registers_the_setting_not_the_token_and_the_row_as_inputs(
     monitor: RecordingMonitor,
 ) -> pulumi.Output[Any]:
     image_gen_url = pulumi.Output.from_input(ACME["image_gen_url"])
@@ -377,7 +384,7 @@ def test_resource_registers_the_token_as_a_secret_and_the_row_as_inputs(
         "acme-registry-row",
         ACCOUNT_ID,
         DATABASE_ID,
-        TOKEN,
+        SETTING,
         table="instances",
         key_column="instance_id",
         key="acme",
@@ -388,36 +395,38 @@ def test_resource_registers_the_token_as_a_secret_and_the_row_as_inputs(
         [request] = [r for r in monitor.registrations if r.name == "acme-registry-row"]
         assert request.type == "pulumi-python:dynamic/cloudflare:D1Row"
         inputs = rpc.deserialize_properties(request.object)
-        assert rpc.is_rpc_secret(inputs["api_token"])
-        assert rpc.unwrap_rpc_secret(inputs["api_token"]) == TOKEN
-        assert list(request.additionalSecretOutputs) == ["api_token"]
-        assert {key: inputs[key] for key in INPUTS if key != "api_token"} == {
-            key: value for key, value in INPUTS.items() if key != "api_token"
-        }
+        assert list(request.additionalSecretOutputs) == []
+        assert {key: inputs[key] for key in INPUTS} == INPUTS
         # The stamp is an output only; a None input is not sent.
         assert set(inputs) == {*INPUTS, "__provider"}
         # The provider is stored as a reference to its module's class, not as code.
         pickled = base64.b64decode(rpc.unwrap_rpc_secret(inputs["__provider"]))
         names = [arg for op, arg, _ in pickletools.genops(pickled) if op.name == "SHORT_BINUNICODE"]
-        assert names == ["components.cloudflare.d1_row", "D1RowProvider"]
+        assert names == ["components.providers.d1_row", "D1RowProvider"]
 
     return resource.urn.apply(check)
 
 
-def test_a_rotated_token_is_stored_by_an_update_and_used_by_delete(registry: FakeCloudflare) -> None:
-    registry.tokens.add(ROTATED)
-    with provider_host() as stub:
-        host = HostedProvider(
-            stub,
-            D1RowProvider(),
-            "urn:pulumi:dev::orchestra::pulumi-python:dynamic/registry:D1Row::acme-registry-entry",
-        )
-        id_, state = rotate(host, props(registry), props(registry, api_token=ROTATED))
-        registry.tokens.remove(TOKEN)  # revoked once the update stored the new one
-        assert state["api_token"] == ROTATED
-        host.read(id_, state)
-        host.delete(id_, state)
+def test_after_a_rotation_every_command_uses_the_configured_token_never_the_first(registry: FakeCloudflare) -> None:
+    with hosted(D1RowProvider(), URN, {SETTING: TOKEN}) as host:
+        id_, state = host.create(host.check({}, props(registry)))
+    registry.tokens = {ROTATED}  # the first token is revoked; the stack's setting holds the new one
+    after_rotation = len(registry.requests)
+    moved = {**ACME, "r2_bucket": "acme-images-2"}
 
+    with hosted(D1RowProvider(), URN, {SETTING: ROTATED}) as host:
+        refreshed = host.read(id_, state)
+        news = host.check(refreshed, props(registry, values=moved))
+        diff = host.diff(id_, refreshed, news)
+        updated = host.update(id_, refreshed, news)
+        assert rows(registry)[0]["r2_bucket"] == "acme-images-2"
+        host.delete(id_, updated)
+
+    assert refreshed["values"] == ACME
+    assert list(diff.replaces) == []
     assert rows(registry) == []
-    refresh, delete = registry.requests[-2:]
-    assert refresh.headers["authorization"] == delete.headers["authorization"] == f"Bearer {ROTATED}"
+    assert credentials_sent(registry.requests[after_rotation:]) == {f"Bearer {ROTATED}"}
+
+
+def test_a_rotated_token_alone_is_no_change() -> None:
+    assert row_provider(ROTATED).diff(f"{DATABASE_ID}/instances/acme", OUTPUTS, INPUTS).changes is False

@@ -18,8 +18,6 @@ cases matter:
   removed one. With an `updated_at_column`, each write records the stamp it
   left, and delete removes the row only while that stamp is still there;
   without one, delete can only go by the key.
-
-A dynamic provider: see `components/__init__.py` for why this module stays at its import path.
 """
 
 from __future__ import annotations
@@ -36,13 +34,11 @@ from pulumi.dynamic import (
     DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
-from pulumi.output import Unknown
 
-from components.cloudflare.cloudflare_api import CLOUDFLARE_API_BASE, call
-from components.http_session import is_plausible_token
+from .cloudflare_api import CLOUDFLARE_API_BASE, call
+from .provider import CREDENTIAL_SETTING, ConfiguredProvider, ProviderError, changed, is_known, non_empty_failures
 
 RowValue = str | int | None
 
@@ -53,24 +49,21 @@ _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 _IDENTITY = ("account_id", "database_id", "table", "key_column", "key")
 
 
-class D1RowProvider(ResourceProvider):
-    """Upserts, reads and deletes one row. Holds no state: everything, the token
-    included, arrives in the resource's properties."""
+class D1RowProvider(ConfiguredProvider):
+    """Upserts, reads and deletes one row."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        return CheckResult(news, _check_failures(news))
+        return CheckResult(news, [*_check_failures(news), *self.credential_failures(news)])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outputs = _upsert(props)
+        outputs = self._upsert(props)
         return CreateResult(f"{props['database_id']}/{props['table']}/{props['key']}", outputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # A rotated token is an update: refresh and delete use the token stored by
-        # the last write, so the new one must be stored before the old one is revoked.
-        replaces = [key for key in _IDENTITY if not _known_and_equal(olds, news, key)]
+        replaces = changed(olds, news, _IDENTITY)
         changes = (
             bool(replaces)
-            or not all(_known_and_equal(olds, news, key) for key in ("api_base", "api_token", "updated_at_column"))
+            or bool(changed(olds, news, ["api_base", CREDENTIAL_SETTING, "updated_at_column"]))
             or not _same_values(olds.get("values"), news.get("values"))
         )
         return DiffResult(
@@ -80,7 +73,7 @@ class D1RowProvider(ResourceProvider):
         )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(_upsert(news))
+        return UpdateResult(self._upsert(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         # Refresh records what the row holds; diff then compares it with the program's values.
@@ -88,7 +81,7 @@ class D1RowProvider(ResourceProvider):
         columns = [_name(column) for column in props["values"]]
         selected = ", ".join([key_column, *columns, *([stamp_column] if stamp_column else [])])
         select = f"SELECT {selected} FROM {table} WHERE {key_column} = ?;"  # noqa: S608 - names checked, key bound
-        rows = _query(props, select, [str(props["key"])])
+        rows = self._query(props, select, [str(props["key"])])
         if not rows:
             return ReadResult(None, {})  # deleted outside Pulumi: refresh drops it from the state
         [row] = rows
@@ -103,7 +96,48 @@ class D1RowProvider(ResourceProvider):
         if stamp_column and stamp is not None:
             where += f" AND {stamp_column} = ?"
             params.append(str(stamp))
-        _query(props, f"DELETE FROM {table} WHERE {where};", params)  # noqa: S608 - names checked, values bound
+        self._query(props, f"DELETE FROM {table} WHERE {where};", params)  # noqa: S608 - names checked, values bound
+
+    def _upsert(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """Writes the row and returns the resource's outputs, with the stamp the write left."""
+        table, key_column, stamp_column = _names(props)
+        values = {_name(column): _whole(value) for column, value in props["values"].items()}
+        value_markers = ["?", *(_value_marker(value) for value in values.values())]
+        params = [str(props["key"]), *(str(value) for value in values.values() if value is not None)]
+        written = [key_column, *values]
+        if stamp_column:
+            written.append(stamp_column)
+            value_markers.append(_NOW)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in written[1:])
+        on_conflict = f"ON CONFLICT ({key_column}) " + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
+        columns, bound = ", ".join(written), ", ".join(value_markers)
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({bound}) {on_conflict}"  # noqa: S608 - names checked, values bound
+        if stamp_column:
+            [row] = self._query(props, f"{sql} RETURNING {stamp_column};", params)
+            stamp = row[stamp_column]
+        else:
+            self._query(props, f"{sql};", params)
+            stamp = None
+        return {
+            "api_base": props["api_base"],
+            "account_id": props["account_id"],
+            "database_id": props["database_id"],
+            CREDENTIAL_SETTING: props[CREDENTIAL_SETTING],
+            "table": props["table"],
+            "key_column": key_column,
+            "key": props["key"],
+            "values": values,
+            "updated_at_column": stamp_column,
+            "updated_at": stamp,
+        }
+
+    def _query(self, props: Mapping[str, Any], sql: str, params: list[str]) -> list[dict[str, Any]]:
+        """The rows of one statement."""
+        path = f"/accounts/{props['account_id']}/d1/database/{props['database_id']}/query"
+        body = {"sql": sql, "params": params}
+        [result] = call("POST", str(props["api_base"]), path, self.credential(props), body)
+        rows: list[dict[str, Any]] = result["results"]
+        return rows
 
 
 class D1Row(Resource, module="cloudflare", name="D1Row"):
@@ -127,7 +161,7 @@ class D1Row(Resource, module="cloudflare", name="D1Row"):
         name: str,
         account_id: Input[str],
         database_id: Input[str],
-        api_token: Input[str],
+        credential_setting: str,
         table: str,
         key_column: str,
         key: Input[str],
@@ -137,9 +171,10 @@ class D1Row(Resource, module="cloudflare", name="D1Row"):
         updated_at_column: str | None = "updated_at",
         api_base: Input[str] = CLOUDFLARE_API_BASE,
     ) -> None:
-        """`updated_at_column` is set to the time of each write (UTC, ISO 8601 with
-        milliseconds); None for a table without one. `api_base` is Cloudflare's API
-        root; tests point it at a local server."""
+        """`credential_setting` names the stack setting (`<namespace>:<key>`) holding the API
+        token. `updated_at_column` is set to the time of each write (UTC, ISO 8601 with
+        milliseconds); None for a table without one. `api_base` is Cloudflare's API root;
+        tests point it at a local server."""
         super().__init__(
             D1RowProvider(),
             name,
@@ -147,7 +182,7 @@ class D1Row(Resource, module="cloudflare", name="D1Row"):
                 "api_base": api_base,
                 "account_id": account_id,
                 "database_id": database_id,
-                "api_token": Output.secret(api_token),
+                CREDENTIAL_SETTING: credential_setting,
                 "table": table,
                 "key_column": key_column,
                 "key": key,
@@ -155,52 +190,8 @@ class D1Row(Resource, module="cloudflare", name="D1Row"):
                 "updated_at_column": updated_at_column,
                 "updated_at": None,
             },
-            # The provider must keep the token in its outputs (delete and refresh
-            # receive nothing else), so the state must hold it encrypted.
-            ResourceOptions.merge(opts, ResourceOptions(additional_secret_outputs=["api_token"])),
+            opts,
         )
-
-
-def _upsert(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Writes the row and returns the resource's outputs, with the stamp the write left."""
-    table, key_column, stamp_column = _names(props)
-    values = {_name(column): _whole(value) for column, value in props["values"].items()}
-    value_markers = ["?", *(_value_marker(value) for value in values.values())]
-    params = [str(props["key"]), *(str(value) for value in values.values() if value is not None)]
-    written = [key_column, *values]
-    if stamp_column:
-        written.append(stamp_column)
-        value_markers.append(_NOW)
-    updates = ", ".join(f"{column} = excluded.{column}" for column in written[1:])
-    on_conflict = f"ON CONFLICT ({key_column}) " + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
-    columns, bound = ", ".join(written), ", ".join(value_markers)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({bound}) {on_conflict}"  # noqa: S608 - names checked, values bound
-    if stamp_column:
-        [row] = _query(props, f"{sql} RETURNING {stamp_column};", params)
-        stamp = row[stamp_column]
-    else:
-        _query(props, f"{sql};", params)
-        stamp = None
-    return {
-        "api_base": props["api_base"],
-        "account_id": props["account_id"],
-        "database_id": props["database_id"],
-        "api_token": props["api_token"],
-        "table": props["table"],
-        "key_column": key_column,
-        "key": props["key"],
-        "values": values,
-        "updated_at_column": stamp_column,
-        "updated_at": stamp,
-    }
-
-
-def _query(props: Mapping[str, Any], sql: str, params: list[str]) -> list[dict[str, Any]]:
-    """The rows of one statement."""
-    path = f"/accounts/{props['account_id']}/d1/database/{props['database_id']}/query"
-    [result] = call("POST", str(props["api_base"]), path, str(props["api_token"]), {"sql": sql, "params": params})
-    rows: list[dict[str, Any]] = result["results"]
-    return rows
 
 
 def _value_marker(value: RowValue) -> str:
@@ -227,23 +218,19 @@ def _name(identifier: str) -> str:
     SQLite reads an unknown "quoted" name in an expression as a string, which would turn
     a misspelt key column into a row that is never found rather than an error."""
     if not _is_identifier(identifier):
-        raise ValueError(f"{identifier!r} is not a plain SQL identifier")
+        raise ProviderError(f"{identifier!r} is not a plain SQL identifier")
     return identifier
 
 
-def _known_and_equal(olds: Mapping[str, Any], news: Mapping[str, Any], key: str) -> bool:
-    return not isinstance(news.get(key), Unknown) and olds.get(key) == news.get(key)
-
-
 def _same_values(old: Any, new: Any) -> bool:
-    if not isinstance(new, dict) or any(isinstance(value, Unknown) for value in new.values()):
+    if not isinstance(new, dict) or not all(is_known(value) for value in new.values()):
         return False
     return isinstance(old, dict) and old == new
 
 
 def _may_name_the_same_row(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
     """SQLite matches table names regardless of case, and a key column may too (COLLATE NOCASE)."""
-    if any(isinstance(news.get(key), Unknown) for key in _IDENTITY):
+    if not all(is_known(news.get(key)) for key in _IDENTITY):
         return True
     return (
         olds.get("account_id") == news.get("account_id")
@@ -255,17 +242,8 @@ def _may_name_the_same_row(olds: Mapping[str, Any], news: Mapping[str, Any]) -> 
 
 def _check_failures(news: Mapping[str, Any]) -> list[CheckFailure]:
     # Values still unknown (computed later in a preview) are checked at update.
-    def known(value: Any) -> bool:
-        return not isinstance(value, Unknown)
-
-    failures = [
-        CheckFailure(key, "must be a non-empty string")
-        for key in ("account_id", "database_id", "key")
-        if known(news.get(key)) and not (isinstance(news.get(key), str) and news[key])
-    ]
-    token = news.get("api_token")
-    if known(token) and not is_plausible_token(token):
-        failures.append(CheckFailure("api_token", "must be an API token: non-empty, without whitespace"))
+    known = is_known
+    failures = non_empty_failures(news, ("account_id", "database_id", "key"))
     identifier = "must be a plain SQL identifier: a letter or _, then letters, digits or _"
     for key in ("table", "key_column"):
         if not _is_identifier(news.get(key)):
