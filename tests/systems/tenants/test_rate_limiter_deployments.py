@@ -1,0 +1,35 @@
+"""The tenants' rate limiters over successive deployments against the fake Cloudflare API: the
+first deployment of the shared limiter, and of a new tenant's own limiter, settles the stack."""
+
+import pulumi
+import pytest
+
+from systems.tenants.system import rate_limiter
+from tests.components.cloudflare.blocks import account
+from tests.components.cloudflare.deployments import Deployments
+from tests.components.cloudflare.support import FakeCloudflare, Script
+
+
+def limiters(*dedicated: str) -> None:
+    cloudflare = account()
+    rate_limiter(cloudflare, "rate-limiter", pulumi.ResourceOptions())
+    for instance in dedicated:
+        rate_limiter(cloudflare, f"rate-limiter-{instance}", pulumi.ResourceOptions(), by_hand=True)
+
+
+def test_the_first_limiter_and_a_new_tenants_own_limiter_each_settle_in_one_deployment(
+    cloudflare: FakeCloudflare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployments = Deployments(cloudflare, monkeypatch)
+
+    deployments.up(limiters)
+    assert deployments.preview(limiters) == []
+    deployments.up(lambda: limiters("acme"))
+    assert deployments.steps == [
+        ("create", "rate-limiter-acme-durable-object-migrations"),
+        ("create", "rate-limiter-acme"),
+    ]
+    assert deployments.preview(lambda: limiters("acme")) == []
+
+    assert cloudflare.scripts["rate-limiter-acme"] == Script("v1", {"RateLimiter"}, uploads=1)
+    assert [script.uploads for script in cloudflare.scripts.values()] == [1, 1]
