@@ -5,7 +5,7 @@ import pulumi
 import pytest
 from pydantic import SecretStr
 
-from stack_config import ConfigError, StackConfig, load_stack_config, secret_output
+from stack_config import ConfigError, StackConfig, load_stack_config, secret_output, setting_key
 
 VALID = {
     "orchestra:environment": "dev",
@@ -180,3 +180,8 @@ def test_worker_and_queue_settings_are_bounded(stack_settings) -> None:
         "invalid stack configuration: orchestra:workerTimeoutSeconds: "
         "Input should be less than or equal to 900 (got '901')"
     )
+
+
+def test_a_settings_key_is_the_one_pulumi_config_and_the_dynamic_providers_see() -> None:
+    assert setting_key("cloudflare_api_token", "orchestra") == "orchestra:cloudflareApiToken"
+    assert setting_key("discord_bot_token", "orchestra") == "orchestra:discordBotToken"
