@@ -16,12 +16,17 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.project_copy import copy_project
+from tools.stacks.stacks import load_stacks
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 SETUP_PULUMI = ROOT / ".github" / "actions" / "setup-pulumi" / "action.yml"
 ACTIONLINT_SCRIPT = Path(__file__).with_name("actionlint.mjs")
 SHA = "a" * 40
 OTHER_SHA = "b" * 40
+# The stacks the workflows deploy, as their own tool reads them from the data.
+STACKS = load_stacks(ROOT, Path("delivery.yaml"))
 
 
 def load(name: str) -> dict[str, Any]:
@@ -246,9 +251,8 @@ WRITE_SCOPES = {
     ("preview.yml", "comment"): {"pull-requests"},
     ("pulumi-up.yml", "plan"): {"id-token"},
     ("pulumi-up.yml", "apply"): {"id-token"},
-    ("deploy.yml", "dev"): {"id-token"},
     ("deploy.yml", "supersede"): {"actions"},
-    ("deploy.yml", "prod"): {"id-token"},
+    ("deploy.yml", "deploy"): {"id-token"},
     ("rollback.yml", "rollback"): {"id-token"},
     ("drift.yml", "check"): {"id-token"},
     ("drift.yml", "report"): {"issues"},
@@ -304,11 +308,25 @@ def test_nothing_runs_on_pull_request_target() -> None:
 SECRET_REFERENCE = re.compile(r"\bsecrets\.(\w+)|\bsecrets\[")
 
 
+def environment_name(job: dict[str, Any]) -> str:
+    """A job's `environment:`, written as a name or as `{name: ..., deployment: false}`."""
+    environment = job["environment"]
+    return str(environment["name"] if isinstance(environment, dict) else environment)
+
+
+# What the stacks' matrix and the rollback's stack lookup (tools.stacks) give each field.
+STACK_FIELDS = {
+    "${{ matrix.plan-environment }}": {s.plan_environment for s in STACKS},
+    "${{ matrix.deploy-environment }}": {s.deploy_environment for s in STACKS},
+    "${{ needs.verify.outputs.plan-environment }}": {s.plan_environment for s in STACKS},
+    "${{ needs.verify.outputs.deploy-environment }}": {s.deploy_environment for s in STACKS},
+}
+
+
 def environment_names(name: str, job_id: str) -> set[str]:
     """Every environment a job can run in: its literal name, or each value its expression can take
-    (a reusable workflow's input, from every caller; a matrix entry)."""
-    job = ALL[name]["jobs"][job_id]
-    expression = str(job["environment"])
+    (a reusable workflow's input, from every caller; a stack of the data)."""
+    expression = environment_name(ALL[name]["jobs"][job_id])
     if "${{" not in expression:
         return {expression}
     if match := re.fullmatch(r"\$\{\{ inputs\.([\w-]+) \}\}", expression):
@@ -317,25 +335,53 @@ def environment_names(name: str, job_id: str) -> set[str]:
             for _, _, caller in jobs()
             if caller.get("uses") == f"./.github/workflows/{name}"
         }
-    elif match := re.fullmatch(r"\$\{\{ matrix\.([\w-]+) \}\}", expression):
-        values = {str(entry[match[1]]) for entry in job["strategy"]["matrix"]["include"]}
     else:
-        pytest.fail(f"{name}: {job_id}: environment {expression} is neither a name, an input nor a matrix value")
-    # An expression's possible results are its quoted names (`a == 'prod' && 'production' || 'dev'`).
-    return {n for value in values for n in (re.findall(r"'([\w-]+)'", value) if "${{" in value else [value])} - {"prod"}
+        values = {expression}
+    names = set()
+    for value in values:
+        if "${{" not in value:
+            names.add(value)
+        elif value in STACK_FIELDS:
+            names |= STACK_FIELDS[value]
+        else:
+            pytest.fail(f"{name}: {job_id}: environment {value} is neither a name, an input nor a stack's")
+    return names
 
 
 def test_no_workflow_reads_a_repository_secret() -> None:
     """A secret is read only by a job that declares an environment, so it is that environment's
     secret: a repository secret would reach every workflow of every branch."""
     for name, workflow in ALL.items():
-        assert "secrets" not in (workflow["on"].get("workflow_call") or {}), f"{name} takes secrets from its callers"
         assert not SECRET_REFERENCE.search(yaml.safe_dump(workflow.get("env", {}))), name
         for job_id, job in workflow["jobs"].items():
-            assert "secrets" not in job, f"{name}: {job_id} passes secrets to a reusable workflow"
-            if SECRET_REFERENCE.search(yaml.safe_dump(job)):
+            # A caller names no environment: an explicit mapping could only pass repository secrets.
+            assert job.get("secrets", "inherit") == "inherit", f"{name}: {job_id} passes secrets by name"
+            if "uses" not in job and SECRET_REFERENCE.search(yaml.safe_dump(job)):
                 assert "environment" in job, f"{name}: {job_id} reads a secret outside any environment"
     assert not SECRET_REFERENCE.search(SETUP_PULUMI.read_text())
+
+
+def test_every_secret_a_called_workflow_reads_is_declared_and_passed_by_every_caller() -> None:
+    """Environment secrets reach a called workflow's jobs only when the caller passes secrets
+    (actions/runner#1490): each called workflow declares exactly what it reads, every caller
+    inherits, and zizmor is told why for exactly those callers."""
+    called = {name: w for name, w in ALL.items() if "workflow_call" in w["on"]}
+    assert set(called) == {"notify.yml", "pulumi-up.yml", "test.yml"}
+    inheriting = set()
+    for name, workflow in called.items():
+        read = set(re.findall(r"\bsecrets\.(\w+)", (WORKFLOWS / name).read_text()))
+        declared = set((workflow["on"]["workflow_call"] or {}).get("secrets") or {})
+        assert read == declared, f"{name} reads {sorted(read)} but declares {sorted(declared)}"
+        callers = [(wf, job_id, job) for wf, job_id, job in jobs() if job.get("uses") == f"./.github/workflows/{name}"]
+        assert callers, name
+        for wf, job_id, job in callers:
+            if declared:
+                assert job.get("secrets") == "inherit", f"{wf}: {job_id} does not pass {name} its secrets"
+                inheriting.add(wf)
+            else:
+                assert "secrets" not in job, f"{wf}: {job_id} passes secrets {name} does not read"
+    zizmor_config = yaml.safe_load((ROOT / ".github" / "zizmor.yml").read_text())
+    assert set(zizmor_config["rules"]["secrets-inherit"]["ignore"]) == inheriting == {"deploy.yml", "rollback.yml"}
 
 
 def test_every_credential_is_behind_a_reviewer_or_the_default_branch() -> None:
@@ -366,16 +412,21 @@ def test_every_credential_is_behind_a_reviewer_or_the_default_branch() -> None:
     ]
     # The one environment that admits any branch is reviewed: a PR's code waits for an approval.
     assert [e for e, gate in declared.items() if not gate["default_branch_only"]] == ["preview"]
-    assert declared["preview"]["reviewed"] and declared["production"]["reviewed"]
+    [prod] = [s for s in STACKS if s.name == "prod"]
+    assert declared["preview"]["reviewed"] and declared[prod.deploy_environment]["reviewed"]
 
 
 def test_pull_requests_preview_only_the_preview_stack_with_its_read_role() -> None:
     preview = ALL["preview.yml"]["jobs"]["preview"]
-    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    # Bound to pull requests of this repository: no other event, no fork.
+    assert preview["if"] == (
+        "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name == github.repository"
+    )
+    assert ALL["preview.yml"]["on"] == {"pull_request": None}
     assert preview["environment"] == "preview"
     script = step("preview.yml", "preview", "pulumi preview")["run"]
     assert re.findall(r"pulumi (\w+)", script) == ["login", "preview"]
-    assert "--stack dev " in script and "--policy-pack policy" in script
+    assert "--stack dev " in script and "--policy-pack policy" in script and "--refresh --run-program" in script
     # No GitHub or Cloudflare token: dev manages no GitHub, and its Cloudflare token is in its state.
     assert set(step("preview.yml", "preview", "pulumi preview")["env"]) == {
         "PULUMI_BACKEND_URL",
@@ -389,25 +440,84 @@ def test_pull_requests_preview_only_the_preview_stack_with_its_read_role() -> No
         assert not re.search(r"\b(git|python3?|pip|npm|npx|node|make)\b", s.get("run", "")), s["name"]
 
 
-def test_the_preview_comment_cannot_be_broken_out_of(tmp_path: Path) -> None:
-    preview = tmp_path / "preview"
-    preview.mkdir()
-    (preview / "preview.txt").write_text(
-        "Previewing\n~~~~~~~~~~\n@everyone [x](https://evil.example)\n   ~~~~~~~~~~~~\n"
-    )
-    script = step("preview.yml", "comment", "Write the comment")["run"]
-    result = run_script(script, tmp_path, {"PREVIEW_DIR": str(preview), "RESULT": "success"})
-    assert result.returncode == 0, result.stderr
-    body = (tmp_path / "comment-body.md").read_text().splitlines()
-    assert body[0] == "<!-- orchestra-preview -->"
-    fences = [line for line in body if re.match(r"^ {0,3}~{3,}", line)]
-    # Only the comment's own opening and closing fences: everything else stays inside the block.
-    assert fences == ["~~~~~~~~~~text", "~~~~~~~~~~"]
+# Program output that tries to end its code block and post Markdown of its own: a lone CR and a
+# CRLF before fences of every kind and length, backtick runs longer than three.
+HOSTILE_OUTPUT = (
+    "Previewing\r```\r@everyone [x](https://evil.example)\r\n~~~~~~~~~~\r\n"
+    "   ````````````\rinline ``code`` and `````five`````\n~~~\n"
+)
 
-    (preview / "preview.txt").unlink()
-    stopped = run_script(script, tmp_path, {"PREVIEW_DIR": str(preview), "RESULT": "failure"})
+
+def markdown_lines(text: str) -> list[str]:
+    """The lines a CommonMark renderer sees: LF, CR and CRLF each end one."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def fenced_block(lines: list[str]) -> tuple[int, int]:
+    """Where the first fenced code block opens and where it closes (CommonMark's rule: a line of the
+    same character, at least as long, indented at most three spaces)."""
+    [start] = [i for i, line in enumerate(lines) if re.match(r"^ {0,3}(`{3,}|~{3,})", line)][:1]
+    opening = re.match(r"^ {0,3}(`{3,}|~{3,})", lines[start])
+    assert opening is not None
+    fence = opening[1]
+    closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+    [end] = [i for i in range(start + 1, len(lines)) if closing.match(lines[i])][:1]
+    return start, end
+
+
+FENCED_OUTPUT = [
+    ("preview.yml", "comment", "Write the comment", "PREVIEW_DIR", "preview.txt", "comment-body.md"),
+    ("drift.yml", "report", "Open, update or close the drift issue", "RESULT_DIR", "preview.txt", "drift-issue.md"),
+]
+
+
+@pytest.mark.parametrize(("workflow", "job", "name", "directory", "source", "written"), FENCED_OUTPUT)
+def test_program_output_cannot_close_its_code_block(
+    tmp_path: Path, workflow: str, job: str, name: str, directory: str, source: str, written: str
+) -> None:
+    output = tmp_path / "output"
+    output.mkdir()
+    (output / source).write_bytes(HOSTILE_OUTPUT.encode())
+    (output / "status").write_text("drifted\n")
+    env = fake_commands(tmp_path, gh="exit 0") | {
+        directory: str(output),
+        "RESULT": "success",
+        "REPOSITORY": "acme/orchestra",
+        "STACK": "prod",
+        "RUN_URL": "https://github.com/acme/orchestra/actions/runs/9",
+    }
+    result = run_script(step(workflow, job, name)["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    body = (tmp_path / written).read_text()
+    lines = markdown_lines(body)
+    start, end = fenced_block(lines)
+    # Every line of the output is inside the block, and nothing follows it.
+    assert lines[start + 1 : end] == markdown_lines(HOSTILE_OUTPUT.rstrip("\n"))
+    assert [line for line in lines[end + 1 :] if line] == []
+    assert "\r" not in body
+
+
+def test_the_plan_summary_cannot_be_broken_out_of(tmp_path: Path) -> None:
+    pulumi = f"""[ "$1" = preview ] && printf '%s' '{HOSTILE_OUTPUT}'; exit 0"""
+    env = fake_commands(tmp_path, pulumi=pulumi) | {
+        "STACK": "prod",
+        "COMMIT": SHA,
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    assert run_script(step("pulumi-up.yml", "plan", "Save the plan")["run"], tmp_path, env).returncode == 0
+    lines = markdown_lines((tmp_path / "summary.md").read_text())
+    start, end = fenced_block(lines)
+    assert lines[start + 1 : end] == markdown_lines(HOSTILE_OUTPUT.rstrip("\n"))
+    assert [line for line in lines[end + 1 :] if line] == []
+
+
+def test_a_preview_that_stopped_early_says_so(tmp_path: Path) -> None:
+    script = step("preview.yml", "comment", "Write the comment")["run"]
+    stopped = run_script(script, tmp_path, {"PREVIEW_DIR": str(tmp_path / "none"), "RESULT": "failure"})
     assert stopped.returncode == 0, stopped.stderr
-    assert "stopped before pulumi ran" in (tmp_path / "comment-body.md").read_text()
+    body = (tmp_path / "comment-body.md").read_text()
+    assert body.startswith("<!-- orchestra-preview -->\n")
+    assert "```text\n(no output: the preview stopped before pulumi ran; its log says why)\n```\n" in body
 
 
 # --- Deploys: a saved plan, approved, applied -------------------------------------------------
@@ -430,7 +540,7 @@ def test_only_pulumi_up_yml_applies_and_only_a_saved_plan() -> None:
     assert not [s for _, _, s in steps() if re.search(r"^\s*pulumi (refresh|destroy)\b", s.get("run", ""), re.M)]
     [up] = pulumi_commands(step("pulumi-up.yml", "apply", "Apply the approved plan")["run"])
     assert up.startswith('pulumi up --stack "$STACK"')
-    for flag in ("--yes", "--refresh", "--policy-pack policy", '--plan "$RUNNER_TEMP/plan/plan.json"'):
+    for flag in ("--yes", '"${refresh[@]}"', "--policy-pack policy", '--plan "$RUNNER_TEMP/plan/plan.json"'):
         assert flag in up, flag
     everything = "".join(path.read_text() for path in ACTION_USERS.values())
     assert "--skip-preview" not in everything and "skip-preview" not in everything
@@ -441,7 +551,8 @@ def test_the_plan_is_made_from_the_same_commit_and_shown_before_the_approval() -
     plan, apply = jobs_["plan"], jobs_["apply"]
     assert apply["needs"] == "plan"
     assert (plan["environment"], apply["environment"]) == (
-        "${{ inputs.plan-environment }}",
+        # A plan records no GitHub deployment; the apply is one.
+        {"name": "${{ inputs.plan-environment }}", "deployment": False},
         "${{ inputs.deploy-environment }}",
     )
     checkouts = [
@@ -452,7 +563,7 @@ def test_the_plan_is_made_from_the_same_commit_and_shown_before_the_approval() -
     ]
     assert checkouts == ["${{ inputs.commit }}", "${{ inputs.commit }}"]
     [preview] = pulumi_commands(step("pulumi-up.yml", "plan", "Save the plan")["run"])
-    for flag in ("--refresh", "--policy-pack policy", '--save-plan "$RUNNER_TEMP/plan/plan.json"'):
+    for flag in ('"${refresh[@]}"', "--policy-pack policy", '--save-plan "$RUNNER_TEMP/plan/plan.json"'):
         assert flag in preview, flag
     upload = step("pulumi-up.yml", "plan", "Keep the plan for the apply job")["with"]
     download = step("pulumi-up.yml", "apply", "Fetch the approved plan")["with"]
@@ -461,14 +572,15 @@ def test_the_plan_is_made_from_the_same_commit_and_shown_before_the_approval() -
     callers = {
         (wf, job_id): job for wf, job_id, job in jobs() if job.get("uses") == "./.github/workflows/pulumi-up.yml"
     }
-    assert set(callers) == {("deploy.yml", "dev"), ("deploy.yml", "prod"), ("rollback.yml", "rollback")}
-    assert callers[("deploy.yml", "prod")]["with"] | {} == {
-        "stack": "prod",
+    assert set(callers) == {("deploy.yml", "deploy"), ("rollback.yml", "rollback")}
+    assert callers[("deploy.yml", "deploy")]["with"] == {
+        "stack": "${{ matrix.stack }}",
         "commit": "${{ github.sha }}",
         "message": "Deploy ${{ github.sha }}",
-        "plan-environment": "production-plan",
-        "deploy-environment": "production",
+        "plan-environment": "${{ matrix.plan-environment }}",
+        "deploy-environment": "${{ matrix.deploy-environment }}",
         "newest-only": True,
+        "refresh": "${{ !inputs.skip-refresh }}",
     }
 
 
@@ -497,6 +609,62 @@ fi"""
     assert failed.returncode == 3
 
 
+PULUMI_CLI_WITH_RUN_PROGRAM = (3, 169, 0)
+"""`--run-program` came with pulumi/pulumi#19449 (May 2025); it composes with `--save-plan` and
+`up --plan` (the engine's UpdateOptions carry RefreshProgram and Plan side by side)."""
+
+
+@pytest.mark.parametrize(
+    ("workflow", "job", "name"),
+    [
+        ("pulumi-up.yml", "plan", "Save the plan"),
+        ("pulumi-up.yml", "apply", "Apply the approved plan"),
+    ],
+)
+def test_every_refresh_runs_the_program_unless_glass_is_broken(
+    tmp_path: Path, workflow: str, job: str, name: str
+) -> None:
+    """The refresh runs the program, so explicit providers take the current configuration's
+    credentials; `refresh: false` (deploy.yml's break-glass input) plans and applies without one."""
+    pulumi = """[ "$1" = preview ] && while [ $# -gt 0 ]; do [ "$1" = --save-plan ] && echo '{}' > "$2"; shift; done; exit 0"""
+    env = fake_commands(tmp_path, pulumi=pulumi) | {
+        "STACK": "prod",
+        "COMMIT": SHA,
+        "MESSAGE": "Deploy",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    script = step(workflow, job, name)["run"]
+    for refresh in ("true", "false"):
+        (tmp_path / "pulumi.log").unlink(missing_ok=True)
+        result = run_script(script, tmp_path, env | {"REFRESH": refresh})
+        assert result.returncode == 0, result.stderr
+        [command] = [c for c in calls(tmp_path, "pulumi") if c.split()[0] in ("preview", "up")]
+        flags = command.split()
+        assert ("--refresh" in flags, "--run-program" in flags) == ((True, True) if refresh == "true" else (False, False))
+    assert step(workflow, job, name)["env"]["REFRESH"] == "${{ inputs.refresh }}"
+    refresh_input = ALL["pulumi-up.yml"]["on"]["workflow_call"]["inputs"]["refresh"]
+    assert (refresh_input["type"], refresh_input["default"]) == ("boolean", True)
+    skip = ALL["deploy.yml"]["on"]["workflow_dispatch"]["inputs"]["skip-refresh"]
+    assert (skip["type"], skip["default"]) == ("boolean", False)
+
+
+def test_every_pulumi_command_that_refreshes_runs_the_program() -> None:
+    commands = [c for _, _, s in steps() for c in pulumi_commands(s.get("run", ""))]
+    literal = [c for c in commands if "--refresh" in c]
+    assert literal and all("--refresh --run-program" in c for c in literal), literal
+    # The others take their flags from `refresh=(--refresh --run-program)`.
+    arrays = [c for c in commands if '"${refresh[@]}"' in c]
+    assert len(literal) + len(arrays) == len(commands)
+    text = (WORKFLOWS / "pulumi-up.yml").read_text()
+    assert text.count("refresh=(--refresh --run-program)") == 2
+
+
+def test_the_pinned_pulumi_cli_has_run_program() -> None:
+    pin = re.search(r"^pulumi==(\d+)\.(\d+)\.(\d+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    assert pin is not None
+    assert tuple(map(int, pin.groups())) >= PULUMI_CLI_WITH_RUN_PROGRAM
+
+
 def newest_check(tmp_path: Path, head: str) -> tuple[int, dict[str, str], str]:
     env = fake_commands(tmp_path, gh=f"echo '{head}'") | {
         "REPOSITORY": "acme/orchestra",
@@ -523,122 +691,246 @@ def test_an_approval_of_a_superseded_commit_applies_nothing(tmp_path: Path) -> N
     assert (code, out) == (0, {"superseded-by": OTHER_SHA})
     assert f"main has moved on to {OTHER_SHA}" in summary
     assert newest_check(tmp_path / "broken", "not a sha")[0] == 1
-    # Every step after the check is skipped once superseded.
+    # Every step after the check is skipped once superseded, but the rollback offer of a failure.
     apply = ALL["pulumi-up.yml"]["jobs"]["apply"]["steps"]
-    assert all(s["if"] == "steps.newest.outputs.superseded-by == ''" for s in apply[1:-1])
+    assert all(s["if"] == "steps.newest.outputs.superseded-by == ''" for s in apply[1:-2])
+    assert {s["if"] for s in apply[-2:]} == {"failure() && steps.deployed.outputs.commit != ''"}
     assert apply[0]["if"] == "inputs.newest-only"
 
 
-def test_quick_merges_cancel_only_older_runs_waiting_for_approval(tmp_path: Path) -> None:
-    # What the API answers for waiting runs: one newer than this run, two older. The fake gh
-    # applies the script's own --jq filter to it, as gh does.
-    waiting = {
-        "workflow_runs": [
-            {"id": 500, "head_sha": "c" * 40},
-            {"id": 400, "head_sha": "d" * 40},
-            {"id": 300, "head_sha": "e" * 40},
-        ]
-    }
+def fake_actions_api(
+    tmp_path: Path, runs: dict[str, list[dict[str, Any]]], jobs_: dict[int, list[dict[str, str]]]
+) -> dict[str, str]:
+    """A `gh` answering the runs and jobs endpoints; like gh, it applies the script's own --jq filter."""
+    answers = tmp_path / "answers"
+    answers.mkdir(exist_ok=True)
+    for status, listed in runs.items():
+        (answers / f"runs-{status}.json").write_text(json.dumps({"workflow_runs": listed}))
+    for run_id, listed in jobs_.items():
+        (answers / f"jobs-{run_id}.json").write_text(json.dumps({"jobs": listed}))
     gh = f"""
-case "$*" in
-  *status=waiting*) echo '{json.dumps(waiting)}' | jq -r "$4" ;;
-  *) ;;
-esac"""
-    env = fake_commands(tmp_path, gh=gh) | {
+[ "$1" = api ] || exit 0
+case "$2" in
+  --method) exit 0 ;;
+  *runs/*/jobs*) id="${{2#*runs/}}"; file="{answers}/jobs-${{id%%/*}}.json" ;;
+  *status=*) status="${{2#*status=}}"; file="{answers}/runs-${{status%%&*}}.json" ;;
+  *) exit 0 ;;
+esac
+[ -f "$file" ] || echo '{{"workflow_runs": [], "jobs": []}}' > "$file"
+jq -r "${{@: -1}}" "$file"
+"""
+    return fake_commands(tmp_path, gh=gh)
+
+
+def job(name: str, status: str) -> dict[str, str]:
+    return {"name": name, "status": status}
+
+
+def test_quick_merges_cancel_older_runs_still_planning_or_waiting_but_never_an_apply(tmp_path: Path) -> None:
+    runs = {
+        "waiting": [{"id": 400, "head_sha": "d" * 40}, {"id": 500, "head_sha": "c" * 40}],
+        "in_progress": [
+            {"id": 300, "head_sha": "e" * 40},
+            {"id": 200, "head_sha": "f" * 40},
+            {"id": 100, "head_sha": "9" * 40},
+        ],
+    }
+    jobs_ = {
+        # Waiting for the prod approval.
+        400: [job("Deploy dev / Apply dev", "completed"), job("Deploy prod / Apply prod", "waiting")],
+        # Still in its prod plan job: the run a `status=waiting` query alone misses.
+        300: [job("Deploy dev / Apply dev", "completed"), job("Deploy prod / Plan prod", "in_progress")],
+        # Applying: never interrupted.
+        200: [job("Deploy prod / Plan prod", "completed"), job("Deploy prod / Apply prod", "in_progress")],
+        # Only notifying: nothing left to supersede.
+        100: [job("Deploy prod / Apply prod", "completed"), job("Notify / Post the result to chat", "in_progress")],
+        # Newer than this run.
+        500: [job("Deploy prod / Apply prod", "waiting")],
+    }
+    env = fake_actions_api(tmp_path, runs, jobs_) | {
         "REPOSITORY": "acme/orchestra",
         "RUN_ID": "450",
         "COMMIT": SHA,
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
     }
-    script = step("deploy.yml", "supersede", "Cancel older deploys still waiting for the production approval")["run"]
+    script = step("deploy.yml", "supersede", "Cancel older deploys still planning or waiting for an approval")["run"]
     result = run_script(script, tmp_path, env)
     assert result.returncode == 0, result.stderr
     assert [c for c in calls(tmp_path, "gh") if "cancel" in c] == [
-        "api --method POST repos/acme/orchestra/actions/runs/400/cancel",
         "api --method POST repos/acme/orchestra/actions/runs/300/cancel",
+        "api --method POST repos/acme/orchestra/actions/runs/400/cancel",
     ]
     assert f"superseded by {SHA}" in (tmp_path / "summary.md").read_text()
+    # Supersede needs nothing before it, so it runs while the tests do; the stacks wait for it.
     deploy = ALL["deploy.yml"]["jobs"]
-    assert (deploy["supersede"]["needs"], deploy["prod"]["needs"]) == ("dev", "supersede")
+    assert "needs" not in deploy["supersede"]
+    assert deploy["deploy"]["needs"] == ["test", "stacks", "supersede"]
 
 
-def test_updates_of_a_stack_queue_and_never_cancel_each_other() -> None:
-    groups = {
-        (wf, job_id): job["concurrency"]
-        for wf, job_id, job in jobs()
-        if job.get("uses") == "./.github/workflows/pulumi-up.yml"
-    }
-    assert groups == {
-        ("deploy.yml", "dev"): {"group": "pulumi-dev", "cancel-in-progress": False},
-        ("deploy.yml", "prod"): {"group": "pulumi-prod", "cancel-in-progress": False},
-        ("rollback.yml", "rollback"): {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False},
+def wait_for_the_stack(tmp_path: Path, jobs_of_other_run: list[dict[str, str]]) -> subprocess.CompletedProcess[str]:
+    runs: dict[str, list[dict[str, Any]]] = {"in_progress": [{"id": 77, "head_sha": SHA}, {"id": 78, "head_sha": OTHER_SHA}]}
+    jobs_ = {77: [job("Deploy prod / Apply prod", "in_progress")], 78: jobs_of_other_run}
+    env = fake_actions_api(tmp_path, runs, jobs_)
+    script = step("pulumi-up.yml", "apply", "Wait for any other update of the stack to finish")["run"]
+    env |= {"REPOSITORY": "acme/orchestra", "RUN_ID": "77", "STACK": "prod", "POLL_SECONDS": "0", "POLLS": "3"}
+    return run_script(script, tmp_path, env)
+
+
+def test_an_update_waits_for_another_runs_update_of_the_same_stack(tmp_path: Path) -> None:
+    for case in ("free", "busy", "other-stack"):
+        (tmp_path / case).mkdir()
+    free = wait_for_the_stack(tmp_path / "free", [job("Roll back prod / Plan prod", "in_progress")])
+    assert free.returncode == 0 and "No other run is updating prod." in free.stdout
+    # A rollback applying the same stack: this update waits, and gives up with one line.
+    busy = wait_for_the_stack(tmp_path / "busy", [job("Roll back prod / Apply prod", "in_progress")])
+    assert busy.returncode == 1
+    assert busy.stdout.count("Run(s) 78 are updating prod; waiting.") == 3
+    assert "::error::prod was still being updated after" in busy.stdout
+    other = wait_for_the_stack(tmp_path / "other-stack", [job("Deploy dev / Apply dev", "in_progress")])
+    assert other.returncode == 0
+    names = [s["name"] for s in ALL["pulumi-up.yml"]["jobs"]["apply"]["steps"]]
+    assert names.index("Wait for any other update of the stack to finish") < names.index("Apply the approved plan")
+
+
+def test_deploys_and_rollbacks_never_cancel_each_other_and_tests_of_main_are_never_cancelled() -> None:
+    """GitHub keeps one pending job per concurrency group and cancels the one before it: deploys and
+    rollbacks of a stack hold different groups (they take turns in pulumi-up.yml's apply), and only
+    a pull request's tests share a group."""
+    assert ALL["deploy.yml"]["jobs"]["deploy"]["concurrency"] == {
+        "group": "deploy-${{ matrix.stack }}",
+        "cancel-in-progress": False,
     }
     assert "concurrency" not in ALL["deploy.yml"]
+    assert ALL["rollback.yml"]["concurrency"] == {"group": "rollback-${{ inputs.stack }}", "cancel-in-progress": False}
+    assert "concurrency" not in ALL["rollback.yml"]["jobs"]["rollback"]
+    pulumi_up = ALL["pulumi-up.yml"]
+    assert "concurrency" not in pulumi_up and not any("concurrency" in j for j in pulumi_up["jobs"].values())
+    test = ALL["test.yml"]["jobs"]["test"]["concurrency"]
+    assert test["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    # Outside a pull request the group names the run itself, so no other run can share it.
+    assert test["group"] == (
+        "${{ github.event_name == 'pull_request' && format('test-pr-{0}', github.ref) "
+        "|| format('test-run-{0}-{1}', github.run_id, github.run_attempt) }}"
+    )
 
 
-def test_deploy_tests_then_updates_dev_then_prod() -> None:
+def test_deploy_tests_then_updates_each_stack_in_order() -> None:
     deploy = ALL["deploy.yml"]
-    assert deploy["on"] == {"push": {"branches": ["main"]}}
+    assert deploy["on"]["push"] == {"branches": ["main"]}
     jobs_ = deploy["jobs"]
     assert jobs_["test"]["uses"] == "./.github/workflows/test.yml"
     assert "workflow_call" in ALL["test.yml"]["on"]
-    assert (jobs_["dev"]["needs"], jobs_["dev"]["with"]["stack"]) == ("test", "dev")
-    assert (jobs_["dev"]["with"]["plan-environment"], jobs_["dev"]["with"]["deploy-environment"]) == ("dev-plan", "dev")
-    assert jobs_["prod"]["with"]["stack"] == "prod"
-    for job in (jobs_["dev"], jobs_["prod"]):
-        assert job["uses"] == "./.github/workflows/pulumi-up.yml"
-        assert job["with"]["commit"] == "${{ github.sha }}"
-
-
-def test_every_stack_environment_pair_matches_delivery_yaml() -> None:
-    delivery = yaml.safe_load((ROOT / "delivery.yaml").read_text())
-    expected = {stack: (s["plan_environment"], s["deploy_environment"]) for stack, s in delivery["stacks"].items()}
-    deploy = ALL["deploy.yml"]["jobs"]
-    assert {
-        job["with"]["stack"]: (job["with"]["plan-environment"], job["with"]["deploy-environment"])
-        for job in (deploy["dev"], deploy["prod"])
-    } == expected
-    drift = ALL["drift.yml"]["jobs"]["check"]["strategy"]["matrix"]["include"]
-    assert {entry["stack"]: entry["plan-environment"] for entry in drift} == {
-        stack: plan for stack, (plan, _) in expected.items()
+    legs = jobs_["deploy"]
+    assert legs["uses"] == "./.github/workflows/pulumi-up.yml"
+    assert legs["strategy"] == {
+        "max-parallel": 1,
+        "fail-fast": True,
+        "matrix": {"include": "${{ fromJSON(needs.stacks.outputs.matrix) }}"},
     }
-    with_ = ALL["rollback.yml"]["jobs"]["rollback"]["with"]
-
-    def chosen(expression: str, stack: str) -> str:
-        """`${{ inputs.stack == 'X' && 'A' || 'B' }}` as GitHub evaluates it for `stack`."""
-        match = re.fullmatch(r"\$\{\{ inputs\.stack == '(\w+)' && '([\w-]+)' \|\| '([\w-]+)' \}\}", expression)
-        assert match, expression
-        return match[2] if stack == match[1] else match[3]
-
-    assert {
-        stack: (chosen(with_["plan-environment"], stack), chosen(with_["deploy-environment"], stack))
-        for stack in ALL["rollback.yml"]["on"]["workflow_dispatch"]["inputs"]["stack"]["options"]
-    } == expected
+    assert legs["with"]["commit"] == "${{ github.sha }}"
 
 
-def test_rollback_offers_only_the_shipped_stacks_and_deploys_the_verified_commit() -> None:
+def link_stack_data(project: Path) -> None:
+    """`project` holds the stacks' data and their tool, linked from this repository."""
+    for path in [*ROOT.glob("Pulumi.*.yaml"), ROOT / "delivery.yaml", ROOT / "tools", ROOT / ".venv"]:
+        (project / path.name).symlink_to(path)
+
+
+def stacks_step_output(project: Path, workflow: str, job_id: str, name: str) -> dict[str, str]:
+    """Run a workflow's own step that lists the stacks, in `project`, as GitHub would."""
+    out = project.parent / f"{project.name}-{workflow}.out"
+    env = {"GITHUB_OUTPUT": str(out), "DISPATCHED_REF": "refs/heads/main", "DEFAULT_BRANCH": "main", "STACK": "staging"}
+    result = run_script(step(workflow, job_id, name)["run"], project, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return outputs(out)
+
+
+STACK_LISTS = [
+    ("deploy.yml", "stacks", "List the stacks delivery.yaml deploys"),
+    ("drift.yml", "stacks", "List the stacks delivery.yaml deploys"),
+]
+
+
+def test_the_workflows_stacks_are_delivery_yamls_with_their_environments(tmp_path: Path) -> None:
+    delivery = yaml.safe_load((ROOT / "delivery.yaml").read_text())
+    expected = [
+        {"stack": stack, "plan-environment": s["plan_environment"], "deploy-environment": s["deploy_environment"]}
+        for stack, s in delivery["stacks"].items()
+    ]
+    link_stack_data(tmp_path)
+    for workflow, job_id, name in STACK_LISTS:
+        assert json.loads(stacks_step_output(tmp_path, workflow, job_id, name)["matrix"]) == expected
+    drift = ALL["drift.yml"]["jobs"]
+    for job_id in ("check", "report"):
+        assert drift[job_id]["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.stacks.outputs.matrix) }}"}
+    assert drift["check"]["environment"] == {"name": "${{ matrix.plan-environment }}", "deployment": False}
+
+
+def test_a_stack_added_as_data_is_deployed_checked_and_rolled_back_without_a_change_of_code(tmp_path: Path) -> None:
+    """A `staging` stack: a copy of dev's stack file and an entry in delivery.yaml, nothing else."""
+    project = copy_project(tmp_path / "project")
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    dev_file = (ROOT / "Pulumi.dev.yaml").read_text()
+    (project / "Pulumi.staging.yaml").write_text(dev_file.replace("stack: dev", "stack: staging"))
+    delivery = (project / "delivery.yaml").read_text()
+    dev_entry = next(line for line in delivery.splitlines() if line.startswith("  dev: "))
+    staging_entry = "  staging: {deploy_environment: staging, plan_environment: staging-plan}"
+    (project / "delivery.yaml").write_text(delivery.replace(dev_entry, f"{dev_entry}\n{staging_entry}"))
+    for workflow, job_id, name in STACK_LISTS:
+        matrix = json.loads(stacks_step_output(project, workflow, job_id, name)["matrix"])
+        assert [entry["stack"] for entry in matrix] == ["dev", "staging", "prod"]
+        assert matrix[1] == {"stack": "staging", "plan-environment": "staging-plan", "deploy-environment": "staging"}
+    out = stacks_step_output(project, "rollback.yml", "verify", "Find the stack's environments")
+    assert out == {"plan-environment": "staging-plan", "deploy-environment": "staging"}
+
+
+def test_the_rollback_refuses_a_stack_the_data_does_not_deploy(tmp_path: Path) -> None:
+    link_stack_data(tmp_path)
+    script = step("rollback.yml", "verify", "Find the stack's environments")["run"]
+    result = run_script(script, tmp_path, {"STACK": "staging", "GITHUB_OUTPUT": str(tmp_path / "out")})
+    assert result.returncode == 1
+    assert "::error::staging is not a stack of delivery.yaml: dev prod" in result.stdout
+    assert outputs(tmp_path / "out") == {}
+
+
+def test_a_deploy_dispatched_from_another_branch_stops_before_anything_waits(tmp_path: Path) -> None:
+    script = step("deploy.yml", "stacks", "List the stacks delivery.yaml deploys")["run"]
+    env = {"DISPATCHED_REF": "refs/heads/side", "DEFAULT_BRANCH": "main", "GITHUB_OUTPUT": str(tmp_path / "out")}
+    result = run_script(script, tmp_path, env)
+    assert result.returncode == 1 and "::error::Deploy from main, not refs/heads/side." in result.stdout
+
+
+def test_rollback_deploys_the_verified_commit_in_the_stacks_own_environments() -> None:
     rollback = ALL["rollback.yml"]
-    assert rollback["on"]["workflow_dispatch"]["inputs"]["stack"]["options"] == ["dev", "prod"]
-    job = rollback["jobs"]["rollback"]
-    assert job["uses"] == "./.github/workflows/pulumi-up.yml"
-    assert job["with"] == {
+    stack_input = rollback["on"]["workflow_dispatch"]["inputs"]["stack"]
+    # Any stack of the data: no list here to fall out of step with delivery.yaml.
+    assert stack_input["type"] == "string" and "options" not in stack_input
+    job_ = rollback["jobs"]["rollback"]
+    assert job_["uses"] == "./.github/workflows/pulumi-up.yml"
+    assert job_["with"] == {
         "stack": "${{ inputs.stack }}",
         "commit": "${{ needs.verify.outputs.commit }}",
         "message": "Rollback to ${{ needs.verify.outputs.commit }}",
-        "plan-environment": "${{ inputs.stack == 'prod' && 'production-plan' || 'dev-plan' }}",
-        "deploy-environment": "${{ inputs.stack == 'prod' && 'production' || 'dev' }}",
+        "plan-environment": "${{ needs.verify.outputs.plan-environment }}",
+        "deploy-environment": "${{ needs.verify.outputs.deploy-environment }}",
         "newest-only": False,
     }
+    names = [s["name"] for s in rollback["jobs"]["verify"]["steps"]]
+    assert names.index("Check the commit is on the default branch") < names.index("Check the commit can still be deployed")
 
 
 @pytest.mark.parametrize(
-    ("name", "after"), [("deploy.yml", ["test", "dev", "supersede", "prod"]), ("rollback.yml", ["verify", "rollback"])]
+    ("name", "after"), [("deploy.yml", ["test", "supersede", "stacks", "deploy"]), ("rollback.yml", ["verify", "rollback"])]
 )
 def test_every_outcome_is_notified(name: str, after: list[str]) -> None:
     notify = ALL[name]["jobs"]["notify"]
     assert notify["uses"] == "./.github/workflows/notify.yml"
     assert (notify["needs"], notify["if"]) == (after, "always()")
     assert ALL["notify.yml"]["jobs"]["notify"]["environment"] == "notifications"
+    # A run dispatched from another branch cannot use the environment, so it does not try.
+    assert ALL["notify.yml"]["jobs"]["notify"]["if"] == (
+        "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+    )
 
 
 # --- Policy and smoke checks --------------------------------------------------------------
@@ -659,7 +951,7 @@ def test_the_offline_policy_check_runs_make_plan_on_every_stack() -> None:
     policy = ALL["offline-plan.yml"]["jobs"]["policy"]
     assert policy["permissions"] == {"contents": "read"}
     script = step("offline-plan.yml", "policy", "make plan (every stack)")
-    assert script["env"]["STACKS"] == "dev prod"
+    assert 'stacks="$(.venv/bin/python -m tools.stacks names)"' in script["run"]
     assert 'make plan STACK="$stack"' in script["run"]
 
 
@@ -713,16 +1005,16 @@ def test_drift_is_checked_daily_per_stack_with_read_only_credentials() -> None:
     drift = ALL["drift.yml"]
     assert "schedule" in drift["on"] and "workflow_dispatch" in drift["on"]
     check = drift["jobs"]["check"]
-    assert check["environment"] == "${{ matrix.plan-environment }}"
+    assert check["environment"] == {"name": "${{ matrix.plan-environment }}", "deployment": False}
     # The plan environments' AWS_ROLE_ARN is the stack's read role (tests/systems/delivery).
     assert (
         step("drift.yml", "check", "Assume the stack's read role (OIDC)")["with"]["role-to-assume"]
         == "${{ vars.AWS_ROLE_ARN }}"
     )
     [command] = pulumi_commands(step("drift.yml", "check", "pulumi preview --refresh --expect-no-changes")["run"])
-    assert "--refresh --expect-no-changes" in command
+    assert "--refresh --run-program --expect-no-changes" in command
     report = drift["jobs"]["report"]
-    assert report["strategy"]["matrix"]["stack"] == [e["stack"] for e in check["strategy"]["matrix"]["include"]]
+    assert report["strategy"]["matrix"] == check["strategy"]["matrix"]
     assert "environment" not in report
 
 
@@ -804,9 +1096,12 @@ def test_the_pulumi_cli_follows_the_sdk_pin(tmp_path: Path) -> None:
     assert run_script(script, tmp_path, {"GITHUB_OUTPUT": str(tmp_path / "out2")}).returncode == 1
     (install,) = (s for s in action if s["name"] == "Install the Pulumi CLI")
     assert install["with"] == {"pulumi-version": "${{ steps.pulumi.outputs.version }}"}
-    # Every job that runs Pulumi sets it up this way.
+    # Every job that runs Pulumi sets it up this way, and so does every job that reads the stacks.
     users = {(wf, job_id) for wf, job_id, s in steps() if s.get("uses") == "./.github/actions/setup-pulumi"}
-    assert users == {(wf, job_id) for wf, job_id, _ in PULUMI_RUNS}
+    readers = {(wf, job_id) for wf, job_id, s in steps() if "python -m tools.stacks" in s.get("run", "")}
+    # The offline plan runs a pull request's code with no credential: it installs without the action.
+    readers -= {("offline-plan.yml", "plan"), ("offline-plan.yml", "policy")}
+    assert users == {(wf, job_id) for wf, job_id, _ in PULUMI_RUNS} | readers
 
 
 # --- Rollback: only commits of the default branch -----------------------------------------
@@ -902,8 +1197,7 @@ def notify(tmp_path: Path, curl: Path, url: str, results: str, **notes: str) -> 
         "TITLE": f"Deploy of {SHA}",
         "RESULTS": results,
         "SUPERSEDED_BY": "",
-        "ROLLBACK_STACK": "",
-        "ROLLBACK_COMMIT": "",
+        "OFFER_FILE": str(tmp_path / "offer" / "rollback-offer"),
         "REPOSITORY": "acme/orchestra",
         "RUN_URL": "https://github.com/acme/orchestra/actions/runs/42",
         "ROLLBACK_URL": "https://github.com/acme/orchestra/actions/workflows/rollback.yml",
@@ -911,20 +1205,32 @@ def notify(tmp_path: Path, curl: Path, url: str, results: str, **notes: str) -> 
     return run_script(step("notify.yml", "notify", "Post to the deploy webhook")["run"], tmp_path, env | notes)
 
 
+def offer_rollback(tmp_path: Path, stack: str, commit: str) -> None:
+    """What the failed stack's "Offer the rollback" step leaves for notify.yml, from its own script."""
+    offer = step("pulumi-up.yml", "apply", "Offer the rollback")
+    env = {"STACK": stack, "PREVIOUS": commit, "ROLLBACK_URL": "u", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")}
+    assert run_script(offer["run"], tmp_path, env | {"RUNNER_TEMP": str(tmp_path / "offer-job")}).returncode == 0
+    (tmp_path / "offer").mkdir(exist_ok=True)
+    shutil.copy(tmp_path / "offer-job" / "rollback-offer" / "rollback-offer", tmp_path / "offer" / "rollback-offer")
+
+
 def test_notify_offers_the_rollback_or_names_the_newer_commit(tmp_path: Path, fake_curl: Path) -> None:
     slack = "https://hooks.slack.com/services/T/B/X"
-    failed = notify(tmp_path, fake_curl, slack, "prod=failure", ROLLBACK_STACK="prod", ROLLBACK_COMMIT=OTHER_SHA)
+    offer_rollback(tmp_path, "prod", OTHER_SHA)
+    failed = notify(tmp_path, fake_curl, slack, "prod=failure")
     assert failed.returncode == 0, failed.stderr
     text = json.loads(fake_curl.with_suffix(".body").read_text())["text"]
     assert text.splitlines()[-1] == (
         f"Roll prod back to {OTHER_SHA}: https://github.com/acme/orchestra/actions/workflows/rollback.yml "
         f"(gh workflow run rollback.yml -f stack=prod -f ref={OTHER_SHA})"
     )
+    (tmp_path / "offer" / "rollback-offer").unlink()
     notify(tmp_path, fake_curl, slack, "prod=success", SUPERSEDED_BY=OTHER_SHA)
     text = json.loads(fake_curl.with_suffix(".body").read_text())["text"]
     assert text.splitlines()[-1] == f"Superseded by {OTHER_SHA}, whose run deploys instead."
     # Values of any other shape never reach the message.
-    notify(tmp_path, fake_curl, slack, "prod=failure", ROLLBACK_STACK="prod; @here", ROLLBACK_COMMIT=OTHER_SHA)
+    (tmp_path / "offer" / "rollback-offer").write_text(f"prod;@here {OTHER_SHA}\n")
+    notify(tmp_path, fake_curl, slack, "prod=failure")
     text = json.loads(fake_curl.with_suffix(".body").read_text())["text"]
     assert "Roll" not in text and "@here" not in text
 
@@ -1027,7 +1333,8 @@ def test_new_instance_accepts_valid_inputs(tmp_path: Path, changes: dict[str, st
         {"INSTANCE_ID": "acme;id"},
         {"ORG_ID": "-acme"},
         {"ORG_ID": ""},
-        {"INSTANCE_ENVIRONMENT": "production"},
+        {"INSTANCE_ENVIRONMENT": "Prod"},
+        {"INSTANCE_ENVIRONMENT": "dev prod"},
         {"RATE_LIMIT_MODEL": "$(id)"},
         {"RATE_LIMIT_MODEL": "a b"},
         {"RATE_LIMIT_MODEL": "@cf/meta/llama"},
