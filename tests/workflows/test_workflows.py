@@ -1176,6 +1176,18 @@ def test_rollback_runs_only_from_the_default_branch(history: dict[str, Any]) -> 
     assert verify_rollback(history, history["commits"]["old"], dispatched="refs/heads/side") == (1, {})
 
 
+def test_rollback_refuses_a_commit_todays_pipeline_cannot_deploy(history: dict[str, Any]) -> None:
+    """The verify job's own step runs tools.rollback_check: these commits have no pipeline at all."""
+    clone = history["clone"]
+    for name in (".venv", "tools"):
+        if not (clone / name).exists():
+            (clone / name).symlink_to(ROOT / name)
+    script = step("rollback.yml", "verify", "Check the commit can still be deployed")["run"]
+    result = run_script(script, clone, {"COMMIT": history["commits"]["old"], "DEFAULT_BRANCH": "main"})
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"::error::Cannot roll back to {history['commits']['old']}: it lacks ")
+
+
 # --- Notifications ------------------------------------------------------------------------
 
 
