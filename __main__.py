@@ -144,12 +144,15 @@ pulumi.export(
 )
 pulumi.export("tenantApiKeys", {instance_id: instance.api_keys for instance_id, instance in tenants.instances.items()})
 
-# `GET /healthz` of every service with a URL, for `python -m tools.smoke` after each deploy.
-service_urls = {"orchestrator": orchestrator.api_url, "ai-worker": ai_worker.url}
+# `GET /healthz` of every service with a URL, and the version this deploy gives it, for
+# `python -m tools.smoke` after each deploy: a service still reporting another version is stale.
+services = {
+    "orchestrator": (orchestrator.api_url, orchestrator.health_version),
+    "ai-worker": (ai_worker.url, ai_worker.version),
+}
 for instance_id, instance in tenants.instances.items():
-    service_urls[f"config-service-{instance_id}"] = instance.config_service_url
-    service_urls[f"image-gen-{instance_id}"] = instance.image_gen_url
-pulumi.export(
-    "healthUrls",
-    {service: pulumi.Output.concat(url, "/healthz") for service, url in service_urls.items() if url is not None},
-)
+    services[f"config-service-{instance_id}"] = (instance.config_service_url, instance.config_service_version)
+    services[f"image-gen-{instance_id}"] = (instance.image_gen_url, instance.image_gen_version)
+served = {service: url_and_version for service, url_and_version in services.items() if url_and_version[0] is not None}
+pulumi.export("healthUrls", {service: pulumi.Output.concat(url, "/healthz") for service, (url, _) in served.items()})
+pulumi.export("serviceVersions", {service: version for service, (_, version) in served.items()})

@@ -70,6 +70,8 @@ class Function(pulumi.ComponentResource):
     name: pulumi.Output[str]
     arn: pulumi.Output[str]
     invoke_arn: pulumi.Output[str]
+    version: str
+    """What the function reports as its version: the hex SHA-256 of its package (`VERSION`)."""
 
     def __init__(self, name: str, args: FunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orchestra:aws:Function", name, None, opts)
@@ -114,7 +116,8 @@ class Function(pulumi.ComponentResource):
         )
         environment = {key: value for link in links for key, value in link.environment.items()}
         environment.update(args.environment)
-        environment["VERSION"] = package.content_hash
+        self.version = package.content_hash
+        environment["VERSION"] = self.version
         self.function = aws.lambda_.Function(
             name,
             name=function_name,

@@ -47,6 +47,8 @@ class AiWorkerArgs:
 
 class AiWorker(pulumi.ComponentResource):
     url: pulumi.Output[str] | None
+    version: str
+    """The version `/healthz` reports: the uploaded modules' hash."""
     admin_token: pulumi.Output[str]
 
     def __init__(self, name: str, args: AiWorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -102,6 +104,7 @@ class AiWorker(pulumi.ComponentResource):
             child,
         )
         self.url = worker.url
+        self.version = worker.version
         self.admin_token = pulumi.Output.secret(admin_token.result)
         self.register_outputs({"url": self.url, "admin_token": self.admin_token})
 

@@ -67,6 +67,8 @@ class Orchestrator(pulumi.ComponentResource):
     discord_interactions_url: pulumi.Output[str]
     github_webhook_url: pulumi.Output[str]
     health_url: pulumi.Output[str]
+    health_version: str
+    """The version `/healthz` reports: its function's package hash."""
     github_webhook_secret: pulumi.Output[str]
     runs_table_name: pulumi.Output[str]
     alarm_topic_arn: pulumi.Output[str]
@@ -237,6 +239,7 @@ class Orchestrator(pulumi.ComponentResource):
         self.discord_interactions_url = api.url_of(discord_route)
         self.github_webhook_url = api.url_of(github_route)
         self.health_url = api.url_of(health_route)
+        self.health_version = health.version
         self.github_webhook_secret = pulumi.Output.secret(webhook_secret_value.result)
         self.runs_table_name = runs.name
         self.alarm_topic_arn = monitoring.topic.arn

@@ -44,6 +44,9 @@ class TenantInstance(pulumi.ComponentResource):
 
     config_service_url: pulumi.Output[str]
     image_gen_url: pulumi.Output[str]
+    config_service_version: str
+    image_gen_version: str
+    """The versions each worker's `/healthz` reports: its uploaded modules' hash."""
     api_keys: pulumi.Output[dict[str, str]]
     """Key name to key, secret: what the instance's clients send as `X-API-Key`."""
 
@@ -107,6 +110,8 @@ class TenantInstance(pulumi.ComponentResource):
 
         self.config_service_url = _served(config_service)
         self.image_gen_url = _served(image_gen)
+        self.config_service_version = config_service.version
+        self.image_gen_version = image_gen.version
         args.registry.row(
             f"{name}-registry-entry",
             table="instances",

@@ -3,6 +3,7 @@ with one line, before anything runs."""
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from tools.rollback_check.checks import PIPELINE_FILES, declared_migrations
 from tools.rollback_check.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-LIMITER = 'from components.cloudflare.durable_object_migrations import DurableObjectMigration\n'
+LIMITER = "from components.cloudflare.durable_object_migrations import DurableObjectMigration\n"
 V1 = 'MIGRATIONS = (DurableObjectMigration("v1", new_sqlite_classes=["RateLimiter"]),)\n'
 V2 = (
     'MIGRATIONS = (\n    DurableObjectMigration("v1", new_sqlite_classes=["RateLimiter"]),\n'
@@ -37,7 +38,7 @@ class History:
             ["git", *args], cwd=self.root, env=self.env, check=True, capture_output=True, text=True
         ).stdout.strip()
 
-    def commit(self, files: dict[str, str | None]) -> str:
+    def commit(self, files: Mapping[str, str | None]) -> str:
         for path, text in files.items():
             if text is None:
                 (self.root / path).unlink()

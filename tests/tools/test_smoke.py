@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.components.dynamic_provider_support import FakeApi, RecordedRequest, Reply, serving
+from tools.offline_plan import Plan
 from tools.smoke.cli import main
 from tools.smoke.health import check, shown
 
@@ -57,9 +58,11 @@ def services() -> Iterator[Services]:
             fake.release.set()
 
 
-def run(tmp_path: Path, urls: object, *extra: str) -> int:
+def run(tmp_path: Path, urls: object, *extra: str, versions: object = None) -> int:
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"healthUrls": urls, "aiWorkerUrl": "https://x"}))
+    if versions is None:
+        versions = dict.fromkeys(urls, HEALTHY["version"]) if isinstance(urls, dict) else {}
+    outputs.write_text(json.dumps({"healthUrls": urls, "serviceVersions": versions, "aiWorkerUrl": "https://x"}))
     return main(["--stack", "prod", "--outputs", str(outputs), "--attempts", "1", *extra])
 
 
@@ -139,10 +142,33 @@ def test_a_service_nobody_listens_on_fails(tmp_path: Path, capsys: pytest.Captur
 def test_a_service_still_starting_is_asked_again(services: Services) -> None:
     services.scripted.extend([Reply(503, {"status": "failing", "version": "v1", "checks": {"db": "starting"}})])
     waits: list[float] = []
-    health = check("api", services.url("api"), timeout=1, attempts=3, retry_delay=2.5, sleep=waits.append)
+    health = check("api", services.url("api"), "3f2a9c1d", timeout=1, attempts=3, retry_delay=2.5, sleep=waits.append)
     assert health.ok and health.version == "3f2a9c1d"
     assert waits == [2.5]
     assert len(services.requests) == 2
+
+
+def test_a_service_still_running_the_previous_version_fails_the_run(
+    services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Healthy but stale: `/healthz` reports another version than the one this deploy produced."""
+    urls = {"api": services.url("api"), "fresh": services.url("fresh")}
+    code = run(tmp_path, urls, versions={"api": "9e1d0b7a", "fresh": "3f2a9c1d"})
+    assert code == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"FAIL  api  {services.url('api')}  "
+        "HTTP 200 but version 3f2a9c1d, not 9e1d0b7a of this deploy: a stale deployment",
+        f"ok    fresh  {services.url('fresh')}  version 3f2a9c1d",
+        "1 of 2 services healthy",
+    ]
+
+
+def test_a_service_that_catches_up_with_the_deploy_passes(services: Services) -> None:
+    """A worker being rolled out answers with the old version first: it is asked again."""
+    services.scripted.extend([Reply(200, {**HEALTHY, "version": "0ld0"})])
+    waits: list[float] = []
+    health = check("api", services.url("api"), "3f2a9c1d", timeout=1, attempts=2, retry_delay=1, sleep=waits.append)
+    assert health.ok and waits == [1]
 
 
 def test_what_a_service_says_cannot_forge_log_lines(
@@ -171,6 +197,18 @@ def test_what_a_service_says_cannot_forge_log_lines(
         ({"healthUrls": {"api": 7}}, "healthUrls.api must be an https:// URL, got 7"),
         ({"healthUrls": {"api": "https://a.example/healthz\n::error::x"}}, "healthUrls.api must be an https:// URL"),
         ({"healthUrls": {"api\n::error::x": "https://a.example/healthz"}}, "healthUrls has a service name that is not"),
+        (
+            {"healthUrls": {"api": "https://a.example/healthz"}},
+            "the stack has no serviceVersions output of service name to version",
+        ),
+        (
+            {"healthUrls": {"api": "https://a.example/healthz"}, "serviceVersions": {"web": "v1"}},
+            "serviceVersions gives no version for api",
+        ),
+        (
+            {"healthUrls": {"api": "https://a.example/healthz"}, "serviceVersions": {"api": ""}},
+            "serviceVersions gives no version for api",
+        ),
     ],
 )
 def test_outputs_that_break_the_contract_stop_with_one_line_and_ask_nothing(
@@ -204,7 +242,7 @@ def fake_pulumi(bin_dir: Path, script: str) -> None:
 def test_without_a_file_the_stack_outputs_come_from_the_pulumi_cli(
     services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    outputs = json.dumps({"healthUrls": {"api": services.url("api")}})
+    outputs = json.dumps({"healthUrls": {"api": services.url("api")}, "serviceVersions": {"api": "3f2a9c1d"}})
     fake_pulumi(tmp_path / "bin", f"echo \"$@\" > {tmp_path / 'args'}\necho '{outputs}'")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     assert main(["--stack", "prod", "--attempts", "1"]) == 0
@@ -228,3 +266,20 @@ def test_bad_arguments_are_refused(argv: list[str], capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     assert stopped.value.code == 2
+
+
+def test_the_program_exports_the_version_it_deploys_for_every_service_it_checks(shipped_plan: Plan) -> None:
+    """`serviceVersions` is what each service's `/healthz` reports once this plan is deployed: the
+    Lambda's `VERSION` and each worker's `VERSION` binding."""
+    versions = shipped_plan.outputs["serviceVersions"]
+    assert set(versions) == set(shipped_plan.outputs["healthUrls"])
+    health = shipped_plan.one("aws:lambda/function:Function", "orchestrator-health").inputs
+    assert versions["orchestrator"] == health["environment"]["variables"]["VERSION"]
+    scripts = {
+        r.name: r.inputs for r in shipped_plan.resources if r.type == "cloudflare:index/workersScript:WorkersScript"
+    }
+    for service, version in versions.items():
+        if service == "orchestrator":
+            continue
+        bindings = {b["name"]: b for b in scripts[service]["bindings"]}
+        assert bindings["VERSION"]["text"] == version, service

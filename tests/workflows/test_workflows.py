@@ -626,7 +626,9 @@ def test_every_refresh_runs_the_program_unless_glass_is_broken(
 ) -> None:
     """The refresh runs the program, so explicit providers take the current configuration's
     credentials; `refresh: false` (deploy.yml's break-glass input) plans and applies without one."""
-    pulumi = """[ "$1" = preview ] && while [ $# -gt 0 ]; do [ "$1" = --save-plan ] && echo '{}' > "$2"; shift; done; exit 0"""
+    pulumi = """
+[ "$1" = preview ] && while [ $# -gt 0 ]; do [ "$1" = --save-plan ] && echo '{}' > "$2"; shift; done
+exit 0"""
     env = fake_commands(tmp_path, pulumi=pulumi) | {
         "STACK": "prod",
         "COMMIT": SHA,
@@ -640,7 +642,9 @@ def test_every_refresh_runs_the_program_unless_glass_is_broken(
         assert result.returncode == 0, result.stderr
         [command] = [c for c in calls(tmp_path, "pulumi") if c.split()[0] in ("preview", "up")]
         flags = command.split()
-        assert ("--refresh" in flags, "--run-program" in flags) == ((True, True) if refresh == "true" else (False, False))
+        assert ("--refresh" in flags, "--run-program" in flags) == (
+            (True, True) if refresh == "true" else (False, False)
+        )
     assert step(workflow, job, name)["env"]["REFRESH"] == "${{ inputs.refresh }}"
     refresh_input = ALL["pulumi-up.yml"]["on"]["workflow_call"]["inputs"]["refresh"]
     assert (refresh_input["type"], refresh_input["default"]) == ("boolean", True)
@@ -768,7 +772,9 @@ def test_quick_merges_cancel_older_runs_still_planning_or_waiting_but_never_an_a
 
 
 def wait_for_the_stack(tmp_path: Path, jobs_of_other_run: list[dict[str, str]]) -> subprocess.CompletedProcess[str]:
-    runs: dict[str, list[dict[str, Any]]] = {"in_progress": [{"id": 77, "head_sha": SHA}, {"id": 78, "head_sha": OTHER_SHA}]}
+    runs: dict[str, list[dict[str, Any]]] = {
+        "in_progress": [{"id": 77, "head_sha": SHA}, {"id": 78, "head_sha": OTHER_SHA}]
+    }
     jobs_ = {77: [job("Deploy prod / Apply prod", "in_progress")], 78: jobs_of_other_run}
     env = fake_actions_api(tmp_path, runs, jobs_)
     script = step("pulumi-up.yml", "apply", "Wait for any other update of the stack to finish")["run"]
@@ -916,11 +922,14 @@ def test_rollback_deploys_the_verified_commit_in_the_stacks_own_environments() -
         "newest-only": False,
     }
     names = [s["name"] for s in rollback["jobs"]["verify"]["steps"]]
-    assert names.index("Check the commit is on the default branch") < names.index("Check the commit can still be deployed")
+    assert names.index("Check the commit is on the default branch") < names.index(
+        "Check the commit can still be deployed"
+    )
 
 
 @pytest.mark.parametrize(
-    ("name", "after"), [("deploy.yml", ["test", "supersede", "stacks", "deploy"]), ("rollback.yml", ["verify", "rollback"])]
+    ("name", "after"),
+    [("deploy.yml", ["test", "supersede", "stacks", "deploy"]), ("rollback.yml", ["verify", "rollback"])],
 )
 def test_every_outcome_is_notified(name: str, after: list[str]) -> None:
     notify = ALL[name]["jobs"]["notify"]

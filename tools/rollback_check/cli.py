@@ -2,7 +2,6 @@
 back to, 1 with one `::error::` line saying why not, 2 when git cannot read either commit."""
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +13,9 @@ EXIT_BAD_INPUT = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.rollback_check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.rollback_check", description="Refuse a rollback target that cannot be deployed any more."
+    )
     parser.add_argument("commit", help="the commit to roll back to")
     parser.add_argument("--against", required=True, help="the default branch's head, e.g. origin/main")
     parser.add_argument("--repository", type=Path, default=Path("."), help="the git repository (.)")

@@ -18,12 +18,16 @@ class GitTree:
         return self._git("show", f"{self.commit}:{path}")
 
     def python_sources(self, directory: str) -> dict[str, str]:
-        return {path: self.read(path) for path in sorted(self.paths) if path.startswith(f"{directory}/") and path.endswith(".py")}
+        return {
+            path: self.read(path)
+            for path in sorted(self.paths)
+            if path.startswith(f"{directory}/") and path.endswith(".py")
+        }
 
     def _git(self, *args: str) -> str:
-        result = subprocess.run(  # noqa: S603
-            ["git", *args], cwd=self._repository, capture_output=True, text=True, check=False  # noqa: S607
-        )
+        # git from PATH, as every tool of this repository runs it; the arguments are never a shell line.
+        command = ["git", *args]
+        result = subprocess.run(command, cwd=self._repository, capture_output=True, text=True, check=False)  # noqa: S603
         if result.returncode != 0:
             reason = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
             raise GitError(f"git {args[0]} {self.commit}: {reason}")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .health import check
-from .outputs import OutputsError, health_urls, read_outputs_file, read_stack_outputs
+from .outputs import OutputsError, health_urls, read_outputs_file, read_stack_outputs, service_versions
 
 EXIT_UNHEALTHY = 1
 EXIT_BAD_INPUT = 2
@@ -20,12 +20,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             outputs, source = read_stack_outputs(args.stack), f"stack {args.stack}"
         urls = health_urls(outputs, source)
+        versions = service_versions(outputs, source, urls)
     except OutputsError as error:
         print(f"smoke: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     unhealthy = 0
     for service, url in urls.items():
-        health = check(service, url, timeout=args.timeout, attempts=args.attempts, retry_delay=args.retry_delay)
+        health = check(
+            service, url, versions[service], timeout=args.timeout, attempts=args.attempts, retry_delay=args.retry_delay
+        )
         if health.ok:
             print(f"ok    {service}  {url}  version {health.version}")
         else:
@@ -38,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.smoke",
-        description="Check GET /healthz of every service in a stack's healthUrls output.",
+        description="Check GET /healthz of each service in healthUrls, at its version in serviceVersions.",
     )
     parser.add_argument("--stack", required=True, help="the stack whose outputs to read (pulumi stack output)")
     parser.add_argument(

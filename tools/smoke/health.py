@@ -1,5 +1,6 @@
 """One `GET /healthz` per service, judged against the shared contract:
-200 `{"status": "ok", "version": "<non-empty>", "checks": {"<name>": "ok", ...}}`."""
+200 `{"status": "ok", "version": "<non-empty>", "checks": {"<name>": "ok", ...}}`, where the
+version is the one this deploy produced for the service (a stale deployment reports another)."""
 
 import json
 import time
@@ -32,24 +33,25 @@ class Health:
 def check(
     service: str,
     url: str,
+    expected_version: str,
     *,
     timeout: float,
     attempts: int,
     retry_delay: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Health:
-    """Ask until the service is healthy or `attempts` are spent: a just-deployed worker may take
-    a few seconds to be served everywhere."""
-    health = _check_once(service, url, timeout)
+    """Ask until the service is healthy at `expected_version` or `attempts` are spent: a
+    just-deployed worker may take a few seconds to be served everywhere."""
+    health = _check_once(service, url, expected_version, timeout)
     for _ in range(attempts - 1):
         if health.ok:
             break
         sleep(retry_delay)
-        health = _check_once(service, url, timeout)
+        health = _check_once(service, url, expected_version, timeout)
     return health
 
 
-def _check_once(service: str, url: str, timeout: float) -> Health:
+def _check_once(service: str, url: str, expected_version: str, timeout: float) -> Health:
     try:
         with requests.get(
             url, timeout=timeout, allow_redirects=False, stream=True, headers={"Accept": "application/json"}
@@ -67,10 +69,10 @@ def _check_once(service: str, url: str, timeout: float) -> Health:
         return Health(service, url, f"HTTP {status}, body is not JSON")
     if not isinstance(document, Mapping):
         return Health(service, url, f"HTTP {status}, body is not a JSON object")
-    return _judge(service, url, status, document)
+    return _judge(service, url, expected_version, status, document)
 
 
-def _judge(service: str, url: str, status: int, document: Mapping[str, Any]) -> Health:
+def _judge(service: str, url: str, expected_version: str, status: int, document: Mapping[str, Any]) -> Health:
     version = document.get("version")
     checks = document.get("checks")
     failing = (
@@ -89,6 +91,12 @@ def _judge(service: str, url: str, status: int, document: Mapping[str, Any]) -> 
         return Health(service, url, "HTTP 200 but no checks object")
     if failing:
         return Health(service, url, f"HTTP 200 but checks failing: {'; '.join(failing)}")
+    if version != expected_version:
+        return Health(
+            service,
+            url,
+            f"HTTP 200 but version {shown(version)}, not {shown(expected_version)} of this deploy: a stale deployment",
+        )
     return Health(service, url, None, version=shown(version))
 
 

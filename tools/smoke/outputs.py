@@ -1,4 +1,5 @@
-"""Where the services to check come from: the stack output `healthUrls` (service name → URL)."""
+"""Where the services to check come from: the stack outputs `healthUrls` (service name → URL) and
+`serviceVersions` (service name → the version this deploy gave it)."""
 
 import ipaddress
 import json
@@ -10,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 HEALTH_URLS = "healthUrls"
+SERVICE_VERSIONS = "serviceVersions"
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
@@ -53,6 +55,20 @@ def health_urls(outputs: Any, source: str) -> dict[str, str]:
             raise OutputsError(f"{source}: {HEALTH_URLS}.{name} must be an https:// URL, got {json.dumps(url)[:80]}")
         checked[name] = url
     return dict(sorted(checked.items()))
+
+
+def service_versions(outputs: Any, source: str, services: Mapping[str, str]) -> dict[str, str]:
+    """The `serviceVersions` output, checked: one non-empty version for each service to check."""
+    versions = outputs.get(SERVICE_VERSIONS) if isinstance(outputs, Mapping) else None
+    if not isinstance(versions, Mapping):
+        raise OutputsError(f"{source}: the stack has no {SERVICE_VERSIONS} output of service name to version")
+    checked: dict[str, str] = {}
+    for service in services:
+        version = versions.get(service)
+        if not isinstance(version, str) or not version.strip():
+            raise OutputsError(f"{source}: {SERVICE_VERSIONS} gives no version for {service}")
+        checked[service] = version
+    return checked
 
 
 def _parse(text: str, source: str) -> Any:

@@ -1,1 +1,1 @@
-"""The stacks the workflows deploy, read from the data: delivery.yaml's `stacks:` and the `Pulumi.<stack>.yaml` files."""
+"""The stacks the workflows deploy, from the data: delivery.yaml's `stacks:` and `Pulumi.<stack>.yaml`."""

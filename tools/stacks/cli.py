@@ -17,7 +17,7 @@ EXIT_BAD_INPUT = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.stacks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.stacks", description="The stacks the workflows deploy.")
     parser.add_argument("--project", type=Path, default=Path("."), help="the project directory (.)")
     parser.add_argument("--delivery-file", type=Path, default=Path("delivery.yaml"), help="(delivery.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)

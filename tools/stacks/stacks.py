@@ -23,7 +23,11 @@ class Stack:
     """Its deploy role: `pulumi up`."""
 
     def matrix_entry(self) -> dict[str, str]:
-        return {"stack": self.name, "plan-environment": self.plan_environment, "deploy-environment": self.deploy_environment}
+        return {
+            "stack": self.name,
+            "plan-environment": self.plan_environment,
+            "deploy-environment": self.deploy_environment,
+        }
 
 
 def environments(name: str, entry: Any) -> tuple[str, str]:

@@ -67,6 +67,8 @@ def test_adding_an_instance_file_adds_only_that_instance(project: Path, shipped:
     assert {change.path for change in diff.outputs} == {
         "healthUrls.config-service-initech",
         "healthUrls.image-gen-initech",
+        "serviceVersions.config-service-initech",
+        "serviceVersions.image-gen-initech",
         "tenantApiKeys.initech",
         "tenantInstances.initech",
     }
@@ -80,6 +82,8 @@ def test_removing_an_instance_file_removes_only_that_instance(project: Path, shi
     assert {change.path for change in diff.outputs} == {
         "healthUrls.config-service-globex",
         "healthUrls.image-gen-globex",
+        "serviceVersions.config-service-globex",
+        "serviceVersions.image-gen-globex",
         "tenantApiKeys.globex",
         "tenantInstances.globex",
     }
