@@ -1420,6 +1420,48 @@ def test_new_instance_opens_the_pr_with_the_apps_token_only() -> None:
     assert "github.token" not in (WORKFLOWS / "new-instance.yml").read_text()
 
 
+def open_pull_request(tmp_path: Path, pr_status: int) -> tuple[int, list[str]]:
+    """The step's own script, with a `git` and a `gh` that log what they are asked."""
+    git = """[ "$1" = ls-remote ] && exit 2; exit 0"""
+    gh = f"""
+case "$1 $2" in
+  "api users/orchestra-app%5Bbot%5D") echo 41898282 ;;
+  "pr create") exit {pr_status} ;;
+esac
+exit 0"""
+    env = (
+        fake_commands(tmp_path, git=git, gh=gh)
+        | GOOD_INPUTS
+        | {
+            "APP_SLUG": "orchestra-app",
+            "DEFAULT_BRANCH": "main",
+            "REQUESTED_BY": "alice",
+            "GITHUB_SERVER_URL": "https://github.com",
+        }
+    )
+    result = run_script(step("new-instance.yml", "propose", "Open the pull request")["run"], tmp_path, env)
+    return result.returncode, calls(tmp_path, "git")
+
+
+def test_new_instance_commits_as_the_apps_bot_account(tmp_path: Path) -> None:
+    code, git = open_pull_request(tmp_path, 0)
+    assert code == 0
+    [commit] = [c for c in git if " commit " in c]
+    # GitHub ties the commit to the bot by the bot user's id before its name.
+    assert "user.email=41898282+orchestra-app[bot]@users.noreply.github.com" in commit
+    assert "user.name=orchestra-app[bot]" in commit
+    assert not [c for c in git if "--delete" in c]
+
+
+def test_a_failed_pull_request_leaves_no_branch_behind(tmp_path: Path) -> None:
+    code, git = open_pull_request(tmp_path, 1)
+    assert code == 1
+    assert git[-2:] == [
+        "push --quiet origin new-instance/acme-prod",
+        "push --quiet origin --delete new-instance/acme-prod",
+    ]
+
+
 STACK_CHECK = ("new-instance.yml", "propose", "Check the environment and model against the stacks")
 
 
