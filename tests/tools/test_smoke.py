@@ -142,7 +142,15 @@ def test_a_service_nobody_listens_on_fails(tmp_path: Path, capsys: pytest.Captur
 def test_a_service_still_starting_is_asked_again(services: Services) -> None:
     services.scripted.extend([Reply(503, {"status": "failing", "version": "v1", "checks": {"db": "starting"}})])
     waits: list[float] = []
-    health = check("api", services.url("api"), "3f2a9c1d", timeout=1, attempts=3, retry_delay=2.5, sleep=waits.append)
+    health = check(
+        "api",
+        services.url("api"),
+        expected_version="3f2a9c1d",
+        timeout=1,
+        attempts=3,
+        retry_delay=2.5,
+        sleep=waits.append,
+    )
     assert health.ok and health.version == "3f2a9c1d"
     assert waits == [2.5]
     assert len(services.requests) == 2
@@ -167,7 +175,15 @@ def test_a_service_that_catches_up_with_the_deploy_passes(services: Services) ->
     """A worker being rolled out answers with the old version first: it is asked again."""
     services.scripted.extend([Reply(200, {**HEALTHY, "version": "0ld0"})])
     waits: list[float] = []
-    health = check("api", services.url("api"), "3f2a9c1d", timeout=1, attempts=2, retry_delay=1, sleep=waits.append)
+    health = check(
+        "api",
+        services.url("api"),
+        expected_version="3f2a9c1d",
+        timeout=1,
+        attempts=2,
+        retry_delay=1,
+        sleep=waits.append,
+    )
     assert health.ok and waits == [1]
 
 

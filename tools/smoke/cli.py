@@ -27,7 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     unhealthy = 0
     for service, url in urls.items():
         health = check(
-            service, url, versions[service], timeout=args.timeout, attempts=args.attempts, retry_delay=args.retry_delay
+            service,
+            url,
+            expected_version=versions[service],
+            timeout=args.timeout,
+            attempts=args.attempts,
+            retry_delay=args.retry_delay,
         )
         if health.ok:
             print(f"ok    {service}  {url}  version {health.version}")

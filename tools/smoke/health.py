@@ -33,15 +33,15 @@ class Health:
 def check(
     service: str,
     url: str,
-    expected_version: str,
     *,
+    expected_version: str | None = None,
     timeout: float,
     attempts: int,
     retry_delay: float,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Health:
-    """Ask until the service is healthy at `expected_version` or `attempts` are spent: a
-    just-deployed worker may take a few seconds to be served everywhere."""
+    """Ask until the service is healthy (and at `expected_version`, when given) or `attempts` are
+    spent: a just-deployed worker may take a few seconds to be served everywhere."""
     health = _check_once(service, url, expected_version, timeout)
     for _ in range(attempts - 1):
         if health.ok:
@@ -51,7 +51,7 @@ def check(
     return health
 
 
-def _check_once(service: str, url: str, expected_version: str, timeout: float) -> Health:
+def _check_once(service: str, url: str, expected_version: str | None, timeout: float) -> Health:
     try:
         with requests.get(
             url, timeout=timeout, allow_redirects=False, stream=True, headers={"Accept": "application/json"}
@@ -72,7 +72,7 @@ def _check_once(service: str, url: str, expected_version: str, timeout: float) -
     return _judge(service, url, expected_version, status, document)
 
 
-def _judge(service: str, url: str, expected_version: str, status: int, document: Mapping[str, Any]) -> Health:
+def _judge(service: str, url: str, expected_version: str | None, status: int, document: Mapping[str, Any]) -> Health:
     version = document.get("version")
     checks = document.get("checks")
     failing = (
@@ -91,7 +91,7 @@ def _judge(service: str, url: str, expected_version: str, status: int, document:
         return Health(service, url, "HTTP 200 but no checks object")
     if failing:
         return Health(service, url, f"HTTP 200 but checks failing: {'; '.join(failing)}")
-    if version != expected_version:
+    if expected_version is not None and version != expected_version:
         return Health(
             service,
             url,
