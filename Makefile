@@ -4,7 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: plan test lint test-python typecheck test-workers clean
+# Each lock (output, hashes of every package) and the human-edited list it is compiled from.
+# Lambda locks are for Lambda's Python, on any architecture; the others for the program's Python.
+FUNCTION_LOCKS := systems/orchestrator/requirements/discord.txt systems/orchestrator/requirements/worker.txt
+# `make lock LOCK_FLAGS=--upgrade` moves every unpinned dependency to its newest release.
+LOCK_FLAGS ?=
+COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --custom-compile-command "make lock" $(LOCK_FLAGS)
+
+.PHONY: plan test lint test-python typecheck test-workers lock clean
 
 plan: $(VENV)/installed
 	$(PY) -m tools.offline_plan --stack $(STACK) --json build/plan-$(STACK).json
@@ -24,10 +31,18 @@ typecheck: $(VENV)/installed node_modules/installed
 test-workers: node_modules/installed
 	npm run --silent test:workers
 
-$(VENV)/installed: requirements.txt requirements-dev.txt systems/orchestrator/handlers/requirements.txt
+# The dev lock holds every package the program, the functions and the tools need; each is
+# installed exactly as locked, checked by hash, and nothing is resolved here.
+$(VENV)/installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-dev.txt
 	touch $@
+
+# The dev lock is compiled last: it is held to the versions the other locks pin.
+lock: $(VENV)/installed
+	$(COMPILE) --python-version 3.11 requirements.in -o requirements.txt
+	for lock in $(FUNCTION_LOCKS); do $(COMPILE) --python-version 3.12 "$${lock%.txt}.in" -o "$$lock" || exit 1; done
+	$(COMPILE) --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 
 node_modules/installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

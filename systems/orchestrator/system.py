@@ -27,6 +27,10 @@ from .handlers import contract
 from .handlers.commands import COMMANDS
 
 _HANDLERS = Path(__file__).parent / "handlers"
+# Each function ships only the libraries its handler imports (boto3 comes with the Lambda runtime);
+# `make lock` writes each lock from the `.in` file beside it.
+_REQUIREMENTS = Path(__file__).parent / "requirements"
+_LOCKS = {"discord": _REQUIREMENTS / "discord.txt", "worker": _REQUIREMENTS / "worker.txt"}
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ class Orchestrator(pulumi.ComponentResource):
                 FunctionArgs(
                     package_dir=_HANDLERS,
                     handler=handler,
-                    requirements=_HANDLERS / "requirements.txt",
+                    requirements=_LOCKS.get(handler_name),
                     architecture=args.architecture,
                     memory_mb=args.memory_mb,
                     timeout_seconds=timeout_seconds or args.timeout_seconds,

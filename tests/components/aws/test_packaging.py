@@ -3,11 +3,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shutil
 import stat
 import subprocess
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from components.aws import packaging
 from components.aws.packaging import LambdaPackage, PackagingError, build_python_package
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+ROOT = Path(__file__).resolve().parents[3]
+DEP_LOCK = f"dep==1.0 \\\n    --hash=sha256:{'0' * 64}\n"
 
 FIXTURE_FILES: dict[str, bytes] = {
     "__init__.py": b"",
@@ -104,7 +107,8 @@ def test_an_existing_zip_is_not_rewritten(tmp_path: Path) -> None:
 
     assert second == first
     assert first.path.stat().st_mtime == 0
-    assert [p.name for p in first.path.parent.iterdir()] == [first.path.name]
+    assert sorted(p.name for p in first.path.parent.iterdir()) == [first.path.name, "inputs"]
+    assert len(list((first.path.parent / "inputs").iterdir())) == 1
 
 
 def test_zip_layout_names_timestamps_and_modes(tmp_path: Path) -> None:
@@ -175,7 +179,7 @@ def fake_pip(monkeypatch: pytest.MonkeyPatch) -> FakePip:
 
 def test_pip_is_asked_for_the_lambda_platform(tmp_path: Path, fake_pip: FakePip) -> None:
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("dep==1.0\n")
+    requirements.write_text(DEP_LOCK)
 
     build_python_package(
         write_fixture(tmp_path),
@@ -193,13 +197,13 @@ def test_pip_is_asked_for_the_lambda_platform(tmp_path: Path, fake_pip: FakePip)
         ("-r", str(requirements)),
     ]:
         assert command[command.index(option) + 1] == value
-    assert {"--no-compile", "--only-binary=:all:"} <= set(command)
+    assert {"--no-compile", "--only-binary=:all:", "--require-hashes", "--no-deps"} <= set(command)
 
 
 def test_dependencies_are_installed_once_and_volatile_files_dropped(tmp_path: Path, fake_pip: FakePip) -> None:
     source = write_fixture(tmp_path)
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("dep==1.0\n")
+    requirements.write_text(DEP_LOCK)
     build_root = tmp_path / "build"
 
     first = build_python_package(source, requirements, build_root=build_root)
@@ -221,7 +225,7 @@ def test_dependencies_are_installed_once_and_volatile_files_dropped(tmp_path: Pa
 @pytest.mark.parametrize(
     "change",
     [
-        {"requirements": "dep==2.0\n"},
+        {"requirements": DEP_LOCK.replace("1.0", "2.0")},
         {"architecture": "x86_64"},
         {"python_version": "3.13"},
     ],
@@ -231,10 +235,10 @@ def test_dependency_cache_key_covers_requirements_platform_and_python(
 ) -> None:
     source = write_fixture(tmp_path)
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("dep==1.0\n")
+    requirements.write_text(DEP_LOCK)
     build_python_package(source, requirements, build_root=tmp_path / "build")
 
-    requirements.write_text(change.get("requirements", "dep==1.0\n"))
+    requirements.write_text(change.get("requirements", DEP_LOCK))
     options: dict[str, Any] = {k: v for k, v in change.items() if k != "requirements"}
     build_python_package(source, requirements, build_root=tmp_path / "build", **options)
 
@@ -245,7 +249,7 @@ def test_failed_install_leaves_no_cache_entry(tmp_path: Path, monkeypatch: pytes
     failing = FakePip(fail=True)
     monkeypatch.setattr(packaging.subprocess, "run", failing)
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("dep==1.0\n")
+    requirements.write_text(DEP_LOCK)
     build_root = tmp_path / "build"
 
     with pytest.raises(PackagingError, match=r"(?s)exit 1.*No matching distribution"):
@@ -257,7 +261,7 @@ def test_failed_install_leaves_no_cache_entry(tmp_path: Path, monkeypatch: pytes
 @pytest.mark.parametrize("line", ["-r base.txt", "--constraint c.txt", "-e ./local"])
 def test_requirements_that_pull_in_other_files_are_rejected(tmp_path: Path, line: str) -> None:
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text(f"dep==1.0\n{line}\n")
+    requirements.write_text(f"{DEP_LOCK}{line}\n")
 
     with pytest.raises(PackagingError, match="list pinned requirements directly"):
         build_python_package(write_fixture(tmp_path), requirements, build_root=tmp_path / "b")
@@ -265,7 +269,7 @@ def test_requirements_that_pull_in_other_files_are_rejected(tmp_path: Path, line
 
 def test_dependency_named_like_the_package_is_an_error(tmp_path: Path, fake_pip: FakePip) -> None:
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("dep==1.0\n")
+    requirements.write_text(DEP_LOCK)
     package = tmp_path / "dep"
     package.mkdir()
     (package / "app.py").write_text("")
@@ -274,14 +278,14 @@ def test_dependency_named_like_the_package_is_an_error(tmp_path: Path, fake_pip:
         build_python_package(package, requirements, build_root=tmp_path / "build")
 
 
-def test_real_pip_install_is_deterministic_across_fresh_build_roots(
+def test_real_pip_install_of_a_lock_is_deterministic_across_fresh_build_roots(
     tmp_path: Path,
 ) -> None:
-    # cffi ships a compiled extension per platform and a console script (bin/,
-    # whose shebang names the local interpreter), so this exercises both the
-    # platform selection and the pruning of what pip writes per install.
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("cffi==2.1.1\npycparser==3.12\n")
+    # The Discord function's lock: cffi ships a compiled extension per platform
+    # and a console script (bin/, whose shebang names the local interpreter), so
+    # this exercises the hash-checked install for Lambda's platform and the
+    # pruning of what pip writes per install.
+    requirements = ROOT / "systems" / "orchestrator" / "requirements" / "discord.txt"
     source = write_fixture(tmp_path)
 
     first = build_python_package(source, requirements, build_root=tmp_path / "build-a")
@@ -291,7 +295,96 @@ def test_real_pip_install_is_deterministic_across_fresh_build_roots(
     names = [entry.filename for entry in zip_entries(first)]
     assert "_cffi_backend.cpython-312-aarch64-linux-gnu.so" in names
     assert "pycparser/c_parser.py" in names
+    assert "nacl/signing.py" in names
     assert not [name for name in names if name.startswith("bin/")]
     assert not [
         name for name in names if name.rsplit("/", 1)[-1] in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ("dep==1.0\n", "dep==1.0"),
+        (f"{DEP_LOCK}other>=2 --hash=sha256:{'1' * 64}\n", "other>=2"),
+        (f"# a comment\n{DEP_LOCK}loose==3.0\n", "loose==3.0"),
+    ],
+)
+def test_requirements_that_are_not_a_lock_are_rejected_before_pip(
+    tmp_path: Path, fake_pip: FakePip, content: str, named: str
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(content)
+
+    with pytest.raises(PackagingError, match=rf"'{re.escape(named)}' is not an exact == pin with a --hash"):
+        build_python_package(write_fixture(tmp_path), requirements, build_root=tmp_path / "b")
+
+    assert fake_pip.commands == []
+
+
+class ZipWrites:
+    """Counts the zips written, passing each write on to the real one."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = packaging._write_zip
+
+        def counted(*args: Any) -> LambdaPackage:
+            self.count += 1
+            return real(*args)
+
+        monkeypatch.setattr(packaging, "_write_zip", counted)
+
+
+def test_a_package_whose_inputs_were_zipped_before_is_not_zipped_again(
+    tmp_path: Path, fake_pip: FakePip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_fixture(tmp_path)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(DEP_LOCK)
+    writes = ZipWrites(monkeypatch)
+
+    first = build_python_package(source, requirements, build_root=tmp_path / "build")
+    again = [build_python_package(source, requirements, build_root=tmp_path / "build") for _ in range(3)]
+
+    assert writes.count == 1
+    assert again == [first] * 3
+    assert first.size == first.path.stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda package: (package / "lib" / "verify.py").write_bytes(b"KEY = 'y'\n"),
+        lambda package: (package / "app.py").chmod(0o755),
+        lambda package: (package / "lib" / "verify.py").rename(package / "lib" / "check.py"),
+        lambda package: (package / "extra.py").write_bytes(b""),
+    ],
+    ids=["content", "executable bit", "name", "new file"],
+)
+def test_what_the_zip_holds_is_in_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[Path], object]
+) -> None:
+    source = write_fixture(tmp_path)
+    before = build_python_package(source, None, build_root=tmp_path / "build")
+    writes = ZipWrites(monkeypatch)
+    change(source)
+
+    after = build_python_package(source, None, build_root=tmp_path / "build")
+
+    assert writes.count == 1
+    assert after.source_code_hash != before.source_code_hash
+    fresh = build_python_package(disturbed_copy(source, tmp_path / "copy"), None, build_root=tmp_path / "fresh")
+    assert after.source_code_hash == fresh.source_code_hash
+
+
+def test_a_zip_removed_from_the_cache_is_built_again(tmp_path: Path) -> None:
+    source = write_fixture(tmp_path)
+    first = build_python_package(source, None, build_root=tmp_path / "build")
+    content = first.path.read_bytes()
+    first.path.unlink()
+
+    second = build_python_package(source, None, build_root=tmp_path / "build")
+
+    assert second == first
+    assert second.path.read_bytes() == content
