@@ -1,45 +1,95 @@
-"""How long the offline plan and Lambda packaging take, cold and warm.
+"""What the offline plan of dev costs against what the SDKs alone cost, and what each Lambda package weighs.
 
     .venv/bin/python -m benchmarks.plan_speed [--repeat N]
 
-Prints seconds per step and the warm/cold ratios: a cached dependency install is what keeps
-`pulumi preview` of an unchanged function fast.
+All in one run, so the machine's load weighs on both sides alike:
+- fresh interpreters importing the five SDKs, and fresh interpreters running `make plan`'s command
+  (the offline plan of dev, its policies and its JSON; a first, untimed run fills the package
+  cache, as any earlier preview has): the medians and their ratio, at most 1.3;
+- in this process, everything imported: the program's evaluation against the mocks evaluating as
+  many plain resources, the difference per resource at most 2 ms;
+- each function's package: its size and what it ships.
+
+Exits 1 when a figure is over its target.
 """
 
 import argparse
+import re
+import subprocess
+import sys
 import tempfile
-from pathlib import Path
+import zipfile
+
+import pulumi_aws as aws
 
 from benchmarks.timing import ROOT, seconds
-from components.aws.packaging import build_python_package
-from tools.offline_plan import evaluate_project
+from tools.offline_plan import Plan, evaluate, evaluate_project
 
-HANDLERS = ROOT / "systems" / "orchestrator" / "handlers"
+SDKS = ("pulumi", "pulumi_aws", "pulumi_cloudflare", "pulumi_github", "pulumi_random")
+MAX_RATIO = 1.3
+MAX_MS_PER_RESOURCE = 2.0
+
+
+def run(command: list[str]) -> None:
+    # No shell, and every argument is ours: this interpreter with fixed arguments.
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)  # noqa: S603
+
+
+def plain_resources(count: int) -> Plan:
+    """The mocks' own cost: a program of `count` queues with nothing but a name."""
+
+    def program() -> None:
+        for index in range(count):
+            aws.sqs.Queue(f"queue-{index}", name=f"queue-{index}")
+
+    return evaluate(program)
+
+
+def package_rows(plan: Plan) -> list[str]:
+    rows = []
+    for function in plan.of_type("aws:lambda/function:Function"):
+        match = re.fullmatch(r"FileArchive\((.+)\)", function.inputs["code"])
+        assert match, function.inputs["code"]
+        path = ROOT / match[1]
+        with zipfile.ZipFile(path) as archive:
+            shipped = sorted({name.split("/", 1)[0] for name in archive.namelist() if "/" in name})
+        rows.append(f"package {function.name:<28} {path.stat().st_size / 1024:8.0f} KiB  {' '.join(shipped)}")
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per warm measurement (median is shown)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (median is shown)")
     repeat = parser.parse_args().repeat
 
-    with tempfile.TemporaryDirectory() as build_root:
+    with tempfile.TemporaryDirectory() as scratch:
+        plan_command = [sys.executable, "-m", "tools.offline_plan", "--stack", "dev", "--json", f"{scratch}/plan.json"]
+        run(plan_command)
+        sdk_import = seconds(lambda: run([sys.executable, "-c", f"import {', '.join(SDKS)}"]), repeat)
+        offline_plan = seconds(lambda: run(plan_command), repeat)
+    ratio = offline_plan / sdk_import
 
-        def package() -> object:
-            return build_python_package(HANDLERS, HANDLERS / "requirements.txt", build_root=Path(build_root))
-
-        cold_package = seconds(package, 1)
-        warm_package = seconds(package, repeat)
-    cold_plan = seconds(lambda: evaluate_project(ROOT, "dev"), 1)
-    warm_plan = seconds(lambda: evaluate_project(ROOT, "dev"), repeat)
+    plan = evaluate_project(ROOT, "dev")
+    program = seconds(lambda: evaluate_project(ROOT, "dev"), repeat)
+    mocks = seconds(lambda: plain_resources(len(plan.resources)), repeat)
+    per_resource_ms = (program - mocks) / len(plan.resources) * 1000
 
     rows = [
-        ("package handlers, cold (pip install for Lambda)", cold_package, None),
-        ("package handlers, warm (dependency cache)", warm_package, cold_package / warm_package),
-        ("offline plan of dev, first in process", cold_plan, None),
-        ("offline plan of dev, again", warm_plan, cold_plan / warm_plan),
+        ("import of the five SDKs, fresh interpreter", f"{sdk_import:7.3f} s", ""),
+        ("offline plan of dev (make plan), fresh interpreter", f"{offline_plan:7.3f} s", f"{ratio:4.2f}x"),
+        (f"evaluation of dev ({len(plan.resources)} resources), in process", f"{program:7.3f} s", ""),
+        ("mocks alone, as many plain resources", f"{mocks:7.3f} s", ""),
+        ("the program above the mocks, per resource", f"{per_resource_ms:7.2f} ms", ""),
     ]
-    for label, value, ratio in rows:
-        print(f"{label:<50} {value:7.3f} s" + (f"  cold/warm {ratio:5.1f}x" if ratio else ""))
+    for label, value, ratio_text in rows:
+        print(f"{label:<52} {value}  {ratio_text}".rstrip())
+    print(f"targets: plan/import <= {MAX_RATIO}x, program above the mocks <= {MAX_MS_PER_RESOURCE} ms per resource")
+    for row in package_rows(plan):
+        print(row)
+    over = ratio > MAX_RATIO or per_resource_ms > MAX_MS_PER_RESOURCE
+    if over:
+        print("over target", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
