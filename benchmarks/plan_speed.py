@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.plan_speed [--repeat N]
 
-All in one run, so the machine's load weighs on both sides alike:
+All in one run, in CPU seconds (what a step costs, however busy the machine's cores are; the plan's
+wall-clock time is shown too):
 - fresh interpreters importing the five SDKs, and fresh interpreters running `make plan`'s command
   (the offline plan of dev, its policies and its JSON; a first, untimed run fills the package
   cache, as any earlier preview has): the medians and their ratio, at most 1.3;
@@ -22,7 +23,7 @@ import zipfile
 
 import pulumi_aws as aws
 
-from benchmarks.timing import ROOT, seconds
+from benchmarks.timing import ROOT, cpu_seconds, seconds
 from tools.offline_plan import Plan, evaluate, evaluate_project
 
 SDKS = ("pulumi", "pulumi_aws", "pulumi_cloudflare", "pulumi_github", "pulumi_random")
@@ -52,7 +53,8 @@ def package_rows(plan: Plan) -> list[str]:
         assert match, function.inputs["code"]
         path = ROOT / match[1]
         with zipfile.ZipFile(path) as archive:
-            shipped = sorted({name.split("/", 1)[0] for name in archive.namelist() if "/" in name})
+            tops = {name.split("/", 1)[0] for name in archive.namelist() if "/" in name}
+        shipped = sorted(top for top in tops if not top.endswith(".dist-info"))
         rows.append(f"package {function.name:<28} {path.stat().st_size / 1024:8.0f} KiB  {' '.join(shipped)}")
     return rows
 
@@ -65,13 +67,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         plan_command = [sys.executable, "-m", "tools.offline_plan", "--stack", "dev", "--json", f"{scratch}/plan.json"]
         run(plan_command)
-        sdk_import = seconds(lambda: run([sys.executable, "-c", f"import {', '.join(SDKS)}"]), repeat)
-        offline_plan = seconds(lambda: run(plan_command), repeat)
+        sdk_import = cpu_seconds(lambda: run([sys.executable, "-c", f"import {', '.join(SDKS)}"]), repeat)
+        offline_plan = cpu_seconds(lambda: run(plan_command), repeat)
+        plan_wall = seconds(lambda: run(plan_command), 1)
     ratio = offline_plan / sdk_import
 
     plan = evaluate_project(ROOT, "dev")
-    program = seconds(lambda: evaluate_project(ROOT, "dev"), repeat)
-    mocks = seconds(lambda: plain_resources(len(plan.resources)), repeat)
+    program = cpu_seconds(lambda: evaluate_project(ROOT, "dev"), repeat)
+    mocks = cpu_seconds(lambda: plain_resources(len(plan.resources)), repeat)
     per_resource_ms = (program - mocks) / len(plan.resources) * 1000
 
     rows = [
@@ -81,13 +84,14 @@ def main() -> None:
         ("mocks alone, as many plain resources", f"{mocks:7.3f} s", ""),
         ("the program above the mocks, per resource", f"{per_resource_ms:7.2f} ms", ""),
     ]
+    print("CPU time (this process and its children), medians:")
     for label, value, ratio_text in rows:
         print(f"{label:<52} {value}  {ratio_text}".rstrip())
+    print(f"make plan of dev took {plan_wall:.3f} s of wall-clock time")
     print(f"targets: plan/import <= {MAX_RATIO}x, program above the mocks <= {MAX_MS_PER_RESOURCE} ms per resource")
     for row in package_rows(plan):
         print(row)
-    over = ratio > MAX_RATIO or per_resource_ms > MAX_MS_PER_RESOURCE
-    if over:
+    if ratio > MAX_RATIO or per_resource_ms > MAX_MS_PER_RESOURCE:
         print("over target", file=sys.stderr)
         sys.exit(1)
 

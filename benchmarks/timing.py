@@ -1,5 +1,6 @@
-"""What the benchmarks share: the repository root and the median time of a step."""
+"""What the benchmarks share: the repository root and the median wall-clock or CPU time of a step."""
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -16,3 +17,21 @@ def seconds(step: Callable[[], object], repeat: int) -> float:
         step()
         timings.append(time.perf_counter() - start)
     return statistics.median(timings)
+
+
+def cpu_seconds(step: Callable[[], object], repeat: int) -> float:
+    """Median CPU seconds of `repeat` runs of `step`, this process's and the children it waited for.
+
+    On a machine shared with other work, CPU time is what the step itself costs; wall-clock time
+    also counts the time it waited for a core.
+    """
+    timings = []
+    for _ in range(repeat):
+        before = os.times()
+        step()
+        after = os.times()
+        timings.append(sum(getattr(after, field) - getattr(before, field) for field in _CPU_FIELDS))
+    return statistics.median(timings)
+
+
+_CPU_FIELDS = ("user", "system", "children_user", "children_system")
