@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     import pytest
 
 PINNED_VERSION = next(
-    line.removeprefix("pulumi==").strip()
+    # The lock's line goes on with its hashes: `pulumi==X.Y.Z \`.
+    line.removeprefix("pulumi==").split()[0]
     for line in (Path(__file__).resolve().parents[2] / "requirements.txt").read_text().splitlines()
     if line.startswith("pulumi==")
 )
