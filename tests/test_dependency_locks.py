@@ -105,7 +105,7 @@ def test_the_lock_holds_everything_its_packages_need(source: Path) -> None:
     # The tests' own environment is installed from the dev lock, which pins the same versions as
     # every other lock, so the installed metadata tells each locked package's own requirements.
     lock = read_lock(lock_of(source))
-    extras = {canonicalize_name(r.name): r.extras for r in read_inputs(source)}
+    extras: dict[str, set[str]] = {str(canonicalize_name(r.name)): r.extras for r in read_inputs(source)}
     for name, entries in lock.items():
         for entry in entries:
             if entry.requirement.marker and not entry.requirement.marker.evaluate():
@@ -113,7 +113,7 @@ def test_the_lock_holds_everything_its_packages_need(source: Path) -> None:
             distribution = importlib.metadata.distribution(name)
             assert distribution.version == entry.version, f"{name}: the environment is not the locked one"
             for needed in map(Requirement, distribution.requires or []):
-                wanted = [{"extra": extra} for extra in extras.get(name, ())] or [{"extra": ""}]
+                wanted = [{"extra": extra} for extra in ("", *extras.get(name, ()))]
                 if needed.marker and not any(needed.marker.evaluate(env) for env in wanted):
                     continue
                 assert canonicalize_name(needed.name) in lock, (
