@@ -50,7 +50,8 @@ class History:
         return self.git("rev-parse", "HEAD")
 
 
-PIPELINE = {path: "pulumi==3.272.0\n" if path == "requirements.txt" else "x\n" for path in PIPELINE_FILES}
+LOCKED_PULUMI = "pulumi==3.272.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"
+PIPELINE = {path: LOCKED_PULUMI if path == "requirements.txt" else "x\n" for path in PIPELINE_FILES}
 
 
 def check(history: History, commit: str, against: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -108,10 +109,11 @@ def test_a_changed_step_counts_as_a_step_the_target_lacks() -> None:
             "it lacks policy/PulumiPolicy.yaml, tools/smoke/__main__.py, which today's pipeline runs",
         ),
         (
-            {"requirements.txt": "pulumi==3.168.2\n"},
-            "its requirements.txt pins no Pulumi CLI of 3.169.0 or later, which --run-program needs",
+            {"requirements.txt": LOCKED_PULUMI.replace("3.272.0", "3.168.2")},
+            "its requirements.txt locks no Pulumi CLI of 3.169.0 or later by hash, which --run-program",
         ),
-        ({"requirements.txt": "pulumi>=3\n"}, "its requirements.txt pins no Pulumi CLI of 3.169.0 or later"),
+        ({"requirements.txt": "pulumi>=3\n"}, "its requirements.txt locks no Pulumi CLI of 3.169.0 or later"),
+        ({"requirements.txt": "pulumi==3.272.0\n"}, "its requirements.txt locks no Pulumi CLI of 3.169.0 or later"),
     ],
 )
 def test_a_commit_whose_pipeline_lacks_what_todays_runs_is_refused(

@@ -664,7 +664,7 @@ def test_every_pulumi_command_that_refreshes_runs_the_program() -> None:
 
 
 def test_the_pinned_pulumi_cli_has_run_program() -> None:
-    pin = re.search(r"^pulumi==(\d+)\.(\d+)\.(\d+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    pin = re.search(r"^pulumi==(\d+)\.(\d+)\.(\d+) \\$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
     assert pin is not None
     assert tuple(map(int, pin.groups())) >= PULUMI_CLI_WITH_RUN_PROGRAM
 

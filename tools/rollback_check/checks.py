@@ -1,8 +1,10 @@
 """The reasons a commit cannot be rolled back to; each is one line.
 
 - Today's pipeline (pulumi-up.yml) plans and applies the target with the target's own setup
-  action, policy pack, smoke check and Pulumi CLI pin, so a target that lacks one of them, or pins
-  a CLI without `--run-program`, fails part-way; it is refused before anything runs.
+  action, policy pack, smoke check and Pulumi CLI pin, so a target that lacks one of them, pins
+  a CLI without `--run-program`, or installs from a requirements file that is not a lock with
+  hashes (its packages would resolve fresh, with the stack's credentials), is refused before
+  anything runs.
 - Durable Object classes only move forward: once a migration has created a class, Cloudflare
   refuses an upload of a script that no longer exports it (code 10064). Every migration step the
   default branch declares is, or will be at its next deploy, applied; a target that lacks one is
@@ -26,7 +28,8 @@ PULUMI_CLI_WITH_RUN_PROGRAM = (3, 169, 0)
 """`--run-program`, which every refresh of the pipeline passes, came with Pulumi CLI 3.169.0."""
 MIGRATION_CLASS = "DurableObjectMigration"
 DECLARING_DIRECTORY = "systems"
-_PIN = re.compile(r"^pulumi==(\d+)\.(\d+)\.(\d+)\s*$", re.MULTILINE)
+# A lock's pin: `pulumi==X.Y.Z \` with its `--hash=sha256:` lines after it.
+_PIN = re.compile(r"^pulumi==(\d+)\.(\d+)\.(\d+) \\\n\s+--hash=sha256:", re.MULTILINE)
 
 
 def pipeline_problems(target: GitTree) -> list[str]:
@@ -36,7 +39,10 @@ def pipeline_problems(target: GitTree) -> list[str]:
     pin = _PIN.search(target.read("requirements.txt"))
     if pin is None or tuple(map(int, pin.groups())) < PULUMI_CLI_WITH_RUN_PROGRAM:
         shown = ".".join(map(str, PULUMI_CLI_WITH_RUN_PROGRAM))
-        return [f"its requirements.txt pins no Pulumi CLI of {shown} or later, which --run-program needs"]
+        return [
+            f"its requirements.txt locks no Pulumi CLI of {shown} or later by hash, which --run-program and "
+            "a hash-checked install need"
+        ]
     return []
 
 
