@@ -56,3 +56,16 @@ def test_the_other_stacks_roles_do_not_pass(tmp_path: Path, applied: dict[str, A
 def test_unreadable_documents_are_status_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--stack", "dev", "--live", str(tmp_path)]) == 2
     assert "cannot read the CI roles' documents" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_names_the_plan_job_fetches_are_the_bootstrap_stacks_own(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = evaluate_project(BOOTSTRAP, stack)
+    assert main(["names", "--stack", stack]) == 0
+    names = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    roles = {role.inputs["name"]: role.inputs["path"] for role in plan.of_type("aws:iam/role:Role")}
+    assert roles[names["deploy-role"]] == roles[names["read-role"]] == "/github-actions/"
+    (boundary,) = plan.of_type("aws:iam/policy:Policy")
+    assert names["boundary-policy"] == f"{boundary.inputs['path']}{boundary.inputs['name']}"

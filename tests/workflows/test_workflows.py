@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 from tests.project_copy import copy_project
+from tools.ci_access.__main__ import BOOTSTRAP, expected_documents
+from tools.offline_plan import evaluate_project
 from tools.stacks.stacks import load_stacks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -1644,3 +1646,36 @@ def test_offline_plan_reports_each_stack_and_fails_when_the_pr_plan_does(tmp_pat
     assert "### `prod`: the PR's plan fails" in comment
     assert "lambdaMemoryMb" in comment  # the one line naming the bad setting
     assert check_artifact(artifact) == (0, {"pr-number": "7"})
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_the_plan_job_stops_while_the_ci_access_is_not_applied(tmp_path: Path, applied: bool) -> None:
+    plan_steps = [s.get("name") for s in ALL["pulumi-up.yml"]["jobs"]["plan"]["steps"]]
+    check = "Check the stack's CI access is what bootstrap/ declares"
+    assert plan_steps.index("Assume the stack's read role (OIDC)") < plan_steps.index(check)
+    assert plan_steps.index(check) < plan_steps.index("Save the plan")
+
+    documents = expected_documents(evaluate_project(BOOTSTRAP, "dev"))
+    if not applied:
+        documents["read"]["Statement"] = documents["read"]["Statement"][1:]
+    for kind, document in documents.items():
+        (tmp_path / f"{kind}.json").write_text(json.dumps(document))
+    aws = f"""case "$1 $2 $4" in
+  "iam get-role-policy orchestra-ci-deploy-dev") cat "{tmp_path}/deploy.json" ;;
+  "iam get-role-policy orchestra-ci-read-dev") cat "{tmp_path}/read.json" ;;
+  "sts get-caller-identity "*) echo 123456789012 ;;
+  "iam get-policy "*) echo v4 ;;
+  "iam get-policy-version "*) cat "{tmp_path}/boundary.json" ;;
+  *) exit 254 ;;
+esac"""
+    script = step("pulumi-up.yml", "plan", check)["run"]
+    result = run_script(script, ROOT, {"STACK": "dev", "RUNNER_TEMP": str(tmp_path)} | fake_commands(tmp_path, aws=aws))
+    boundary = "arn:aws:iam::123456789012:policy/github-actions/orchestra-function-boundary-dev"
+    assert f"iam get-policy-version --policy-arn {boundary} --version-id v4 --query PolicyVersion.Document" in calls(
+        tmp_path, "aws"
+    )
+    if applied:
+        assert result.returncode == 0, result.stderr + result.stdout
+    else:
+        assert result.returncode == 1
+        assert result.stdout.startswith("::error::the CI access of dev differs from bootstrap/ at this commit (read)")

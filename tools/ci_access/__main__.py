@@ -8,7 +8,8 @@ DIR holds the documents as AWS holds them, fetched with the stack's read role:
 `deploy.json` and `read.json` (`aws iam get-role-policy --role-name <role> --policy-name
 access --query PolicyDocument`) and `boundary.json` (the default version's `Document` of the
 functions' boundary policy). Exit status 0 when all three match, 1 when any differs, 2 when DIR
-cannot be read.
+cannot be read. `python -m tools.ci_access names --stack <stack>` prints the names the plan job
+fetches them by (`deploy-role=`, `read-role=`, `boundary-policy=` with its IAM path).
 """
 
 import argparse
@@ -18,6 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from components.aws.deploy_access import CI_ROLE_PATH, ci_role_name, function_boundary_name
 from tools.offline_plan import Plan, evaluate_project
 
 BOOTSTRAP = Path(__file__).resolve().parents[2] / "bootstrap"
@@ -52,13 +56,31 @@ def differing(stack: str, live: dict[str, Any]) -> list[str]:
     return [kind for kind in DOCUMENTS if normalised(expected[kind]) != normalised(live[kind])]
 
 
+def document_names(stack: str) -> dict[str, str]:
+    """Where AWS holds the three documents of `stack`: its bootstrap stack's `namePrefix` decides."""
+    stack_file = BOOTSTRAP / f"Pulumi.{stack}.yaml"
+    settings = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {} if stack_file.exists() else {}
+    prefix = settings.get("orchestra-bootstrap:namePrefix") or "orchestra"
+    return {
+        "deploy-role": ci_role_name(prefix, stack, "deploy"),
+        "read-role": ci_role_name(prefix, stack, "read"),
+        "boundary-policy": f"{CI_ROLE_PATH}{function_boundary_name(prefix, stack)}",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.ci_access", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="compare a stack's CI roles with bootstrap/")
     check.add_argument("--stack", required=True)
     check.add_argument("--live", type=Path, required=True, help="directory of the documents AWS holds")
+    names = commands.add_parser("names", help="print where AWS holds the stack's CI documents")
+    names.add_argument("--stack", required=True)
     args = parser.parse_args(argv)
+    if args.command == "names":
+        for key, value in document_names(args.stack).items():
+            print(f"{key}={value}")
+        return 0
     try:
         live = {kind: json.loads((args.live / f"{kind}.json").read_text()) for kind in DOCUMENTS}
     except (OSError, ValueError) as error:
