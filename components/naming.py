@@ -1,10 +1,12 @@
-"""The one naming function for physical names: `<project>-<logical name>-<stack>`.
+"""Every naming rule of the program: logical names, and physical names `<project>-<logical name>-<stack>`.
 
 Logical names are built from the parent component's name (`orchestrator-runs`),
-so physical names read as `orchestra-orchestrator-runs-dev`. Each service's
-length and character rules are declared once here; a name that would break
-them is shortened with a stable hash rather than rejected by the cloud
-halfway through a deployment.
+with `fragment()` turning outside names (a repository, a route, a secret) into
+their parts, so physical names read as `orchestra-orchestrator-runs-dev`. Each
+service's length and character rules are declared once here; a name that would
+break them is shortened with a stable hash rather than rejected by the cloud
+halfway through a deployment, and keeps `-<stack>` last: the deploy roles'
+grants match `*-<stack>`.
 """
 
 import hashlib
@@ -45,18 +47,31 @@ CLOUDFLARE_TOKEN_NAME = NameRule("Cloudflare API token", 120, r"[ -~]")
 _HASH_LENGTH = 8
 
 
+def fragment(text: str) -> str:
+    """`CLOUDFLARE_API_TOKEN` → `cloudflare-api-token`, `POST /github/webhook` → `post-github-webhook`:
+    an outside name as part of a logical name, stable and readable."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
 def physical_name(logical_name: str, rule: NameRule) -> str:
-    """`<project>-<logical_name>-<stack>`, within the service's rules."""
-    name = f"{pulumi.get_project()}-{logical_name}-{pulumi.get_stack()}"
+    """`<project>-<logical_name>-<stack>`, within the service's rules. A name too long is cut in
+    its middle, `<project>-<logical name, cut>-<hash of the whole>-<stack>`, so it still ends
+    with the stack."""
+    stack = pulumi.get_stack()
+    name = f"{pulumi.get_project()}-{logical_name}-{stack}"
     if rule.lowercase:
-        name = name.lower()
+        name, stack = name.lower(), stack.lower()
     bad = _rejected_characters(name, rule)
     if bad:
         raise ValueError(f"{rule.service} name {name!r} has characters the service rejects: {bad!r}")
     if len(name) <= rule.max_length:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_LENGTH]
-    return f"{name[: rule.max_length - _HASH_LENGTH - 1]}-{digest}"
+    suffix = f"-{digest}-{stack}"
+    kept = rule.max_length - len(suffix)
+    if kept < 1:
+        raise ValueError(f"{rule.service} name {name!r}: the stack name leaves no room within {rule.max_length}")
+    return f"{name[: len(name) - len(stack) - 1][:kept].rstrip('-')}{suffix}"
 
 
 def resolve_name(logical_name: str, explicit: str | None, rule: NameRule) -> str:

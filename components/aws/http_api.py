@@ -1,14 +1,13 @@
 """An HTTP API (API Gateway v2) routing requests to functions, with access logs and a `$default` stage."""
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from ..naming import HTTP_API, physical_name
+from ..naming import HTTP_API, fragment, physical_name
 from .function import Function
 from .metric import CloudWatchMetric
 
@@ -44,7 +43,7 @@ class Route:
     @property
     def slug(self) -> str:
         """The route as a logical-name fragment: `POST /github/webhook` → `post-github-webhook`."""
-        return re.sub(r"[^a-z0-9]+", "-", self.key.lower()).strip("-")
+        return fragment(self.key)
 
 
 @dataclass(frozen=True)

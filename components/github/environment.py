@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_github as github
 
-from .names import fragment
+from components.naming import fragment
 
 # GitHub's limits: six reviewers (people and teams together); a wait timer of at most 30 days.
 MAX_REVIEWERS = 6

@@ -1,4 +1,4 @@
-"""GitHub's naming rules, checked before anything is sent, and names turned into logical-name fragments."""
+"""GitHub's naming rules for Actions secrets and variables, checked before anything is sent."""
 
 import re
 
@@ -18,8 +18,3 @@ def check_actions_names(kind: str, names: list[str]) -> None:
         if name.upper() in seen:
             raise ValueError(f"{kind} names {seen[name.upper()]} and {name} are the same name to GitHub")
         seen[name.upper()] = name
-
-
-def fragment(text: str) -> str:
-    """`CLOUDFLARE_API_TOKEN` → `cloudflare-api-token`: part of a logical name, stable and readable."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

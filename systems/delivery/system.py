@@ -9,10 +9,10 @@ from components.aws.deploy_access import AccountScope
 from components.github.actions import ActionsSettings, ActionsSettingsArgs
 from components.github.environment import Environment, EnvironmentArgs, Reviewers
 from components.github.files import CodeOwnersRule, DependabotUpdate, RepositoryFiles, RepositoryFilesArgs
-from components.github.names import fragment
 from components.github.owner import GitHubOwner, GitHubOwnerArgs
 from components.github.ruleset import BypassActor, Ruleset, RulesetArgs
 from components.github.webhook import Webhook, WebhookArgs
+from components.naming import fragment
 
 # The events the orchestrator's GitHub handler acts on (it answers `ping` too, which GitHub sends unasked):
 # `ready` labels, and the completion of the workflow runs it dispatched.

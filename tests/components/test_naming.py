@@ -1,6 +1,14 @@
 import pytest
 
-from components.naming import DYNAMODB_TABLE, IAM_ROLE, LAMBDA_FUNCTION, NameRule, parameter_path, physical_name
+from components.naming import (
+    DYNAMODB_TABLE,
+    IAM_ROLE,
+    LAMBDA_FUNCTION,
+    NameRule,
+    fragment,
+    parameter_path,
+    physical_name,
+)
 from tools.offline_plan import evaluate
 
 
@@ -30,7 +38,26 @@ def test_too_long_names_are_shortened_with_a_stable_hash() -> None:
         ],
     )
     assert len(first) == 64 and first == second and first != other
-    assert first.startswith("orchestra-orchestrator-xxx") and first[-9] == "-"
+    # The stack stays last, so the deploy role's `*-<stack>` grants still match it.
+    assert first.startswith("orchestra-orchestrator-xxx") and first.endswith("-dev")
+    assert first.removesuffix("-dev")[-9] == "-"
+
+
+def test_a_shortened_name_keeps_a_long_stack_whole() -> None:
+    (name,) = names_in("staging-eu-west", lambda: [physical_name("orchestrator-" + "x" * 80, LAMBDA_FUNCTION)])
+    assert len(name) == 64 and name.endswith("-staging-eu-west")
+
+
+def test_a_stack_too_long_for_the_service_stops_the_program() -> None:
+    with pytest.raises(ValueError, match="the stack name leaves no room within 64"):
+        names_in("s" * 60, lambda: [physical_name("orchestrator-worker", LAMBDA_FUNCTION)])
+
+
+def test_fragment_turns_outside_names_into_logical_name_parts() -> None:
+    assert fragment("CLOUDFLARE_API_TOKEN") == "cloudflare-api-token"
+    assert fragment("POST /github/webhook") == "post-github-webhook"
+    assert fragment("release/*") == "release"
+    assert fragment("Octo.Org/Widgets") == "octo-org-widgets"
 
 
 def test_characters_a_service_rejects_stop_the_program() -> None:
