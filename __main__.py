@@ -14,6 +14,7 @@ from systems.delivery.system import Delivery
 from systems.orchestrator.access_file import NO_ACCESS, load_access_file
 from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 from systems.tenants.instances import load_stack_instances
+from systems.tenants.scripts import TENANT_SERVICES
 from systems.tenants.system import Tenants, TenantsArgs
 
 PROJECT = Path(__file__).parent
@@ -138,7 +139,7 @@ pulumi.export("tenantRegistryDatabase", tenants.registry_database)
 pulumi.export(
     "tenantInstances",
     {
-        instance_id: {"configServiceUrl": instance.config_service_url, "imageGenUrl": instance.image_gen_url}
+        instance_id: {service.output_key: instance.services[service.kind][0] for service in TENANT_SERVICES}
         for instance_id, instance in tenants.instances.items()
     },
 )
@@ -151,8 +152,8 @@ services = {
     "ai-worker": (ai_worker.url, ai_worker.version),
 }
 for instance_id, instance in tenants.instances.items():
-    services[f"config-service-{instance_id}"] = (instance.config_service_url, instance.config_service_version)
-    services[f"image-gen-{instance_id}"] = (instance.image_gen_url, instance.image_gen_version)
+    for service in TENANT_SERVICES:
+        services[service.public_name(instance_id)] = instance.services[service.kind]
 served = {service: url_and_version for service, url_and_version in services.items() if url_and_version[0] is not None}
 pulumi.export("healthUrls", {service: pulumi.Output.concat(url, "/healthz") for service, (url, _) in served.items()})
 pulumi.export("serviceVersions", {service: version for service, (_, version) in served.items()})

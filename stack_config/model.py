@@ -10,6 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
+EnvironmentKind = Literal["dev", "staging", "prod"]
+"""Which kind of environment a stack is; an instance file names the kind whose stacks deploy it.
+Not a GitHub deployment environment (`components.github.deployment_environment`)."""
+
 # The only values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -25,7 +29,7 @@ class StackConfig(BaseModel):
         hide_input_in_errors=True,
     )
 
-    environment: Literal["dev", "staging", "prod"] = Field(
+    environment: EnvironmentKind = Field(
         description=(
             "Which kind of environment this stack is (dev, staging or prod); "
             "tenant instances declare the one they belong to."

@@ -19,7 +19,7 @@ class ActionsSettingsArgs:
     """Name → value. GitHub shows variables in plain text to anyone who can read the repository's
     settings or logs, so nothing secret belongs here."""
     environment: pulumi.Input[str] | None = None
-    """None: repository-level. Otherwise the environment's name; pass the `Environment` block's
+    """None: repository-level. Otherwise the environment's name; pass the `DeploymentEnvironment` block's
     `name` output so these wait for the environment to exist."""
 
 

@@ -12,12 +12,11 @@ from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.kv import KvNamespace, KvNamespaceArgs
 from components.cloudflare.vectorize import VectorizeIndex, VectorizeIndexArgs
 from components.cloudflare.worker import Worker, WorkerArgs
-from systems.worker_common import HTTP_MODULE, MODULES_ROOT
+from systems.worker_common import COMPATIBILITY_DATE, HTTP_MODULE, MODULES_ROOT
 
 _HERE = Path(__file__).parent
 # The embedding model the worker uses (@cf/baai/bge-base-en-v1.5) returns 768 numbers per text.
 EMBEDDING_DIMENSIONS = 768
-COMPATIBILITY_DATE = "2026-04-01"
 # Every limiter's period; the worker reads it from a binding for its Retry-After.
 RATE_LIMIT_PERIOD_SECONDS: RateLimitPeriod = 60
 # How long the worker waits for the email API before answering 504.

@@ -8,7 +8,7 @@ import pulumi
 
 from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.account_token import AccountToken, AccountTokenArgs
-from components.github.environment import Reviewers
+from components.github.deployment_environment import Reviewers
 from components.github.files import CodeOwnersRule, DependabotUpdate
 from systems.tenants.system import Tenants
 

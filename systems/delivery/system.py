@@ -7,7 +7,7 @@ import pulumi
 
 from components.aws.deploy_access import AccountScope
 from components.github.actions import ActionsSettings, ActionsSettingsArgs
-from components.github.environment import Environment, EnvironmentArgs, Reviewers
+from components.github.deployment_environment import DeploymentEnvironment, DeploymentEnvironmentArgs, Reviewers
 from components.github.files import CodeOwnersRule, DependabotUpdate, RepositoryFiles, RepositoryFilesArgs
 from components.github.owner import GitHubOwner, GitHubOwnerArgs
 from components.github.ruleset import BypassActor, Ruleset, RulesetArgs
@@ -167,9 +167,9 @@ class Delivery(pulumi.ComponentResource):
         )
         for spec in repository.environments:
             environment_name = f"{name}-{fragment(spec.name)}"
-            environment = Environment(
+            environment = DeploymentEnvironment(
                 environment_name,
-                EnvironmentArgs(
+                DeploymentEnvironmentArgs(
                     repository=repository.name,
                     environment=spec.name,
                     reviewers=spec.reviewers,

@@ -13,7 +13,7 @@ from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.worker import Worker
 
 from .instances import Instance
-from .scripts import tenant_worker
+from .scripts import CONFIG_SERVICE, IMAGE_GEN, tenant_worker
 
 _HERE = Path(__file__).parent
 API_KEY_LENGTH = 40
@@ -47,6 +47,8 @@ class TenantInstance(pulumi.ComponentResource):
     config_service_version: str
     image_gen_version: str
     """The versions each worker's `/healthz` reports: its uploaded modules' hash."""
+    services: dict[str, tuple[pulumi.Output[str], str]]
+    """Each of `scripts.TENANT_SERVICES` by its kind: its URL and the version it reports."""
     api_keys: pulumi.Output[dict[str, str]]
     """Key name to key, secret: what the instance's clients send as `X-API-Key`."""
 
@@ -73,11 +75,11 @@ class TenantInstance(pulumi.ComponentResource):
         )
         config_service = tenant_worker(
             account,
-            f"config-service-{name}",
-            "config_service.js",
+            f"{name}-{CONFIG_SERVICE.kind}",
+            CONFIG_SERVICE.script,
             [config.binding("DB"), api_keys],
             child,
-            by_hand=True,
+            public_name=CONFIG_SERVICE.public_name(instance.instance_id),
         )
 
         images = (
@@ -91,8 +93,8 @@ class TenantInstance(pulumi.ComponentResource):
         )
         image_gen = tenant_worker(
             account,
-            f"image-gen-{name}",
-            "image_gen.js",
+            f"{name}-{IMAGE_GEN.kind}",
+            IMAGE_GEN.script,
             [
                 api_keys,
                 images.binding("IMAGES"),
@@ -105,13 +107,17 @@ class TenantInstance(pulumi.ComponentResource):
                 secret_text("IMAGE_API_KEY", args.image_api_key),
             ],
             child,
-            by_hand=True,
+            public_name=IMAGE_GEN.public_name(instance.instance_id),
         )
 
         self.config_service_url = _served(config_service)
         self.image_gen_url = _served(image_gen)
         self.config_service_version = config_service.version
         self.image_gen_version = image_gen.version
+        self.services = {
+            CONFIG_SERVICE.kind: (self.config_service_url, self.config_service_version),
+            IMAGE_GEN.kind: (self.image_gen_url, self.image_gen_version),
+        }
         args.registry.row(
             f"{name}-registry-entry",
             table="instances",

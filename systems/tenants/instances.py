@@ -13,8 +13,8 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stack_config.data_file import load_data_file
+from stack_config.model import EnvironmentKind
 
-Environment = Literal["dev", "staging", "prod"]
 Wave = Literal["canary"] | int
 """When a fleet run deploys the instance: `canary` first, then the numbered waves in order."""
 
@@ -40,7 +40,7 @@ class Instance(BaseModel):
 
     instance_id: str = Field(pattern=INSTANCE_ID_PATTERN, description="The tenant instance's id, also its file name.")
     org_id: str = Field(pattern=INSTANCE_ID_PATTERN, description="The organisation the instance belongs to.")
-    environment: Environment = Field(description="The stacks of this environment deploy the instance.")
+    environment: EnvironmentKind = Field(description="The stacks of this kind of environment deploy the instance.")
     rate_limits: dict[str, RateLimit] = Field(
         min_length=1, description="Per model: requests and tokens per minute the instance may use."
     )
@@ -94,7 +94,7 @@ def load_instances(directory: Path) -> list[Instance]:
 
 
 def load_stack_instances(
-    directory: Path, environment: str, image_model: str, workers_dev_subdomain: str
+    directory: Path, environment: EnvironmentKind, image_model: str, workers_dev_subdomain: str
 ) -> list[Instance]:
     """The instances a stack of `environment` deploys, checked against what that stack provides:
     limits for its image model, and a workers.dev subdomain for the URLs the registry records."""

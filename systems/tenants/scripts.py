@@ -1,7 +1,8 @@
 """How every tenant worker is uploaded: its script from this directory, the shared HTTP module,
-the runtime date the worker tests run with, and its version."""
+the runtime date the worker tests run with, and its version; and the services each instance gets."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -10,12 +11,31 @@ from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.binding import Binding
 from components.cloudflare.durable_object_migrations import DurableObjectMigration
 from components.cloudflare.worker import Worker, WorkerArgs
-from systems.worker_common import HTTP_MODULE, MODULES_ROOT
+from systems.worker_common import COMPATIBILITY_DATE, HTTP_MODULE, MODULES_ROOT
 
 _HERE = Path(__file__).parent
-COMPATIBILITY_DATE = "2026-04-01"
 # Every tenant worker reports its deployed content hash at `/healthz`.
 VERSION_BINDING = "VERSION"
+
+
+@dataclass(frozen=True)
+class TenantService:
+    """A service every instance gets: a worker named `<kind>-<instance id>`, as the instance's
+    clients know it."""
+
+    kind: str
+    script: str
+    """Its script, a file of this directory."""
+    output_key: str
+    """Its URL's key in each instance's entry of the `tenantInstances` stack output."""
+
+    def public_name(self, instance_id: str) -> str:
+        return f"{self.kind}-{instance_id}"
+
+
+CONFIG_SERVICE = TenantService("config-service", "config_service.js", "configServiceUrl")
+IMAGE_GEN = TenantService("image-gen", "image_gen.js", "imageGenUrl")
+TENANT_SERVICES = (CONFIG_SERVICE, IMAGE_GEN)
 
 
 def tenant_worker(
@@ -25,12 +45,13 @@ def tenant_worker(
     bindings: Sequence[Binding],
     opts: pulumi.ResourceOptions,
     *,
-    by_hand: bool,
+    public_name: str | None = None,
     durable_object_migrations: Sequence[DurableObjectMigration] = (),
     workers_dev: bool = True,
 ) -> Worker:
-    """Worker `name` running `script` (a file of this directory); its script name is `name` as
-    written when `by_hand`, else the naming function's."""
+    """Worker `name` running `script` (a file of this directory). Its script name, which is also
+    its workers.dev host, is `public_name` exactly as written when clients know it by that name,
+    else the naming function's `<project>-<name>-<stack>`."""
     return Worker(
         name,
         WorkerArgs(
@@ -38,7 +59,7 @@ def tenant_worker(
             main_module=_HERE / script,
             modules=[HTTP_MODULE],
             modules_root=MODULES_ROOT,
-            script_name=name if by_hand else None,
+            script_name=public_name,
             compatibility_date=COMPATIBILITY_DATE,
             bindings=bindings,
             durable_object_migrations=durable_object_migrations,

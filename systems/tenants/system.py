@@ -4,7 +4,7 @@ Shared by every instance of the stack, and declared whether or not any
 instance exists (so adding the first or removing the last instance touches
 only that instance): the `multiagent-system` registry database, the
 rate-limiter worker and the image bucket. Each instance, from its file in
-`instances/`, gets a `TenantInstance`.
+`instances/`, gets a `TenantInstance` named `<tenants>-<instance id>`.
 """
 
 from collections.abc import Sequence
@@ -53,22 +53,22 @@ class Tenants(pulumi.ComponentResource):
         protect = args.protect_stateful_resources
 
         registry = D1Database(
-            "multiagent-system",
+            f"{name}-multiagent-system",
             D1DatabaseArgs(account=args.account, migrations_dir=_HERE / "migrations" / "registry", protect=protect),
             child,
         )
         shared_images = R2Bucket(f"{name}-images", R2BucketArgs(account=args.account, protect=protect), child)
-        shared_limiter = rate_limiter(args.account, "rate-limiter", child)
+        shared_limiter = rate_limiter(args.account, f"{name}-rate-limiter", child)
 
         self.instances = {}
         for instance in args.instances:
             dedicated_limiter = (
-                rate_limiter(args.account, f"rate-limiter-{instance.instance_id}", child, by_hand=True)
+                rate_limiter(args.account, f"{name}-rate-limiter-{instance.instance_id}", child)
                 if instance.dedicated_rate_limiter
                 else None
             )
             self.instances[instance.instance_id] = TenantInstance(
-                instance.instance_id,
+                f"{name}-{instance.instance_id}",
                 TenantInstanceArgs(
                     account=args.account,
                     instance=instance,
@@ -86,18 +86,16 @@ class Tenants(pulumi.ComponentResource):
         self.register_outputs({"registry_database": self.registry_database})
 
 
-def rate_limiter(
-    account: CloudflareAccount, name: str, opts: pulumi.ResourceOptions, *, by_hand: bool = False
-) -> Worker:
+def rate_limiter(account: CloudflareAccount, name: str, opts: pulumi.ResourceOptions) -> Worker:
     """The rate-limiter worker and its Durable Object class. It has no authentication of its own,
-    so it is served on no URL: only workers given a service binding to it reach it."""
+    so it is served on no URL: only workers given a service binding to it reach it, and no client
+    needs to know its name."""
     return tenant_worker(
         account,
         name,
         "rate_limiter.js",
         [durable_object_namespace("RATE_LIMITER", RATE_LIMITER_CLASS)],
         opts,
-        by_hand=by_hand,
         durable_object_migrations=RATE_LIMITER_MIGRATIONS,
         workers_dev=False,
     )

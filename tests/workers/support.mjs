@@ -3,9 +3,11 @@
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
-export const COMPATIBILITY_DATE = "2026-04-01";
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const systemPath = (relative) => `${REPO_ROOT}systems/${relative}`;
+// The date the workers are deployed with (systems/worker_common reads the same file).
+export const COMPATIBILITY_DATE = JSON.parse(await readFile(systemPath("worker_common/runtime.json"), "utf8"))
+  .compatibility_date;
 
 // A worker's script as the deployment uploads it: module names relative to
 // systems/, with the shared HTTP module beside the main one.

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO, get_args
 
-from systems.tenants.instances import Environment, InstanceError
+from stack_config.model import EnvironmentKind
+from systems.tenants.instances import InstanceError
 
 from . import selection
 from .changes import ChangesError
@@ -84,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Preview, deploy, refresh or destroy the tenant stacks (one per instance file), N at a time.",
     )
     parser.add_argument("command", choices=[operation.value for operation in Operation])
-    parser.add_argument("--stack-env", required=True, choices=get_args(Environment), help="the tenants' environment")
+    parser.add_argument(
+        "--stack-env", required=True, choices=get_args(EnvironmentKind), help="the tenants' environment"
+    )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--tenants", metavar="A,B", help="these instance ids")
     which.add_argument("--changed", metavar="BASE..HEAD", help="the tenants this git range affects")

@@ -6,7 +6,12 @@ from pathlib import Path
 import pulumi
 import pytest
 
+<<<<<<< HEAD
 from components.github.environment import Reviewers
+=======
+from components.aws.github_oidc import GITHUB_OIDC_HOST
+from components.github.deployment_environment import Reviewers
+>>>>>>> 2bc4ce2 (Tenants: every child is named from its parent, a worker clients know keeps its public name, and the service kinds and the workers' compatibility date are each declared once; a GitHub environment is a DeploymentEnvironment)
 from components.github.files import CodeOwnersRule, DependabotUpdate, codeowners_content, dependabot_content
 from systems.delivery.system import (
     DeliveredRepository,
@@ -110,7 +115,8 @@ def plan(request: pytest.FixtureRequest) -> Plan:
 def test_children(plan: Plan) -> None:
     system = plan.one("orchestra:system:Delivery", "delivery")
     environments = [
-        ("orchestra:github:Environment", f"delivery-orchestra-{environment}") for environment in ORCHESTRA_ENVIRONMENTS
+        ("orchestra:github:DeploymentEnvironment", f"delivery-orchestra-{environment}")
+        for environment in ORCHESTRA_ENVIRONMENTS
     ]
     # Every environment of the deploying repository that a role trusts gets its AWS_ROLE_ARN.
     settings = [
@@ -121,7 +127,7 @@ def test_children(plan: Plan) -> None:
         [
             ("orchestra:github:ActionsSettings", "delivery-image-gen-actions"),
             ("orchestra:github:ActionsSettings", "delivery-image-gen-production-actions"),
-            ("orchestra:github:Environment", "delivery-image-gen-production"),
+            ("orchestra:github:DeploymentEnvironment", "delivery-image-gen-production"),
             ("orchestra:github:Owner", "delivery-github"),
             ("orchestra:github:RepositoryFiles", "delivery-image-gen-files"),
             ("orchestra:github:Ruleset", "delivery-image-gen-ruleset"),

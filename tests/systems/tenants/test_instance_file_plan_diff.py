@@ -57,12 +57,12 @@ def test_adding_an_instance_file_adds_only_that_instance(project: Path, shipped:
     with_initech = plan_with(project, lambda d: (d / "initech.yaml").write_text(NEW_INSTANCE))
     diff = diff_plans(shipped, with_initech)
     assert (diff.removed, diff.changed) == ((), ())
-    assert {resource.urn for resource in diff.added} == instance_tree(with_initech, "initech")
+    assert {resource.urn for resource in diff.added} == instance_tree(with_initech, "tenants-initech")
     assert sorted((r.type, r.name) for r in diff.added if r.type.startswith("orchestra:")) == [
-        ("orchestra:cloudflare:D1Database", "initech-config"),
-        ("orchestra:cloudflare:Worker", "config-service-initech"),
-        ("orchestra:cloudflare:Worker", "image-gen-initech"),
-        ("orchestra:system:TenantInstance", "initech"),
+        ("orchestra:cloudflare:D1Database", "tenants-initech-config"),
+        ("orchestra:cloudflare:Worker", "tenants-initech-config-service"),
+        ("orchestra:cloudflare:Worker", "tenants-initech-image-gen"),
+        ("orchestra:system:TenantInstance", "tenants-initech"),
     ]
     assert {change.path for change in diff.outputs} == {
         "healthUrls.config-service-initech",
@@ -77,8 +77,8 @@ def test_adding_an_instance_file_adds_only_that_instance(project: Path, shipped:
 def test_removing_an_instance_file_removes_only_that_instance(project: Path, shipped: Plan) -> None:
     diff = diff_plans(shipped, plan_with(project, lambda d: (d / "globex.yaml").unlink()))
     assert (diff.added, diff.changed) == ((), ())
-    assert {resource.urn for resource in diff.removed} == instance_tree(shipped, "globex")
-    assert "globex-registry-entry" in {resource.name for resource in diff.removed}
+    assert {resource.urn for resource in diff.removed} == instance_tree(shipped, "tenants-globex")
+    assert "tenants-globex-registry-entry" in {resource.name for resource in diff.removed}
     assert {change.path for change in diff.outputs} == {
         "healthUrls.config-service-globex",
         "healthUrls.image-gen-globex",

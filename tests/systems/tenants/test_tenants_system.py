@@ -76,37 +76,39 @@ def bindings(plan: Plan, script: str) -> dict[str, dict[str, Any]]:
 
 def test_shared_parts_and_one_component_per_instance(plan: Plan) -> None:
     assert children(plan, "orchestra:system:Tenants", "tenants") == [
-        ("orchestra:cloudflare:D1Database", "multiagent-system"),
+        ("orchestra:cloudflare:D1Database", "tenants-multiagent-system"),
         ("orchestra:cloudflare:R2Bucket", "tenants-images"),
-        ("orchestra:cloudflare:Worker", "rate-limiter"),
-        ("orchestra:cloudflare:Worker", "rate-limiter-acme"),
-        ("orchestra:system:TenantInstance", "acme"),
-        ("orchestra:system:TenantInstance", "globex"),
+        ("orchestra:cloudflare:Worker", "tenants-rate-limiter"),
+        ("orchestra:cloudflare:Worker", "tenants-rate-limiter-acme"),
+        ("orchestra:system:TenantInstance", "tenants-acme"),
+        ("orchestra:system:TenantInstance", "tenants-globex"),
     ]
-    assert plan.outputs["registry"] == f"orchestra-multiagent-system-{plan.stack}"
+    assert plan.outputs["registry"] == f"orchestra-tenants-multiagent-system-{plan.stack}"
 
 
 def test_an_instance_has_its_database_workers_keys_and_registry_row(plan: Plan) -> None:
-    assert children(plan, "orchestra:system:TenantInstance", "globex") == [
-        ("orchestra:cloudflare:D1Database", "globex-config"),
-        ("orchestra:cloudflare:Worker", "config-service-globex"),
-        ("orchestra:cloudflare:Worker", "image-gen-globex"),
-        ("pulumi-python:dynamic/cloudflare:D1Row", "globex-registry-entry"),
-        ("random:index/randomPassword:RandomPassword", "globex-api-key-ci"),
-        ("random:index/randomPassword:RandomPassword", "globex-api-key-primary"),
+    assert children(plan, "orchestra:system:TenantInstance", "tenants-globex") == [
+        ("orchestra:cloudflare:D1Database", "tenants-globex-config"),
+        ("orchestra:cloudflare:Worker", "tenants-globex-config-service"),
+        ("orchestra:cloudflare:Worker", "tenants-globex-image-gen"),
+        ("pulumi-python:dynamic/cloudflare:D1Row", "tenants-globex-registry-entry"),
+        ("random:index/randomPassword:RandomPassword", "tenants-globex-api-key-ci"),
+        ("random:index/randomPassword:RandomPassword", "tenants-globex-api-key-primary"),
     ]
-    assert ("orchestra:cloudflare:R2Bucket", "acme-images") in children(plan, "orchestra:system:TenantInstance", "acme")
+    acme = children(plan, "orchestra:system:TenantInstance", "tenants-acme")
+    assert ("orchestra:cloudflare:R2Bucket", "tenants-acme-images") in acme
 
 
 def test_workers_carry_the_names_clients_know(plan: Plan) -> None:
     names = {r.name: r.inputs["scriptName"] for r in plan.of_type(SCRIPT)}
     assert names == {
-        "config-service-globex": "config-service-globex",
-        "image-gen-globex": "image-gen-globex",
-        "config-service-acme": "config-service-acme",
-        "image-gen-acme": "image-gen-acme",
-        "rate-limiter-acme": "rate-limiter-acme",
-        "rate-limiter": f"orchestra-rate-limiter-{plan.stack}",
+        "tenants-globex-config-service": "config-service-globex",
+        "tenants-globex-image-gen": "image-gen-globex",
+        "tenants-acme-config-service": "config-service-acme",
+        "tenants-acme-image-gen": "image-gen-acme",
+        # Served on no URL, so known to no client: named by the naming function.
+        "tenants-rate-limiter-acme": f"orchestra-tenants-rate-limiter-acme-{plan.stack}",
+        "tenants-rate-limiter": f"orchestra-tenants-rate-limiter-{plan.stack}",
     }
     assert plan.outputs["urls"] == {
         "globex": "https://image-gen-globex.example.workers.dev",
@@ -117,9 +119,9 @@ def test_workers_carry_the_names_clients_know(plan: Plan) -> None:
 @pytest.mark.parametrize(
     ("script", "main_module"),
     [
-        ("config-service-globex", "tenants/config_service.js"),
-        ("image-gen-globex", "tenants/image_gen.js"),
-        ("rate-limiter", "tenants/rate_limiter.js"),
+        ("tenants-globex-config-service", "tenants/config_service.js"),
+        ("tenants-globex-image-gen", "tenants/image_gen.js"),
+        ("tenants-rate-limiter", "tenants/rate_limiter.js"),
     ],
 )
 def test_scripts_upload_with_the_module_they_share(plan: Plan, script: str, main_module: str) -> None:
@@ -129,18 +131,18 @@ def test_scripts_upload_with_the_module_they_share(plan: Plan, script: str, main
 
 
 def test_config_service_bindings(plan: Plan) -> None:
-    config_database = plan.one("cloudflare:index/d1Database:D1Database", "globex-config")
-    assert config_database.inputs["name"] == f"orchestra-globex-config-{plan.stack}"
-    assert {name: b["type"] for name, b in bindings(plan, "config-service-globex").items()} == {
+    config_database = plan.one("cloudflare:index/d1Database:D1Database", "tenants-globex-config")
+    assert config_database.inputs["name"] == f"orchestra-tenants-globex-config-{plan.stack}"
+    assert {name: b["type"] for name, b in bindings(plan, "tenants-globex-config-service").items()} == {
         "DB": "d1",
         "API_KEYS": "secret_text",
         "VERSION": "plain_text",
     }
-    assert bindings(plan, "config-service-globex")["API_KEYS"]["text"] == SECRET
+    assert bindings(plan, "tenants-globex-config-service")["API_KEYS"]["text"] == SECRET
 
 
 def test_image_gen_bindings(plan: Plan) -> None:
-    globex = bindings(plan, "image-gen-globex")
+    globex = bindings(plan, "tenants-globex-image-gen")
     assert {name: b["type"] for name, b in globex.items()} == {
         "API_KEYS": "secret_text",
         "IMAGES": "r2_bucket",
@@ -165,14 +167,14 @@ def test_image_gen_bindings(plan: Plan) -> None:
 
 
 def test_shared_or_own_bucket_and_limiter(plan: Plan) -> None:
-    globex, acme = bindings(plan, "image-gen-globex"), bindings(plan, "image-gen-acme")
+    globex, acme = bindings(plan, "tenants-globex-image-gen"), bindings(plan, "tenants-acme-image-gen")
     assert globex["IMAGES"]["bucketName"] == f"orchestra-tenants-images-{plan.stack}"
-    assert globex["RATE_LIMITER"]["service"] == f"orchestra-rate-limiter-{plan.stack}"
+    assert globex["RATE_LIMITER"]["service"] == f"orchestra-tenants-rate-limiter-{plan.stack}"
     assert acme["IMAGES"]["bucketName"] == "acme-generated-images"
-    assert acme["RATE_LIMITER"]["service"] == "rate-limiter-acme"
+    assert acme["RATE_LIMITER"]["service"] == f"orchestra-tenants-rate-limiter-acme-{plan.stack}"
 
 
-@pytest.mark.parametrize("limiter", ["rate-limiter", "rate-limiter-acme"])
+@pytest.mark.parametrize("limiter", ["tenants-rate-limiter", "tenants-rate-limiter-acme"])
 def test_rate_limiters_own_their_durable_object_and_serve_no_url(plan: Plan, limiter: str) -> None:
     script = plan.one(SCRIPT, limiter).inputs
     # Offline, nothing reads the live tag: the plan shows what a new script gets.
@@ -192,13 +194,13 @@ def test_rate_limiters_own_their_durable_object_and_serve_no_url(plan: Plan, lim
 
 
 def registry_row(plan: Plan, instance: str) -> PlannedResource:
-    return plan.one("pulumi-python:dynamic/cloudflare:D1Row", f"{instance}-registry-entry")
+    return plan.one("pulumi-python:dynamic/cloudflare:D1Row", f"tenants-{instance}-registry-entry")
 
 
 def test_the_registry_records_each_instance_and_its_urls(plan: Plan) -> None:
     row = registry_row(plan, "globex")
     assert (row.inputs["table"], row.inputs["key_column"], row.inputs["key"]) == ("instances", "instance_id", "globex")
-    assert row.inputs["database_id"] == "multiagent-system-id"
+    assert row.inputs["database_id"] == "tenants-multiagent-system-id"
     assert row.inputs["values"] == {
         "org_id": "globex",
         "environment": "prod",
@@ -211,7 +213,7 @@ def test_the_registry_records_each_instance_and_its_urls(plan: Plan) -> None:
 
 
 def test_the_registry_row_is_written_after_the_registry_schema(plan: Plan) -> None:
-    migrations = plan.one("pulumi-python:dynamic/cloudflare:D1Migrations", "multiagent-system-migrations")
+    migrations = plan.one("pulumi-python:dynamic/cloudflare:D1Migrations", "tenants-multiagent-system-migrations")
     assert migrations.inputs["migrations"][0]["name"] == "0001_create_instances.sql"
     assert migrations.urn in registry_row(plan, "globex").dependencies
 
@@ -219,9 +221,9 @@ def test_the_registry_row_is_written_after_the_registry_schema(plan: Plan) -> No
 def test_api_keys_are_generated_per_name_and_only_output_as_secrets(plan: Plan) -> None:
     keys = [r for r in plan.of_type("random:index/randomPassword:RandomPassword")]
     assert {(r.name, r.inputs["length"], r.inputs["special"]) for r in keys} == {
-        ("globex-api-key-primary", 40, False),
-        ("globex-api-key-ci", 40, False),
-        ("acme-api-key-primary", 40, False),
+        ("tenants-globex-api-key-primary", 40, False),
+        ("tenants-globex-api-key-ci", 40, False),
+        ("tenants-acme-api-key-primary", 40, False),
     }
     assert plan.outputs["keys"] == {"globex": SECRET, "acme": SECRET}
 
@@ -229,8 +231,8 @@ def test_api_keys_are_generated_per_name_and_only_output_as_secrets(plan: Plan) 
 def test_data_is_protected_in_prod_only(plan: Plan) -> None:
     stateful = [
         plan.one("cloudflare:index/d1Database:D1Database", name)
-        for name in ("multiagent-system", "globex-config", "acme-config")
-    ] + [plan.one("cloudflare:index/r2Bucket:R2Bucket", name) for name in ("tenants-images", "acme-images")]
+        for name in ("tenants-multiagent-system", "tenants-globex-config", "tenants-acme-config")
+    ] + [plan.one("cloudflare:index/r2Bucket:R2Bucket", name) for name in ("tenants-images", "tenants-acme-images")]
     expected = plan.stack == "prod"
     assert {(r.name, r.protect, r.retain_on_delete) for r in stateful} == {
         (r.name, expected, expected) for r in stateful
@@ -240,7 +242,7 @@ def test_data_is_protected_in_prod_only(plan: Plan) -> None:
 def test_without_instances_the_shared_parts_stay() -> None:
     plan = evaluate(lambda: build([], protect=True), stack="prod")
     assert children(plan, "orchestra:system:Tenants", "tenants") == [
-        ("orchestra:cloudflare:D1Database", "multiagent-system"),
+        ("orchestra:cloudflare:D1Database", "tenants-multiagent-system"),
         ("orchestra:cloudflare:R2Bucket", "tenants-images"),
-        ("orchestra:cloudflare:Worker", "rate-limiter"),
+        ("orchestra:cloudflare:Worker", "tenants-rate-limiter"),
     ]

@@ -1,17 +1,17 @@
 import pytest
 
-from components.github.environment import Environment, EnvironmentArgs, Reviewers
+from components.github.deployment_environment import DeploymentEnvironment, DeploymentEnvironmentArgs, Reviewers
 from tools.offline_plan import Plan, evaluate
 from tools.offline_plan.mock_outputs import github_id
 
 
-def plan_environment(args: EnvironmentArgs) -> Plan:
-    return evaluate(lambda: Environment("orchestra-production", args))
+def plan_environment(args: DeploymentEnvironmentArgs) -> Plan:
+    return evaluate(lambda: DeploymentEnvironment("orchestra-production", args))
 
 
 def test_reviewers_are_resolved_to_ids_and_only_the_named_branch_deploys() -> None:
     plan = plan_environment(
-        EnvironmentArgs(
+        DeploymentEnvironmentArgs(
             repository="orchestra",
             environment="production",
             reviewers=Reviewers(users=["alice", "bob"], teams=["platform"]),
@@ -19,7 +19,7 @@ def test_reviewers_are_resolved_to_ids_and_only_the_named_branch_deploys() -> No
             wait_timer_minutes=5,
         )
     )
-    component = plan.one("orchestra:github:Environment", "orchestra-production")
+    component = plan.one("orchestra:github:DeploymentEnvironment", "orchestra-production")
     environment, policy = sorted(plan.children_of(component.urn), key=lambda r: r.type)
     assert environment.type == "github:index/repositoryEnvironment:RepositoryEnvironment"
     # "Protected branches" admits every branch of a repository with no protected branch: the
@@ -43,7 +43,7 @@ def test_reviewers_are_resolved_to_ids_and_only_the_named_branch_deploys() -> No
 
 
 def test_an_environment_without_reviewers_or_branch_limits() -> None:
-    plan = plan_environment(EnvironmentArgs(repository="image-gen", environment="preview"))
+    plan = plan_environment(DeploymentEnvironmentArgs(repository="image-gen", environment="preview"))
     inputs = plan.one("github:index/repositoryEnvironment:RepositoryEnvironment", "orchestra-production").inputs
     assert (
         plan.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy") == []
@@ -56,8 +56,8 @@ def test_an_environment_without_reviewers_or_branch_limits() -> None:
 def test_github_limits_are_checked_before_anything_is_sent() -> None:
     seven = Reviewers(users=[f"user{i}" for i in range(4)], teams=["a", "b", "c"])
     with pytest.raises(ValueError, match="7 reviewers"):
-        plan_environment(EnvironmentArgs(repository="r", environment="production", reviewers=seven))
+        plan_environment(DeploymentEnvironmentArgs(repository="r", environment="production", reviewers=seven))
     with pytest.raises(ValueError, match="branches"):
-        plan_environment(EnvironmentArgs(repository="r", environment="production", branches=[]))
+        plan_environment(DeploymentEnvironmentArgs(repository="r", environment="production", branches=[]))
     with pytest.raises(ValueError, match="wait timer"):
-        plan_environment(EnvironmentArgs(repository="r", environment="production", wait_timer_minutes=43_201))
+        plan_environment(DeploymentEnvironmentArgs(repository="r", environment="production", wait_timer_minutes=43_201))

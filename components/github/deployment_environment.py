@@ -25,7 +25,7 @@ class Reviewers:
 
 
 @dataclass(frozen=True)
-class EnvironmentArgs:
+class DeploymentEnvironmentArgs:
     repository: pulumi.Input[str]
     environment: str
     reviewers: Reviewers = field(default_factory=Reviewers)
@@ -41,15 +41,15 @@ class EnvironmentArgs:
     """Delay before an approved job starts; 0 for none."""
 
 
-class Environment(pulumi.ComponentResource):
+class DeploymentEnvironment(pulumi.ComponentResource):
     environment: github.RepositoryEnvironment
     name: pulumi.Output[str]
     """The environment's name, as an output: secrets and variables set with it wait for it."""
     user_ids: list[pulumi.Output[int]]
     team_ids: list[pulumi.Output[int]]
 
-    def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("orchestra:github:Environment", name, None, opts)
+    def __init__(self, name: str, args: DeploymentEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("orchestra:github:DeploymentEnvironment", name, None, opts)
         reviewer_count = len(args.reviewers.users) + len(args.reviewers.teams)
         if reviewer_count > MAX_REVIEWERS:
             raise ValueError(f"environment {name}: {reviewer_count} reviewers; GitHub allows {MAX_REVIEWERS}")
