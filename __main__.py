@@ -7,6 +7,7 @@ import pulumi
 from components.aws.deploy_access import AccountScope
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
 from stack_config import load_stack_config, secret_output, setting_key
+from stack_config.stacks import stack_names
 from systems.ai_worker.system import AiWorker, AiWorkerArgs
 from systems.delivery.sources import delivery_args, program_sources
 from systems.delivery.spec import load_delivery_spec
@@ -20,6 +21,7 @@ from systems.tenants.system import Tenants, TenantsArgs
 PROJECT = Path(__file__).parent
 
 config = load_stack_config()
+stacks = stack_names(PROJECT)
 instances = load_stack_instances(
     PROJECT / "instances",
     environment=config.environment,
@@ -33,6 +35,8 @@ delivery_spec = (
     load_delivery_spec(
         PROJECT / config.delivery_file,
         tenant_keys={(instance.instance_id, key) for instance in instances for key in instance.api_keys},
+        stacks=stacks,
+        guarded_stacks=config.guarded_stacks,
     )
     if config.delivery_file
     else None
@@ -123,6 +127,8 @@ if delivery_spec is not None:
             ),
             orchestrator_webhook_url=orchestrator.github_webhook_url,
             orchestrator_webhook_secret=orchestrator.github_webhook_secret,
+            stacks=stacks,
+            guarded_stacks=config.guarded_stacks,
         ),
     )
     pulumi.export("awsRoleArns", delivery.role_arns)

@@ -14,20 +14,21 @@ import pulumi  # noqa: E402
 
 from components.aws.github_oidc import GitHubRepository  # noqa: E402
 from stack_config.data_file import load_data_file  # noqa: E402
+from stack_config.stacks import deploy_environment, plan_environment, stack_names  # noqa: E402
 from systems.ci_access.system import PROGRAM_AWS_RESOURCE_TYPES, CiAccess, CiAccessArgs  # noqa: E402
-from systems.delivery.spec import DeliveryFileError, DeliverySpec  # noqa: E402
+from systems.delivery.spec import DeliveryFileError, DeliverySpec, StackDeliverySpec  # noqa: E402
 
 config = pulumi.Config()
 stack = pulumi.get_stack()
 delivery_file = (PROJECT / (config.get("deliveryFile") or "../delivery.yaml")).resolve()
 spec = load_data_file(delivery_file, DeliverySpec, DeliveryFileError)
-if stack not in spec.stacks:
-    raise pulumi.RunError(f"{delivery_file}: stacks: no stack {stack!r}, whose CI access this bootstrap stack is")
-stack_spec = spec.stacks[stack]
+if stack not in stack_names(PROJECT.parent):
+    raise pulumi.RunError(f"no Pulumi.{stack}.yaml beside bootstrap/: no Orchestra stack {stack!r} to give CI access")
+stack_spec = spec.stacks.get(stack, StackDeliverySpec())
 extra_types = config.get_object("extraResourceTypes") or []
 if not isinstance(extra_types, list) or not all(isinstance(t, str) for t in extra_types):
     raise pulumi.RunError("orchestra-bootstrap:extraResourceTypes: expected a list of Pulumi type tokens")
-readers = [stack_spec.plan_environment] + [spec.preview_environment] * (stack == spec.preview_stack)
+readers = [plan_environment(stack)] + [spec.preview_environment] * (stack == spec.preview_stack)
 
 try:
     access = CiAccess(
@@ -41,7 +42,7 @@ try:
                 owner_id=spec.oidc_subject.owner_id,
                 repository_id=spec.oidc_subject.repository_id,
             ),
-            deploy_environment=stack_spec.deploy_environment,
+            deploy_environment=deploy_environment(stack),
             read_environments=readers,
             resource_types=[*PROGRAM_AWS_RESOURCE_TYPES, *extra_types],
             create_oidc_provider=config.get_bool("createOidcProvider") is not False,

@@ -1,5 +1,5 @@
-"""Data in production cannot be deleted by one command: every stateful resource is protected, and
-where the service has its own guard against deletion, that guard is on too."""
+"""Data in production (the guarded stacks) cannot be deleted by one command: every stateful resource
+is protected, and where the service has its own guard against deletion, that guard is on too."""
 
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -8,7 +8,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from components.stateful import STATEFUL_TYPES
 
-from .stack import is_production
+from .stack import is_guarded
 
 # Per type, the service's own guard: what must hold of the inputs, and what to say when it does not.
 _SERVICE_GUARDS: Mapping[str, tuple[Callable[[Mapping[str, Any]], bool], str]] = {
@@ -24,7 +24,7 @@ _SERVICE_GUARDS: Mapping[str, tuple[Callable[[Mapping[str, Any]], bool], str]] =
 
 
 def _validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in STATEFUL_TYPES or not is_production():
+    if args.resource_type not in STATEFUL_TYPES or not is_guarded():
         return
     # pulumi-policy shows a policy `protect` but not `retain_on_delete`; the program's tests check both.
     if not args.opts.protect:

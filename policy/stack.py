@@ -6,11 +6,14 @@ sets it as the runtime's configuration before each validation; the offline plan 
 
 import pulumi
 
-PRODUCTION = "prod"
-"""`orchestra:environment` of production stacks (see `stack_config.model`)."""
+from stack_config.model import StackConfig
+
+_GUARDED_STACKS = "guardedStacks"
 
 
-def is_production() -> bool:
-    # The stack's name counts too: a change that relabels the `prod` stack's environment must not
-    # switch its guards off.
-    return pulumi.Config().get("environment") == PRODUCTION or pulumi.get_stack() == PRODUCTION
+def is_guarded() -> bool:
+    """Whether the stack checked is one of `orchestra:guardedStacks` (`stack_config.stacks`): the
+    production guards apply to it. Without the setting, the model's default list decides."""
+    configured = pulumi.Config().get_object(_GUARDED_STACKS)
+    guarded = configured if isinstance(configured, list) else StackConfig.model_fields["guarded_stacks"].default
+    return pulumi.get_stack() in guarded

@@ -1,9 +1,9 @@
-"""In production, a worker served on routes or custom domains is not also reachable on workers.dev,
-where the zone's protections (WAF, access rules, rate limits) do not apply."""
+"""In production (the guarded stacks), a worker served on routes or custom domains is not also
+reachable on workers.dev, where the zone's protections (WAF, access rules, rate limits) do not apply."""
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from .stack import is_production
+from .stack import is_guarded
 
 _SCRIPT = "cloudflare:index/workersScript:WorkersScript"
 _SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
@@ -15,7 +15,7 @@ _ROUTED_BY = {
 
 
 def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    if not is_production():
+    if not is_guarded():
         return
     routed = {r.props.get(_ROUTED_BY[r.resource_type]) for r in args.resources if r.resource_type in _ROUTED_BY}
     subdomains = {r.props.get("scriptName"): r for r in args.resources if r.resource_type == _SUBDOMAIN}

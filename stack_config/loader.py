@@ -24,9 +24,24 @@ def load_stack_config(namespace: str | None = None) -> StackConfig:
     if errors:
         raise ConfigError(_one_line(errors))
     try:
-        return StackConfig.model_validate({key: _decode(key, value) for key, value in raw.items()})
+        config = StackConfig.model_validate({key: _decode(key, value) for key, value in raw.items()})
     except ValidationError as error:
         raise ConfigError(_one_line(_describe(namespace, error, raw))) from None
+    if is_guarded(config) and not config.protect_stateful_resources:
+        raise ConfigError(
+            _one_line(
+                [
+                    f"{namespace}:protectStatefulResources: must be true in {pulumi.get_stack()}, "
+                    f"a guarded stack ({namespace}:guardedStacks)"
+                ]
+            )
+        )
+    return config
+
+
+def is_guarded(config: StackConfig) -> bool:
+    """Whether the stack being run is one of the guarded stacks."""
+    return pulumi.get_stack() in config.guarded_stacks
 
 
 def setting_key(field: str, namespace: str | None = None) -> str:

@@ -5,7 +5,7 @@ and what it is for. `Pulumi.yaml` declares the same keys for `pulumi config`;
 a test keeps the two in step. dev and prod differ only through these values.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
@@ -13,6 +13,9 @@ from pydantic.alias_generators import to_camel
 EnvironmentKind = Literal["dev", "staging", "prod"]
 """Which kind of environment a stack is; an instance file names the kind whose stacks deploy it.
 Not a GitHub deployment environment (`components.github.deployment_environment`)."""
+
+StackName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+"""What the Pulumi CLI accepts as a stack's name."""
 
 # The only values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
@@ -35,11 +38,19 @@ class StackConfig(BaseModel):
             "tenant instances declare the one they belong to."
         ),
     )
+    guarded_stacks: list[StackName] = Field(
+        default=["prod"],
+        description=(
+            "The stacks holding data that matters (set once, in Pulumi.yaml): their stateful resources "
+            "must be protected, the policy pack's production guards apply, and a reviewer approves each deploy."
+        ),
+    )
     protect_stateful_resources: bool = Field(
         default=True,
         description=(
             "Protect tables, secrets and other data from deletion: `protect` and `retain_on_delete` "
-            "in Pulumi, deletion protection where the service has it. Only throwaway stacks turn it off."
+            "in Pulumi, deletion protection where the service has it. Only throwaway stacks turn it off; "
+            "a guarded stack cannot."
         ),
     )
     log_retention_days: int = Field(

@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from components.stateful import STATEFUL_TYPES
+from systems.tenants.scripts import TENANT_SERVICES
 from tests.project_copy import copy_project
+from tests.stacks import is_guarded, setting
 from tools.offline_plan import (
     PLACEHOLDER_PREFIX,
     SECRET,
@@ -27,13 +29,14 @@ def plan(shipped_plan: Plan) -> Plan:
     return shipped_plan
 
 
-def test_stateful_resources_are_protected_in_prod_only(plan: Plan) -> None:
+def test_stateful_resources_are_protected_in_the_stacks_that_say_so(plan: Plan) -> None:
     stateful = [r for r in plan.resources if r.type in STATEFUL_TYPES]
     assert {r.type for r in stateful} >= STATEFUL_TYPES - {
         "aws:ssm/parameter:Parameter",
         "cloudflare:index/r2Bucket:R2Bucket",
     }
-    expected = plan.stack == "prod"
+    expected = setting(plan.stack, "protectStatefulResources")
+    assert expected is True or not is_guarded(plan.stack)
     assert {(r.name, r.protect, r.retain_on_delete) for r in stateful} == {
         (r.name, expected, expected) for r in stateful
     }
@@ -57,8 +60,11 @@ def test_every_service_with_a_url_has_a_health_url(plan: Plan) -> None:
     assert plan.outputs["healthUrls"] == {
         "orchestrator": f"{api}/healthz",
         "ai-worker": f"{plan.outputs['aiWorkerUrl']}/healthz",
-        **{f"config-service-{i}": f"{urls['configServiceUrl']}/healthz" for i, urls in tenants.items()},
-        **{f"image-gen-{i}": f"{urls['imageGenUrl']}/healthz" for i, urls in tenants.items()},
+        **{
+            service.public_name(i): f"{urls[service.output_key]}/healthz"
+            for i, urls in tenants.items()
+            for service in TENANT_SERVICES
+        },
     }
     assert all(url.startswith("https://") for url in plan.outputs["healthUrls"].values())
 
@@ -71,7 +77,7 @@ def test_secret_config_never_appears_in_plain_text(plan: Plan) -> None:
 def test_environments_differ_only_through_configuration(plan: Plan) -> None:
     function = plan.one("aws:lambda/function:Function", "orchestrator-discord").inputs
     table = plan.one("aws:dynamodb/table:Table", "orchestrator-runs").inputs
-    expected = {"dev": (256, False), "prod": (512, True)}[plan.stack]
+    expected = (setting(plan.stack, "lambdaMemoryMb"), setting(plan.stack, "protectStatefulResources"))
     assert (function["memorySize"], table["deletionProtectionEnabled"]) == expected
 
 
@@ -79,21 +85,30 @@ def test_the_policy_pack_finds_no_violation(plan: Plan) -> None:
     assert check_policies(plan, compose_config(load_project(ROOT), ROOT, plan.stack)) == []
 
 
-def plan_variant(tmp_path: Path, base: str, extra_settings: str) -> subprocess.CompletedProcess[str]:
-    """`python -m tools.offline_plan` for a copy of the project whose stack `variant` is `base` plus settings."""
-    project = copy_project(tmp_path / "orchestra")
-    (project / "Pulumi.variant.yaml").write_text((ROOT / f"Pulumi.{base}.yaml").read_text() + extra_settings)
+def offline_plan(project: Path, stack: str, *, code: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """The command for `project`'s stack, run with the code (tools, policy pack) of `code`."""
     return subprocess.run(
-        [sys.executable, "-m", "tools.offline_plan", "--stack", "variant", "--project-dir", str(project)],
-        cwd=ROOT,
+        [sys.executable, "-m", "tools.offline_plan", "--stack", stack, "--project-dir", str(project)],
+        cwd=code,
         capture_output=True,
         text=True,
         check=False,
     )
 
 
+def plan_variant(tmp_path: Path, base: str, extra_settings: str) -> subprocess.CompletedProcess[str]:
+    """`python -m tools.offline_plan` for a copy of the project whose stack `variant` is `base` plus settings."""
+    project = copy_project(tmp_path / "orchestra")
+    (project / "Pulumi.variant.yaml").write_text((ROOT / f"Pulumi.{base}.yaml").read_text() + extra_settings)
+    return offline_plan(project, "variant")
+
+
 def test_a_mandatory_policy_violation_fails_the_plan_and_names_each_resource(tmp_path: Path) -> None:
-    result = plan_variant(tmp_path, "prod", "  orchestra:protectStatefulResources: false\n")
+    # A program that lost its protection rule: the policy pack, run over the plan, still catches it.
+    project = copy_project(tmp_path / "orchestra")
+    rule = project / "components" / "stateful.py"
+    rule.write_text(rule.read_text().replace("protect=protect, retain_on_delete=protect", "protect=False"))
+    result = offline_plan(project, "prod", code=project)
     assert result.returncode == 3, result.stderr
     report = result.stderr.split("Policies: ", 1)[1].splitlines()
     stateful = report[1:]
@@ -105,6 +120,17 @@ def test_a_mandatory_policy_violation_fails_the_plan_and_names_each_resource(tmp
         "holds data and is not protected in production: "
         "declare it through components.stateful.stateful_options with protect=True"
     ) in stateful
+
+
+def test_a_guarded_stack_cannot_turn_its_protection_off(tmp_path: Path) -> None:
+    result = plan_variant(
+        tmp_path, "prod", "  orchestra:protectStatefulResources: false\n  orchestra:guardedStacks: [variant]\n"
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "invalid stack configuration: orchestra:protectStatefulResources: must be true in variant, "
+        "a guarded stack (orchestra:guardedStacks)\n"
+    )
 
 
 def test_bad_setting_stops_the_plan_with_one_line(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ def pulumi_type(annotation: object) -> str:
         return "integer"
     if annotation in (str, SecretStr) or get_origin(annotation) is Literal:
         return "string"
+    if get_origin(annotation) is list:
+        return "array"
     raise AssertionError(f"no Pulumi config type for {annotation}")
 
 
@@ -48,3 +50,17 @@ def test_choices_are_named_in_the_description() -> None:
     for field in StackConfig.model_fields.values():
         if get_origin(field.annotation) is Literal:
             assert all(choice in (field.description or "") for choice in get_args(field.annotation)), field.alias
+
+
+def test_lists_declare_their_items() -> None:
+    for field in StackConfig.model_fields.values():
+        if get_origin(field.annotation) is list:
+            assert DECLARED[field.alias]["items"] == {"type": "string"}, field.alias
+
+
+def test_the_guarded_stacks_are_set_once_for_every_stack() -> None:
+    """In `Pulumi.yaml` only, so a stack file cannot take its own stack off the list."""
+    assert DECLARED["guardedStacks"]["default"] == ["prod"]
+    for path in sorted(Path().glob("Pulumi.*.yaml")):
+        settings = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        assert "orchestra:guardedStacks" not in settings, path.name

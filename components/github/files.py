@@ -43,6 +43,9 @@ class RepositoryFilesArgs:
     """No rules: no CODEOWNERS file."""
     dependabot: Sequence[DependabotUpdate] = ()
     """No updates: no dependabot.yml."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must exist before the files are committed: the ruleset whose bypass lets the commits
+    through, so a first deploy does not race it."""
 
 
 class RepositoryFiles(pulumi.ComponentResource):
@@ -69,7 +72,7 @@ class RepositoryFiles(pulumi.ComponentResource):
                 content=content,
                 commit_message=f"Update {path} (managed by Pulumi)",
                 overwrite_on_create=True,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
             )
         self.register_outputs({"files": [file[0] for file in files.values() if file is not None]})
 

@@ -48,10 +48,10 @@ class RulesetArgs:
     """Changes to files with a CODEOWNERS entry need one of those owners' approval."""
     require_up_to_date: bool = True
     """Checks must have passed on the branch as merged with the latest default branch."""
-    bypass: BypassActor | None = None
+    bypass: Sequence[BypassActor] = ()
     """Who may push past the rules: needed when the program itself commits to the default branch
-    (CODEOWNERS, dependabot.yml), with no pull request. Prefer the program's GitHub App
-    (`BypassActor.app`) to every admin."""
+    (CODEOWNERS, dependabot.yml), with no pull request, as whoever its GitHub provider signs in as.
+    None by default."""
     ruleset_name: str = "default branch"
 
 
@@ -66,6 +66,8 @@ class Ruleset(pulumi.ComponentResource):
         super().__init__("orchestra:github:Ruleset", name, None, opts)
         if not 0 <= args.required_approvals <= MAX_REQUIRED_APPROVALS:
             raise ValueError(f"ruleset {name}: required approvals must be 0-{MAX_REQUIRED_APPROVALS}")
+        if len(set(args.bypass)) != len(args.bypass):
+            raise ValueError(f"ruleset {name}: a bypass actor is named twice")
         duplicated = sorted({check for check in args.required_checks if args.required_checks.count(check) > 1})
         if duplicated or any(not check.strip() for check in args.required_checks):
             raise ValueError(f"ruleset {name}: required checks must be distinct and non-empty: {duplicated}")
@@ -92,11 +94,11 @@ class Ruleset(pulumi.ComponentResource):
             ),
             bypass_actors=[
                 github.RepositoryRulesetBypassActorArgs(
-                    actor_type=args.bypass.actor_type, actor_id=args.bypass.actor_id, bypass_mode="always"
+                    actor_type=actor.actor_type, actor_id=actor.actor_id, bypass_mode="always"
                 )
+                for actor in args.bypass
             ]
-            if args.bypass is not None
-            else None,
+            or None,
             rules=github.RepositoryRulesetRulesArgs(
                 deletion=True,
                 non_fast_forward=True,

@@ -1,7 +1,7 @@
 """The values a delivery file's sources name, taken from the stack and the other systems, and the
 `DeliveryArgs` they fill in: nothing is copied by hand from one provider to another."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -12,7 +12,16 @@ from components.github.deployment_environment import Reviewers
 from components.github.files import CodeOwnersRule, DependabotUpdate
 from systems.tenants.system import Tenants
 
-from .spec import TENANT_KEY_SOURCE, DeliverySpec, EnvironmentSpec, RepositorySpec, Secrets, Text, Variables
+from .spec import (
+    TENANT_KEY_SOURCE,
+    DeliverySpec,
+    EnvironmentSpec,
+    RepositorySpec,
+    Secrets,
+    StackDeliverySpec,
+    Text,
+    Variables,
+)
 from .system import DeliveredRepository, DeliveryArgs, DeliveryEnvironment, StackDelivery
 
 
@@ -53,7 +62,11 @@ def delivery_args(
     sources: DeliverySources,
     orchestrator_webhook_url: pulumi.Input[str],
     orchestrator_webhook_secret: pulumi.Input[str],
+    stacks: Sequence[str],
+    guarded_stacks: Sequence[str],
 ) -> DeliveryArgs:
+    """`stacks`: every stack of the project (`stack_config.stacks.stack_names`); `guarded_stacks`:
+    `orchestra:guardedStacks`."""
     return DeliveryArgs(
         github_owner=spec.owner,
         repositories=[_repository(repository, sources) for repository in spec.repositories],
@@ -63,13 +76,13 @@ def delivery_args(
         aws_name_prefix=pulumi.get_project(),
         stacks={
             name: StackDelivery(
-                deploy_environment=stack.deploy_environment,
-                plan_environment=stack.plan_environment,
-                state_bucket=stack.state_bucket,
-                state_kms_key_arn=stack.state_kms_key_arn,
-                aws_account_id=stack.aws_account_id,
+                guarded=name in guarded_stacks,
+                state_bucket=settings.state_bucket,
+                state_kms_key_arn=settings.state_kms_key_arn,
+                aws_account_id=settings.aws_account_id,
             )
-            for name, stack in spec.stacks.items()
+            for name in stacks
+            for settings in [spec.stacks.get(name, StackDeliverySpec())]
         },
         preview_stack=spec.preview_stack,
         preview_environment=spec.preview_environment,

@@ -6,7 +6,7 @@ and field). It holds no secret: a repository's secrets and variables name a
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -14,6 +14,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from stack_config.data_file import load_data_file
+from stack_config.stacks import deploy_environment, plan_environment
 
 # Values only the `secrets` of a repository or environment may take.
 SECRET_SOURCES = ("cloudflare-api-token", "image-api-key")
@@ -25,7 +26,6 @@ VALUE_SOURCES = ("cloudflare-account-id", "ai-worker-url", "tenant-registry-data
 # GitHub's rules for Actions secret and variable names.
 _ACTIONS_NAME = r"^(?!(?i:GITHUB_))[A-Za-z_][A-Za-z0-9_]*$"
 _GITHUB_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
-_STACK_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 
 
 class DeliveryFileError(pulumi.RunError):
@@ -141,12 +141,8 @@ class OidcSubjectSpec(_Strict):
 
 
 class StackDeliverySpec(_Strict):
-    """The GitHub environments whose jobs reach one stack."""
+    """What one stack's delivery needs beyond its environments, `<stack>` and `<stack>-plan`."""
 
-    deploy_environment: str = Field(pattern=_GITHUB_NAME, description="Its jobs run `pulumi up` of the stack.")
-    plan_environment: str = Field(
-        pattern=_GITHUB_NAME, description="Its jobs save the stack's plans and check its drift, read-only."
-    )
     state_bucket: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
@@ -169,7 +165,8 @@ class DeliverySpec(_Strict):
     deploying_repository: str = Field(description="The repository whose workflows preview and deploy this program.")
     oidc_subject: OidcSubjectSpec
     stacks: dict[str, StackDeliverySpec] = Field(
-        min_length=1, description="Every stack the workflows deploy, by name: its own environments and role."
+        default={},
+        description="Settings of the stacks (each a Pulumi.<stack>.yaml) that need more than their environments.",
     )
     preview_stack: str = Field(default="dev", description="The stack pull requests preview for real.")
     preview_environment: str = Field(
@@ -178,7 +175,8 @@ class DeliverySpec(_Strict):
     github_app_id: int | None = Field(
         default=None,
         ge=1,
-        description="The GitHub App the program and the workflows act as: rulesets let it commit generated files.",
+        description="The GitHub App the workflows act as: rulesets let it commit generated files, beside the "
+        "admin role of the delivery token's user, whose token the program's own commits are made with.",
     )
     repositories: list[RepositorySpec] = Field(min_length=1)
 
@@ -186,17 +184,6 @@ class DeliverySpec(_Strict):
     def _deployment_is_consistent(self) -> "DeliverySpec":
         if self.deploying_repository not in {repository.name for repository in self.repositories}:
             raise ValueError(f"deploying_repository {self.deploying_repository!r} is not among the repositories")
-        bad_stacks = [stack for stack in self.stacks if not re.fullmatch(_STACK_NAME, stack)]
-        if bad_stacks:
-            raise ValueError(f"stacks: {bad_stacks} are not stack names (letters, digits, - and _)")
-        if self.preview_stack not in self.stacks:
-            raise ValueError(f"preview_stack {self.preview_stack!r} is not among the stacks")
-        names = [self.preview_environment] + [
-            name for stack in self.stacks.values() for name in (stack.deploy_environment, stack.plan_environment)
-        ]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise ValueError(f"each stack needs environments of its own; used twice: {', '.join(repeated)}")
         buckets = [stack.state_bucket for stack in self.stacks.values() if stack.state_bucket]
         shared = sorted({bucket for bucket in buckets if buckets.count(bucket) > 1})
         if shared:
@@ -221,10 +208,32 @@ class DeliverySpec(_Strict):
         )
 
 
-def load_delivery_spec(path: Path, tenant_keys: set[tuple[str, str]]) -> DeliverySpec:
-    """The file at `path`, validated, with every tenant key it names among `tenant_keys`
-    (`(instance_id, key name)` of the instances the stack deploys)."""
+def load_delivery_spec(
+    path: Path, tenant_keys: set[tuple[str, str]], stacks: Sequence[str], guarded_stacks: Sequence[str]
+) -> DeliverySpec:
+    """The file at `path`, validated against the project: every tenant key it names among
+    `tenant_keys` (`(instance_id, key name)` of the instances the stack deploys), every stack it
+    names among `stacks` (those with a `Pulumi.<stack>.yaml`), and a preview stack that is not guarded."""
     spec = load_data_file(path, DeliverySpec, DeliveryFileError)
+    unknown_stacks = sorted(set(spec.stacks) - set(stacks))
+    if unknown_stacks:
+        raise DeliveryFileError(f"{path}: stacks: {unknown_stacks[0]} has no Pulumi.{unknown_stacks[0]}.yaml")
+    if spec.preview_stack not in stacks:
+        raise DeliveryFileError(f"{path}: preview_stack: {spec.preview_stack} has no Pulumi.{spec.preview_stack}.yaml")
+    if spec.preview_stack in guarded_stacks:
+        raise DeliveryFileError(
+            f"{path}: preview_stack: {spec.preview_stack} is guarded, and pull requests' code would read its state"
+        )
+    # GitHub compares environment names in any case.
+    environments = [spec.preview_environment.lower()] + [
+        name.lower() for stack in stacks for name in (deploy_environment(stack), plan_environment(stack))
+    ]
+    repeated = sorted({name for name in environments if environments.count(name) > 1})
+    if repeated:
+        raise DeliveryFileError(
+            f"{path}: preview_environment: each stack needs environments of its own (<stack>, <stack>-plan), "
+            f"and the preview one of its own; used twice: {', '.join(repeated)}"
+        )
     unknown = sorted(spec.tenant_keys() - tenant_keys)
     if unknown:
         instance, key = unknown[0]

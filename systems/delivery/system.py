@@ -13,6 +13,7 @@ from components.github.owner import GitHubOwner, GitHubOwnerArgs
 from components.github.ruleset import BypassActor, Ruleset, RulesetArgs
 from components.github.webhook import Webhook, WebhookArgs
 from components.naming import fragment
+from stack_config.stacks import deploy_environment, plan_environment
 
 # The events the orchestrator's GitHub handler acts on (it answers `ping` too, which GitHub sends unasked):
 # `ready` labels, and the completion of the workflow runs it dispatched.
@@ -58,13 +59,12 @@ class DeliveredRepository:
 
 @dataclass(frozen=True)
 class StackDelivery:
-    """The environments of the deploying repository whose jobs reach one stack, each through a role of its own."""
+    """One stack the workflows deploy. Its jobs run in two environments of the deploying repository,
+    each with a role of its own: `<stack>` gets the deploy role, `<stack>-plan` the read role
+    (saved plans, drift checks); both admit only the default branch (`stack_config.stacks`)."""
 
-    deploy_environment: str
-    """Its jobs get the stack's deploy role. Default branch only; a reviewer's approval too,
-    unless the stack is the one pull requests preview."""
-    plan_environment: str
-    """Its jobs get the stack's read role (saved plans, drift checks). Default branch only."""
+    guarded: bool = False
+    """A guarded stack's deploys wait for a reviewer of its `<stack>` environment."""
     state_bucket: str | None = None
     """The S3 bucket of the stack's self-managed backend (one per stack), if it has one."""
     state_kms_key_arn: str | None = None
@@ -86,13 +86,13 @@ class DeliveryArgs:
     """The prefix of every AWS resource name the program declares (the project's name), and of the
     CI roles the bootstrap project declares for each stack."""
     stacks: Mapping[str, StackDelivery]
-    """Every stack the workflows deploy."""
+    """Every stack the workflows deploy, by name."""
     preview_stack: str = "dev"
-    """The stack pull requests preview for real, with its read role, after approval."""
+    """The stack pull requests preview for real, with its read role, after approval; never a guarded one."""
     preview_environment: str = "preview"
     """Pull requests' preview jobs run in it: any branch, but only once a reviewer approves."""
     github_app_id: int | None = None
-    """The GitHub App the program acts as: rulesets let it (not every admin) commit generated files."""
+    """The GitHub App the workflows act as: rulesets let it commit generated files too."""
     github_token: pulumi.Input[str] | None = None
     """None: the GitHub provider reads `GITHUB_TOKEN`."""
 
@@ -117,14 +117,14 @@ class Delivery(pulumi.ComponentResource):
                 if stack_delivery.aws_account_id is None
                 else AccountScope(here.partition, stack_delivery.aws_account_id, here.region)
             )
-            readers = [stack_delivery.plan_environment]
+            readers = [plan_environment(stack)]
             if stack == args.preview_stack:
                 readers.append(args.preview_environment)
             deploy = account.ci_role_arn(args.aws_name_prefix, stack, "deploy")
             read = account.ci_role_arn(args.aws_name_prefix, stack, "read")
             self.role_arns[f"{stack}-deploy"] = deploy
             self.role_arns[f"{stack}-read"] = read
-            environment_roles[stack_delivery.deploy_environment] = deploy
+            environment_roles[deploy_environment(stack)] = deploy
             environment_roles |= dict.fromkeys(readers, read)
 
         owner = GitHubOwner(f"{name}-github", GitHubOwnerArgs(owner=args.github_owner, token=args.github_token), child)
@@ -153,7 +153,7 @@ class Delivery(pulumi.ComponentResource):
             )
         # The program commits its files straight to the default branch, past the pull-request rule.
         writes_files = bool(repository.codeowners or repository.dependabot)
-        Ruleset(
+        ruleset = Ruleset(
             f"{name}-ruleset",
             RulesetArgs(
                 repository=repository.name,
@@ -161,7 +161,7 @@ class Delivery(pulumi.ComponentResource):
                 required_approvals=repository.required_approvals,
                 require_last_push_approval=repository.require_last_push_approval,
                 require_code_owner_review=repository.require_code_owner_review,
-                bypass=_file_writer(args) if writes_files else None,
+                bypass=_file_writers(args) if writes_files else (),
             ),
             opts,
         )
@@ -212,17 +212,19 @@ class Delivery(pulumi.ComponentResource):
                     branch=repository.default_branch,
                     codeowners=repository.codeowners,
                     dependabot=repository.dependabot,
+                    after=[ruleset.ruleset],
                 ),
                 opts,
             )
 
 
-def _file_writer(args: DeliveryArgs) -> BypassActor:
-    """Who commits the generated files past the pull-request rule: the program's GitHub App, or
-    (with a personal token) the admin role the token's owner holds."""
-    if args.github_app_id is not None:
-        return BypassActor.app(args.github_app_id)
-    return BypassActor.admins()
+def _file_writers(args: DeliveryArgs) -> list[BypassActor]:
+    """Who commits the generated files past the pull-request rule. The program's GitHub provider
+    signs in with the delivery token, whose user manages rulesets and so holds the admin role: that
+    role stays a bypass actor, or the program's own commits would be refused. The configured App
+    is one too, for what commits as the App."""
+    app = [BypassActor.app(args.github_app_id)] if args.github_app_id is not None else []
+    return [*app, BypassActor.admins()]
 
 
 def _deploying_repository(args: DeliveryArgs) -> DeliveredRepository:
@@ -238,6 +240,8 @@ def _deploying_repository(args: DeliveryArgs) -> DeliveredRepository:
     deploying = matches[0]
     if args.preview_stack not in args.stacks:
         raise ValueError(f"delivery: the preview stack {args.preview_stack!r} is not among the stacks")
+    if args.stacks[args.preview_stack].guarded:
+        raise ValueError(f"delivery: the preview stack {args.preview_stack!r} is guarded; pull requests would read it")
     environments = {environment.name: environment for environment in deploying.environments}
 
     def require(name: str, reviewed: bool, default_branch_only: bool, why: str) -> None:
@@ -253,15 +257,14 @@ def _deploying_repository(args: DeliveryArgs) -> DeliveredRepository:
             raise ValueError(f"delivery: {deploying.name} needs a {name!r} environment with {needs}: {why}")
 
     for stack, stack_delivery in args.stacks.items():
-        # The previewed stack's code runs in pull requests anyway: its deploys need no second approval.
         require(
-            stack_delivery.deploy_environment,
-            reviewed=stack != args.preview_stack,
+            deploy_environment(stack),
+            reviewed=stack_delivery.guarded,
             default_branch_only=True,
-            why=f"its jobs get the deploy role of {stack}",
+            why=f"its jobs get the deploy role of {stack}" + (", a guarded stack" if stack_delivery.guarded else ""),
         )
         require(
-            stack_delivery.plan_environment,
+            plan_environment(stack),
             reviewed=False,
             default_branch_only=True,
             why=f"its jobs get the read role of {stack} and its state",

@@ -1,5 +1,6 @@
 """Small plans for policy tests: a few resources, and the stack configuration they were planned with."""
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,10 +38,13 @@ def urn(type_: str, name: str, stack: str = "prod") -> str:
     return f"urn:pulumi:{stack}::{PROJECT}::{type_}::{name}"
 
 
-def violations(*resources: PlannedResource, environment: str = "prod", stack: str | None = None) -> list[Violation]:
-    plan = Plan(project=PROJECT, stack=stack or environment, stack_urn="", resources=tuple(resources), outputs={})
-    config = ComposedConfig(values={f"{PROJECT}:environment": environment}, secret_keys=frozenset())
-    return check_policies(plan, config)
+def violations(
+    *resources: PlannedResource, stack: str = "prod", guarded_stacks: Sequence[str] | None = None
+) -> list[Violation]:
+    """The pack's verdict on `resources` in `stack`; `guarded_stacks` None leaves `orchestra:guardedStacks` unset."""
+    plan = Plan(project=PROJECT, stack=stack, stack_urn="", resources=tuple(resources), outputs={})
+    values = {} if guarded_stacks is None else {f"{PROJECT}:guardedStacks": json.dumps(list(guarded_stacks))}
+    return check_policies(plan, ComposedConfig(values=values, secret_keys=frozenset()))
 
 
 def messages(found: list[Violation], policy: str) -> list[str]:

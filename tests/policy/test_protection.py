@@ -29,18 +29,20 @@ def test_the_services_own_deletion_guards_are_on_in_production() -> None:
         "holds data in production: deletionProtectionEnabled must be true",
         "holds data in production: recoveryWindowInDays 0 deletes the secret at once: keep a recovery window",
     ]
-    assert violations(table, secret, environment="dev") == []
+    assert violations(table, secret, stack="dev") == []
 
 
-def test_outside_production_nothing_needs_protection() -> None:
-    for environment in ("dev", "staging"):
-        assert messages(violations(resource("aws:dynamodb/table:Table", "runs"), environment=environment), POLICY) == []
+def test_outside_the_guarded_stacks_nothing_needs_protection() -> None:
+    for stack in ("dev", "staging"):
+        assert messages(violations(resource("aws:dynamodb/table:Table", "runs"), stack=stack), POLICY) == []
 
 
-def test_the_prod_stack_is_production_whatever_its_environment_says() -> None:
-    found = violations(resource("aws:dynamodb/table:Table", "runs", GUARDED), environment="staging", stack="prod")
-    assert [v.policy for v in found] == [POLICY]
-    assert violations(resource("aws:dynamodb/table:Table", "runs"), environment="staging", stack="qa") == []
+def test_the_guarded_stacks_are_the_configured_list() -> None:
+    table = resource("aws:dynamodb/table:Table", "runs", GUARDED)
+    assert [v.policy for v in violations(table, stack="staging", guarded_stacks=["prod", "staging"])] == [POLICY]
+    assert violations(table, stack="prod", guarded_stacks=["staging"]) == []
+    # Without the setting, the model's default list: prod alone.
+    assert [v.policy for v in violations(table, stack="prod")] == [POLICY]
 
 
 def test_stateless_resources_need_no_protection() -> None:

@@ -46,4 +46,4 @@ def test_routed_workers_off_workers_dev_and_unrouted_workers_pass() -> None:
 
 
 def test_outside_production_workers_dev_may_stay_on() -> None:
-    assert violations(*worker(enabled=True), environment="dev") == []
+    assert violations(*worker(enabled=True), stack="dev") == []

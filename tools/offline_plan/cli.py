@@ -1,4 +1,5 @@
-"""`python -m tools.offline_plan`: print what a stack would declare, or diff two saved plans."""
+"""`python -m tools.offline_plan`: print what a stack would declare, diff two saved plans, or list
+(and with `--write`, record) a stack's URNs."""
 
 import argparse
 import sys
@@ -15,6 +16,7 @@ from .policy_render import render_violations
 from .project_config import ConfigCompositionError, compose_config, load_project
 from .render import render_plan
 from .runner import evaluate_project
+from .urns import URNS_DIRECTORY, urn_lines, urns_file
 
 EXIT_POLICY_VIOLATION = 3
 """A mandatory policy of the pack (`policy/`) is violated; the plan is still printed and saved."""
@@ -25,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "diff":
         return _diff(args.old, args.new, args.format)
+    if args.command == "urns":
+        return _urns(args.project_dir, args.stack, args.write)
     return _plan(args.project_dir, args.stack, args.json)
 
 
@@ -38,11 +42,16 @@ def _parser() -> argparse.ArgumentParser:
         "--project-dir", type=Path, default=Path("."), help="directory holding Pulumi.yaml (default: .)"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the plan as JSON to PATH")
-    commands = parser.add_subparsers(dest="command", metavar="{diff}")
+    commands = parser.add_subparsers(dest="command", metavar="{diff,urns}")
     diff = commands.add_parser("diff", help="compare two plans saved with --json")
     diff.add_argument("old", type=Path, metavar="OLD.json")
     diff.add_argument("new", type=Path, metavar="NEW.json")
     diff.add_argument("--format", choices=("text", "markdown"), default="text")
+    urns = commands.add_parser(
+        "urns", help=f"print the stack's URNs, sorted; --write records them in {URNS_DIRECTORY}/"
+    )
+    urns.add_argument("--stack", default=argparse.SUPPRESS, help="as above")
+    urns.add_argument("--write", action="store_true", help=f"write them to {URNS_DIRECTORY}/<stack>.txt instead")
     return parser
 
 
@@ -66,6 +75,22 @@ def _plan(project_dir: Path, stack: str, json_path: Path | None) -> int:
     # With the program's own diagnostics, on stderr: what CI shows when the command fails.
     sys.stderr.write(render_violations(plan, violations))
     return EXIT_POLICY_VIOLATION if any(violation.mandatory for violation in violations) else 0
+
+
+def _urns(project_dir: Path, stack: str, write: bool) -> int:
+    try:
+        lines = urn_lines(evaluate_project(project_dir, stack))
+    except (pulumi.RunError, ConfigCompositionError) as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
+    if not write:
+        sys.stdout.write(lines)
+        return 0
+    path = urns_file(project_dir, stack)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(lines, encoding="utf-8")
+    print(f"{path}: {len(lines.splitlines())} URNs", file=sys.stderr)
+    return 0
 
 
 def _diff(old_path: Path, new_path: Path, output_format: str) -> int:

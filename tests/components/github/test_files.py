@@ -10,6 +10,7 @@ from components.github.files import (
     codeowners_content,
     dependabot_content,
 )
+from components.github.ruleset import BypassActor, Ruleset, RulesetArgs
 from tools.offline_plan import evaluate
 
 CODEOWNERS = [CodeOwnersRule("*", ["@acme/platform"]), CodeOwnersRule("/infra/", ["@alice", "ops@acme.example"])]
@@ -83,3 +84,17 @@ def test_codeowners_rules_github_would_ignore_are_refused(rule: CodeOwnersRule) 
 def test_dependabot_updates_dependabot_would_reject_are_refused(updates: list[DependabotUpdate]) -> None:
     with pytest.raises(ValueError, match="dependabot"):
         dependabot_content(updates)
+
+
+def test_the_files_wait_for_what_they_are_committed_after() -> None:
+    def program() -> None:
+        ruleset = Ruleset("image-gen-ruleset", RulesetArgs(repository="image-gen", bypass=[BypassActor.admins()]))
+        args = RepositoryFilesArgs(
+            repository="image-gen", branch="main", codeowners=CODEOWNERS, after=[ruleset.ruleset]
+        )
+        RepositoryFiles("image-gen-files", args)
+
+    plan = evaluate(program)
+    ruleset = plan.one("github:index/repositoryRuleset:RepositoryRuleset", "image-gen-ruleset")
+    [codeowners] = plan.of_type("github:index/repositoryFile:RepositoryFile")
+    assert ruleset.urn in codeowners.dependencies

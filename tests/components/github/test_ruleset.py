@@ -39,14 +39,14 @@ def test_default_branch_needs_reviewed_pull_requests_with_green_checks() -> None
 
 
 def test_without_checks_there_is_no_status_check_rule_and_admins_may_bypass_when_asked() -> None:
-    plan = plan_ruleset(RulesetArgs(repository="image-gen", bypass=BypassActor.admins()))
+    plan = plan_ruleset(RulesetArgs(repository="image-gen", bypass=[BypassActor.admins()]))
     inputs = plan.one("github:index/repositoryRuleset:RepositoryRuleset", "orchestra-ruleset").inputs
     assert "requiredStatusChecks" not in inputs["rules"]
     assert inputs["bypassActors"] == [{"actorType": "RepositoryRole", "actorId": 5, "bypassMode": "always"}]
 
 
 def test_a_github_app_bypasses_as_an_integration() -> None:
-    plan = plan_ruleset(RulesetArgs(repository="image-gen", bypass=BypassActor.app(987654)))
+    plan = plan_ruleset(RulesetArgs(repository="image-gen", bypass=[BypassActor.app(987654)]))
     inputs = plan.one("github:index/repositoryRuleset:RepositoryRuleset", "orchestra-ruleset").inputs
     assert inputs["bypassActors"] == [{"actorType": "Integration", "actorId": 987654, "bypassMode": "always"}]
 
@@ -68,6 +68,7 @@ def test_nobody_bypasses_unless_named() -> None:
         RulesetArgs(repository="r", required_approvals=11),
         RulesetArgs(repository="r", required_checks=["test", "test"]),
         RulesetArgs(repository="r", required_checks=[" "]),
+        RulesetArgs(repository="r", bypass=[BypassActor.admins(), BypassActor.admins()]),
     ],
 )
 def test_impossible_rules_are_refused(args: RulesetArgs) -> None:

@@ -251,7 +251,7 @@ def test_roles_are_trusted_from_their_environments_only(stack: str) -> None:
                 "ci-deploy-role": [f"{repository}:dev"],
                 "ci-read-role": [f"{repository}:dev-plan", f"{repository}:preview"],
             },
-            "prod": {"ci-deploy-role": [f"{repository}:production"], "ci-read-role": [f"{repository}:production-plan"]},
+            "prod": {"ci-deploy-role": [f"{repository}:prod"], "ci-read-role": [f"{repository}:prod-plan"]},
         }[stack]
     )
     names = {role.name: role.inputs["name"] for role in bootstrap(stack).of_type("aws:iam/role:Role")}

@@ -3,15 +3,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stack_config.stacks import stack_names
 from systems.delivery.spec import DeliveryFileError, DeliverySpec, Text, load_delivery_spec
 
 ROOT = Path(__file__).resolve().parents[3]
 KEYS = {("acme", "primary"), ("acme", "ci")}
+STACKS = ["dev", "prod"]
+GUARDED = ["prod"]
 MINIMAL = {
     "owner": "example-org",
     "deploying_repository": "orchestra",
     "oidc_subject": {"format": "legacy"},
-    "stacks": {"dev": {"deploy_environment": "dev", "plan_environment": "dev-plan"}},
     "repositories": [
         {"name": "orchestra", "environments": [{"name": "production", "reviewers": {"users": ["a", "b"]}}]}
     ],
@@ -27,7 +29,7 @@ def write(tmp_path: Path, document: object) -> Path:
 def error_of(tmp_path: Path, document: object) -> str:
     path = write(tmp_path, document)
     with pytest.raises(DeliveryFileError) as raised:
-        load_delivery_spec(path, KEYS)
+        load_delivery_spec(path, KEYS, STACKS, GUARDED)
     message = str(raised.value)
     assert "\n" not in message and message.startswith(f"{path}: ")
     return message.removeprefix(f"{path}: ")
@@ -38,7 +40,7 @@ def with_repository(**fields: object) -> dict[str, object]:
 
 
 def test_the_shipped_file_is_valid() -> None:
-    spec = load_delivery_spec(ROOT / "delivery.yaml", KEYS)
+    spec = load_delivery_spec(ROOT / "delivery.yaml", KEYS, stack_names(ROOT), GUARDED)
     assert spec.deploying_repository in {repository.name for repository in spec.repositories}
     assert spec.tenant_keys() == {("acme", "ci")}
     assert spec.uses("cloudflare-api-token") and not spec.uses("ai-worker-url")
@@ -54,6 +56,8 @@ def test_sources_and_text_values(tmp_path: Path) -> None:
             ),
         ),
         KEYS,
+        STACKS,
+        GUARDED,
     )
     repository = spec.repositories[0]
     assert repository.variables == {"URL": "ai-worker-url", "NODE_VERSION": Text(value="22")}
@@ -91,33 +95,27 @@ def test_sources_and_text_values(tmp_path: Path) -> None:
         ({**MINIMAL, "oidc_subject": {"format": "id", "owner_id": 0, "repository_id": 2}}, "oidc_subject.owner_id:"),
         ({**MINIMAL, "oidc_subject": {"format": "ids"}}, "oidc_subject.format: Input should be 'legacy' or 'id'"),
         ({key: value for key, value in MINIMAL.items() if key != "oidc_subject"}, "oidc_subject: Field required"),
-        ({**MINIMAL, "preview_stack": "prod"}, "(file): preview_stack 'prod' is not among the stacks"),
-        ({**MINIMAL, "stacks": {}}, "stacks: Dictionary should have at least 1 item"),
+        ({**MINIMAL, "preview_stack": "qa"}, "preview_stack: qa has no Pulumi.qa.yaml"),
+        ({**MINIMAL, "preview_stack": "prod"}, "preview_stack: prod is guarded, and pull requests' code would read"),
+        ({**MINIMAL, "stacks": {"staging": {}}}, "stacks: staging has no Pulumi.staging.yaml"),
         (
-            {**MINIMAL, "stacks": {"dev": {"deploy_environment": "dev", "plan_environment": "preview"}}},
-            "(file): each stack needs environments of its own; used twice: preview",
+            {**MINIMAL, "preview_environment": "prod-plan"},
+            "preview_environment: each stack needs environments of its own (<stack>, <stack>-plan), and the "
+            "preview one of its own; used twice: prod-plan",
         ),
         (
-            {**MINIMAL, "stacks": {"dev*": {"deploy_environment": "dev", "plan_environment": "dev-plan"}}},
-            "(file): stacks: ['dev*'] are not stack names",
+            {**MINIMAL, "deploy_environment": "dev"},
+            "deploy_environment: Extra inputs are not permitted",
         ),
         (
-            {
-                **MINIMAL,
-                "stacks": {
-                    "dev": {"deploy_environment": "dev", "plan_environment": "dev-plan", "state_bucket": "acme-state"},
-                    "prod": {"deploy_environment": "p", "plan_environment": "p-plan", "state_bucket": "acme-state"},
-                },
-            },
+            {**MINIMAL, "stacks": {"dev": {"deploy_environment": "dev"}}},
+            "stacks.dev.deploy_environment: Extra inputs are not permitted",
+        ),
+        (
+            {**MINIMAL, "stacks": {"dev": {"state_bucket": "acme-state"}, "prod": {"state_bucket": "acme-state"}}},
             "(file): each stack needs a state bucket of its own; shared: acme-state",
         ),
-        (
-            {
-                **MINIMAL,
-                "stacks": {"dev": {"deploy_environment": "d", "plan_environment": "p", "state_kms_key_arn": "k"}},
-            },
-            "stacks.dev.state_kms_key_arn: String should match pattern",
-        ),
+        ({**MINIMAL, "stacks": {"dev": {"state_kms_key_arn": "k"}}}, "stacks.dev.state_kms_key_arn: String should"),
         (
             with_repository(environments=[{"name": "production", "reviewers": {"users": ["a"]}}]),
             "repositories.0.environments.0: production: one reviewer who may not approve their own runs",
@@ -151,6 +149,8 @@ def test_the_oidc_subject_format_and_a_team_of_one(tmp_path: Path) -> None:
             },
         ),
         KEYS,
+        STACKS,
+        GUARDED,
     )
     assert (spec.oidc_subject.owner_id, spec.oidc_subject.repository_id) == (123, 456)
     assert spec.preview_stack == "dev" and spec.preview_environment == "preview"
@@ -165,7 +165,7 @@ def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(
         DeliveryFileError, match=r"missing\.yaml: not a readable YAML or JSON file \(FileNotFoundError\)"
     ):
-        load_delivery_spec(tmp_path / "missing.yaml", KEYS)
+        load_delivery_spec(tmp_path / "missing.yaml", KEYS, STACKS, GUARDED)
     assert error_of(tmp_path, ["a", "list"]) == "expected a mapping of fields"
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stack_config.stacks import deploy_environment, plan_environment, stack_names
 from tools.offline_plan import SECRET, Plan, PlannedResource, evaluate_project
 from tools.offline_plan.mock_outputs import github_id
 
@@ -59,7 +60,7 @@ def test_every_secret_value_is_a_secret(prod: Plan) -> None:
 
 def test_secrets_come_from_the_systems_that_own_them(prod: Plan) -> None:
     assert "workers-deploy" in dependency_names(secret(prod, "multiagent-workers", "CLOUDFLARE_API_TOKEN"))
-    assert "acme-api-key-ci" in dependency_names(secret(prod, "multiagent-workers", "TEST_API_KEY"))
+    assert "tenants-acme-api-key-ci" in dependency_names(secret(prod, "multiagent-workers", "TEST_API_KEY"))
     token = prod.one("cloudflare:index/accountToken:AccountToken", "workers-deploy")
     [policy] = token.inputs["policies"]
     assert len(policy["permissionGroups"]) == 6
@@ -84,8 +85,8 @@ def test_variables_are_values_of_the_stack(prod: Plan) -> None:
         "preview": arns["dev-read"],
         "dev": arns["dev-deploy"],
         "dev-plan": arns["dev-read"],
-        "production": arns["prod-deploy"],
-        "production-plan": arns["prod-read"],
+        "prod": arns["prod-deploy"],
+        "prod-plan": arns["prod-read"],
     }
 
 
@@ -109,7 +110,7 @@ def test_production_requires_approval_and_only_the_default_branch(prod: Plan) ->
         )
     }
     reviewed = [{"teams": [], "users": [github_id("user", "example-admin")]}]
-    for key in [("orchestra", "production"), ("orchestra", "preview"), ("multiagent-workers", "production")]:
+    for key in [("orchestra", "prod"), ("orchestra", "preview"), ("multiagent-workers", "production")]:
         assert environments[key]["reviewers"] == reviewed
         # A team of one: the one reviewer approves their own runs, by an explicit setting.
         assert environments[key]["preventSelfReview"] is False
@@ -117,15 +118,18 @@ def test_production_requires_approval_and_only_the_default_branch(prod: Plan) ->
     assert all(environment["canAdminsBypass"] is False for environment in environments.values())
 
 
-def test_the_shipped_environments_are_the_ones_the_workflows_use() -> None:
-    """delivery.yaml names the environments; the workflows must use exactly those."""
+def test_the_shipped_environments_are_the_stacks_and_the_ones_the_workflows_name() -> None:
+    """delivery.yaml lists each stack's two environments, and every environment a workflow names."""
     delivery = yaml.safe_load((ROOT / "delivery.yaml").read_text())
     [orchestra] = [r for r in delivery["repositories"] if r["name"] == delivery["deploying_repository"]]
     declared = {environment["name"] for environment in orchestra["environments"]}
+    stacks = {name for stack in stack_names(ROOT) for name in (deploy_environment(stack), plan_environment(stack))}
+    assert stacks <= declared
     workflows = "\n".join(path.read_text() for path in (ROOT / ".github" / "workflows").glob("*.yml"))
     used = set(re.findall(r"^\s+environment: ([\w-]+)\s*$", workflows, re.MULTILINE))
     used |= set(re.findall(r"^\s+(?:deploy|plan)-environment: ([\w-]+)\s*$", workflows, re.MULTILINE))
-    assert used == declared
+    assert used <= declared, used - declared
+    assert declared - used - stacks <= {delivery["preview_environment"]}
 
 
 def test_the_ruleset_requires_the_approval_of_the_last_push(prod: Plan) -> None:

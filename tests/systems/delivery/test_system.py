@@ -6,12 +6,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-<<<<<<< HEAD
-from components.github.environment import Reviewers
-=======
-from components.aws.github_oidc import GITHUB_OIDC_HOST
 from components.github.deployment_environment import Reviewers
->>>>>>> 2bc4ce2 (Tenants: every child is named from its parent, a worker clients know keeps its public name, and the service kinds and the workers' compatibility date are each declared once; a GitHub environment is a DeploymentEnvironment)
 from components.github.files import CodeOwnersRule, DependabotUpdate, codeowners_content, dependabot_content
 from systems.delivery.system import (
     DeliveredRepository,
@@ -34,7 +29,7 @@ DEPENDABOT = [DependabotUpdate("npm"), DependabotUpdate("github-actions")]
 
 
 REVIEWERS = Reviewers(users=["alice"], teams=["platform"])
-ORCHESTRA_ENVIRONMENTS = ("preview", "dev", "dev-plan", "production", "production-plan")
+ORCHESTRA_ENVIRONMENTS = ("preview", "dev", "dev-plan", "prod", "prod-plan")
 
 
 def orchestra_environments() -> dict[str, DeliveryEnvironment]:
@@ -43,19 +38,16 @@ def orchestra_environments() -> dict[str, DeliveryEnvironment]:
         "preview": DeliveryEnvironment("preview", reviewers=REVIEWERS, default_branch_only=False),
         "dev": DeliveryEnvironment("dev"),
         "dev-plan": DeliveryEnvironment("dev-plan"),
-        "production": DeliveryEnvironment(
-            "production",
+        "prod": DeliveryEnvironment(
+            "prod",
             reviewers=REVIEWERS,
             secrets={"PULUMI_ACCESS_TOKEN": pulumi.Output.secret("pulumi-token-value")},
         ),
-        "production-plan": DeliveryEnvironment("production-plan"),
+        "prod-plan": DeliveryEnvironment("prod-plan"),
     }
 
 
-STACKS = {
-    "dev": StackDelivery(deploy_environment="dev", plan_environment="dev-plan"),
-    "prod": StackDelivery(deploy_environment="production", plan_environment="production-plan"),
-}
+STACKS = {"dev": StackDelivery(), "prod": StackDelivery(guarded=True)}
 
 
 def repositories(**replaced: DeliveryEnvironment | None) -> list[DeliveredRepository]:
@@ -162,7 +154,7 @@ def test_every_secret_value_is_a_secret(plan: Plan) -> None:
     environment_secrets = plan.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
     assert sorted((s.inputs["repository"], s.inputs["environment"]) for s in environment_secrets) == [
         ("image-gen", "production"),
-        ("orchestra", "production"),
+        ("orchestra", "prod"),
     ]
     assert plan.unmarked_secrets == ()
     assert not [value for value in PLAIN_SECRETS if value in plan.to_json()]
@@ -223,8 +215,8 @@ def test_role_arns_are_the_environment_variables_the_workflows_read(plan: Plan) 
         ("preview", "AWS_ROLE_ARN"): f"{role}-read-dev",
         ("dev", "AWS_ROLE_ARN"): f"{role}-deploy-dev",
         ("dev-plan", "AWS_ROLE_ARN"): f"{role}-read-dev",
-        ("production", "AWS_ROLE_ARN"): f"{role}-deploy-prod",
-        ("production-plan", "AWS_ROLE_ARN"): f"{role}-read-prod",
+        ("prod", "AWS_ROLE_ARN"): f"{role}-deploy-prod",
+        ("prod-plan", "AWS_ROLE_ARN"): f"{role}-read-prod",
     }
     # No repository variable names a role: a job outside these environments gets none.
     assert not [
@@ -246,14 +238,14 @@ def test_environments_admit_only_the_runs_their_roles_are_for(plan: Plan) -> Non
         )
     }
     reviewed = [{"users": [github_id("user", "alice")], "teams": [github_id("team", "platform")]}]
-    for name in ("preview", "production"):
+    for name in ("preview", "prod"):
         assert environments[("orchestra", name)]["reviewers"] == reviewed
-    for name in ("dev", "dev-plan", "production-plan"):
+    for name in ("dev", "dev-plan", "prod-plan"):
         assert "reviewers" not in environments[("orchestra", name)]
     # Every environment but preview admits only the default branch; preview admits pull requests.
-    assert branches == {
-        ("orchestra", name): "main" for name in ("dev", "dev-plan", "production", "production-plan")
-    } | {("image-gen", "production"): "main"}
+    assert branches == {("orchestra", name): "main" for name in ("dev", "dev-plan", "prod", "prod-plan")} | {
+        ("image-gen", "production"): "main"
+    }
     assert "deploymentBranchPolicy" not in environments[("orchestra", "preview")]
     assert environments[("image-gen", "production")]["reviewers"] == [
         {"users": [github_id("user", "bob")], "teams": []}
@@ -282,15 +274,30 @@ def test_rulesets_require_the_checks_and_reviews(plan: Plan) -> None:
     assert image_gen["bypassActors"] == [{"actorType": "RepositoryRole", "actorId": 5, "bypassMode": "always"}]
 
 
-def test_with_a_github_app_only_the_app_bypasses() -> None:
-    plan = plan_delivery("prod", github_app_id=987654)
-    rulesets = {
-        r.inputs["repository"]: r.inputs for r in plan.of_type("github:index/repositoryRuleset:RepositoryRuleset")
-    }
-    assert rulesets["image-gen"]["bypassActors"] == [
-        {"actorType": "Integration", "actorId": 987654, "bypassMode": "always"}
-    ]
-    assert "bypassActors" not in rulesets["orchestra"]
+@pytest.mark.parametrize(
+    ("app_id", "bypass"),
+    [
+        (None, [{"actorType": "RepositoryRole", "actorId": 5, "bypassMode": "always"}]),
+        (
+            987654,
+            [
+                {"actorType": "Integration", "actorId": 987654, "bypassMode": "always"},
+                # The provider commits with the delivery token: its user's admin role must stay.
+                {"actorType": "RepositoryRole", "actorId": 5, "bypassMode": "always"},
+            ],
+        ),
+    ],
+)
+def test_the_provider_can_commit_the_files_past_the_ruleset_created_before_them(
+    app_id: int | None, bypass: list[dict[str, object]]
+) -> None:
+    plan = plan_delivery("prod", github_app_id=app_id)
+    rulesets = {r.inputs["repository"]: r for r in plan.of_type("github:index/repositoryRuleset:RepositoryRuleset")}
+    assert rulesets["image-gen"].inputs["bypassActors"] == bypass
+    assert "bypassActors" not in rulesets["orchestra"].inputs
+    files = plan.of_type("github:index/repositoryFile:RepositoryFile")
+    assert len(files) == 2
+    assert all(rulesets["image-gen"].urn in file.dependencies for file in files)
 
 
 def test_repository_files(plan: Plan) -> None:
@@ -309,7 +316,7 @@ def test_a_stack_in_an_account_of_its_own_gets_that_accounts_roles() -> None:
             "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
         )
     }
-    assert variables["production"] == "arn:aws:iam::210987654321:role/github-actions/orchestra-ci-deploy-prod"
+    assert variables["prod"] == "arn:aws:iam::210987654321:role/github-actions/orchestra-ci-deploy-prod"
     assert variables["dev"] == "arn:aws:iam::123456789012:role/github-actions/orchestra-ci-deploy-dev"
 
 
@@ -319,12 +326,20 @@ def test_a_stack_in_an_account_of_its_own_gets_that_accounts_roles() -> None:
         (lambda: {"deploying_repository": "elsewhere"}, "not among the repositories"),
         (lambda: {"preview_stack": "staging"}, "preview stack 'staging' is not among the stacks"),
         (
-            lambda: {"repositories": repositories(production=DeliveryEnvironment("production"))},
-            "'production' environment with reviewers",
+            lambda: {"repositories": repositories(prod=DeliveryEnvironment("prod"))},
+            "'prod' environment with reviewers and to admit only main: its jobs get the deploy role of prod, a guarded",
         ),
         (
-            lambda: {"repositories": repositories(production=None)},
-            "'production' environment with reviewers and to admit only main: its jobs get the deploy role of prod",
+            lambda: {"repositories": repositories(prod=None)},
+            "'prod' environment with reviewers and to admit only main: its jobs get the deploy role of prod",
+        ),
+        (
+            lambda: {"repositories": repositories(**{"prod-plan": None})},
+            "'prod-plan' environment with to admit only main: its jobs get the read role of prod",
+        ),
+        (
+            lambda: {"stacks": {**STACKS, "dev": StackDelivery(guarded=True)}},
+            "the preview stack 'dev' is guarded; pull requests would read it",
         ),
         (
             lambda: {
