@@ -12,7 +12,6 @@ import yaml
 
 from components.stateful import STATEFUL_TYPES
 from stack_config.stacks import stack_names
-from tests.components.aws.policies import grants, statements_of
 from tests.project_copy import copy_project
 from tests.test_identities import (
     assert_children_are_named_from_their_parents,
@@ -55,6 +54,8 @@ def add_staging(destination: Path, *, guarded: bool) -> Path:
         project_file.write_text(project_file.read_text().replace("default: [prod]", "default: [prod, staging]"))
     (project / "Pulumi.staging.yaml").write_text(stack_file)
     (project / "instances" / "acme-staging.yaml").write_text(STAGING_INSTANCE)
+    # Its CI access: the bootstrap stack of the same name, sharing dev's account and OIDC provider.
+    (project / "bootstrap" / "Pulumi.staging.yaml").write_text((project / "bootstrap" / "Pulumi.dev.yaml").read_text())
 
     delivery_file = project / "delivery.yaml"
     delivery = yaml.safe_load(delivery_file.read_text())
@@ -73,7 +74,8 @@ def staging(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="module")
 def plans(staging: tuple[Path, bool]) -> dict[str, Plan]:
     project, _ = staging
-    return {stack: evaluate_project(project, stack) for stack in ("staging", "prod")}
+    plans = {stack: evaluate_project(project, stack) for stack in ("staging", "prod")}
+    return plans | {"bootstrap": evaluate_project(project / "bootstrap", "staging")}
 
 
 def test_the_stack_list_is_the_stack_files(staging: tuple[Path, bool]) -> None:
@@ -120,30 +122,40 @@ def test_its_roles_are_trusted_from_its_environments_and_reach_its_resources(
     staging: tuple[Path, bool], plans: dict[str, Plan]
 ) -> None:
     _, guarded = staging
-    prod = plans["prod"]
+    bootstrap = plans["bootstrap"]
     subjects = {}
     for kind in ("deploy", "read"):
-        role = prod.one("aws:iam/role:Role", f"delivery-staging-{kind}-role")
+        role = bootstrap.one("aws:iam/role:Role", f"ci-{kind}-role")
         [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
         subjects[kind] = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
     assert subjects == {
         "deploy": ["repo:example-org/orchestra:environment:staging"],
         "read": ["repo:example-org/orchestra:environment:staging-plan"],
     }
+    # The prod stack, which manages GitHub, points each staging environment at its role.
+    prod = plans["prod"]
     variables = {
         r.inputs["environment"]: r.inputs["value"]
         for r in prod.of_type("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
     }
-    assert variables["staging"] == prod.outputs["awsRoleArns"]["staging-deploy"]
-    assert variables["staging-plan"] == prod.outputs["awsRoleArns"]["staging-read"]
+    names = {kind: bootstrap.one("aws:iam/role:Role", f"ci-{kind}-role").inputs["name"] for kind in ("deploy", "read")}
+    assert variables["staging"].endswith(f"/{names['deploy']}")
+    assert variables["staging-plan"].endswith(f"/{names['read']}")
 
-    patterns = grants(statements_of(prod, "delivery-staging-deploy-role-policy"))["lambda:UpdateFunctionCode"]
+    statements = json.loads(bootstrap.one("aws:iam/rolePolicy:RolePolicy", "ci-deploy-role-policy").inputs["policy"])
+    patterns = {
+        resource
+        for statement in statements["Statement"]
+        if statement["Effect"] == "Allow" and "lambda:UpdateFunctionCode" in statement["Action"]
+        for resource in statement["Resource"]
+    }
+    assert patterns
     functions = {
-        plan.stack: {
+        stack: {
             f"arn:aws:lambda:us-east-1:123456789012:function:{r.inputs['name']}"
-            for r in plan.of_type("aws:lambda/function:Function")
+            for r in plans[stack].of_type("aws:lambda/function:Function")
         }
-        for plan in plans.values()
+        for stack in ("staging", "prod")
     }
     assert all(any(iam_match(p, arn) for p in patterns) for arn in functions["staging"])
     assert not any(iam_match(p, arn) for p in patterns for arn in functions["prod"])

@@ -53,6 +53,20 @@ def test_the_plan_holds_every_registration_with_its_parent_and_real_urns(shop: P
     }
 
 
+def test_a_urn_carries_the_whole_chain_of_its_parents_types() -> None:
+    """As the engine writes it: the parent's qualified type, itself qualified by its parent's."""
+
+    def program() -> None:
+        outer = pulumi.ComponentResource("app:index:Outer", "outer")
+        inner = pulumi.ComponentResource("app:index:Inner", "outer-inner", opts=pulumi.ResourceOptions(parent=outer))
+        aws.sns.Topic("outer-inner-topic", opts=pulumi.ResourceOptions(parent=inner))
+
+    plan = evaluate(program)
+    assert plan.one("aws:sns/topic:Topic", "outer-inner-topic").urn == (
+        "urn:pulumi:dev::orchestra::app:index:Outer$app:index:Inner$aws:sns/topic:Topic::outer-inner-topic"
+    )
+
+
 def test_dependencies_come_from_inputs_and_depends_on() -> None:
     def program() -> None:
         topic = aws.sns.Topic("alarms")

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pulumi
 from pulumi.runtime.mocks import MockMonitor, Mocks
 from pulumi.runtime.proto import engine_pb2, resource_pb2
 
@@ -33,11 +34,12 @@ class RecordingMonitor(MockMonitor):
         self._unmarked_secrets: list[str] = []
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        # The engine does not qualify types with the root stack's (`...::aws:s3/bucket:Bucket::b`,
-        # not `...::pulumi:pulumi:Stack$aws:s3/bucket:Bucket::b`); MockMonitor does. Plans show real URNs.
-        if parent and parent.split("::")[2] == STACK_TYPE:
-            parent = ""
-        return super().make_urn(parent, type_, name)
+        # The engine qualifies a type with its parent's whole type chain (`a:b:C$d:e:F$aws:s3/bucket:Bucket`)
+        # and not with the root stack's; MockMonitor keeps only the parent's last type. Plans show real URNs.
+        qualified = parent.split("::")[2] if parent else STACK_TYPE
+        if qualified != STACK_TYPE:
+            type_ = f"{qualified}${type_}"
+        return "::".join([f"urn:pulumi:{pulumi.get_stack()}", pulumi.get_project(), type_, name])
 
     def Invoke(self, request: Any) -> Any:
         with _no_event_loop_left_behind():
