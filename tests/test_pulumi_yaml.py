@@ -36,7 +36,7 @@ def test_every_setting_is_declared_and_nothing_else() -> None:
 
 def test_declarations_match_the_model() -> None:
     for field in StackConfig.model_fields.values():
-        declared = DECLARED[field.alias]
+        declared = DECLARED[str(field.alias)]
         assert declared["type"] == pulumi_type(field.annotation), field.alias
         assert declared["description"] == field.description, field.alias
         assert declared.get("secret", False) is (field.annotation is SecretStr), field.alias
@@ -55,7 +55,7 @@ def test_choices_are_named_in_the_description() -> None:
 def test_lists_declare_their_items() -> None:
     for field in StackConfig.model_fields.values():
         if get_origin(field.annotation) is list:
-            assert DECLARED[field.alias]["items"] == {"type": "string"}, field.alias
+            assert DECLARED[str(field.alias)]["items"] == {"type": "string"}, field.alias
 
 
 def test_the_guarded_stacks_are_set_once_for_every_stack() -> None:
