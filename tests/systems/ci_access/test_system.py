@@ -295,7 +295,7 @@ def test_the_policy_pack_finds_no_violation_in_the_bootstrap_stacks(stack: str) 
 @pytest.mark.parametrize(
     ("stack", "settings", "message"),
     [
-        ("staging", "", "stacks: no stack 'staging', whose CI access this bootstrap stack is"),
+        ("staging", "", "no Pulumi.staging.yaml beside bootstrap/: no Orchestra stack 'staging' to give CI access"),
         (
             "dev",
             "  orchestra-bootstrap:extraResourceTypes: [aws:s3/bucket:Bucket]\n",
