@@ -62,6 +62,7 @@ def add_staging(destination: Path, *, guarded: bool) -> Path:
     [orchestra] = [r for r in delivery["repositories"] if r["name"] == delivery["deploying_repository"]]
     reviewers = {"reviewers": {"users": ["example-admin"]}, "prevent_self_review": False} if guarded else {}
     orchestra["environments"] += [{"name": "staging", **reviewers}, {"name": "staging-plan"}]
+    delivery["stacks"]["staging"] = {}
     delivery_file.write_text(yaml.safe_dump(delivery, sort_keys=False))
     return project
 
