@@ -20,8 +20,8 @@ def run(root: Path, *args: str) -> int:
 
 
 SHIPPED = """stacks:
-  dev: {deploy_environment: dev, plan_environment: dev-plan}
-  prod: {deploy_environment: prod, plan_environment: prod-plan}
+  dev: {}
+  prod: {}
 """
 
 
@@ -35,9 +35,7 @@ def test_the_matrix_lists_each_stack_in_order_with_its_environments(
     ]
 
 
-def test_a_stack_without_named_environments_gets_stack_and_stack_plan(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_stacks_environments_are_stack_and_stack_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = project(tmp_path, "stacks:\n  dev: {}\n  staging: {state_bucket: b}\n", ("dev", "staging"))
     assert run(root, "show", "staging") == 0
     assert json.loads(capsys.readouterr().out) == {

@@ -3,9 +3,10 @@
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
+
+from stack_config.stacks import deploy_environment, plan_environment
 
 _STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 
@@ -30,12 +31,6 @@ class Stack:
         }
 
 
-def environments(name: str, entry: Any) -> tuple[str, str]:
-    """The stack's (plan, deploy) environments: those delivery.yaml names, else `<stack>-plan` and `<stack>`."""
-    entry = entry if isinstance(entry, dict) else {}
-    return str(entry.get("plan_environment", f"{name}-plan")), str(entry.get("deploy_environment", name))
-
-
 def load_stacks(project: Path, delivery_file: Path) -> list[Stack]:
     path = project / delivery_file
     try:
@@ -48,12 +43,12 @@ def load_stacks(project: Path, delivery_file: Path) -> list[Stack]:
     if not isinstance(entries, dict) or not entries:
         raise StacksError(f"{path}: `stacks:` must map each deployed stack's name to its settings")
     stacks = []
-    for name, entry in entries.items():
+    for name in entries:
         if not isinstance(name, str) or not _STACK_NAME.fullmatch(name):
             raise StacksError(f"{path}: stacks: {str(name)[:40]!r} is not a stack name (letters, digits, - and _)")
         if not (project / f"Pulumi.{name}.yaml").is_file():
             raise StacksError(f"{path}: stacks: {name} has no Pulumi.{name}.yaml, so it has no configuration")
-        stacks.append(Stack(name, *environments(name, entry)))
+        stacks.append(Stack(name, plan_environment(name), deploy_environment(name)))
     return stacks
 
 
