@@ -291,8 +291,12 @@ def test_the_program_exports_the_version_it_deploys_for_every_service_it_checks(
     assert set(versions) == set(shipped_plan.outputs["healthUrls"])
     health = shipped_plan.one("aws:lambda/function:Function", "orchestrator-health").inputs
     assert versions["orchestrator"] == health["environment"]["variables"]["VERSION"]
+    # A service is named after its worker: the component's name, or the public name clients know.
     scripts = {
-        r.name: r.inputs for r in shipped_plan.resources if r.type == "cloudflare:index/workersScript:WorkersScript"
+        name: r.inputs
+        for r in shipped_plan.resources
+        if r.type == "cloudflare:index/workersScript:WorkersScript"
+        for name in (r.name, r.inputs["scriptName"])
     }
     for service, version in versions.items():
         if service == "orchestrator":

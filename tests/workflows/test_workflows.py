@@ -840,7 +840,13 @@ def test_deploy_tests_then_updates_each_stack_in_order() -> None:
 
 def link_stack_data(project: Path) -> None:
     """`project` holds the stacks' data and their tool, linked from this repository."""
-    for path in [*ROOT.glob("Pulumi.*.yaml"), ROOT / "delivery.yaml", ROOT / "tools", ROOT / ".venv"]:
+    for path in [
+        *ROOT.glob("Pulumi.*.yaml"),
+        ROOT / "delivery.yaml",
+        ROOT / "tools",
+        ROOT / "stack_config",
+        ROOT / ".venv",
+    ]:
         (project / path.name).symlink_to(path)
 
 
@@ -862,8 +868,8 @@ STACK_LISTS = [
 def test_the_workflows_stacks_are_delivery_yamls_with_their_environments(tmp_path: Path) -> None:
     delivery = yaml.safe_load((ROOT / "delivery.yaml").read_text())
     expected = [
-        {"stack": stack, "plan-environment": s["plan_environment"], "deploy-environment": s["deploy_environment"]}
-        for stack, s in delivery["stacks"].items()
+        {"stack": stack, "plan-environment": f"{stack}-plan", "deploy-environment": stack}
+        for stack in delivery["stacks"]
     ]
     link_stack_data(tmp_path)
     for workflow, job_id, name in STACK_LISTS:
@@ -882,7 +888,7 @@ def test_a_stack_added_as_data_is_deployed_checked_and_rolled_back_without_a_cha
     (project / "Pulumi.staging.yaml").write_text(dev_file.replace("stack: dev", "stack: staging"))
     delivery = (project / "delivery.yaml").read_text()
     dev_entry = next(line for line in delivery.splitlines() if line.startswith("  dev: "))
-    staging_entry = "  staging: {deploy_environment: staging, plan_environment: staging-plan}"
+    staging_entry = "  staging: {}"
     (project / "delivery.yaml").write_text(delivery.replace(dev_entry, f"{dev_entry}\n{staging_entry}"))
     for workflow, job_id, name in STACK_LISTS:
         matrix = json.loads(stacks_step_output(project, workflow, job_id, name)["matrix"])
