@@ -259,6 +259,7 @@ WRITE_SCOPES = {
     ("drift.yml", "check"): {"id-token"},
     ("drift.yml", "report"): {"issues"},
     ("offline-plan-comment.yml", "comment"): {"pull-requests"},
+    ("codeql.yml", "analyze"): {"security-events"},
 }
 
 
