@@ -16,6 +16,8 @@ import {
   readJsonObject,
   secretsEqual,
 } from "../worker_common/http.js";
+import { instrument } from "../worker_common/error_tracking.js";
+import { log } from "../worker_common/log.js";
 import knowledgeBaseText from "./knowledge_base.json";
 
 const EMBEDDING_MODEL = "@cf/baai/bge-base-en-v1.5";
@@ -49,21 +51,23 @@ const ROUTES = {
 
 const HEALTH_CHECKS = { DB: d1Check("DB"), AUTH_KV: kvCheck("AUTH_KV") };
 
-export default {
-  async fetch(request, env) {
-    const origin = allowedOrigin(request, env);
-    if (request.method === "OPTIONS") return preflight(origin);
-    let response;
-    try {
-      response = await route(request, env);
-    } catch (error) {
-      response = errorResponse(error);
-    }
-    response.headers.set("Vary", "Origin");
-    if (origin) response.headers.set("Access-Control-Allow-Origin", origin);
-    return response;
+export default instrument(
+  {
+    async fetch(request, env) {
+      const origin = allowedOrigin(request, env);
+      if (request.method === "OPTIONS") return preflight(origin);
+      let response;
+      try {
+        response = await route(request, env);
+      } catch (error) {
+        response = errorResponse(error);
+      }
+      response.headers.set("Vary", "Origin");
+      if (origin) response.headers.set("Access-Control-Allow-Origin", origin);
+      return response;
+    },
   },
-};
+);
 
 function route(request, env) {
   const { pathname } = new URL(request.url);
@@ -139,7 +143,7 @@ async function searchKnowledge(env, vector) {
     const { matches } = await env.KNOWLEDGE_INDEX.query(vector, { topK: RETRIEVED_PASSAGES, returnMetadata: "all" });
     return matches;
   } catch (error) {
-    console.error("Vectorize query failed", error);
+    log("error", "Vectorize query failed", { error });
     throw new HttpError(502, "the knowledge index is unavailable; try again");
   }
 }
@@ -158,7 +162,7 @@ async function generateAnswer(env, question, matches, history) {
   try {
     result = await env.AI.run(CHAT_MODEL, { messages });
   } catch (error) {
-    console.error("chat model failed", error);
+    log("error", "chat model failed", { error });
     throw new HttpError(502, "the AI model is unavailable; try again");
   }
   if (typeof result?.response !== "string") throw new HttpError(502, "the AI model returned no answer");
@@ -170,7 +174,7 @@ async function embed(env, texts) {
   try {
     result = await env.AI.run(EMBEDDING_MODEL, { text: texts });
   } catch (error) {
-    console.error("embedding model failed", error);
+    log("error", "embedding model failed", { error });
     throw new HttpError(502, "the AI model is unavailable; try again");
   }
   if (result?.data?.length !== texts.length) throw new HttpError(502, "the embedding model returned no vectors");
@@ -340,7 +344,7 @@ function parseKnowledgeBase(text) {
 async function enforceLimit(env, limiter, key) {
   const period = env.RATE_LIMIT_PERIOD_SECONDS;
   if (!/^[1-9][0-9]*$/.test(period ?? "")) {
-    console.error("RATE_LIMIT_PERIOD_SECONDS is not a whole number of seconds");
+    log("error", "RATE_LIMIT_PERIOD_SECONDS is not a whole number of seconds");
     throw new HttpError(500, "the worker's rate limits are misconfigured");
   }
   const { success } = await limiter.limit({ key });

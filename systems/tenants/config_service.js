@@ -10,6 +10,8 @@ import {
   json,
   readJsonObject,
 } from "../worker_common/http.js";
+import { instrument } from "../worker_common/error_tracking.js";
+import { log } from "../worker_common/log.js";
 
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_VALUE_BYTES = 32 * 1024;
@@ -18,18 +20,20 @@ const MAX_BODY_BYTES = 64 * 1024;
 // answer stays a few megabytes however many entries the instance holds.
 const MAX_PAGE_SIZE = 100;
 
-export default {
-  async fetch(request, env) {
-    try {
-      if (new URL(request.url).pathname === "/healthz") return await healthz(request, env, { DB: d1Check("DB") });
-      // Checked before routing, so callers without the key learn nothing about routes.
-      await authenticate(request, env);
-      return await route(request, env);
-    } catch (error) {
-      return errorResponse(error);
-    }
-  },
-};
+export default instrument(
+  {
+    async fetch(request, env) {
+      try {
+        if (new URL(request.url).pathname === "/healthz") return await healthz(request, env, { DB: d1Check("DB") });
+        // Checked before routing, so callers without the key learn nothing about routes.
+        await authenticate(request, env);
+        return await route(request, env);
+      } catch (error) {
+        return errorResponse(error);
+      }
+    },
+  }, { tenant: (env) => env.INSTANCE_ID },
+);
 
 function route(request, env) {
   const { pathname } = new URL(request.url);

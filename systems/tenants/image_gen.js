@@ -14,6 +14,8 @@ import {
   readJsonObject,
   readUpstream,
 } from "../worker_common/http.js";
+import { instrument } from "../worker_common/error_tracking.js";
+import { log } from "../worker_common/log.js";
 
 const MAX_PROMPT_CHARS = 2000;
 const MAX_BODY_BYTES = 16 * 1024;
@@ -30,26 +32,28 @@ const ASPECT_RATIOS = [
 const IMAGE_EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp" };
 const IMAGE_KEY_PATTERN = /^[0-9a-f]{64}\.(png|jpg|webp)$/;
 
-export default {
-  async fetch(request, env) {
-    try {
-      const { pathname } = new URL(request.url);
-      if (pathname === "/healthz") return await healthz(request, env, {});
-      // Image keys are content hashes nobody can guess, so the links work in
-      // an <img> tag without the API key.
-      if (pathname.startsWith("/images/")) {
-        allowMethods(request, ["GET"]);
-        return await serveImage(env.IMAGES, pathname.slice("/images/".length));
+export default instrument(
+  {
+    async fetch(request, env) {
+      try {
+        const { pathname } = new URL(request.url);
+        if (pathname === "/healthz") return await healthz(request, env, {});
+        // Image keys are content hashes nobody can guess, so the links work in
+        // an <img> tag without the API key.
+        if (pathname.startsWith("/images/")) {
+          allowMethods(request, ["GET"]);
+          return await serveImage(env.IMAGES, pathname.slice("/images/".length));
+        }
+        await authenticate(request, env);
+        if (pathname !== "/generate") throw new HttpError(404, "not found");
+        allowMethods(request, ["POST"]);
+        return await generate(request, env);
+      } catch (error) {
+        return errorResponse(error);
       }
-      await authenticate(request, env);
-      if (pathname !== "/generate") throw new HttpError(404, "not found");
-      allowMethods(request, ["POST"]);
-      return await generate(request, env);
-    } catch (error) {
-      return errorResponse(error);
-    }
-  },
-};
+    },
+  }, { tenant: (env) => env.INSTANCE_ID },
+);
 
 async function generate(request, env) {
   const body = await readJsonObject(request, MAX_BODY_BYTES);
@@ -81,7 +85,7 @@ async function generate(request, env) {
 async function checkRateLimit(env, tokens) {
   const limits = Object.hasOwn(env.RATE_LIMITS ?? {}, env.IMAGE_MODEL) ? env.RATE_LIMITS[env.IMAGE_MODEL] : null;
   if (!limits) {
-    console.error(`RATE_LIMITS has no limits for ${env.IMAGE_MODEL}`);
+    log("error", `RATE_LIMITS has no limits for ${env.IMAGE_MODEL}`);
     throw new HttpError(503, "no rate limit is configured for the image model; image generation is unavailable");
   }
   // The limiter could never admit it: the prompt is the client's to shorten, not a fault to retry.
@@ -102,7 +106,7 @@ async function checkRateLimit(env, tokens) {
   }
   if (!response.ok) {
     // Refusing is safer than spending the instance's image budget unchecked.
-    console.error("rate limiter answered", response.status, await response.text());
+    log("error", "rate limiter answered with an error", { status: response.status, detail: await response.text() });
     throw new HttpError(503, "the rate limiter refused the request; image generation is unavailable");
   }
 }

@@ -7,42 +7,46 @@
 // The worker is reached only through service bindings (it is not served on
 // workers.dev or any route), so its callers are the deployment's own workers.
 import { errorResponse, healthz, HttpError, json, readJsonObject } from "../worker_common/http.js";
+import { instrument } from "../worker_common/error_tracking.js";
+import { log } from "../worker_common/log.js";
 
 const WINDOW_SECONDS = 60;
 const MAX_NAME_CHARS = 64;
 const MAX_BODY_BYTES = 4 * 1024;
 
-export default {
-  async fetch(request, env) {
-    try {
-      const { pathname } = new URL(request.url);
-      if (pathname === "/healthz") return await healthz(request, env, {});
-      if (pathname !== "/check") throw new HttpError(404, "not found");
-      if (request.method !== "POST") throw new HttpError(405, "method not allowed", { Allow: "POST" });
-      const { instance_id: instanceId, model, tokens, limits } = await readJsonObject(request, MAX_BODY_BYTES);
-      for (const [field, value] of [["instance_id", instanceId], ["model", model]]) {
-        if (typeof value !== "string" || !value || value.length > MAX_NAME_CHARS) {
-          throw new HttpError(400, `${field} must be a non-empty string of at most ${MAX_NAME_CHARS} characters`);
+export default instrument(
+  {
+    async fetch(request, env) {
+      try {
+        const { pathname } = new URL(request.url);
+        if (pathname === "/healthz") return await healthz(request, env, {});
+        if (pathname !== "/check") throw new HttpError(404, "not found");
+        if (request.method !== "POST") throw new HttpError(405, "method not allowed", { Allow: "POST" });
+        const { instance_id: instanceId, model, tokens, limits } = await readJsonObject(request, MAX_BODY_BYTES);
+        for (const [field, value] of [["instance_id", instanceId], ["model", model]]) {
+          if (typeof value !== "string" || !value || value.length > MAX_NAME_CHARS) {
+            throw new HttpError(400, `${field} must be a non-empty string of at most ${MAX_NAME_CHARS} characters`);
+          }
         }
+        if (!Number.isSafeInteger(tokens) || tokens < 0) throw new HttpError(400, "tokens must be a non-negative integer");
+        if (![limits?.rpm, limits?.tpm].every((limit) => Number.isSafeInteger(limit) && limit > 0)) {
+          throw new HttpError(400, "limits must be {\"rpm\": n, \"tpm\": n} with positive integers");
+        }
+        if (tokens > limits.tpm) {
+          throw new HttpError(400, `tokens exceed the limit of ${limits.tpm} tokens per minute, so they can never be admitted`);
+        }
+        // A JSON pair names the object unambiguously whatever characters the names hold.
+        const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(JSON.stringify([instanceId, model])));
+        return await limiter.fetch("https://rate-limiter/admit", {
+          method: "POST",
+          body: JSON.stringify({ tokens, limits: { rpm: limits.rpm, tpm: limits.tpm } }),
+        });
+      } catch (error) {
+        return errorResponse(error);
       }
-      if (!Number.isSafeInteger(tokens) || tokens < 0) throw new HttpError(400, "tokens must be a non-negative integer");
-      if (![limits?.rpm, limits?.tpm].every((limit) => Number.isSafeInteger(limit) && limit > 0)) {
-        throw new HttpError(400, "limits must be {\"rpm\": n, \"tpm\": n} with positive integers");
-      }
-      if (tokens > limits.tpm) {
-        throw new HttpError(400, `tokens exceed the limit of ${limits.tpm} tokens per minute, so they can never be admitted`);
-      }
-      // A JSON pair names the object unambiguously whatever characters the names hold.
-      const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(JSON.stringify([instanceId, model])));
-      return await limiter.fetch("https://rate-limiter/admit", {
-        method: "POST",
-        body: JSON.stringify({ tokens, limits: { rpm: limits.rpm, tpm: limits.tpm } }),
-      });
-    } catch (error) {
-      return errorResponse(error);
-    }
-  },
-};
+    },
+  }, { tenant: (env) => env.INSTANCE_ID },
+);
 
 export class RateLimiter {
   constructor(ctx) {

@@ -1,5 +1,7 @@
 // What every worker script shares: JSON errors, body parsing, secret checks and /healthz.
-// Uploaded with each worker as the module "worker_common/http.js".
+// Bundled into each worker's main module (components/cloudflare/bundle.mjs).
+import { reportUnhandled } from "./error_tracking.js";
+import { log } from "./log.js";
 
 // Deep enough for any body a client means to send; deeper values are refused up front, since
 // JSON.stringify recurses and D1 refuses JSON nested deeper than SQLite's own limit.
@@ -147,7 +149,7 @@ export async function fetchUpstream(env, what, url, init = {}) {
       (bytes) => new TextDecoder().decode(bytes),
       () => "(unreadable or too long to log)",
     );
-    console.error(`${what} answered`, response.status, detail);
+    log("error", `${what} answered with an error`, { status: response.status, detail });
     throw new HttpError(502, `${what} failed; try again`);
   }
   return response;
@@ -166,7 +168,7 @@ export function readUpstream(what, response, maxBytes) {
 function upstreamTimeoutMs(env) {
   const timeoutMs = Number(env.UPSTREAM_TIMEOUT_MS);
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-    console.error("UPSTREAM_TIMEOUT_MS is not a positive whole number of milliseconds");
+    log("error", "UPSTREAM_TIMEOUT_MS is not a positive whole number of milliseconds");
     throw new HttpError(500, "the worker's upstream timeout is misconfigured");
   }
   return timeoutMs;
@@ -174,10 +176,10 @@ function upstreamTimeoutMs(env) {
 
 function upstreamFailed(what, error) {
   if (error?.name === "TimeoutError") {
-    console.error(`${what} did not answer in time`);
+    log("error", `${what} did not answer in time`);
     return new HttpError(504, `${what} did not answer in time; try again`);
   }
-  console.error(`${what} is unreachable`, error);
+  log("error", `${what} is unreachable`, { error });
   return new HttpError(502, `${what} is unavailable; try again`);
 }
 
@@ -196,7 +198,7 @@ export async function authenticate(request, env) {
   const isObject = parsed !== null && Object.getPrototypeOf(parsed) === Object.prototype;
   const keys = isObject ? Object.entries(parsed) : [];
   if (keys.length === 0 || !keys.every(([, key]) => typeof key === "string" && key)) {
-    console.error("API_KEYS is not a JSON object of non-empty keys");
+    log("error", "API_KEYS is not a JSON object of non-empty keys");
     throw new HttpError(500, "the worker's API keys are misconfigured");
   }
   const provided = request.headers.get("X-API-Key");
@@ -223,7 +225,7 @@ export function json(body, status = 200, headers = {}) {
 
 export function errorResponse(error) {
   if (error instanceof HttpError) return json({ error: error.message }, error.status, error.headers);
-  console.error("unhandled error", error);
+  reportUnhandled(error);
   return json({ error: "internal error" }, 500);
 }
 
@@ -239,7 +241,7 @@ export async function healthz(request, env, checks) {
         await check(env);
         return [name, "ok"];
       } catch (error) {
-        console.error(`health check ${name} failed`, error);
+        log("error", `health check ${name} failed`, { error });
         return [name, `${check.kind} failed`];
       }
     }),

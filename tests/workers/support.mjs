@@ -2,6 +2,8 @@
 // with, the real D1 migrations, and fakes for the outside world.
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
+import { BUILD_OPTIONS, COMPATIBILITY_FLAGS } from "../../components/cloudflare/bundle.mjs";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const systemPath = (relative) => `${REPO_ROOT}systems/${relative}`;
@@ -9,14 +11,17 @@ export const systemPath = (relative) => `${REPO_ROOT}systems/${relative}`;
 export const COMPATIBILITY_DATE = JSON.parse(await readFile(systemPath("worker_common/runtime.json"), "utf8"))
   .compatibility_date;
 
-// A worker's script as the deployment uploads it: module names relative to
-// systems/, with the shared HTTP module beside the main one.
+// A worker's script as the deployment uploads it: its main module bundled with what it imports
+// (components/cloudflare/bundle.mjs) under its name relative to systems/, and its text modules
+// beside it.
 export function workerModules(mainModule, ...textModules) {
+  const path = systemPath(mainModule);
+  const { outputFiles } = buildSync({ ...BUILD_OPTIONS, entryPoints: [path], outfile: path, write: false, absWorkingDir: REPO_ROOT });
   return {
+    compatibilityFlags: COMPATIBILITY_FLAGS,
     modulesRoot: systemPath(""),
     modules: [
-      { type: "ESModule", path: systemPath(mainModule) },
-      { type: "ESModule", path: systemPath("worker_common/http.js") },
+      { type: "ESModule", path, contents: outputFiles[0].text },
       ...textModules.map((path) => ({ type: "Text", path: systemPath(path) })),
     ],
   };
