@@ -5,6 +5,7 @@ and what it is for. `Pulumi.yaml` declares the same keys for `pulumi config`;
 a test keeps the two in step. dev and prod differ only through these values.
 """
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
@@ -192,6 +193,13 @@ class StackConfig(BaseModel):
         description="Image generation API the tenants' image-gen workers call (Ideogram-compatible).",
     )
     image_api_key: SecretStr = Field(description="Key of the image generation API, used by every tenant instance.")
+    error_tracking_dsn: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Sentry DSN the Lambda handlers and workers report unhandled errors to "
+            "(https://<key>@<host>/<project id>); empty for none, which reports nothing. Set it with --secret."
+        ),
+    )
     image_model: str = Field(
         default="ideogram-v3",
         pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",
@@ -232,6 +240,15 @@ class StackConfig(BaseModel):
         if auth == "token" and app_id:
             raise ValueError("must be empty when githubAuth is token")
         return app_id
+
+    @field_validator("error_tracking_dsn")
+    @classmethod
+    def _dsn_is_a_sentry_dsn(cls, value: SecretStr) -> SecretStr:
+        dsn = value.get_secret_value()
+        # The value is a secret: the message describes the form, never repeats it.
+        if dsn and not re.fullmatch(r"https://[0-9a-f]{32}@[a-z0-9.-]+(:[0-9]{1,5})?/[0-9]+", dsn):
+            raise ValueError("must be empty or a Sentry DSN, https://<32 hex key>@<host>/<project id>")
+        return value
 
     @field_validator(
         "discord_public_key",

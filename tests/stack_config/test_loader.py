@@ -185,3 +185,13 @@ def test_worker_and_queue_settings_are_bounded(stack_settings) -> None:
 def test_a_settings_key_is_the_one_pulumi_config_and_the_dynamic_providers_see() -> None:
     assert setting_key("cloudflare_api_token", "orchestra") == "orchestra:cloudflareApiToken"
     assert setting_key("discord_bot_token", "orchestra") == "orchestra:discordBotToken"
+
+
+def test_error_tracking_is_off_without_a_dsn_and_a_bad_one_is_not_echoed(stack_settings) -> None:
+    assert load(stack_settings).error_tracking_dsn.get_secret_value() == ""
+    good = "https://" + "0a" * 16 + "@o1.ingest.sentry.io/4500000000000001"
+    assert load(stack_settings, errorTrackingDsn=good).error_tracking_dsn.get_secret_value() == good
+    for bad in ("http://" + "0a" * 16 + "@o1.ingest.sentry.io/1", "https://sentry.io/1", "not-a-dsn-secret-value"):
+        message = error_of(stack_settings, {**VALID, "orchestra:errorTrackingDsn": bad})
+        assert "orchestra:errorTrackingDsn: must be empty or a Sentry DSN" in message, message
+        assert bad not in message
