@@ -17,6 +17,7 @@ from systems.orchestrator.system import Orchestrator, OrchestratorArgs
 from systems.tenants.instances import load_stack_instances
 from systems.tenants.scripts import TENANT_SERVICES
 from systems.tenants.system import Tenants, TenantsArgs
+from systems.worker_common import ErrorTracking
 
 PROJECT = Path(__file__).parent
 
@@ -83,6 +84,12 @@ cloudflare = CloudflareAccount(
     ),
 )
 
+# Unhandled errors of the workers go to the stack's Sentry project, when it names one.
+dsn = config.error_tracking_dsn.get_secret_value()
+error_tracking = ErrorTracking(
+    environment=pulumi.get_stack(), dsn=secret_output(config.error_tracking_dsn) if dsn else None
+)
+
 ai_worker = AiWorker(
     "ai-worker",
     AiWorkerArgs(
@@ -97,6 +104,7 @@ ai_worker = AiWorker(
         login_requests_per_minute=config.ai_login_requests_per_minute,
         login_client_requests_per_minute=config.ai_login_client_requests_per_minute,
         rate_limit_namespace_base=config.rate_limit_namespace_base,
+        error_tracking=error_tracking,
     ),
 )
 
@@ -110,6 +118,7 @@ tenants = Tenants(
         image_api_url=config.image_api_url,
         image_api_key=image_api_key,
         image_model=config.image_model,
+        error_tracking=error_tracking,
     ),
 )
 

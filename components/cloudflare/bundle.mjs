@@ -5,8 +5,12 @@
 //
 //   node components/cloudflare/bundle.mjs ENTRY OUTFILE   (run from the repository root)
 //
+// prints the files the bundle was made from, as a JSON list of paths relative to the working
+// directory, so a caller knows when it must bundle again.
+//
 // Text and data modules (.json, .txt, ...) stay imports: the worker uploads them beside the
 // bundle, under the same names. `node:` modules are the runtime's own (nodejs_compat).
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 // The flag the bundled SDK needs (AsyncLocalStorage, diagnostics_channel); the systems declare it.
@@ -20,14 +24,17 @@ export const BUILD_OPTIONS = {
   // The Workers builds of packages first (Sentry's SDK, for one), as wrangler resolves them.
   conditions: ["workerd", "worker", "browser", "production"],
   mainFields: ["module", "main"],
+  // Packages come from the project's node_modules (package-lock.json), wherever the module is.
+  nodePaths: [fileURLToPath(new URL("../../node_modules", import.meta.url))],
   external: ["node:*", "*.json", "*.txt", "*.html", "*.sql", "*.bin", "*.wasm"],
   legalComments: "none",
   charset: "utf8",
   logLevel: "error",
 };
 
-export function bundleWorker(entry, outfile) {
-  return build({ ...BUILD_OPTIONS, entryPoints: [entry], outfile });
+export async function bundleWorker(entry, outfile) {
+  const { metafile } = await build({ ...BUILD_OPTIONS, entryPoints: [entry], outfile, metafile: true });
+  return Object.keys(metafile.inputs).sort();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -37,7 +44,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   try {
-    await bundleWorker(entry, outfile);
+    console.log(JSON.stringify(await bundleWorker(entry, outfile)));
   } catch {
     // esbuild has printed what it could not resolve or parse.
     process.exit(1);

@@ -3,7 +3,11 @@
 import datetime
 import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +37,9 @@ _MODULE_CONTENT_TYPES = {
     # Data files go up as text and are parsed by the script: the upload API has no JSON module type.
     ".json": "text/plain",
 }
+_REPOSITORY = Path(__file__).resolve().parents[2]
+_BUNDLER = Path(__file__).with_name("bundle.mjs")
+_BUNDLES = _REPOSITORY / "build" / "workers"
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,12 @@ class WorkerArgs:
     so the account's default never decides it."""
     observability: bool = True
     """Workers Logs for the script's invocations."""
+    log_sampling_rate: float = 1.0
+    """The share of invocations Workers Logs keeps, from 0 (none) to 1 (every one, the default)."""
+    bundle: bool = False
+    """Upload the main module bundled with the ES modules it imports and the npm packages they name
+    (esbuild, `bundle.mjs`, from the project's node_modules), under the main module's name; `modules`
+    then holds only text and data modules, imported beside it. Off by default."""
 
 
 class Worker(pulumi.ComponentResource):
@@ -96,9 +109,10 @@ class Worker(pulumi.ComponentResource):
         root = (args.modules_root or args.main_module.parent).resolve()
         script_name = resolve_name(name, args.script_name, WORKER_SCRIPT)
         main_module = _main_module_name(name, args.main_module, root)
-        content_file = _provider_path(args.main_module)
+        uploaded_main = _bundle(name, args.main_module) if args.bundle else args.main_module
+        content_file = _provider_path(uploaded_main)
         files = _extra_modules(name, args.main_module, args.modules, root)
-        self.version = _version(main_module, args.main_module, files)
+        self.version = _version(main_module, uploaded_main, files)
         bindings = [binding.entry for binding in args.bindings]
         if args.version_binding:
             bindings.append(plain_text(args.version_binding, self.version).entry)
@@ -124,15 +138,17 @@ class Worker(pulumi.ComponentResource):
             script_name=script_name,
             main_module=main_module,
             content_file=content_file,
-            content_sha256=_sha256(args.main_module),
+            content_sha256=_sha256(uploaded_main),
             files=files or None,
             compatibility_date=args.compatibility_date,
             compatibility_flags=list(args.compatibility_flags) or None,
             bindings=bindings,
             migrations=migrations,
-            # Cloudflare reads the sampling rate back as its default, 1 (every request): said here,
-            # a refresh finds what the program declares.
-            observability=cloudflare.WorkersScriptObservabilityArgs(enabled=args.observability, head_sampling_rate=1),
+            # Cloudflare reads an unset sampling rate back as 1 (every request): said here, a refresh
+            # finds what the program declares.
+            observability=cloudflare.WorkersScriptObservabilityArgs(
+                enabled=args.observability, head_sampling_rate=args.log_sampling_rate
+            ),
             # The provider returns the bindings, secret texts included, as the script's state.
             opts=pulumi.ResourceOptions.merge(
                 child,
@@ -206,6 +222,12 @@ def _check_args(worker: str, args: WorkerArgs, classes: frozenset[str]) -> None:
         if len(cron.split()) != 5:
             raise ValueError(f"worker {worker}: cron {cron!r} must have five fields")
     _check_compatibility_date(worker, args.compatibility_date)
+    if not 0 <= args.log_sampling_rate <= 1:
+        raise ValueError(f"worker {worker}: log_sampling_rate {args.log_sampling_rate} must be from 0 to 1")
+    if args.bundle:
+        bundled = [module for module in args.modules if _MODULE_CONTENT_TYPES.get(module.suffix) == _ES_MODULE]
+        if bundled:
+            raise ValueError(f"worker {worker}: {bundled[0]} is an ES module, which the bundle already holds")
 
 
 def _check_bindings(worker: str, bindings: Sequence[Binding], classes: frozenset[str]) -> None:
@@ -257,6 +279,51 @@ def _extra_modules(
             content_type=content_type, content_file=_provider_path(module), content_sha256=_sha256(module)
         )
     return files
+
+
+def _bundle(worker: str, main_module: Path) -> Path:
+    """The main module's bundle, under build/workers at the module's own path in the repository
+    (the same on every machine, so the upload's content file is too), made again only when one of
+    the files it is made from changed."""
+    entry = main_module.resolve()
+    place = (
+        entry.relative_to(_REPOSITORY)
+        if entry.is_relative_to(_REPOSITORY)
+        else Path("elsewhere", hashlib.sha256(str(entry).encode()).hexdigest()[:16], entry.name)
+    )
+    try:
+        return _bundled(entry, _BUNDLES / place)
+    except subprocess.CalledProcessError as error:
+        raise ValueError(f"worker {worker}: esbuild could not bundle {main_module}: {error.stderr.strip()}") from None
+
+
+# Per main module: its bundle and the SHA-256 of each file it was made from. Many tenant
+# instances upload the same script; it is bundled again only when one of those files changed.
+_made: dict[Path, tuple[Path, dict[Path, str]]] = {}
+
+
+def _bundled(entry: Path, bundle: Path) -> Path:
+    made = _made.get(entry)
+    if made and made[0] == bundle and bundle.is_file() and all(_sha256(p) == h for p, h in made[1].items()):
+        return bundle
+    node = shutil.which("node")
+    if node is None or not (_REPOSITORY / "node_modules" / "esbuild").is_dir():
+        raise ValueError(f"bundling {entry.name} needs Node 20+ on PATH and the project's packages: run `npm ci`")
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside its final name and moved there, so runs planning two stacks at once never
+    # upload a half-written file.
+    handle, partial = tempfile.mkstemp(dir=bundle.parent, prefix=f".{bundle.name}.", suffix=".js")
+    os.close(handle)
+    try:
+        # The program's own files, run by the node on PATH: no input from outside the repository.
+        command = [node, str(_BUNDLER), str(entry), partial]
+        result = subprocess.run(command, cwd=_REPOSITORY, check=True, capture_output=True, text=True)  # noqa: S603
+        os.replace(partial, bundle)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+    inputs = [(_REPOSITORY / name).resolve() for name in json.loads(result.stdout)]
+    _made[entry] = (bundle, {path: _sha256(path) for path in inputs})
+    return bundle
 
 
 def _upload_name(worker: str, module: Path, root: Path) -> str:

@@ -12,7 +12,7 @@ from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.kv import KvNamespace, KvNamespaceArgs
 from components.cloudflare.vectorize import VectorizeIndex, VectorizeIndexArgs
 from components.cloudflare.worker import Worker, WorkerArgs
-from systems.worker_common import COMPATIBILITY_DATE, HTTP_MODULE, MODULES_ROOT
+from systems.worker_common import COMPATIBILITY_DATE, COMPATIBILITY_FLAGS, MODULES_ROOT, ErrorTracking
 
 _HERE = Path(__file__).parent
 # The embedding model the worker uses (@cf/baai/bge-base-en-v1.5) returns 768 numbers per text.
@@ -42,6 +42,8 @@ class AiWorkerArgs:
     """Sign-in links per client IP, to any number of addresses."""
     rate_limit_namespace_base: int
     """Rate-limit namespaces are account-wide integers; this stack uses `base` to `base + 2`."""
+    error_tracking: ErrorTracking | None = None
+    """Where unhandled errors are reported; none reports nothing."""
 
 
 class AiWorker(pulumi.ComponentResource):
@@ -79,9 +81,11 @@ class AiWorker(pulumi.ComponentResource):
             WorkerArgs(
                 account=args.account,
                 main_module=_HERE / "worker.js",
-                modules=[_HERE / "knowledge_base.json", HTTP_MODULE],
+                modules=[_HERE / "knowledge_base.json"],
                 modules_root=MODULES_ROOT,
+                bundle=True,
                 compatibility_date=COMPATIBILITY_DATE,
+                compatibility_flags=COMPATIBILITY_FLAGS,
                 bindings=[
                     database.binding("DB"),
                     sessions.binding("AUTH_KV"),
@@ -96,6 +100,7 @@ class AiWorker(pulumi.ComponentResource):
                     plain_text("EMAIL_API_URL", args.email_api_url),
                     secret_text("EMAIL_API_KEY", args.email_api_key),
                     secret_text("ADMIN_TOKEN", admin_token.result),
+                    *(args.error_tracking.bindings() if args.error_tracking else []),
                 ],
                 # Reported at `/healthz`: the deployed content hash of every module.
                 version_binding="VERSION",

@@ -11,6 +11,7 @@ from components.cloudflare.binding import json_value, plain_text, secret_text
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.worker import Worker
+from systems.worker_common import ErrorTracking
 
 from .instances import Instance
 from .scripts import CONFIG_SERVICE, IMAGE_GEN, tenant_worker
@@ -36,6 +37,8 @@ class TenantInstanceArgs:
     image_api_url: str
     image_api_key: pulumi.Input[str]
     image_model: str
+    error_tracking: ErrorTracking | None = None
+    """Where the instance's workers report unhandled errors; none reports nothing."""
 
 
 class TenantInstance(pulumi.ComponentResource):
@@ -77,9 +80,10 @@ class TenantInstance(pulumi.ComponentResource):
             account,
             f"{name}-{CONFIG_SERVICE.kind}",
             CONFIG_SERVICE.script,
-            [config.binding("DB"), api_keys],
+            [config.binding("DB"), api_keys, plain_text("INSTANCE_ID", instance.instance_id)],
             child,
             public_name=CONFIG_SERVICE.public_name(instance.instance_id),
+            error_tracking=args.error_tracking,
         )
 
         images = (
@@ -108,6 +112,7 @@ class TenantInstance(pulumi.ComponentResource):
             ],
             child,
             public_name=IMAGE_GEN.public_name(instance.instance_id),
+            error_tracking=args.error_tracking,
         )
 
         self.config_service_url = _served(config_service)

@@ -1,5 +1,6 @@
-"""How every tenant worker is uploaded: its script from this directory, the shared HTTP module,
-the runtime date the worker tests run with, and its version; and the services each instance gets."""
+"""How every tenant worker is uploaded: its script from this directory bundled with the shared
+modules, the runtime date the worker tests run with, its version and where its errors go; and the
+services each instance gets."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.binding import Binding
 from components.cloudflare.durable_object_migrations import DurableObjectMigration
 from components.cloudflare.worker import Worker, WorkerArgs
-from systems.worker_common import COMPATIBILITY_DATE, HTTP_MODULE, MODULES_ROOT
+from systems.worker_common import COMPATIBILITY_DATE, COMPATIBILITY_FLAGS, MODULES_ROOT, ErrorTracking
 
 _HERE = Path(__file__).parent
 # Every tenant worker reports its deployed content hash at `/healthz`.
@@ -48,6 +49,7 @@ def tenant_worker(
     public_name: str | None = None,
     durable_object_migrations: Sequence[DurableObjectMigration] = (),
     workers_dev: bool = True,
+    error_tracking: ErrorTracking | None = None,
 ) -> Worker:
     """Worker `name` running `script` (a file of this directory). Its script name, which is also
     its workers.dev host, is `public_name` exactly as written when clients know it by that name,
@@ -57,11 +59,12 @@ def tenant_worker(
         WorkerArgs(
             account=account,
             main_module=_HERE / script,
-            modules=[HTTP_MODULE],
             modules_root=MODULES_ROOT,
+            bundle=True,
             script_name=public_name,
             compatibility_date=COMPATIBILITY_DATE,
-            bindings=bindings,
+            compatibility_flags=COMPATIBILITY_FLAGS,
+            bindings=[*bindings, *(error_tracking.bindings() if error_tracking else [])],
             durable_object_migrations=durable_object_migrations,
             version_binding=VERSION_BINDING,
             workers_dev=workers_dev,

@@ -19,6 +19,7 @@ from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.durable_object_migrations import DurableObjectMigration
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.worker import Worker
+from systems.worker_common import ErrorTracking
 
 from .instance import TenantInstance, TenantInstanceArgs
 from .instances import Instance
@@ -41,6 +42,8 @@ class TenantsArgs:
     image_api_key: pulumi.Input[str]
     image_model: str
     """The model under which each instance's rate limits for image generation are found."""
+    error_tracking: ErrorTracking | None = None
+    """Where the tenant workers report unhandled errors; none reports nothing."""
 
 
 class Tenants(pulumi.ComponentResource):
@@ -58,12 +61,14 @@ class Tenants(pulumi.ComponentResource):
             child,
         )
         shared_images = R2Bucket(f"{name}-images", R2BucketArgs(account=args.account, protect=protect), child)
-        shared_limiter = rate_limiter(args.account, f"{name}-rate-limiter", child)
+        shared_limiter = rate_limiter(args.account, f"{name}-rate-limiter", child, error_tracking=args.error_tracking)
 
         self.instances = {}
         for instance in args.instances:
             dedicated_limiter = (
-                rate_limiter(args.account, f"{name}-rate-limiter-{instance.instance_id}", child)
+                rate_limiter(
+                    args.account, f"{name}-rate-limiter-{instance.instance_id}", child, error_tracking=args.error_tracking
+                )
                 if instance.dedicated_rate_limiter
                 else None
             )
@@ -79,6 +84,7 @@ class Tenants(pulumi.ComponentResource):
                     image_api_url=args.image_api_url,
                     image_api_key=args.image_api_key,
                     image_model=args.image_model,
+                    error_tracking=args.error_tracking,
                 ),
                 child,
             )
@@ -86,7 +92,13 @@ class Tenants(pulumi.ComponentResource):
         self.register_outputs({"registry_database": self.registry_database})
 
 
-def rate_limiter(account: CloudflareAccount, name: str, opts: pulumi.ResourceOptions) -> Worker:
+def rate_limiter(
+    account: CloudflareAccount,
+    name: str,
+    opts: pulumi.ResourceOptions,
+    *,
+    error_tracking: ErrorTracking | None = None,
+) -> Worker:
     """The rate-limiter worker and its Durable Object class. It has no authentication of its own,
     so it is served on no URL: only workers given a service binding to it reach it, and no client
     needs to know its name."""
@@ -98,4 +110,5 @@ def rate_limiter(account: CloudflareAccount, name: str, opts: pulumi.ResourceOpt
         opts,
         durable_object_migrations=RATE_LIMITER_MIGRATIONS,
         workers_dev=False,
+        error_tracking=error_tracking,
     )

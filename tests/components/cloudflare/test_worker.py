@@ -354,3 +354,54 @@ def test_another_worker_binds_only_classes_this_worker_defines(source: Path) -> 
 
     with pytest.raises(ValueError, match="worker limiter: its durable_object_migrations do not define 'Counter'"):
         evaluate(program)
+
+
+NPM_IMPORT = (
+    "import { parse } from 'cookie';\nimport { greet } from './lib/greet.js';\n"
+    "export default { fetch() { return new Response(greet() + parse('a=b').a); } };\n"
+)
+
+
+def test_a_bundled_worker_uploads_one_module_made_by_esbuild_and_stable(source: Path) -> None:
+    (source / "worker.js").write_text(NPM_IMPORT)
+
+    def upload() -> dict[str, Any]:
+        return (
+            plan_worker(source, bundle=True, modules=[source / "lib" / "schema.sql"], version_binding="VERSION")
+            .one(SCRIPT_TYPE, "api")
+            .inputs
+        )
+
+    first = upload()
+    bundle = Path(first["contentFile"]).resolve()
+    assert first["mainModule"] == "worker.js"
+    assert bundle.is_relative_to(Path(__file__).resolve().parents[3] / "build" / "workers")
+    assert bundle.name == "worker.js"
+    text = bundle.read_text()
+    # The npm package and the imported module are inside; no bare import is left.
+    assert "node_modules/cookie/" in text and "lib/greet.js" in text
+    assert "from 'cookie'" not in text and 'from "cookie"' not in text
+    assert first["contentSha256"] == digest(bundle)
+    assert set(first["files"]) == {"lib/schema.sql"}
+    # Bundled again from the same files: the same bytes, so no diff.
+    assert upload() == first
+    (source / "lib" / "greet.js").write_text("export const greet = () => 'hellO';\n")
+    changed = upload()
+    assert changed["contentSha256"] != first["contentSha256"] and changed["bindings"] != first["bindings"]
+
+
+def test_a_bundled_worker_takes_no_es_module_beside_it_and_reports_what_esbuild_could_not_resolve(
+    source: Path,
+) -> None:
+    with pytest.raises(ValueError, match=r"greet\.js is an ES module, which the bundle already holds"):
+        plan_worker(source, bundle=True, modules=[source / "lib" / "greet.js"])
+    (source / "worker.js").write_text("import 'no-such-package-here';\nexport default {};\n")
+    with pytest.raises(ValueError, match=r"worker api: esbuild could not bundle .*no-such-package-here"):
+        plan_worker(source, bundle=True)
+
+
+def test_the_log_sampling_rate_is_declared_and_bounded(source: Path) -> None:
+    script = plan_worker(source, log_sampling_rate=0.25).one(SCRIPT_TYPE, "api").inputs
+    assert script["observability"] == {"enabled": True, "headSamplingRate": 0.25}
+    with pytest.raises(ValueError, match=r"log_sampling_rate 1\.5 must be from 0 to 1"):
+        plan_worker(source, log_sampling_rate=1.5)

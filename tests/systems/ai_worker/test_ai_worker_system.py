@@ -1,4 +1,5 @@
 import hashlib
+from pathlib import Path
 
 import pulumi
 import pytest
@@ -6,7 +7,10 @@ import pytest
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
 from systems.ai_worker.system import AiWorker, AiWorkerArgs
 from systems.worker_common import MODULES_ROOT as SYSTEMS
+from systems.worker_common import ErrorTracking
 from tools.offline_plan import SECRET, Plan, evaluate
+
+DSN = "https://" + "5e" * 16 + "@o1.ingest.sentry.io/4500000000000001"
 
 
 def build(protect: bool) -> None:
@@ -33,6 +37,10 @@ def build(protect: bool) -> None:
             login_requests_per_minute=5,
             login_client_requests_per_minute=12,
             rate_limit_namespace_base=1000,
+            # prod reports to a Sentry project; dev names none.
+            error_tracking=ErrorTracking(
+                environment=pulumi.get_stack(), dsn=pulumi.Output.secret(DSN) if protect else None
+            ),
         ),
     )
 
@@ -81,9 +89,15 @@ def test_bindings_are_exactly_what_the_script_reads(plan: Plan) -> None:
         "EMAIL_API_KEY": "secret_text",
         "ADMIN_TOKEN": "secret_text",
         "VERSION": "plain_text",
+        "ENVIRONMENT": "plain_text",
+        **({"ERROR_TRACKING_DSN": "secret_text"} if plan.stack == "prod" else {}),
     }
     assert by_name["EMAIL_API_KEY"]["text"] == SECRET and by_name["ADMIN_TOKEN"]["text"] == SECRET
+    assert by_name["ENVIRONMENT"]["text"] == plan.stack
     assert "email-key-value" not in plan.to_json()
+    if plan.stack == "prod":
+        assert by_name["ERROR_TRACKING_DSN"]["text"] == SECRET
+        assert DSN not in plan.to_json()
 
 
 def test_each_limiter_has_its_own_namespace_and_limit(plan: Plan) -> None:
@@ -111,8 +125,14 @@ def test_the_email_api_gets_a_bounded_time_to_answer(plan: Plan) -> None:
 
 def test_knowledge_base_ships_with_the_script(plan: Plan) -> None:
     script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
-    # Named relative to systems/, as the script imports them ("./knowledge_base.json", "../worker_common/http.js").
-    assert set(script["files"]) == {"ai_worker/knowledge_base.json", "worker_common/http.js"}
+    # Named relative to systems/, as the script imports it ("./knowledge_base.json"); the shared
+    # modules and Sentry's SDK are in the main module's bundle, which needs nodejs_compat.
+    assert set(script["files"]) == {"ai_worker/knowledge_base.json"}
+    bundle = Path(script["contentFile"]).read_text()
+    assert bundle.count("// systems/worker_common/http.js") == 1 and "// node_modules/@sentry/cloudflare/" in bundle
+    assert 'from "./knowledge_base.json"' in bundle
+    assert script["contentSha256"] == hashlib.sha256(Path(script["contentFile"]).read_bytes()).hexdigest()
+    assert script["compatibilityFlags"] == ["nodejs_compat"]
 
 
 def test_the_version_the_script_reports_covers_the_knowledge_base_and_the_shared_module(plan: Plan) -> None:

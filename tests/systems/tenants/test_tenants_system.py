@@ -1,5 +1,6 @@
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -8,6 +9,7 @@ import pytest
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
 from systems.tenants.instances import Instance
 from systems.tenants.system import Tenants, TenantsArgs
+from systems.worker_common import ErrorTracking
 from tools.offline_plan import SECRET, Plan, PlannedResource, evaluate
 
 SCRIPT = "cloudflare:index/workersScript:WorkersScript"
@@ -35,6 +37,9 @@ ACME = Instance.model_validate(
 )
 
 
+DSN = "https://" + "5e" * 16 + "@o1.ingest.sentry.io/4500000000000001"
+
+
 def build(instances: Sequence[Instance], protect: bool) -> None:
     account = CloudflareAccount(
         "cloudflare",
@@ -54,6 +59,10 @@ def build(instances: Sequence[Instance], protect: bool) -> None:
             image_api_url="https://api.ideogram.ai/v1/ideogram-v3/generate",
             image_api_key=IMAGE_KEY,
             image_model="ideogram-v3",
+            # prod reports to a Sentry project; dev names none.
+            error_tracking=ErrorTracking(
+                environment=pulumi.get_stack(), dsn=pulumi.Output.secret(DSN) if protect else None
+            ),
         ),
     )
     pulumi.export("registry", tenants.registry_database)
@@ -124,10 +133,25 @@ def test_workers_carry_the_names_clients_know(plan: Plan) -> None:
         ("tenants-rate-limiter", "tenants/rate_limiter.js"),
     ],
 )
-def test_scripts_upload_with_the_module_they_share(plan: Plan, script: str, main_module: str) -> None:
+def test_scripts_upload_bundled_with_the_modules_they_share(plan: Plan, script: str, main_module: str) -> None:
     inputs = plan.one(SCRIPT, script).inputs
     assert inputs["mainModule"] == main_module
-    assert set(inputs["files"]) == {"worker_common/http.js"}
+    assert "files" not in inputs
+    bundle = Path(inputs["contentFile"]).read_text()
+    assert "// systems/worker_common/http.js" in bundle and "// node_modules/@sentry/cloudflare/" in bundle
+    assert inputs["compatibilityFlags"] == ["nodejs_compat"]
+    # Every worker reports its stack, and its errors only where the stack names a DSN.
+    by_name = bindings(plan, script)
+    assert by_name["ENVIRONMENT"] == {"name": "ENVIRONMENT", "type": "plain_text", "text": plan.stack}
+    if plan.stack == "prod":
+        assert by_name["ERROR_TRACKING_DSN"]["text"] == SECRET and DSN not in plan.to_json()
+    else:
+        assert "ERROR_TRACKING_DSN" not in by_name
+
+
+def tracking(plan: Plan) -> dict[str, str]:
+    """The bindings of error tracking: the stack always, the DSN where the stack names one (prod here)."""
+    return {"ENVIRONMENT": "plain_text"} | ({"ERROR_TRACKING_DSN": "secret_text"} if plan.stack == "prod" else {})
 
 
 def test_config_service_bindings(plan: Plan) -> None:
@@ -136,7 +160,9 @@ def test_config_service_bindings(plan: Plan) -> None:
     assert {name: b["type"] for name, b in bindings(plan, "tenants-globex-config-service").items()} == {
         "DB": "d1",
         "API_KEYS": "secret_text",
+        "INSTANCE_ID": "plain_text",
         "VERSION": "plain_text",
+        **tracking(plan),
     }
     assert bindings(plan, "tenants-globex-config-service")["API_KEYS"]["text"] == SECRET
 
@@ -154,6 +180,7 @@ def test_image_gen_bindings(plan: Plan) -> None:
         "UPSTREAM_TIMEOUT_MS": "plain_text",
         "IMAGE_API_KEY": "secret_text",
         "VERSION": "plain_text",
+        **tracking(plan),
     }
     assert globex["INSTANCE_ID"]["text"] == "globex"
     assert globex["IMAGE_MODEL"]["text"] == "ideogram-v3"
@@ -188,7 +215,7 @@ def test_rate_limiters_own_their_durable_object_and_serve_no_url(plan: Plan, lim
         "type": "durable_object_namespace",
         "className": "RateLimiter",
     }
-    assert [b["name"] for b in script["bindings"]] == ["RATE_LIMITER", "VERSION"]
+    assert [b["name"] for b in script["bindings"]] == ["RATE_LIMITER", *tracking(plan), "VERSION"]
     subdomain = plan.one("cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain", f"{limiter}-workers-dev")
     assert (subdomain.inputs["enabled"], subdomain.inputs["previewsEnabled"]) == (False, False)
 
