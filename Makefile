@@ -13,7 +13,7 @@ COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --cus
 
 .PHONY: plan test lint test-python typecheck test-workers lock clean
 
-plan: $(VENV)/installed
+plan: $(VENV)/installed node_modules/installed
 	$(PY) -m tools.offline_plan --stack $(STACK) --json build/plan-$(STACK).json
 
 test: lint test-python typecheck test-workers
