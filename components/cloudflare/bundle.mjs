@@ -10,7 +10,8 @@
 //
 // Text and data modules (.json, .txt, ...) stay imports: the worker uploads them beside the
 // bundle, under the same names. `node:` modules are the runtime's own (nodejs_compat).
-import { fileURLToPath } from "node:url";
+import { realpathSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 // The flag the bundled SDK needs (AsyncLocalStorage, diagnostics_channel); the systems declare it.
@@ -37,7 +38,8 @@ export async function bundleWorker(entry, outfile) {
   return Object.keys(metafile.inputs).sort();
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run as a script (node resolves the symlinks of the path it was given; so does this test).
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const [entry, outfile] = process.argv.slice(2);
   if (!entry || !outfile) {
     console.error("usage: node components/cloudflare/bundle.mjs ENTRY OUTFILE");

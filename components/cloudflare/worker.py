@@ -38,7 +38,7 @@ _MODULE_CONTENT_TYPES = {
     ".json": "text/plain",
 }
 _REPOSITORY = Path(__file__).resolve().parents[2]
-_BUNDLER = Path(__file__).with_name("bundle.mjs")
+_BUNDLER = Path(__file__).resolve().with_name("bundle.mjs")
 _BUNDLES = _REPOSITORY / "build" / "workers"
 
 
@@ -321,7 +321,11 @@ def _bundled(entry: Path, bundle: Path) -> Path:
         os.replace(partial, bundle)
     finally:
         Path(partial).unlink(missing_ok=True)
-    inputs = [(_REPOSITORY / name).resolve() for name in json.loads(result.stdout)]
+    try:
+        sources = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise ValueError(f"{_BUNDLER} bundled {entry.name} but did not list its sources") from None
+    inputs = [(_REPOSITORY / name).resolve() for name in sources]
     _made[entry] = (bundle, {path: _sha256(path) for path in inputs})
     return bundle
 
