@@ -67,7 +67,10 @@ class Tenants(pulumi.ComponentResource):
         for instance in args.instances:
             dedicated_limiter = (
                 rate_limiter(
-                    args.account, f"{name}-rate-limiter-{instance.instance_id}", child, error_tracking=args.error_tracking
+                    args.account,
+                    f"{name}-rate-limiter-{instance.instance_id}",
+                    child,
+                    error_tracking=args.error_tracking,
                 )
                 if instance.dedicated_rate_limiter
                 else None
