@@ -1122,6 +1122,21 @@ def test_the_pulumi_cli_follows_the_sdk_pin(tmp_path: Path) -> None:
     assert users == {(wf, job_id) for wf, job_id, _ in PULUMI_RUNS} | readers
 
 
+def test_every_plan_installs_the_npm_packages_the_worker_bundles_are_made_from() -> None:
+    # `pulumi preview`/`up` and the offline plan bundle the workers with esbuild from node_modules.
+    action = yaml.safe_load(SETUP_PULUMI.read_text())["runs"]["steps"]
+    test_node = next(
+        s for wf, _, s in steps() if wf == "test.yml" and s.get("uses", "").startswith("actions/setup-node@")
+    )
+    (node,) = (s for s in action if s.get("uses", "").startswith("actions/setup-node@"))
+    # The same pin as the tests, and no cache in a job that holds credentials.
+    assert node["uses"] == test_node["uses"]
+    assert node["with"] == {"node-version": test_node["with"]["node-version"], "package-manager-cache": False}
+    assert [s["run"] for s in action if "npm " in s.get("run", "")] == ["npm ci --no-audit --no-fund"]
+    offline = "\n".join(s.get("run", "") for wf, _, s in steps() if wf == "offline-plan.yml")
+    assert '(cd "$side" && npm ci --no-audit --no-fund --loglevel=error)' in offline
+
+
 # --- Rollback: only commits of the default branch -----------------------------------------
 
 
