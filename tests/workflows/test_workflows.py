@@ -18,6 +18,7 @@ import yaml
 
 from tests.project_copy import copy_project
 from tools.ci_access.__main__ import BOOTSTRAP, expected_documents
+from tools.independent_review.review import User, requesters
 from tools.offline_plan import evaluate_project
 from tools.stacks.stacks import load_stacks
 
@@ -973,13 +974,14 @@ def test_the_offline_policy_check_runs_make_plan_on_every_stack() -> None:
     assert 'make plan STACK="$stack"' in script["run"]
 
 
-def test_the_ruleset_requires_the_tests_the_offline_plan_and_the_policy() -> None:
+def test_the_ruleset_requires_the_tests_the_offline_plan_the_policy_and_an_independent_review() -> None:
     delivery = yaml.safe_load((ROOT / "delivery.yaml").read_text())
     [orchestra] = [r for r in delivery["repositories"] if r["name"] == delivery["deploying_repository"]]
     names = {
         ALL["test.yml"]["jobs"]["test"]["name"],
         ALL["offline-plan.yml"]["jobs"]["plan"]["name"],
         ALL["offline-plan.yml"]["jobs"]["policy"]["name"],
+        ALL["independent-review.yml"]["jobs"]["check"]["name"],
     }
     assert set(orchestra["required_checks"]) == names
 
@@ -1444,12 +1446,13 @@ def test_new_instance_opens_the_pr_with_the_apps_token_only() -> None:
     assert "github.token" not in (WORKFLOWS / "new-instance.yml").read_text()
 
 
-def open_pull_request(tmp_path: Path, pr_status: int) -> tuple[int, list[str]]:
+def open_pull_request(tmp_path: Path, pr_status: int, rerun_by: str = "alice") -> tuple[int, list[str]]:
     """The step's own script, with a `git` and a `gh` that log what they are asked."""
     git = """[ "$1" = ls-remote ] && exit 2; exit 0"""
     gh = f"""
 case "$1 $2" in
   "api users/orchestra-app%5Bbot%5D") echo 41898282 ;;
+  "api users/bob") echo 1002 ;;
   "pr create") exit {pr_status} ;;
 esac
 exit 0"""
@@ -1460,6 +1463,8 @@ exit 0"""
             "APP_SLUG": "orchestra-app",
             "DEFAULT_BRANCH": "main",
             "REQUESTED_BY": "alice",
+            "GITHUB_ACTOR_ID": "1001",
+            "RERUN_BY": rerun_by,
             "GITHUB_SERVER_URL": "https://github.com",
         }
     )
@@ -1475,6 +1480,16 @@ def test_new_instance_commits_as_the_apps_bot_account(tmp_path: Path) -> None:
     assert "user.email=41898282+orchestra-app[bot]@users.noreply.github.com" in commit
     assert "user.name=orchestra-app[bot]" in commit
     assert not [c for c in git if "--delete" in c]
+
+
+def test_new_instance_names_who_asked_for_it_in_the_commit(tmp_path: Path) -> None:
+    # The Independent review check reads these trailers: neither alice nor bob approves alone.
+    code, git = open_pull_request(tmp_path, 0, rerun_by="bob")
+    assert code == 0
+    # The fake logs its arguments one line each: the message's lines come apart.
+    last_paragraph = "\n".join(git).rsplit(" --message ", 1)[1]
+    assert last_paragraph.startswith("Requested-by: @alice (1001)\nRequested-by: @bob (1002)\n")
+    assert requesters([last_paragraph]) == {User("alice", 1001), User("bob", 1002)}
 
 
 def test_a_failed_pull_request_leaves_no_branch_behind(tmp_path: Path) -> None:
