@@ -12,6 +12,8 @@ new one, and rotating is no change at all to the resource.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeGuard
 
@@ -22,6 +24,9 @@ from pulumi.output import Unknown
 from components.http_session import is_plausible_token
 
 CREDENTIAL_SETTING = "credential_setting"
+ENVIRONMENT_PREFIX = "$"
+"""`credential_setting` `$<NAME>` names the environment variable NAME of the command being run."""
+_ENVIRONMENT_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 class ProviderError(Exception):
@@ -57,7 +62,8 @@ def non_empty_failures(news: Mapping[str, Any], keys: Iterable[str]) -> list[Che
 
 
 class ConfiguredProvider(ResourceProvider):
-    """A provider whose credential is the stack setting its resource names in `credential_setting`."""
+    """A provider whose credential is the stack setting (or environment variable) its resource names
+    in `credential_setting`."""
 
     _config: Config | None = None
 
@@ -65,17 +71,24 @@ class ConfiguredProvider(ResourceProvider):
         self._config = req.config
 
     def credential(self, props: Mapping[str, Any]) -> str:
-        """The credential the stack's configuration holds now; raises `ProviderError` if it holds none."""
+        """The credential the stack's configuration (or, for `$<NAME>`, the command's environment)
+        holds now; raises `ProviderError` if it holds none."""
         setting = props.get(CREDENTIAL_SETTING)
-        if not is_setting_name(setting):
-            raise ProviderError(f"{CREDENTIAL_SETTING} must name a stack setting, <namespace>:<key>; got {setting!r}")
-        value = self._config.get(setting) if self._config is not None else None
+        if is_environment_name(setting):
+            variable = setting.removeprefix(ENVIRONMENT_PREFIX)
+            value = os.environ.get(variable)
+            where, fix = f"environment variable {variable}", f"set {variable} in the environment of the command"
+        elif is_setting_name(setting):
+            value = self._config.get(setting) if self._config is not None else None
+            where, fix = f"stack setting {setting}", f"set it with `pulumi config set --secret {setting}`"
+        else:
+            raise ProviderError(
+                f"{CREDENTIAL_SETTING} must name a stack setting, <namespace>:<key>, or an environment "
+                f"variable, $<NAME>; got {setting!r}"
+            )
         if not is_plausible_token(value):
             state = "is not set" if value is None or value == "" else "is not a credential (blank, or with whitespace)"
-            raise ProviderError(
-                f"stack setting {setting} {state}: it holds this resource's credential; "
-                f"set it with `pulumi config set --secret {setting}`"
-            )
+            raise ProviderError(f"{where} {state}: it holds this resource's credential; {fix}")
         return str(value)
 
     def credential_failures(self, news: Mapping[str, Any]) -> list[CheckFailure]:
@@ -95,3 +108,12 @@ def is_setting_name(value: Any) -> TypeGuard[str]:
         return False
     namespace, _, key = value.partition(":")
     return bool(namespace) and bool(key) and value.isprintable() and not any(c.isspace() for c in value)
+
+
+def is_environment_name(value: Any) -> TypeGuard[str]:
+    """`$<NAME>`, an environment variable's name in capitals."""
+    return (
+        isinstance(value, str)
+        and value.startswith(ENVIRONMENT_PREFIX)
+        and _ENVIRONMENT_NAME.fullmatch(value.removeprefix(ENVIRONMENT_PREFIX)) is not None
+    )

@@ -430,3 +430,35 @@ def test_after_a_rotation_every_command_uses_the_configured_token_never_the_firs
 
 def test_a_rotated_token_alone_is_no_change() -> None:
     assert row_provider(ROTATED).diff(f"{DATABASE_ID}/instances/acme", OUTPUTS, INPUTS).changes is False
+
+
+def test_a_tenant_stack_sends_the_token_of_the_commands_environment(
+    registry: FakeCloudflare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tenant stack's configuration holds no token: its resources name the variable the CLI is run with.
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
+    provider = configured(D1RowProvider(), {SETTING: ROTATED})
+
+    provider.create(props(registry, credential_setting="$CLOUDFLARE_API_TOKEN"))
+
+    assert credentials_sent(registry.requests) == {f"Bearer {TOKEN}"}
+
+
+def test_without_the_variable_a_preview_says_which_variable_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
+
+    [failure] = (
+        configured(D1RowProvider(), {}).check({}, {**INPUTS, "credential_setting": "$CLOUDFLARE_API_TOKEN"}).failures
+    )
+
+    assert failure.reason == (
+        "environment variable CLOUDFLARE_API_TOKEN is not set: it holds this resource's credential; "
+        "set CLOUDFLARE_API_TOKEN in the environment of the command"
+    )
+
+
+@pytest.mark.parametrize("source", ["$cloudflare_api_token", "$", "CLOUDFLARE_API_TOKEN"])
+def test_a_credential_source_that_is_neither_a_setting_nor_a_variable_is_refused(source: str) -> None:
+    [failure] = configured(D1RowProvider(), {}).check({}, {**INPUTS, "credential_setting": source}).failures
+
+    assert failure.reason.startswith("credential_setting must name a stack setting")
