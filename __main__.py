@@ -1,4 +1,6 @@
-"""One stack of Orchestra: load the validated configuration, build the systems, export what people need."""
+"""The platform stack of one environment: load the validated configuration, build the systems,
+export what people and the tenant stacks (`tenants/`, one per instance file) need. It declares no
+tenant: each tenant is a stack of its own, which reads this one's exports (systems/tenants/platform.py)."""
 
 from pathlib import Path
 
@@ -14,8 +16,8 @@ from systems.delivery.spec import load_delivery_spec
 from systems.delivery.system import Delivery
 from systems.orchestrator.access_file import NO_ACCESS, load_access_file
 from systems.orchestrator.system import Orchestrator, OrchestratorArgs
-from systems.tenants.instances import load_stack_instances
-from systems.tenants.scripts import TENANT_SERVICES
+from systems.tenants import platform as tenant_reads
+from systems.tenants.instances import load_instances
 from systems.tenants.system import Tenants, TenantsArgs
 from systems.worker_common import ErrorTracking
 
@@ -23,19 +25,18 @@ PROJECT = Path(__file__).parent
 
 config = load_stack_config()
 stacks = stack_names(PROJECT)
-instances = load_stack_instances(
-    PROJECT / "instances",
-    environment=config.environment,
-    image_model=config.image_model,
-    workers_dev_subdomain=config.cloudflare_workers_subdomain,
-)
 orchestrator_access = (
     load_access_file(PROJECT / config.orchestrator_access_file) if config.orchestrator_access_file else NO_ACCESS
 )
 delivery_spec = (
     load_delivery_spec(
         PROJECT / config.delivery_file,
-        tenant_keys={(instance.instance_id, key) for instance in instances for key in instance.api_keys},
+        # Each tenant stack sets the secrets naming its keys; the file may name only keys that exist.
+        tenant_keys={
+            (instance.instance_id, key)
+            for instance in load_instances(PROJECT / "instances")
+            for key in instance.api_keys
+        },
         stacks=stacks,
         guarded_stacks=config.guarded_stacks,
     )
@@ -112,13 +113,7 @@ image_api_key = secret_output(config.image_api_key)
 tenants = Tenants(
     "tenants",
     TenantsArgs(
-        account=cloudflare,
-        instances=instances,
-        protect_stateful_resources=config.protect_stateful_resources,
-        image_api_url=config.image_api_url,
-        image_api_key=image_api_key,
-        image_model=config.image_model,
-        error_tracking=error_tracking,
+        account=cloudflare, protect_stateful_resources=config.protect_stateful_resources, error_tracking=error_tracking
     ),
 )
 
@@ -132,7 +127,7 @@ if delivery_spec is not None:
                 account=cloudflare,
                 image_api_key=image_api_key,
                 ai_worker_url=ai_worker.url,
-                tenants=tenants,
+                tenant_registry_database=tenants.registry_database,
             ),
             orchestrator_webhook_url=orchestrator.github_webhook_url,
             orchestrator_webhook_secret=orchestrator.github_webhook_secret,
@@ -150,15 +145,21 @@ pulumi.export("runsTableName", orchestrator.runs_table_name)
 pulumi.export("alarmTopicArn", orchestrator.alarm_topic_arn)
 pulumi.export("aiWorkerUrl", ai_worker.url)
 pulumi.export("aiWorkerAdminToken", ai_worker.admin_token)
-pulumi.export("tenantRegistryDatabase", tenants.registry_database)
-pulumi.export(
-    "tenantInstances",
-    {
-        instance_id: {service.output_key: instance.services[service.kind][0] for service in TENANT_SERVICES}
-        for instance_id, instance in tenants.instances.items()
-    },
-)
-pulumi.export("tenantApiKeys", {instance_id: instance.api_keys for instance_id, instance in tenants.instances.items()})
+
+# What every tenant stack reads through its StackReference to this one.
+pulumi.export(tenant_reads.REGISTRY_DATABASE, tenants.registry_database)
+pulumi.export(tenant_reads.REGISTRY_DATABASE_ID, tenants.registry_database_id)
+pulumi.export(tenant_reads.SHARED_RATE_LIMITER, tenants.shared_rate_limiter)
+pulumi.export(tenant_reads.SHARED_IMAGES_BUCKET, tenants.shared_images_bucket)
+pulumi.export(tenant_reads.ACCOUNT_ID, config.cloudflare_account_id)
+pulumi.export(tenant_reads.WORKERS_SUBDOMAIN, config.cloudflare_workers_subdomain)
+pulumi.export(tenant_reads.API_TOKEN, cloudflare.api_token)
+pulumi.export(tenant_reads.IMAGE_API_URL, config.image_api_url)
+pulumi.export(tenant_reads.IMAGE_API_KEY, image_api_key)
+pulumi.export(tenant_reads.IMAGE_MODEL, config.image_model)
+pulumi.export(tenant_reads.ERROR_TRACKING_DSN, secret_output(config.error_tracking_dsn))
+pulumi.export(tenant_reads.PROTECT_STATEFUL_RESOURCES, config.protect_stateful_resources)
+pulumi.export(tenant_reads.ENVIRONMENT, config.environment)
 
 # `GET /healthz` of every service with a URL, and the version this deploy gives it, for
 # `python -m tools.smoke` after each deploy: a service still reporting another version is stale.
@@ -166,9 +167,6 @@ services = {
     "orchestrator": (orchestrator.api_url, orchestrator.health_version),
     "ai-worker": (ai_worker.url, ai_worker.version),
 }
-for instance_id, instance in tenants.instances.items():
-    for service in TENANT_SERVICES:
-        services[service.public_name(instance_id)] = instance.services[service.kind]
 served = {service: url_and_version for service, url_and_version in services.items() if url_and_version[0] is not None}
 pulumi.export("healthUrls", {service: pulumi.Output.concat(url, "/healthz") for service, (url, _) in served.items()})
 pulumi.export("serviceVersions", {service: version for service, (_, version) in served.items()})

@@ -11,6 +11,7 @@ grants match `*-<stack>`.
 
 import hashlib
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import pulumi
@@ -46,6 +47,19 @@ CLOUDFLARE_TOKEN_NAME = NameRule("Cloudflare API token", 120, r"[ -~]")
 
 _HASH_LENGTH = 8
 
+# A tenant stack names its resources as the platform stack it belongs to would (`orchestra-...-prod`),
+# so its names are the ones they had when the platform stack declared every tenant.
+_NAMED_AS: ContextVar[tuple[str, str] | None] = ContextVar("named_as", default=None)
+
+
+def name_as(project: str, stack: str) -> None:
+    """Physical names made from here on in this program are `<project>-<logical name>-<stack>`."""
+    _NAMED_AS.set((project, stack))
+
+
+def _project_and_stack() -> tuple[str, str]:
+    return _NAMED_AS.get() or (pulumi.get_project(), pulumi.get_stack())
+
 
 def fragment(text: str) -> str:
     """`CLOUDFLARE_API_TOKEN` → `cloudflare-api-token`, `POST /github/webhook` → `post-github-webhook`:
@@ -57,8 +71,8 @@ def physical_name(logical_name: str, rule: NameRule) -> str:
     """`<project>-<logical_name>-<stack>`, within the service's rules. A name too long is cut in
     its middle, `<project>-<logical name, cut>-<hash of the whole>-<stack>`, so it still ends
     with the stack."""
-    stack = pulumi.get_stack()
-    name = f"{pulumi.get_project()}-{logical_name}-{stack}"
+    project, stack = _project_and_stack()
+    name = f"{project}-{logical_name}-{stack}"
     if rule.lowercase:
         name, stack = name.lower(), stack.lower()
     bad = _rejected_characters(name, rule)

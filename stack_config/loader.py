@@ -19,7 +19,7 @@ class ConfigError(pulumi.RunError):
 def load_stack_config(namespace: str | None = None) -> StackConfig:
     """Read every `<namespace>:*` key the CLI handed the program and validate it as one model."""
     namespace = namespace or pulumi.get_project()
-    raw = _settings_in(namespace)
+    raw = settings_in(namespace)
     errors = [_unknown_key_error(namespace, key) for key in sorted(raw) if key not in _FIELDS_BY_ALIAS]
     if errors:
         raise ConfigError(_one_line(errors))
@@ -58,7 +58,8 @@ def secret_output(value: SecretStr) -> pulumi.Output[str]:
 _FIELDS_BY_ALIAS = {field.alias or name: field for name, field in StackConfig.model_fields.items()}
 
 
-def _settings_in(namespace: str) -> dict[str, str]:
+def settings_in(namespace: str) -> dict[str, str]:
+    """Every `<namespace>:*` setting the CLI handed the program, by its key without the namespace."""
     # The CLI passes configuration in the PULUMI_CONFIG environment bag; Pulumi's mocks set it
     # in the runtime's own map. Keys from both are read so nothing set either way goes unchecked.
     keys = set(pulumi.runtime.get_config_env()) | set(pulumi.runtime.config.CONFIG.get())

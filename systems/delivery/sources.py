@@ -10,7 +10,6 @@ from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.account_token import AccountToken, AccountTokenArgs
 from components.github.deployment_environment import Reviewers
 from components.github.files import CodeOwnersRule, DependabotUpdate
-from systems.tenants.system import Tenants
 
 from .spec import (
     TENANT_KEY_SOURCE,
@@ -38,19 +37,16 @@ def program_sources(
     account: CloudflareAccount,
     image_api_key: pulumi.Input[str],
     ai_worker_url: pulumi.Input[str] | None,
-    tenants: Tenants,
+    tenant_registry_database: pulumi.Input[str],
 ) -> DeliverySources:
-    """Every source the spec names. The scoped Cloudflare token is created only when one is named."""
+    """Every source the spec names but the tenant keys, which each tenant's own stack sets
+    (`tenant_key_secrets`). The scoped Cloudflare token is created only when one is named."""
     secrets: dict[str, pulumi.Input[str]] = {"image-api-key": pulumi.Output.secret(image_api_key)}
     if spec.uses("cloudflare-api-token"):
         secrets["cloudflare-api-token"] = AccountToken("workers-deploy", AccountTokenArgs(account=account)).value
-    for instance_id, key in spec.tenant_keys():
-        secrets[f"tenant-api-key/{instance_id}/{key}"] = tenants.instances[instance_id].api_keys.apply(
-            lambda keys, key=key: keys[key]
-        )
     values: dict[str, pulumi.Input[str]] = {
         "cloudflare-account-id": account.account_id,
-        "tenant-registry-database": tenants.registry_database,
+        "tenant-registry-database": tenant_registry_database,
     }
     if ai_worker_url is not None:
         values["ai-worker-url"] = ai_worker_url
@@ -123,7 +119,11 @@ def _environment(spec: EnvironmentSpec, sources: DeliverySources) -> DeliveryEnv
 
 
 def _secrets(secrets: Secrets, sources: DeliverySources) -> dict[str, pulumi.Input[str]]:
-    return {name: _source(source, sources, secret=True) for name, source in secrets.items()}
+    return {
+        name: _source(source, sources, secret=True)
+        for name, source in secrets.items()
+        if not TENANT_KEY_SOURCE.fullmatch(source)
+    }
 
 
 def _variables(variables: Variables, sources: DeliverySources) -> dict[str, pulumi.Input[str]]:
@@ -139,5 +139,4 @@ def _source(source: str, sources: DeliverySources, *, secret: bool) -> pulumi.In
     if source in sources.values:
         return sources.values[source]
     # The spec was checked against the program's sources; only a missing value lands here.
-    kind = "tenant key" if TENANT_KEY_SOURCE.fullmatch(source) else "source"
-    raise ValueError(f"delivery: the {kind} {source!r} has no value in this stack")
+    raise ValueError(f"delivery: the source {source!r} has no value in this stack")

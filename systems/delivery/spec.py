@@ -7,6 +7,7 @@ and field). It holds no secret: a repository's secrets and variables name a
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,6 +27,18 @@ VALUE_SOURCES = ("cloudflare-account-id", "ai-worker-url", "tenant-registry-data
 # GitHub's rules for Actions secret and variable names.
 _ACTIONS_NAME = r"^(?!(?i:GITHUB_))[A-Za-z_][A-Za-z0-9_]*$"
 _GITHUB_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+@dataclass(frozen=True)
+class TenantKeySecret:
+    """An Actions secret a delivery file fills with one of a tenant's keys."""
+
+    repository: str
+    environment: str | None
+    """None: a repository secret; else the environment's name."""
+    secret_name: str
+    key: str
+    """The key's name among the instance's `api_keys`."""
 
 
 class DeliveryFileError(pulumi.RunError):
@@ -199,6 +212,16 @@ class DeliverySpec(_Strict):
             for value in scope.secrets.values()
         ]
         return {(match["instance"], match["key"]) for value in named if (match := TENANT_KEY_SOURCE.fullmatch(value))}
+
+    def tenant_key_secrets(self, instance_id: str) -> list["TenantKeySecret"]:
+        """Every secret naming one of `instance_id`'s keys, where it goes: what that tenant's stack sets."""
+        return [
+            TenantKeySecret(repository.name, environment, name, match["key"])
+            for repository in self.repositories
+            for environment, scope in [(None, repository), *((e.name, e) for e in repository.environments)]
+            for name, value in scope.secrets.items()
+            if (match := TENANT_KEY_SOURCE.fullmatch(value)) and match["instance"] == instance_id
+        ]
 
     def uses(self, source: str) -> bool:
         return any(

@@ -7,10 +7,11 @@ import pulumi
 import pulumi_random as random
 
 from components.cloudflare.account import CloudflareAccount
-from components.cloudflare.binding import json_value, plain_text, secret_text
+from components.cloudflare.binding import json_value, plain_text, r2_bucket, secret_text, service
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.worker import Worker
+from components.providers.d1_row import D1Row
 from systems.worker_common import ErrorTracking
 
 from .instances import Instance
@@ -27,12 +28,12 @@ UPSTREAM_TIMEOUT_SECONDS = 60
 class TenantInstanceArgs:
     account: CloudflareAccount
     instance: Instance
-    registry: D1Database
-    """The `multiagent-system` registry database, whose `instances` table gets this instance's row."""
-    shared_images: R2Bucket
+    registry_database_id: pulumi.Input[str]
+    """The platform's `multiagent-system` registry database, whose `instances` table gets this instance's row."""
+    shared_images_bucket: pulumi.Input[str]
     """Where generated images go unless the instance names a bucket of its own."""
-    rate_limiter: Worker
-    """The shared rate-limiter, or the instance's dedicated one."""
+    rate_limiter: pulumi.Input[str]
+    """The script name of the platform's shared rate-limiter, or of the instance's dedicated one."""
     protect_stateful_resources: bool
     image_api_url: str
     image_api_key: pulumi.Input[str]
@@ -91,9 +92,9 @@ class TenantInstance(pulumi.ComponentResource):
                 f"{name}-images",
                 R2BucketArgs(account=account, bucket_name=instance.r2_bucket, protect=protect),
                 child,
-            )
+            ).name
             if instance.r2_bucket
-            else args.shared_images
+            else pulumi.Output.from_input(args.shared_images_bucket)
         )
         image_gen = tenant_worker(
             account,
@@ -101,8 +102,8 @@ class TenantInstance(pulumi.ComponentResource):
             IMAGE_GEN.script,
             [
                 api_keys,
-                images.binding("IMAGES"),
-                args.rate_limiter.service_binding("RATE_LIMITER"),
+                r2_bucket("IMAGES", images),
+                service("RATE_LIMITER", args.rate_limiter),
                 plain_text("INSTANCE_ID", instance.instance_id),
                 plain_text("IMAGE_MODEL", args.image_model),
                 json_value("RATE_LIMITS", {model: limit.model_dump() for model, limit in instance.rate_limits.items()}),
@@ -123,8 +124,12 @@ class TenantInstance(pulumi.ComponentResource):
             CONFIG_SERVICE.kind: (self.config_service_url, self.config_service_version),
             IMAGE_GEN.kind: (self.image_gen_url, self.image_gen_version),
         }
-        args.registry.row(
+        # The platform stack migrates the registry's schema before any tenant stack runs.
+        D1Row(
             f"{name}-registry-entry",
+            account_id=account.account_id,
+            database_id=args.registry_database_id,
+            credential_setting=account.api_token_setting,
             table="instances",
             key_column="instance_id",
             key=instance.instance_id,
@@ -133,7 +138,7 @@ class TenantInstance(pulumi.ComponentResource):
                 "environment": instance.environment,
                 "config_service_url": self.config_service_url,
                 "image_gen_url": self.image_gen_url,
-                "r2_bucket": images.name,
+                "r2_bucket": images,
             },
             opts=child,
         )

@@ -1,13 +1,11 @@
-"""Tenant instances: the registry, the shared services, and each instance's own workers.
+"""Tenant instances' shared services, declared by the platform stack whether or not any instance
+exists: the `multiagent-system` registry database, the rate-limiter worker and the image bucket.
 
-Shared by every instance of the stack, and declared whether or not any
-instance exists (so adding the first or removing the last instance touches
-only that instance): the `multiagent-system` registry database, the
-rate-limiter worker and the image bucket. Each instance, from its file in
-`instances/`, gets a `TenantInstance` named `<tenants>-<instance id>`.
+Each instance, from its file in `instances/`, is a stack of its own (the `tenants/` project):
+its `TenantInstance`, named `tenants-<instance id>`, and its dedicated rate limiter when it asks
+for one, `tenants-rate-limiter-<instance id>`, the names they had when one stack held them all.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +19,6 @@ from components.cloudflare.r2 import R2Bucket, R2BucketArgs
 from components.cloudflare.worker import Worker
 from systems.worker_common import ErrorTracking
 
-from .instance import TenantInstance, TenantInstanceArgs
-from .instances import Instance
 from .scripts import tenant_worker
 
 _HERE = Path(__file__).parent
@@ -35,20 +31,19 @@ RATE_LIMITER_MIGRATIONS = (DurableObjectMigration("v1", new_sqlite_classes=[RATE
 @dataclass(frozen=True)
 class TenantsArgs:
     account: CloudflareAccount
-    instances: Sequence[Instance]
-    """The instances this stack deploys (`load_stack_instances`)."""
     protect_stateful_resources: bool
-    image_api_url: str
-    image_api_key: pulumi.Input[str]
-    image_model: str
-    """The model under which each instance's rate limits for image generation are found."""
     error_tracking: ErrorTracking | None = None
-    """Where the tenant workers report unhandled errors; none reports nothing."""
+    """Where the shared rate limiter reports unhandled errors; none reports nothing."""
 
 
 class Tenants(pulumi.ComponentResource):
+    """What the platform stack holds for every tenant, whichever tenants exist."""
+
     registry_database: pulumi.Output[str]
-    instances: dict[str, TenantInstance]
+    registry_database_id: pulumi.Output[str]
+    shared_rate_limiter: pulumi.Output[str]
+    """The shared rate limiter's script name, which tenants' image-gen workers bind to."""
+    shared_images_bucket: pulumi.Output[str]
 
     def __init__(self, name: str, args: TenantsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("orchestra:system:Tenants", name, None, opts)
@@ -62,37 +57,18 @@ class Tenants(pulumi.ComponentResource):
         )
         shared_images = R2Bucket(f"{name}-images", R2BucketArgs(account=args.account, protect=protect), child)
         shared_limiter = rate_limiter(args.account, f"{name}-rate-limiter", child, error_tracking=args.error_tracking)
-
-        self.instances = {}
-        for instance in args.instances:
-            dedicated_limiter = (
-                rate_limiter(
-                    args.account,
-                    f"{name}-rate-limiter-{instance.instance_id}",
-                    child,
-                    error_tracking=args.error_tracking,
-                )
-                if instance.dedicated_rate_limiter
-                else None
-            )
-            self.instances[instance.instance_id] = TenantInstance(
-                f"{name}-{instance.instance_id}",
-                TenantInstanceArgs(
-                    account=args.account,
-                    instance=instance,
-                    registry=registry,
-                    shared_images=shared_images,
-                    rate_limiter=dedicated_limiter or shared_limiter,
-                    protect_stateful_resources=protect,
-                    image_api_url=args.image_api_url,
-                    image_api_key=args.image_api_key,
-                    image_model=args.image_model,
-                    error_tracking=args.error_tracking,
-                ),
-                child,
-            )
         self.registry_database = registry.name
-        self.register_outputs({"registry_database": self.registry_database})
+        self.registry_database_id = registry.id
+        self.shared_rate_limiter = shared_limiter.script_name
+        self.shared_images_bucket = shared_images.name
+        self.register_outputs(
+            {
+                "registry_database": self.registry_database,
+                "registry_database_id": self.registry_database_id,
+                "shared_rate_limiter": self.shared_rate_limiter,
+                "shared_images_bucket": self.shared_images_bucket,
+            }
+        )
 
 
 def rate_limiter(

@@ -8,10 +8,11 @@ Tests use the same recorder as the command line:
 """
 
 from .diff import PlanDiff, diff_plans
+from .mock_outputs import ReferencedStack
 from .plan import Plan, PlannedResource
 from .policies import Violation, check_policies
 from .project_config import PLACEHOLDER_PREFIX, ComposedConfig, ConfigCompositionError, compose_config, load_project
-from .runner import evaluate, evaluate_project
+from .runner import evaluate, evaluate_project, referenced_stack
 from .wire import SECRET
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Plan",
     "PlanDiff",
     "PlannedResource",
+    "ReferencedStack",
     "Violation",
     "check_policies",
     "compose_config",
@@ -29,4 +31,5 @@ __all__ = [
     "evaluate",
     "evaluate_project",
     "load_project",
+    "referenced_stack",
 ]

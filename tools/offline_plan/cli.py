@@ -3,19 +3,21 @@
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 
 from .diff import diff_plans
 from .diff_render import render_markdown, render_text
+from .mock_outputs import MissingStackReferenceError, ReferencedStack
 from .plan import Plan
 from .policies import check_policies
 from .policy_render import render_violations
 from .project_config import ConfigCompositionError, compose_config, load_project
 from .render import render_plan
-from .runner import evaluate_project
+from .runner import evaluate_project, referenced_stack
 from .urns import URNS_DIRECTORY, urn_lines, urns_file
 
 EXIT_POLICY_VIOLATION = 3
@@ -27,9 +29,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "diff":
         return _diff(args.old, args.new, args.format)
+    try:
+        references = _references(args.reference)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"--reference: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
+    run = _Run(args.project_dir, args.stack, references, tuple(args.secret_env))
     if args.command == "urns":
-        return _urns(args.project_dir, args.stack, args.write)
-    return _plan(args.project_dir, args.stack, args.json)
+        return _urns(run, args.write)
+    return _plan(run, args.json)
+
+
+@dataclass(frozen=True)
+class _Run:
+    project_dir: Path
+    stack: str
+    references: Mapping[str, ReferencedStack]
+    secret_environment: tuple[str, ...]
+
+    def evaluate(self) -> Plan:
+        return evaluate_project(self.project_dir, self.stack, self.references, self.secret_environment)
+
+
+def _references(given: Sequence[str]) -> dict[str, ReferencedStack]:
+    references: dict[str, ReferencedStack] = {}
+    for entry in given:
+        name, separator, path = entry.partition("=")
+        if not separator or not name or not path:
+            raise ValueError(f"expected <organization>/<project>/<stack>=<plan>.json, got {entry!r}")
+        references[name] = referenced_stack(Plan.from_json(Path(path).read_text(encoding="utf-8")))
+    return references
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +71,20 @@ def _parser() -> argparse.ArgumentParser:
         "--project-dir", type=Path, default=Path("."), help="directory holding Pulumi.yaml (default: .)"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the plan as JSON to PATH")
+    parser.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="STACK=PLAN.json",
+        help="the outputs a StackReference to STACK (<organization>/<project>/<stack>) reads: that stack's saved plan",
+    )
+    parser.add_argument(
+        "--secret-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an environment variable the command runs with holding a secret (given a placeholder)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="{diff,urns}")
     diff = commands.add_parser("diff", help="compare two plans saved with --json")
     diff.add_argument("old", type=Path, metavar="OLD.json")
@@ -55,11 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan(project_dir: Path, stack: str, json_path: Path | None) -> int:
+def _plan(run: _Run, json_path: Path | None) -> int:
+    project_dir, stack = run.project_dir, run.stack
     try:
-        plan = evaluate_project(project_dir, stack)
+        plan = run.evaluate()
         config = compose_config(load_project(project_dir.resolve()), project_dir.resolve(), stack)
-    except (pulumi.RunError, ConfigCompositionError) as error:
+    except (pulumi.RunError, ConfigCompositionError, MissingStackReferenceError) as error:
         # A bad stack configuration is the user's to fix, not a bug: its one line is the whole report.
         print(error, file=sys.stderr)
         return EXIT_BAD_CONFIGURATION
@@ -77,10 +121,11 @@ def _plan(project_dir: Path, stack: str, json_path: Path | None) -> int:
     return EXIT_POLICY_VIOLATION if any(violation.mandatory for violation in violations) else 0
 
 
-def _urns(project_dir: Path, stack: str, write: bool) -> int:
+def _urns(run: _Run, write: bool) -> int:
+    project_dir, stack = run.project_dir, run.stack
     try:
-        lines = urn_lines(evaluate_project(project_dir, stack))
-    except (pulumi.RunError, ConfigCompositionError) as error:
+        lines = urn_lines(run.evaluate())
+    except (pulumi.RunError, ConfigCompositionError, MissingStackReferenceError) as error:
         print(error, file=sys.stderr)
         return EXIT_BAD_CONFIGURATION
     if not write:

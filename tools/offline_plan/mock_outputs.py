@@ -115,12 +115,35 @@ _COMPUTED: dict[str, ComputedOutputs] = {
 }
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+@dataclass(frozen=True)
+class ReferencedStack:
+    """What a `pulumi.StackReference` to one stack reads: its outputs, and which of them are secret."""
+
+    outputs: Mapping[str, Any]
+    secret_names: frozenset[str] = frozenset()
+
+
+class MissingStackReferenceError(Exception):
+    """The program reads a stack the offline plan was given no outputs for."""
+
+
 class OfflineMocks(Mocks):
-    def __init__(self, region: str = DEFAULT_REGION, account: str = ACCOUNT_ID) -> None:
+    def __init__(
+        self,
+        region: str = DEFAULT_REGION,
+        account: str = ACCOUNT_ID,
+        references: Mapping[str, ReferencedStack] | None = None,
+    ) -> None:
         self.region = region
         self.account = account
+        self.references = dict(references or {})
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(str(args.inputs.get("name") or args.resource_id))
         if not args.custom:
             return "", {}
         # A mock id says what it is; real ids are random or come from the cloud.
@@ -144,6 +167,23 @@ class OfflineMocks(Mocks):
         else:
             state |= _COMPUTED.get(args.typ, _no_outputs)(facts, "")
         return resource_id, state | dict(args.inputs)
+
+    def _stack_reference(self, stack: str) -> tuple[str, dict[str, Any]]:
+        # The engine reads a referenced stack's outputs, secrets included, with the names of the
+        # secret ones; the SDK marks those secret in the referencing program.
+        referenced = self.references.get(stack)
+        if referenced is None:
+            known = ", ".join(sorted(self.references)) or "none"
+            raise MissingStackReferenceError(
+                f"the program reads stack {stack}, and the offline plan has no outputs for it (given: {known}); "
+                f"pass --reference {stack}=<plan of that stack>.json"
+            )
+        state = {
+            "name": stack,
+            "outputs": dict(referenced.outputs),
+            "secretOutputNames": sorted(referenced.secret_names),
+        }
+        return stack, state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         region = str(args.args.get("region") or args.args.get("name") or self.region)

@@ -24,10 +24,11 @@ from pulumi.runtime import settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
 
-from .mock_outputs import DEFAULT_REGION, OfflineMocks
+from .mock_outputs import DEFAULT_REGION, OfflineMocks, ReferencedStack
 from .plan import Plan
-from .project_config import ComposedConfig, compose_config, load_project
+from .project_config import ComposedConfig, compose_config, load_project, placeholder
 from .recorder import RecordingEngine, RecordingMonitor
+from .wire import SECRET
 
 ORGANIZATION = "organization"
 """What the CLI reports for an individual account; programs may read it with `pulumi.get_organization()`."""
@@ -50,8 +51,19 @@ def evaluate(
     return _in_fresh_thread(program, project=project, stack=stack, config=composed, root_directory=None)
 
 
-def evaluate_project(project_dir: Path, stack: str = "dev") -> Plan:
-    """Evaluate the project's program for `stack`, with the configuration the CLI would compose."""
+def evaluate_project(
+    project_dir: Path,
+    stack: str = "dev",
+    references: Mapping[str, ReferencedStack] | None = None,
+    secret_environment: Iterable[str] = (),
+) -> Plan:
+    """Evaluate the project's program for `stack`, with the configuration the CLI would compose.
+
+    `references`: what each stack the program reads with `pulumi.StackReference` exports, by the
+    name it reads it by (`referenced_stack` makes it from that stack's plan). `secret_environment`:
+    environment variables the command would be run with holding secrets (a token), given a
+    placeholder as a secret setting is.
+    """
     project_dir = project_dir.resolve()
     project = load_project(project_dir)
     config = compose_config(project, project_dir, stack)
@@ -60,8 +72,30 @@ def evaluate_project(project_dir: Path, stack: str = "dev") -> Plan:
     def program() -> None:
         runpy.run_path(str(program_path), run_name="__main__")
 
-    with _as_program_environment(project_dir):
-        return _in_fresh_thread(program, project=project.name, stack=stack, config=config, root_directory=project_dir)
+    with (
+        _as_program_environment(project_dir),
+        _with_environment({name: placeholder(name) for name in secret_environment}),
+    ):
+        return _in_fresh_thread(
+            program,
+            project=project.name,
+            stack=stack,
+            config=config,
+            root_directory=project_dir,
+            references=references or {},
+        )
+
+
+def referenced_stack(plan: Plan) -> ReferencedStack:
+    """What a StackReference to the planned stack reads: its outputs, each secret one a placeholder
+    that is still secret (a plan keeps no secret's value), so that a secret reaching a resource
+    without its marking is caught as for a secret setting."""
+    secret_names = frozenset(name for name, value in plan.outputs.items() if value == SECRET)
+    outputs = {
+        name: placeholder(f"{plan.stack}:{name}") if name in secret_names else value
+        for name, value in plan.outputs.items()
+    }
+    return ReferencedStack(outputs=outputs, secret_names=secret_names)
 
 
 def _in_fresh_thread(
@@ -71,13 +105,16 @@ def _in_fresh_thread(
     stack: str,
     config: ComposedConfig,
     root_directory: Path | None,
+    references: Mapping[str, ReferencedStack] | None = None,
 ) -> Plan:
     # The Pulumi runtime keeps its state (root Stack, config, settings) in context variables and
     # needs an event loop of its own. A new thread in an empty context has neither: nothing a
     # previous run or the caller's own Pulumi mocks left behind is visible, and nothing leaks back.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="offline-plan") as executor:
         fresh_context = contextvars.Context()
-        return executor.submit(fresh_context.run, _run, program, project, stack, config, root_directory).result()
+        return executor.submit(
+            fresh_context.run, _run, program, project, stack, config, root_directory, references or {}
+        ).result()
 
 
 def _run(
@@ -86,8 +123,11 @@ def _run(
     stack: str,
     config: ComposedConfig,
     root_directory: Path | None,
+    references: Mapping[str, ReferencedStack],
 ) -> Plan:
-    monitor = RecordingMonitor(OfflineMocks(region=config.values.get("aws:region", DEFAULT_REGION)))
+    monitor = RecordingMonitor(
+        OfflineMocks(region=config.values.get("aws:region", DEFAULT_REGION), references=references)
+    )
     engine = RecordingEngine()
     settings.configure(
         settings.Settings(
@@ -152,9 +192,28 @@ def _as_program_environment(project_dir: Path) -> Iterator[None]:
         os.chdir(previous_cwd)
         sys.path.remove(str(project_dir))
         for name in set(sys.modules) - modules_before:
-            module_file = getattr(sys.modules[name], "__file__", None)
-            if module_file is None:
-                continue
-            path = Path(module_file).resolve()
-            if path.is_relative_to(project_dir) and not any(path.is_relative_to(env) for env in environments):
+            module = sys.modules[name]
+            module_file = getattr(module, "__file__", None)
+            # A namespace package (a directory without `__init__.py`) has no file, only its directories.
+            places = [module_file] if module_file is not None else list(getattr(module, "__path__", []))
+            paths = [Path(place).resolve() for place in places]
+            if paths and all(
+                path.is_relative_to(project_dir) and not any(path.is_relative_to(env) for env in environments)
+                for path in paths
+            ):
                 del sys.modules[name]
+
+
+@contextlib.contextmanager
+def _with_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """The variables set while the program runs, as the command running it would have them; then restored."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,0 +1,139 @@
+"""What a tenant stack reads from its platform stack: the one list of the platform's exports that
+tenant stacks depend on, the platform's side exporting them and the tenant's side reading them.
+
+The platform stack (the `orchestra` project, one stack per environment) holds what every tenant
+shares: the registry database, the shared rate limiter and image bucket, the account and its
+token, the image API. It exports these under the names below; each tenant stack (the
+`orchestra-tenant` project) reads them through a `pulumi.StackReference`, so the platform
+never lists a tenant and removing one never touches it.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+PLATFORM_PROJECT = "orchestra"
+
+REGISTRY_DATABASE = "tenantRegistryDatabase"
+REGISTRY_DATABASE_ID = "tenantRegistryDatabaseId"
+SHARED_RATE_LIMITER = "tenantRateLimiter"
+SHARED_IMAGES_BUCKET = "tenantImagesBucket"
+ACCOUNT_ID = "cloudflareAccountId"
+WORKERS_SUBDOMAIN = "cloudflareWorkersSubdomain"
+API_TOKEN = "cloudflareApiToken"  # noqa: S105 - an output's name, not a credential
+"""Secret. Tenant stacks use it as `CLOUDFLARE_API_TOKEN` (see `tenants/__main__.py`)."""
+IMAGE_API_URL = "imageApiUrl"
+IMAGE_API_KEY = "imageApiKey"
+"""Secret."""
+IMAGE_MODEL = "imageModel"
+ERROR_TRACKING_DSN = "errorTrackingDsn"
+"""Secret; empty when the platform reports nothing."""
+PROTECT_STATEFUL_RESOURCES = "protectStatefulResources"
+ENVIRONMENT = "environment"
+
+SECRET_OUTPUTS = (API_TOKEN, IMAGE_API_KEY, ERROR_TRACKING_DSN)
+FACT_OUTPUTS = (
+    REGISTRY_DATABASE_ID,
+    SHARED_RATE_LIMITER,
+    SHARED_IMAGES_BUCKET,
+    ACCOUNT_ID,
+    WORKERS_SUBDOMAIN,
+    IMAGE_API_URL,
+    IMAGE_MODEL,
+    PROTECT_STATEFUL_RESOURCES,
+    ENVIRONMENT,
+)
+"""Plain values a tenant stack declares its resources from."""
+TENANT_READS = (*FACT_OUTPUTS, IMAGE_API_KEY, ERROR_TRACKING_DSN)
+"""Every export a tenant stack's program reads (`API_TOKEN` is read by whoever runs it)."""
+
+# `<organization>/<project>/<stack>`, the form a StackReference names a stack of any backend by.
+_STACK_REFERENCE = re.compile(r"(?P<organization>[^/\s]+)/(?P<project>[^/\s]+)/(?P<stack>[A-Za-z0-9][A-Za-z0-9_.-]*)")
+
+
+@dataclass(frozen=True)
+class PlatformStackName:
+    organization: str
+    project: str
+    stack: str
+
+    def __str__(self) -> str:
+        return f"{self.organization}/{self.project}/{self.stack}"
+
+
+def parse_platform_stack(text: str) -> PlatformStackName | None:
+    match = _STACK_REFERENCE.fullmatch(text)
+    return PlatformStackName(**match.groupdict()) if match else None
+
+
+def default_platform_stack(environment: str) -> PlatformStackName:
+    """The platform stack named after the instance's environment, in the organization the tenant
+    stack runs in (`organization` with a self-managed backend)."""
+    return PlatformStackName(pulumi.get_organization(), PLATFORM_PROJECT, environment)
+
+
+@dataclass(frozen=True)
+class PlatformFacts:
+    """The platform's plain exports, resolved: what a tenant's resources are declared from."""
+
+    registry_database_id: str
+    shared_rate_limiter: str
+    shared_images_bucket: str
+    account_id: str
+    workers_subdomain: str
+    image_api_url: str
+    image_model: str
+    protect_stateful_resources: bool
+    environment: str
+
+    @classmethod
+    def from_outputs(cls, values: Mapping[str, Any]) -> "PlatformFacts":
+        return cls(
+            registry_database_id=str(values[REGISTRY_DATABASE_ID]),
+            shared_rate_limiter=str(values[SHARED_RATE_LIMITER]),
+            shared_images_bucket=str(values[SHARED_IMAGES_BUCKET]),
+            account_id=str(values[ACCOUNT_ID]),
+            workers_subdomain=str(values[WORKERS_SUBDOMAIN]),
+            image_api_url=str(values[IMAGE_API_URL]),
+            image_model=str(values[IMAGE_MODEL]),
+            protect_stateful_resources=values[PROTECT_STATEFUL_RESOURCES] is True,
+            environment=str(values[ENVIRONMENT]),
+        )
+
+
+PLATFORM_STACK_SETTING = "orchestra-tenant:platformStack"
+
+
+class PlatformStackError(pulumi.RunError):
+    """The platform stack a tenant stack reads lacks what it needs; one line, like a bad setting."""
+
+
+class PlatformStack:
+    """The platform stack as a tenant stack reads it."""
+
+    def __init__(self, name: PlatformStackName) -> None:
+        self.name = name
+        self.reference = pulumi.StackReference(f"platform-{name.stack}", stack_name=str(name))
+        # Read name by name: the whole `outputs` is secret when any output is, and these are not.
+        self.facts: pulumi.Output[PlatformFacts] = pulumi.Output.all(
+            **{key: self.reference.get_output(key) for key in FACT_OUTPUTS}
+        ).apply(self._facts)
+        # Secret outputs of a referenced stack stay secret in the referencing one.
+        self.image_api_key: pulumi.Output[str] = pulumi.Output.secret(self.reference.require_output(IMAGE_API_KEY))
+        self.error_tracking_dsn: pulumi.Output[str] = pulumi.Output.secret(
+            self.reference.require_output(ERROR_TRACKING_DSN)
+        )
+        # Whether errors are reported says nothing of the DSN itself.
+        self.reports_errors: pulumi.Output[bool] = pulumi.Output.unsecret(self.error_tracking_dsn.apply(bool))
+
+    def _facts(self, outputs: Mapping[str, Any]) -> PlatformFacts:
+        missing = [key for key in FACT_OUTPUTS if outputs.get(key) is None]
+        if missing:
+            raise PlatformStackError(
+                f"{PLATFORM_STACK_SETTING}: {self.name} exports no {', '.join(missing)}; "
+                "deploy that platform stack (its program exports them) before its tenants"
+            )
+        return PlatformFacts.from_outputs(outputs)
