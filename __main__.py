@@ -157,7 +157,8 @@ pulumi.export(tenant_reads.API_TOKEN, cloudflare.api_token)
 pulumi.export(tenant_reads.IMAGE_API_URL, config.image_api_url)
 pulumi.export(tenant_reads.IMAGE_API_KEY, image_api_key)
 pulumi.export(tenant_reads.IMAGE_MODEL, config.image_model)
-pulumi.export(tenant_reads.ERROR_TRACKING_DSN, secret_output(config.error_tracking_dsn))
+if dsn:
+    pulumi.export(tenant_reads.ERROR_TRACKING_DSN, secret_output(config.error_tracking_dsn))
 pulumi.export(tenant_reads.PROTECT_STATEFUL_RESOURCES, config.protect_stateful_resources)
 pulumi.export(tenant_reads.ENVIRONMENT, config.environment)
 

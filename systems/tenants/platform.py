@@ -30,7 +30,7 @@ IMAGE_API_KEY = "imageApiKey"
 """Secret."""
 IMAGE_MODEL = "imageModel"
 ERROR_TRACKING_DSN = "errorTrackingDsn"
-"""Secret; empty when the platform reports nothing."""
+"""Secret; exported only when the platform reports errors, so that whether it does is known."""
 PROTECT_STATEFUL_RESOURCES = "protectStatefulResources"
 ENVIRONMENT = "environment"
 
@@ -47,8 +47,9 @@ FACT_OUTPUTS = (
     ENVIRONMENT,
 )
 """Plain values a tenant stack declares its resources from."""
-TENANT_READS = (*FACT_OUTPUTS, IMAGE_API_KEY, ERROR_TRACKING_DSN)
-"""Every export a tenant stack's program reads (`API_TOKEN` is read by whoever runs it)."""
+REQUIRED_READS = (*FACT_OUTPUTS, IMAGE_API_KEY)
+"""Every export a tenant stack's program needs (`API_TOKEN` is read by whoever runs it; the
+program reads `ERROR_TRACKING_DSN` too, when there is one)."""
 
 # `<organization>/<project>/<stack>`, the form a StackReference names a stack of any backend by.
 _STACK_REFERENCE = re.compile(r"(?P<organization>[^/\s]+)/(?P<project>[^/\s]+)/(?P<stack>[A-Za-z0-9][A-Za-z0-9_.-]*)")
@@ -118,19 +119,22 @@ class PlatformStack:
         self.name = name
         self.reference = pulumi.StackReference(f"platform-{name.stack}", stack_name=str(name))
         # Read name by name: the whole `outputs` is secret when any output is, and these are not.
-        self.facts: pulumi.Output[PlatformFacts] = pulumi.Output.all(
-            **{key: self.reference.get_output(key) for key in FACT_OUTPUTS}
-        ).apply(self._facts)
-        # Secret outputs of a referenced stack stay secret in the referencing one.
-        self.image_api_key: pulumi.Output[str] = pulumi.Output.secret(self.reference.require_output(IMAGE_API_KEY))
+        # Secret outputs of a referenced stack stay secret in the referencing one; whether one is
+        # there at all says nothing of its value.
+        self.image_api_key: pulumi.Output[str] = pulumi.Output.secret(self.reference.get_output(IMAGE_API_KEY))
         self.error_tracking_dsn: pulumi.Output[str] = pulumi.Output.secret(
-            self.reference.require_output(ERROR_TRACKING_DSN)
+            self.reference.get_output(ERROR_TRACKING_DSN)
         )
-        # Whether errors are reported says nothing of the DSN itself.
         self.reports_errors: pulumi.Output[bool] = pulumi.Output.unsecret(self.error_tracking_dsn.apply(bool))
+        exported = {key: self.reference.get_output(key) for key in FACT_OUTPUTS} | {
+            IMAGE_API_KEY: pulumi.Output.unsecret(self.image_api_key.apply(lambda key: key is not None))
+        }
+        self.facts: pulumi.Output[PlatformFacts] = pulumi.Output.all(**exported).apply(self._facts)
 
     def _facts(self, outputs: Mapping[str, Any]) -> PlatformFacts:
         missing = [key for key in FACT_OUTPUTS if outputs.get(key) is None]
+        if not outputs[IMAGE_API_KEY]:
+            missing.append(IMAGE_API_KEY)
         if missing:
             raise PlatformStackError(
                 f"{PLATFORM_STACK_SETTING}: {self.name} exports no {', '.join(missing)}; "

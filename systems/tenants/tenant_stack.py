@@ -10,6 +10,7 @@ resource is made from them (the account, protection, the shared services), and a
 reference is read during a preview too, so the preview shows each resource with its values.
 """
 
+import os
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -59,7 +60,11 @@ def declare_tenant_stack(repository: Path, project_dir: Path, stack: str) -> Non
         raise TenantConfigError(
             f"{PLATFORM_STACK_SETTING}: must be <organization>/<project>/<stack> (got {config.platform_stack!r})"
         )
-    key_secrets = tenant_key_secrets(project_dir / config.delivery_file, instance) if config.delivery_file else ([], "")
+    key_secrets = (
+        tenant_key_secrets(Path(os.path.normpath(project_dir / config.delivery_file)), instance)
+        if config.delivery_file
+        else ([], "")
+    )
     api_token = api_token_from_environment()
 
     name_as(platform_name.project, platform_name.stack)
