@@ -1,14 +1,36 @@
 """The project's stacks as its data declares them, for tests that run over every stack."""
 
+import functools
 import json
 from pathlib import Path
 
 from stack_config.stacks import stack_names
-from tools.offline_plan import compose_config, load_project
+from systems.tenants.instances import load_instances
+from systems.tenants.platform import PLATFORM_PROJECT
+from systems.tenants.tenant_config import API_TOKEN_VARIABLE
+from tools.offline_plan import Plan, compose_config, evaluate_project, load_project, referenced_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_STACKS = stack_names(ROOT)
 """Every stack the repository ships: one per `Pulumi.<stack>.yaml`."""
+TENANTS_DIR = ROOT / "tenants"
+SHIPPED_TENANTS = {instance.instance_id: instance.environment for instance in load_instances(ROOT / "instances")}
+"""Every tenant stack the repository ships, one per instance file, with the platform stack it reads."""
+
+
+@functools.cache
+def platform_plan(stack: str) -> Plan:
+    """The platform program's offline plan of a shipped stack, evaluated once per run."""
+    return evaluate_project(ROOT, stack)
+
+
+@functools.cache
+def tenant_plan(instance_id: str) -> Plan:
+    """A shipped tenant stack's offline plan, reading its platform stack's planned outputs, with the
+    platform's token in the environment as the fleet runs it."""
+    platform = SHIPPED_TENANTS[instance_id]
+    references = {f"organization/{PLATFORM_PROJECT}/{platform}": referenced_stack(platform_plan(platform))}
+    return evaluate_project(TENANTS_DIR, instance_id, references, secret_environment=[API_TOKEN_VARIABLE])
 
 
 def setting(stack: str, key: str, project_dir: Path = ROOT) -> object:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from systems.tenants.instances import load_instances
 from systems.tenants.scripts import TENANT_SERVICES
-from tests.stacks import ROOT, setting
+from tests.stacks import ROOT, SHIPPED_TENANTS, TENANTS_DIR
 from tools.offline_plan import Plan
-from tools.offline_plan.urns import REGENERATE, urn_lines, urns_file
+from tools.offline_plan.urns import REGENERATE, TENANT_REGENERATE, urn_lines, urns_file
 
 # Per resource type, the input holding the physical name the naming rule makes for it.
 PHYSICAL_NAMES = {
@@ -62,12 +62,12 @@ UNNAMED = {
 }
 
 
-def public_names(stack: str, project_dir: Path = ROOT) -> set[str]:
-    """The names an instance file fixes, which outside parties know: its workers' and its bucket."""
-    environment = setting(stack, "environment", project_dir)
-    instances = [i for i in load_instances(project_dir / "instances") if i.environment == environment]
-    workers = {service.public_name(i.instance_id) for i in instances for service in TENANT_SERVICES}
-    return workers | {i.r2_bucket for i in instances if i.r2_bucket}
+def public_names(instance_id: str, project_dir: Path = ROOT) -> set[str]:
+    """The names an instance file fixes, which outside parties know: its workers' and its bucket.
+    Only the instance's own stack declares them; the platform stack knows no public name."""
+    [instance] = [i for i in load_instances(project_dir / "instances") if i.instance_id == instance_id]
+    workers = {service.public_name(instance.instance_id) for service in TENANT_SERVICES}
+    return workers | ({instance.r2_bucket} if instance.r2_bucket else set())
 
 
 def assert_children_are_named_from_their_parents(plan: Plan) -> None:
@@ -82,7 +82,9 @@ def assert_children_are_named_from_their_parents(plan: Plan) -> None:
     assert strays == []
 
 
-def assert_physical_names_end_with_the_stack(plan: Plan, public: set[str]) -> None:
+def assert_physical_names_end_with_the_stack(plan: Plan, public: set[str], stack: str | None = None) -> None:
+    """`stack`: the stack the names end with, when not the plan's own (a tenant stack's platform stack)."""
+    stack = stack or plan.stack
     custom_types = {resource.type for resource in plan.resources if resource.custom}
     assert custom_types - set(PHYSICAL_NAMES) - set(PATH_NAMES) - UNNAMED == set(), "classify each new type above"
     paths = [resource.inputs[PATH_NAMES[resource.type]] for resource in plan.resources if resource.type in PATH_NAMES]
@@ -91,7 +93,7 @@ def assert_physical_names_end_with_the_stack(plan: Plan, public: set[str]) -> No
         resource.inputs[PHYSICAL_NAMES[resource.type]] for resource in plan.resources if resource.type in PHYSICAL_NAMES
     }
     assert public <= named
-    assert sorted(name for name in named - public if not name.endswith(f"-{plan.stack}")) == []
+    assert sorted(name for name in named - public if not name.endswith(f"-{stack}")) == []
 
 
 def test_every_child_is_named_from_its_parent(shipped_plan: Plan) -> None:
@@ -99,16 +101,41 @@ def test_every_child_is_named_from_its_parent(shipped_plan: Plan) -> None:
 
 
 def test_every_physical_name_ends_with_the_stack(shipped_plan: Plan) -> None:
-    assert_physical_names_end_with_the_stack(shipped_plan, public_names(shipped_plan.stack))
+    assert_physical_names_end_with_the_stack(shipped_plan, set())
 
 
 def test_the_urns_are_the_committed_ones(shipped_plan: Plan) -> None:
     """A renamed, retyped or re-parented resource is replaced on a deployed stack unless it gets an
     `alias`: the committed list makes each such change part of the reviewed diff."""
-    path = urns_file(ROOT, shipped_plan.stack)
+    assert_urns_are_committed(shipped_plan, ROOT, REGENERATE.format(stack=shipped_plan.stack))
+
+
+def test_every_child_of_a_tenant_stack_is_named_from_its_parent(shipped_tenant_plan: Plan) -> None:
+    assert_children_are_named_from_their_parents(shipped_tenant_plan)
+
+
+def test_a_tenant_stacks_physical_names_end_with_its_platform_stack(shipped_tenant_plan: Plan) -> None:
+    platform = SHIPPED_TENANTS[shipped_tenant_plan.stack]
+    assert_physical_names_end_with_the_stack(
+        shipped_tenant_plan, public_names(shipped_tenant_plan.stack), stack=platform
+    )
+
+
+def test_a_tenant_stacks_urns_are_the_committed_ones(shipped_tenant_plan: Plan) -> None:
+    stack = shipped_tenant_plan.stack
+    platform = SHIPPED_TENANTS[stack]
+    assert_urns_are_committed(
+        shipped_tenant_plan,
+        TENANTS_DIR,
+        TENANT_REGENERATE.format(platform=platform, stack=stack),
+    )
+
+
+def assert_urns_are_committed(plan: Plan, project_dir: Path, regenerate: str) -> None:
+    path = urns_file(project_dir, plan.stack)
     committed = path.read_text(encoding="utf-8") if path.exists() else ""
-    assert urn_lines(shipped_plan) == committed, (
-        f"the identities of {shipped_plan.stack} changed: regenerate {path.relative_to(ROOT)} with "
-        f"`{REGENERATE.format(stack=shipped_plan.stack)}` and commit it with the change; on a stack "
+    assert urn_lines(plan) == committed, (
+        f"the identities of {plan.stack} changed: regenerate {path.relative_to(ROOT)} with "
+        f"`{regenerate}` and commit it with the change; on a stack "
         "already deployed, give each renamed resource an alias to its old URN"
     )

@@ -12,13 +12,14 @@ import yaml
 
 from components.stateful import STATEFUL_TYPES
 from stack_config.stacks import stack_names
+from systems.tenants.tenant_config import API_TOKEN_VARIABLE
 from tests.project_copy import copy_project
 from tests.test_identities import (
     assert_children_are_named_from_their_parents,
     assert_physical_names_end_with_the_stack,
     public_names,
 )
-from tools.offline_plan import Plan, check_policies, compose_config, evaluate_project, load_project
+from tools.offline_plan import Plan, check_policies, compose_config, evaluate_project, load_project, referenced_stack
 
 STAGING_NAMES = {
     "stack: dev": "stack: staging",
@@ -76,7 +77,14 @@ def staging(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def plans(staging: tuple[Path, bool]) -> dict[str, Plan]:
     project, _ = staging
     plans = {stack: evaluate_project(project, stack) for stack in ("staging", "prod")}
-    return plans | {"bootstrap": evaluate_project(project / "bootstrap", "staging")}
+    # Its tenant is a stack of the tenant project, reading the staging platform stack.
+    tenant = evaluate_project(
+        project / "tenants",
+        "acme-staging",
+        {"organization/orchestra/staging": referenced_stack(plans["staging"])},
+        secret_environment=[API_TOKEN_VARIABLE],
+    )
+    return plans | {"bootstrap": evaluate_project(project / "bootstrap", "staging"), "acme-staging": tenant}
 
 
 def test_the_stack_list_is_the_stack_files(staging: tuple[Path, bool]) -> None:
@@ -92,9 +100,19 @@ def test_its_plan_is_named_like_every_stack(staging: tuple[Path, bool], plans: d
         == "orchestra-orchestrator-runs-staging"
     )
     assert [r.inputs["name"] for r in plan.of_type("aws:ssm/parameter:Parameter")]
-    assert set(plan.outputs["tenantInstances"]) == {"acme-staging"}
+    assert plan.of_type("orchestra:system:TenantInstance") == []
     assert_children_are_named_from_their_parents(plan)
-    assert_physical_names_end_with_the_stack(plan, public_names("staging", project))
+    assert_physical_names_end_with_the_stack(plan, set())
+    tenant = plans["acme-staging"]
+    assert tenant.one("orchestra:system:TenantInstance", "tenants-acme-staging")
+    assert_children_are_named_from_their_parents(tenant)
+    assert_physical_names_end_with_the_stack(tenant, public_names("acme-staging", project), stack="staging")
+
+
+def test_its_tenants_data_is_guarded_only_if_the_stack_is(staging: tuple[Path, bool], plans: dict[str, Plan]) -> None:
+    _, guarded = staging
+    stateful = [r for r in plans["acme-staging"].resources if r.type in STATEFUL_TYPES]
+    assert stateful and {(r.protect, r.retain_on_delete) for r in stateful} == {(guarded, guarded)}
 
 
 def test_its_data_and_policy_are_guarded_only_if_listed(staging: tuple[Path, bool], plans: dict[str, Plan]) -> None:

@@ -31,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _diff(args.old, args.new, args.format)
     try:
         references = _references(args.reference)
+    except (pulumi.RunError, ConfigCompositionError) as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"--reference: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIGURATION
@@ -52,12 +55,19 @@ class _Run:
 
 
 def _references(given: Sequence[str]) -> dict[str, ReferencedStack]:
+    """Each `STACK=PLAN.json` (a saved plan) or `STACK=PROJECT_DIR` (planned here, STACK's last part)."""
     references: dict[str, ReferencedStack] = {}
     for entry in given:
-        name, separator, path = entry.partition("=")
-        if not separator or not name or not path:
-            raise ValueError(f"expected <organization>/<project>/<stack>=<plan>.json, got {entry!r}")
-        references[name] = referenced_stack(Plan.from_json(Path(path).read_text(encoding="utf-8")))
+        name, separator, source = entry.partition("=")
+        if not separator or name.count("/") != 2 or not source:
+            raise ValueError(f"expected <organization>/<project>/<stack>=<plan.json or project dir>, got {entry!r}")
+        path = Path(source)
+        plan = (
+            evaluate_project(path, name.rsplit("/", 1)[1])
+            if path.is_dir()
+            else Plan.from_json(path.read_text(encoding="utf-8"))
+        )
+        references[name] = referenced_stack(plan)
     return references
 
 
@@ -75,8 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         "--reference",
         action="append",
         default=[],
-        metavar="STACK=PLAN.json",
-        help="the outputs a StackReference to STACK (<organization>/<project>/<stack>) reads: that stack's saved plan",
+        metavar="STACK=PLAN",
+        help=(
+            "the outputs a StackReference to STACK (<organization>/<project>/<stack>) reads: that stack's plan, "
+            "saved with --json, or the directory of its project to plan it first"
+        ),
     )
     parser.add_argument(
         "--secret-env",

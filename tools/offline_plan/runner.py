@@ -191,17 +191,25 @@ def _as_program_environment(project_dir: Path) -> Iterator[None]:
     finally:
         os.chdir(previous_cwd)
         sys.path.remove(str(project_dir))
-        for name in set(sys.modules) - modules_before:
-            module = sys.modules[name]
-            module_file = getattr(module, "__file__", None)
-            # A namespace package (a directory without `__init__.py`) has no file, only its directories.
-            places = [module_file] if module_file is not None else list(getattr(module, "__path__", []))
-            paths = [Path(place).resolve() for place in places]
-            if paths and all(
-                path.is_relative_to(project_dir) and not any(path.is_relative_to(env) for env in environments)
-                for path in paths
-            ):
-                del sys.modules[name]
+        # Decided for every module before any is forgotten: a namespace package finds its
+        # directories through its parent package's entry.
+        forgotten = [
+            name
+            for name in set(sys.modules) - modules_before
+            if _is_the_projects(sys.modules[name], project_dir, environments)
+        ]
+        for name in forgotten:
+            del sys.modules[name]
+
+
+def _is_the_projects(module: Any, project_dir: Path, environments: set[Path]) -> bool:
+    module_file = getattr(module, "__file__", None)
+    # A namespace package (a directory without `__init__.py`) has no file, only its directories.
+    places = [module_file] if module_file is not None else list(getattr(module, "__path__", []))
+    paths = [Path(place).resolve() for place in places]
+    return bool(paths) and all(
+        path.is_relative_to(project_dir) and not any(path.is_relative_to(env) for env in environments) for path in paths
+    )
 
 
 @contextlib.contextmanager

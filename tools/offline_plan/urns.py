@@ -13,6 +13,11 @@ from .plan import Plan
 
 URNS_DIRECTORY = "urns"
 REGENERATE = "python -m tools.offline_plan urns --stack {stack} --write"
+TENANT_REGENERATE = (
+    "python -m tools.offline_plan --project-dir tenants --reference organization/orchestra/{platform}=. "
+    "--secret-env CLOUDFLARE_API_TOKEN urns --stack {stack} --write"
+)
+"""A tenant stack's, from the tenant project (`tenants/urns/<stack>.txt`), reading its platform stack's plan."""
 
 
 def urn_lines(plan: Plan) -> str:
