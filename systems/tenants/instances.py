@@ -93,25 +93,6 @@ def load_instances(directory: Path) -> list[Instance]:
     return [instance for _, instance in _load_files(directory)]
 
 
-def load_stack_instances(
-    directory: Path, environment: EnvironmentKind, image_model: str, workers_dev_subdomain: str
-) -> list[Instance]:
-    """The instances a stack of `environment` deploys, checked against what that stack provides:
-    limits for its image model, and a workers.dev subdomain for the URLs the registry records."""
-    entries = [(path, instance) for path, instance in _load_files(directory) if instance.environment == environment]
-    for path, instance in entries:
-        if image_model not in instance.rate_limits:
-            raise InstanceError(
-                f"{path}: rate_limits: needs limits for {image_model!r}, the model the stack's image-gen workers use"
-            )
-    if entries and not workers_dev_subdomain:
-        raise InstanceError(
-            "orchestra:cloudflareWorkersSubdomain: required when the stack deploys tenant instances, "
-            "whose worker URLs the registry records"
-        )
-    return [instance for _, instance in entries]
-
-
 def _load_files(directory: Path) -> list[tuple[Path, Instance]]:
     files = sorted(path for path in directory.glob("*") if path.suffix in (".yaml", ".yml", ".json"))
     entries = [(path, load_instance(path)) for path in files]

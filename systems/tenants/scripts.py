@@ -28,7 +28,7 @@ class TenantService:
     script: str
     """Its script, a file of this directory."""
     output_key: str
-    """Its URL's key in each instance's entry of the `tenantInstances` stack output."""
+    """Its URL's key in the `services` output of each tenant stack."""
 
     def public_name(self, instance_id: str) -> str:
         return f"{self.kind}-{instance_id}"

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from systems.tenants.instances import InstanceError, load_instances, load_stack_instances
+from systems.tenants.instances import InstanceError, load_instances
 
 VALID = """\
 instance_id: {id}
@@ -114,30 +114,3 @@ def test_colliding_buckets_are_an_error(tmp_path: Path) -> None:
     write(tmp_path, "one.yaml", VALID.format(id="one") + "r2_bucket: shared-images\n")
     write(tmp_path, "two.yaml", VALID.format(id="two") + "r2_bucket: shared-images\n")
     assert "two.yaml: r2_bucket: 'shared-images' is already used by" in error_of(tmp_path)
-
-
-def test_a_stack_deploys_the_instances_of_its_environment(tmp_path: Path) -> None:
-    write(tmp_path, "acme-dev.yaml", VALID.format(id="acme-dev"))
-    write(tmp_path, "acme.yaml", VALID.format(id="acme").replace("environment: dev", "environment: prod"))
-    dev = load_stack_instances(tmp_path, "dev", "ideogram-v3", "example")
-    assert [instance.instance_id for instance in dev] == ["acme-dev"]
-    assert [i.instance_id for i in load_stack_instances(tmp_path, "prod", "ideogram-v3", "example")] == ["acme"]
-    assert load_stack_instances(tmp_path, "staging", "ideogram-v3", "") == []
-
-
-def test_a_deployed_instance_needs_limits_for_the_image_model(tmp_path: Path) -> None:
-    path = write(tmp_path, "acme-dev.yaml", VALID.format(id="acme-dev"))
-    write(tmp_path, "acme.yaml", VALID.format(id="acme").replace("environment: dev", "environment: prod"))
-    with pytest.raises(InstanceError) as raised:
-        load_stack_instances(tmp_path, "dev", "flux-1", "example")
-    assert str(raised.value) == (
-        f"{path}: rate_limits: needs limits for 'flux-1', the model the stack's image-gen workers use"
-    )
-    # Instances of other environments are not held to this stack's model.
-    assert load_stack_instances(tmp_path, "staging", "flux-1", "example") == []
-
-
-def test_deployed_instances_need_the_workers_dev_subdomain(tmp_path: Path) -> None:
-    write(tmp_path, "acme-dev.yaml", VALID.format(id="acme-dev"))
-    with pytest.raises(InstanceError, match=r"^orchestra:cloudflareWorkersSubdomain: required when"):
-        load_stack_instances(tmp_path, "dev", "ideogram-v3", "")

@@ -1,5 +1,6 @@
 """A tenant stack that cannot be what its files say stops with one line naming what to fix."""
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +117,20 @@ def test_a_platform_stack_that_does_not_export_what_tenants_read(
     assert line == (
         f"orchestra-tenant:platformStack: {PROD} exports no tenantRegistryDatabaseId; "
         "deploy that platform stack (its program exports them) before its tenants"
+    )
+
+
+def test_an_instance_without_limits_for_the_platforms_image_model(
+    restored: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flux = dataclasses.replace(PLATFORMS[PROD], outputs={**PLATFORMS[PROD].outputs, platform.IMAGE_MODEL: "flux-1"})
+
+    line = plan_tenant(
+        restored, "globex", capsys, references=[saved_plan(restored, PROD, flux)], monkeypatch=monkeypatch
+    )
+
+    assert line == (
+        "instances/globex.yaml: rate_limits: needs limits for 'flux-1', the model the platform's image-gen workers use"
     )
 
 
