@@ -9,12 +9,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
+# libyaml's parser when PyYAML was built with it (the wheels are): the same safe loading, several
+# times faster, which a fleet run reading every instance file feels.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_data_file(path: Path, model: type[Model], error: type[pulumi.RunError]) -> Model:
     """`path` validated as `model`; anything wrong raises `error` with one line."""
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.load(path.read_text(), Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     except (OSError, yaml.YAMLError) as problem:
         raise error(f"{path}: not a readable YAML or JSON file ({problem.__class__.__name__})") from None
     if not isinstance(document, dict):
