@@ -235,8 +235,9 @@ def load_delivery_spec(
     path: Path, tenant_keys: set[tuple[str, str]], stacks: Sequence[str], guarded_stacks: Sequence[str]
 ) -> DeliverySpec:
     """The file at `path`, validated against the project: every tenant key it names among
-    `tenant_keys` (`(instance_id, key name)` of the instances the stack deploys), every stack it
-    names among `stacks` (those with a `Pulumi.<stack>.yaml`), and a preview stack that is not guarded."""
+    `tenant_keys` (`(instance_id, key name)` of every instance file: each tenant's stack sets its
+    own), every stack it names among `stacks` (those with a `Pulumi.<stack>.yaml`), and a preview
+    stack that is not guarded."""
     spec = load_data_file(path, DeliverySpec, DeliveryFileError)
     unknown_stacks = sorted(set(spec.stacks) - set(stacks))
     if unknown_stacks:
@@ -260,9 +261,7 @@ def load_delivery_spec(
     unknown = sorted(spec.tenant_keys() - tenant_keys)
     if unknown:
         instance, key = unknown[0]
-        raise DeliveryFileError(
-            f"{path}: secrets: tenant-api-key/{instance}/{key} names no key of an instance this stack deploys"
-        )
+        raise DeliveryFileError(f"{path}: secrets: tenant-api-key/{instance}/{key} names no key of any instance file")
     return spec
 
 

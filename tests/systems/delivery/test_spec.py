@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from stack_config.stacks import stack_names
-from systems.delivery.spec import DeliveryFileError, DeliverySpec, Text, load_delivery_spec
+from systems.delivery.spec import DeliveryFileError, DeliverySpec, TenantKeySecret, Text, load_delivery_spec
 
 ROOT = Path(__file__).resolve().parents[3]
 KEYS = {("acme", "primary"), ("acme", "ci")}
@@ -44,6 +44,20 @@ def test_the_shipped_file_is_valid() -> None:
     assert spec.deploying_repository in {repository.name for repository in spec.repositories}
     assert spec.tenant_keys() == {("acme", "ci")}
     assert spec.uses("cloudflare-api-token") and not spec.uses("ai-worker-url")
+
+
+def test_each_tenant_finds_the_secrets_its_keys_fill(tmp_path: Path) -> None:
+    document = with_repository(
+        secrets={"TEST_API_KEY": "tenant-api-key/acme/ci", "IMAGES": "image-api-key"},
+        environments=[{"name": "production", "secrets": {"ACME_KEY": "tenant-api-key/acme/primary"}}],
+    )
+    spec = load_delivery_spec(write(tmp_path, document), KEYS, STACKS, GUARDED)
+    repository = MINIMAL["repositories"][0]["name"]
+    assert spec.tenant_key_secrets("acme") == [
+        TenantKeySecret(repository, None, "TEST_API_KEY", "ci"),
+        TenantKeySecret(repository, "production", "ACME_KEY", "primary"),
+    ]
+    assert spec.tenant_key_secrets("globex") == []
 
 
 def test_sources_and_text_values(tmp_path: Path) -> None:
@@ -158,7 +172,7 @@ def test_the_oidc_subject_format_and_a_team_of_one(tmp_path: Path) -> None:
 
 def test_an_unknown_tenant_key_names_the_source(tmp_path: Path) -> None:
     message = error_of(tmp_path, with_repository(secrets={"TEST_API_KEY": "tenant-api-key/globex/primary"}))
-    assert message == "secrets: tenant-api-key/globex/primary names no key of an instance this stack deploys"
+    assert message == "secrets: tenant-api-key/globex/primary names no key of any instance file"
 
 
 def test_unreadable_files(tmp_path: Path) -> None:
