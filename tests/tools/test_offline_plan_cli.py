@@ -121,3 +121,22 @@ def test_diff_of_a_file_that_is_not_a_plan_exits_2(tmp_path: Path, capsys: pytes
 
     assert main(["diff", str(not_a_plan), str(not_a_plan)]) == 2
     assert capsys.readouterr().err.startswith(f"{not_a_plan}: not a readable plan")
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["organization/orchestra/prod", "prod=plan.json", "organization/orchestra/prod="],
+)
+def test_a_malformed_reference_is_one_line(reference: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--reference", reference]) == 2
+    assert capsys.readouterr().err == (
+        f"--reference: expected <organization>/<project>/<stack>=<plan.json or project dir>, got {reference!r}\n"
+    )
+
+
+def test_a_reference_to_a_file_that_is_not_a_plan_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "plan.json").write_text("{}")
+    assert main(["--reference", f"organization/orchestra/prod={tmp_path / 'plan.json'}"]) == 2
+    assert capsys.readouterr().err.startswith("--reference: expected a JSON object")
