@@ -57,6 +57,7 @@ UNNAMED = {
     "pulumi-python:dynamic/cloudflare:DurableObjectMigrations",
     "pulumi-python:dynamic/discord:SlashCommands",
     "pulumi:providers:cloudflare",
+    "pulumi:pulumi:StackReference",
     "pulumi:providers:github",
     "random:index/randomPassword:RandomPassword",
 }

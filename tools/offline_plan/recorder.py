@@ -46,8 +46,25 @@ class RecordingMonitor(MockMonitor):
             return super().Invoke(request)
 
     def ReadResource(self, request: Any) -> Any:
+        # A read resource (a stack reference) is in the state too, under its own URN.
         with _no_event_loop_left_behind():
-            return super().ReadResource(request)
+            response = super().ReadResource(request)
+        with self._lock:
+            inputs = decode_struct(request.properties)
+            self._resources[response.urn] = PlannedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=True,
+                protect=False,
+                retain_on_delete=False,
+                delete_before_replace=False,
+                provider=request.provider or None,
+                dependencies=tuple(sorted(set(request.dependencies))),
+                inputs=inputs.value,
+            )
+        return response
 
     def RegisterResource(self, request: Any) -> resource_pb2.RegisterResourceResponse:
         with _no_event_loop_left_behind():

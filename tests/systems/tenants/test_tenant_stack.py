@@ -45,7 +45,9 @@ def test_a_tenant_stack_holds_that_tenant_alone(globex: Plan) -> None:
     assert roots == [
         ("orchestra:cloudflare:Account", "cloudflare"),
         ("orchestra:system:TenantInstance", "tenants-globex"),
+        ("pulumi:pulumi:StackReference", "platform-prod"),
     ]
+    assert globex.one("pulumi:pulumi:StackReference", "platform-prod").inputs["name"] == "organization/orchestra/prod"
     assert children(globex, "orchestra:system:TenantInstance", "tenants-globex") == [
         ("orchestra:cloudflare:D1Database", "tenants-globex-config"),
         ("orchestra:cloudflare:Worker", "tenants-globex-config-service"),
