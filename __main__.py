@@ -70,6 +70,8 @@ orchestrator = Orchestrator(
         worker_timeout_seconds=config.worker_timeout_seconds,
         queue_max_receive_count=config.queue_max_receive_count,
         alarm_queue_age_seconds=config.alarm_queue_age_seconds,
+        canary_percent=config.lambda_canary_percent,
+        canary_minutes=config.lambda_canary_minutes,
         # Created by the bootstrap project; the deploy role may create roles only with it.
         functions_boundary=AccountScope.current().function_boundary_arn(pulumi.get_project(), pulumi.get_stack()),
     ),

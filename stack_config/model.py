@@ -143,6 +143,21 @@ class StackConfig(BaseModel):
         ge=60,
         description="Age in seconds of the oldest queued message that raises an alarm.",
     )
+    lambda_canary_percent: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description=(
+            "Share of requests (percent, 0-50) a new Lambda version serves while it bakes before taking all; "
+            "0 moves it all at once once its pre-traffic checks pass."
+        ),
+    )
+    lambda_canary_minutes: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="How long a new Lambda version bakes at lambdaCanaryPercent while its alarms are watched (1-60 minutes).",
+    )
 
     cloudflare_account_id: str = Field(
         pattern=r"^[0-9a-f]{32}$",

@@ -148,3 +148,20 @@ def test_the_orchestrator_serves_the_stacks_access_file(plan: Plan) -> None:
         ]
         == SECRET
     )
+
+
+def test_every_function_publishes_and_moves_its_alias_by_the_stacks_rollout_settings(plan: Plan) -> None:
+    percent, minutes = setting(plan.stack, "lambdaCanaryPercent"), setting(plan.stack, "lambdaCanaryMinutes")
+    assert isinstance(percent, int) and isinstance(minutes, int)
+    assert (percent, minutes) == ((10, 5) if plan.stack == "prod" else (0, 5))
+    steps = [{"weight": percent / 100, "bake_seconds": minutes * 60}] if percent else []
+    functions = plan.of_type("aws:lambda/function:Function")
+    assert len(functions) == 4
+    for function in functions:
+        assert function.inputs["publish"] is True, function.name
+        rollout = plan.one("pulumi-python:dynamic/aws:LambdaRollout", f"{function.name}-live").inputs
+        assert (rollout["function_name"], rollout["alias_name"]) == (function.inputs["name"], "live")
+        assert rollout["version"] == "1"
+        assert rollout["steps"] == steps, function.name
+        gates = [f"orchestra-{function.name}-gate-{kind}-{plan.stack}" for kind in ("errors", "throttles", "duration")]
+        assert rollout["alarm_names"] == gates

@@ -9,8 +9,10 @@ import pulumi
 import pulumi_aws as aws
 
 from ..naming import IAM_ROLE, LAMBDA_FUNCTION, physical_name
+from ..providers.lambda_rollout import LambdaRollout, PreTrafficCheck, TrafficStep
 from .link import Link, PolicyStatement, policy_document
-from .metric import CloudWatchMetric
+from .metric import CloudWatchMetric, Statistic
+from .monitoring import AlarmRule, declare_alarm
 from .packaging import build_python_package
 from .queue import Queue
 
@@ -29,6 +31,29 @@ class QueueSource:
     """Messages per invocation (1-10000; above 10 needs a batching window)."""
     batching_window_seconds: int = 0
     """How long Lambda may wait to fill a batch (0-300)."""
+
+
+ALIAS = "live"
+"""The alias every caller invokes: the function's versions are published, and callers never see `$LATEST`."""
+
+# The gate looks at whole minutes of the new version: Lambda's metrics have one-minute resolution.
+_GATE_PERIOD_SECONDS = 60
+# A new version whose average invocation nears the timeout is about to fail, whatever it answers.
+_GATE_DURATION_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class RolloutArgs:
+    """How the alias moves to a new version: each step a share of traffic for a while, then all."""
+
+    steps: Sequence[TrafficStep] = ()
+    """Empty: the new version takes all traffic once its pre-traffic checks pass."""
+    checks: Sequence[PreTrafficCheck] = ()
+    """Direct invocations of the new version before it serves anyone."""
+    errors: float = 1
+    """Errors of the new version within a minute that roll it back."""
+    poll_seconds: float = 10
+    """How often the gate reads the new version's alarms."""
 
 
 @dataclass(frozen=True)
@@ -56,20 +81,29 @@ class FunctionArgs:
     so a batch's handled messages are not received again. None by default."""
     permissions_boundary: pulumi.Input[str] | None = None
     """The managed policy that caps the role's permissions, whatever its own policy says; None for none."""
+    rollout: RolloutArgs = RolloutArgs()
 
 
 class Function(pulumi.ComponentResource):
     """Lambda + role (trusting only Lambda, allowed only what its links grant and its own logs)
     + `/aws/lambda/<name>` log group with retention, declared before the function so Lambda
     never creates an unmanaged one. The function's environment carries `VERSION`, the hex
-    SHA-256 of its package, which is what is deployed."""
+    SHA-256 of its package, which is what is deployed.
+
+    Each change publishes a version; callers invoke the alias `live`, which a `LambdaRollout`
+    moves to the new version (pre-traffic checks, then `rollout.steps`), watching alarms on the
+    errors, throttles and duration of the new version alone, which roll it back."""
 
     function: aws.lambda_.Function
     role: aws.iam.Role
     log_group: aws.cloudwatch.LogGroup
     name: pulumi.Output[str]
     arn: pulumi.Output[str]
-    invoke_arn: pulumi.Output[str]
+    alias_name: str
+    alias_arn: pulumi.Output[str]
+    """What callers invoke; it exists once the rollout has created the alias."""
+    rollout: LambdaRollout
+    gate_alarms: list[aws.cloudwatch.MetricAlarm]
     version: str
     """What the function reports as its version: the hex SHA-256 of its package (`VERSION`)."""
 
@@ -131,24 +165,41 @@ class Function(pulumi.ComponentResource):
             timeout=args.timeout_seconds,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=self.log_group.name),
+            publish=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, policy]),
         )
+        self.name = self.function.name
+        self.arn = self.function.arn
+        self.alias_name = ALIAS
+        self._published = self.function.version
+        self.gate_alarms = [declare_alarm(f"{name}-gate-{rule.id}", rule, [], child) for rule in self._gate_rules(args)]
+        self.rollout = LambdaRollout(
+            f"{name}-{ALIAS}",
+            region=aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region,
+            function_name=self.function.name,
+            alias_name=ALIAS,
+            version=self._published,
+            steps=args.rollout.steps,
+            alarm_names=[alarm.name for alarm in self.gate_alarms],
+            checks=args.rollout.checks,
+            poll_seconds=args.rollout.poll_seconds,
+            opts=child,
+        )
+        # Through the rollout's id, whatever uses the alias waits for it to exist.
+        self.alias_arn = pulumi.Output.all(self.function.arn, self.rollout.id).apply(lambda v: f"{v[0]}:{ALIAS}")
         if args.queue_source is not None:
             source = args.queue_source
             aws.lambda_.EventSourceMapping(
                 f"{name}-queue-source",
                 event_source_arn=source.queue.arn,
-                function_name=self.function.arn,
+                function_name=self.alias_arn,
                 batch_size=source.batch_size,
                 maximum_batching_window_in_seconds=source.batching_window_seconds,
                 function_response_types=["ReportBatchItemFailures"],
                 # Lambda checks at creation that the role may receive from the queue.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
             )
-        self.name = self.function.name
-        self.arn = self.function.arn
-        self.invoke_arn = self.function.invoke_arn
-        self.register_outputs({"name": self.name, "arn": self.arn})
+        self.register_outputs({"name": self.name, "arn": self.arn, "alias_arn": self.alias_arn})
 
     def metric_errors(self) -> CloudWatchMetric:
         return self._metric("Errors", "errors")
@@ -166,6 +217,33 @@ class Function(pulumi.ComponentResource):
             dimensions={"FunctionName": self.name},
             label=f"{self._label} average duration (ms)",
             statistic="Average",
+        )
+
+    def _gate_rules(self, args: FunctionArgs) -> list[AlarmRule]:
+        """The new version's alarms, on what it served through the alias (not the pre-traffic checks)."""
+        timeout_ms = args.timeout_seconds * 1000
+        return [
+            AlarmRule("errors", self._version_metric("Errors", "errors", "Sum"), args.rollout.errors),
+            AlarmRule("throttles", self._version_metric("Throttles", "throttles", "Sum"), 1),
+            AlarmRule(
+                "duration",
+                self._version_metric("Duration", "average duration (ms)", "Average"),
+                _GATE_DURATION_SHARE * timeout_ms,
+            ),
+        ]
+
+    def _version_metric(self, metric_name: str, what: str, statistic: Statistic) -> CloudWatchMetric:
+        return CloudWatchMetric(
+            namespace="AWS/Lambda",
+            name=metric_name,
+            dimensions={
+                "FunctionName": self.name,
+                "Resource": pulumi.Output.concat(self.name, ":", ALIAS),
+                "ExecutedVersion": self._published,
+            },
+            label=f"{self._label} new version {what}",
+            statistic=statistic,
+            period_seconds=_GATE_PERIOD_SECONDS,
         )
 
     def _metric(self, metric_name: str, what: str) -> CloudWatchMetric:

@@ -1,13 +1,14 @@
 """An HTTP API (API Gateway v2) routing requests to functions, with access logs and a `$default` stage."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from ..naming import HTTP_API, fragment, physical_name
+from ..providers.lambda_rollout import PreTrafficCheck
 from .function import Function
 from .metric import CloudWatchMetric
 
@@ -55,6 +56,36 @@ class HttpApiArgs:
     burst_limit: int = 100
 
 
+def request_check(
+    name: str,
+    method: str,
+    path: str,
+    expect_status: int,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: str = "",
+    expect_body: Mapping[str, object] | None = None,
+) -> PreTrafficCheck:
+    """A pre-traffic check sending the function the event this API would for `method path`
+    (payload format 2.0), expecting `expect_status` and, when given, these keys in the JSON body."""
+    event = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {key.lower(): value for key, value in (headers or {}).items()},
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "requestId": f"pre-traffic-{name}",
+            "routeKey": f"{method} {path}",
+            "stage": _STAGE,
+        },
+    }
+    return PreTrafficCheck(name, json.dumps(event), {"statusCode": expect_status}, expect_body)
+
+
 class HttpApi(pulumi.ComponentResource):
     api: aws.apigatewayv2.Api
     url: pulumi.Output[str]
@@ -99,6 +130,26 @@ class HttpApi(pulumi.ComponentResource):
             "AWS/ApiGateway", "5xx", {"ApiId": self.api.id, "Stage": _STAGE}, f"{self._label} 5xx responses"
         )
 
+    def metric_latency(self) -> CloudWatchMetric:
+        """From request received to response sent, the 99th percentile: what the slowest users wait."""
+        return CloudWatchMetric(
+            "AWS/ApiGateway",
+            "Latency",
+            {"ApiId": self.api.id, "Stage": _STAGE},
+            f"{self._label} p99 latency (ms)",
+            "p99",
+        )
+
+    def metric_integration_latency(self) -> CloudWatchMetric:
+        """The functions' share of the latency, the 99th percentile."""
+        return CloudWatchMetric(
+            "AWS/ApiGateway",
+            "IntegrationLatency",
+            {"ApiId": self.api.id, "Stage": _STAGE},
+            f"{self._label} p99 integration latency (ms)",
+            "p99",
+        )
+
     def metric_requests(self) -> CloudWatchMetric:
         return CloudWatchMetric(
             "AWS/ApiGateway", "Count", {"ApiId": self.api.id, "Stage": _STAGE}, f"{self._label} requests"
@@ -110,7 +161,8 @@ class HttpApi(pulumi.ComponentResource):
             logical,
             api_id=self.api.id,
             integration_type="AWS_PROXY",
-            integration_uri=route.function.invoke_arn,
+            # HTTP APIs take a Lambda ARN as the URI: the alias's, so requests reach `live`, never `$LATEST`.
+            integration_uri=route.function.alias_arn,
             payload_format_version="2.0",
             opts=child,
         )
@@ -121,9 +173,11 @@ class HttpApi(pulumi.ComponentResource):
             f"{logical}-invoke",
             action="lambda:InvokeFunction",
             function=route.function.name,
+            qualifier=route.function.alias_name,
             principal="apigateway.amazonaws.com",
             source_arn=pulumi.Output.concat(self.api.execution_arn, "/*/", method, route.path),
-            opts=child,
+            # The alias exists only once its rollout has created it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[route.function.rollout]),
         )
         return aws.apigatewayv2.Route(
             logical,

@@ -6,7 +6,8 @@ from typing import Literal
 
 import pulumi
 
-Statistic = Literal["Sum", "Average", "Maximum", "Minimum", "SampleCount"]
+Statistic = Literal["Sum", "Average", "Maximum", "Minimum", "SampleCount", "p99"]
+"""`p99`: the 99th percentile, an extended statistic in CloudWatch's terms."""
 
 
 @dataclass(frozen=True)

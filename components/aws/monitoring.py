@@ -67,7 +67,7 @@ class Monitoring(pulumi.ComponentResource):
                 endpoint=args.notification_email,
                 opts=child,
             )
-        self.alarms = [self._alarm(name, rule, child) for rule in rules]
+        self.alarms = [declare_alarm(f"{name}-{rule.id}", rule, [self.topic.arn], child) for rule in rules]
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         graphed = [metric for f in args.functions.values() for metric in (f.metric_invocations(), f.metric_duration())]
         metrics = [rule.metric for rule in rules] + graphed + list(args.dashboard_metrics)
@@ -79,26 +79,34 @@ class Monitoring(pulumi.ComponentResource):
         )
         self.register_outputs({"topic_arn": self.topic.arn, "dashboard_name": self.dashboard.dashboard_name})
 
-    def _alarm(self, name: str, rule: AlarmRule, child: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
-        metric = rule.metric
-        return aws.cloudwatch.MetricAlarm(
-            f"{name}-{rule.id}",
-            name=physical_name(f"{name}-{rule.id}", CLOUDWATCH_ALARM),
-            alarm_description=f"{metric.label} reached {rule.threshold:g} in {metric.period_seconds // 60} minutes",
-            namespace=metric.namespace,
-            metric_name=metric.name,
-            dimensions=metric.dimensions,
-            statistic=metric.statistic,
-            period=metric.period_seconds,
-            evaluation_periods=rule.evaluation_periods,
-            threshold=rule.threshold,
-            comparison_operator=rule.comparison,
-            # No traffic is not an incident: an idle function or table has no data points at all.
-            treat_missing_data="notBreaching",
-            alarm_actions=[self.topic.arn],
-            ok_actions=[self.topic.arn],
-            opts=child,
-        )
+
+def declare_alarm(
+    name: str, rule: AlarmRule, actions: Sequence[pulumi.Input[str]], opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.MetricAlarm:
+    """The alarm `name` (also its physical name's stem) on `rule`, notifying `actions` both ways."""
+    metric = rule.metric
+    percentile = metric.statistic.startswith("p")
+    minutes = metric.period_seconds // 60
+    period = "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return aws.cloudwatch.MetricAlarm(
+        name,
+        name=physical_name(name, CLOUDWATCH_ALARM),
+        alarm_description=f"{metric.label} reached {rule.threshold:g} in {period}",
+        namespace=metric.namespace,
+        metric_name=metric.name,
+        dimensions=metric.dimensions,
+        statistic=None if percentile else metric.statistic,
+        extended_statistic=metric.statistic if percentile else None,
+        period=metric.period_seconds,
+        evaluation_periods=rule.evaluation_periods,
+        threshold=rule.threshold,
+        comparison_operator=rule.comparison,
+        # No traffic is not an incident: an idle function or table has no data points at all.
+        treat_missing_data="notBreaching",
+        alarm_actions=list(actions),
+        ok_actions=list(actions),
+        opts=opts,
+    )
 
 
 def _function_alarms(key: str, function: WatchedFunction, args: MonitoringArgs) -> list[AlarmRule]:

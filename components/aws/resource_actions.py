@@ -44,6 +44,8 @@ Target = Literal[
 
 Call = tuple[str, Target]
 
+LAMBDA_ROLLOUT_TYPE = "pulumi-python:dynamic/aws:LambdaRollout"
+
 
 @dataclass(frozen=True)
 class ResourceActions:
@@ -186,22 +188,48 @@ RESOURCE_ACTIONS: Mapping[str, ResourceActions] = {
         ),
         delete=(("lambda:DeleteEventSourceMapping", "event-source-mapping"),),
     ),
-    # The read gets the tags with the function (GetFunction), and the code signing of a zip package.
+    # The read gets the tags with the function (GetFunction), and the code signing of a zip package;
+    # with `publish`, it finds the latest version (ListVersionsByFunction), and a change of
+    # configuration alone is published by PublishVersion (a code change publishes with its update).
     "aws:lambda/function:Function": ResourceActions(
         create=(
             ("lambda:CreateFunction", "function"),
             ("lambda:TagResource", "function"),
             ("iam:PassRole", "function-role"),
         ),
-        read=(("lambda:GetFunction", "function"), ("lambda:GetFunctionCodeSigningConfig", "function")),
+        read=(
+            ("lambda:GetFunction", "function"),
+            ("lambda:GetFunctionCodeSigningConfig", "function"),
+            ("lambda:ListVersionsByFunction", "function"),
+        ),
         update=(
             ("lambda:UpdateFunctionCode", "function"),
             ("lambda:UpdateFunctionConfiguration", "function"),
+            ("lambda:PublishVersion", "function"),
             ("lambda:TagResource", "function"),
             ("lambda:UntagResource", "function"),
             ("iam:PassRole", "function-role"),
         ),
         delete=(("lambda:DeleteFunction", "function"),),
+    ),
+    # The alias `live` and its traffic shift (`components.providers.lambda_rollout`), a dynamic
+    # resource run with the deploy's own credentials: the alias and the checks' direct invocations
+    # are on the function's qualified ARN (`function:<name>:live`, `function:<name>:<version>`).
+    LAMBDA_ROLLOUT_TYPE: ResourceActions(
+        create=(
+            ("lambda:GetAlias", "function"),
+            ("lambda:CreateAlias", "function"),
+            ("lambda:UpdateAlias", "function"),
+            ("lambda:InvokeFunction", "function"),
+            ("cloudwatch:DescribeAlarms", "alarm"),
+        ),
+        read=(("lambda:GetAlias", "function"),),
+        update=(
+            ("lambda:UpdateAlias", "function"),
+            ("lambda:InvokeFunction", "function"),
+            ("cloudwatch:DescribeAlarms", "alarm"),
+        ),
+        delete=(("lambda:DeleteAlias", "function"),),
     ),
     "aws:lambda/permission:Permission": ResourceActions(
         create=(("lambda:AddPermission", "function"),),

@@ -96,6 +96,17 @@ class Table(pulumi.ComponentResource):
             "AWS/DynamoDB", "WriteThrottleEvents", {"TableName": self.name}, f"{self._label} write throttles"
         )
 
+    def metric_consumed_reads(self) -> CloudWatchMetric:
+        """On-demand tables bill and throttle by consumed capacity; this is what the table is asked for."""
+        return CloudWatchMetric(
+            "AWS/DynamoDB", "ConsumedReadCapacityUnits", {"TableName": self.name}, f"{self._label} read capacity used"
+        )
+
+    def metric_consumed_writes(self) -> CloudWatchMetric:
+        return CloudWatchMetric(
+            "AWS/DynamoDB", "ConsumedWriteCapacityUnits", {"TableName": self.name}, f"{self._label} write capacity used"
+        )
+
     def _read_statement(self) -> PolicyStatement:
         # Queries on an index are authorised on the index's own ARN, so each index is listed by name.
         indexes = [pulumi.Output.concat(self.arn, "/index/", index) for index in self._index_names]

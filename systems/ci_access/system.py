@@ -30,6 +30,7 @@ from components.aws.github_oidc import (
     GitHubRepository,
 )
 from components.aws.link import policy_document
+from components.aws.resource_actions import LAMBDA_ROLLOUT_TYPE
 
 # The AWS resource types the program's stacks declare (the orchestrator's building blocks): what
 # the deploy role may create, change and delete, and the read role read. A test holds it equal to
@@ -55,6 +56,7 @@ PROGRAM_AWS_RESOURCE_TYPES = (
     "aws:sns/topic:Topic",
     "aws:sqs/queue:Queue",
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
+    LAMBDA_ROLLOUT_TYPE,
 )
 
 

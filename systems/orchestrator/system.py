@@ -13,14 +13,15 @@ from typing import Literal
 import pulumi
 import pulumi_random as random
 
-from components.aws.function import Function, FunctionArgs, QueueSource
-from components.aws.http_api import HttpApi, HttpApiArgs, Route
+from components.aws.function import Function, FunctionArgs, QueueSource, RolloutArgs
+from components.aws.http_api import HttpApi, HttpApiArgs, Route, request_check
 from components.aws.link import Link
 from components.aws.monitoring import AlarmRule, Monitoring, MonitoringArgs
 from components.aws.queue import Queue, QueueArgs
 from components.aws.secret import Secret, SecretArgs, SecretStore
 from components.aws.table import GlobalIndex, Table, TableArgs
 from components.discord.application import DiscordApplication
+from components.providers.lambda_rollout import NOW_PLACEHOLDER, PreTrafficCheck, TrafficStep
 
 from .access_file import AccessFile
 from .handlers import contract
@@ -31,6 +32,9 @@ _HANDLERS = Path(__file__).parent / "handlers"
 # `make lock` writes each lock from the `.in` file beside it.
 _REQUIREMENTS = Path(__file__).parent / "requirements"
 _LOCKS = {"discord": _REQUIREMENTS / "discord.txt", "worker": _REQUIREMENTS / "worker.txt"}
+DISCORD_PATH = "/discord/interactions"
+GITHUB_PATH = "/github/webhook"
+HEALTH_PATH = "/healthz"
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class OrchestratorArgs:
     worker_timeout_seconds: int
     queue_max_receive_count: int
     alarm_queue_age_seconds: int
+    canary_percent: int = 0
+    """Share of requests a new version of each function serves while it bakes; 0: all at once."""
+    canary_minutes: int = 5
     functions_boundary: pulumi.Input[str] | None = None
     """The permissions boundary every function's role carries (the stack's, from the bootstrap project)."""
 
@@ -131,12 +138,14 @@ class Orchestrator(pulumi.ComponentResource):
             child,
         )
         access = args.access.to_environment()
+        steps = [TrafficStep(args.canary_percent / 100, args.canary_minutes * 60)] if args.canary_percent else []
 
         def function(
             handler_name: str,
             links: Sequence[Link],
             handler: str,
             environment: dict[str, str],
+            check: PreTrafficCheck,
             timeout_seconds: int | None = None,
             queue_source: QueueSource | None = None,
         ) -> Function:
@@ -154,6 +163,7 @@ class Orchestrator(pulumi.ComponentResource):
                     environment={contract.RUN_TTL_DAYS: str(args.run_ttl_days), **environment},
                     queue_source=queue_source,
                     permissions_boundary=args.functions_boundary,
+                    rollout=RolloutArgs(steps=steps, checks=[check], errors=args.alarm_lambda_errors),
                 ),
                 child,
             )
@@ -167,6 +177,16 @@ class Orchestrator(pulumi.ComponentResource):
             ],
             "handlers.discord_interactions.handler",
             {contract.ORCHESTRATOR_ACCESS: access},
+            # A well-formed, fresh, wrong signature: refusing it proves the version reads the public key.
+            request_check(
+                "forged-interaction",
+                "POST",
+                DISCORD_PATH,
+                401,
+                headers={"x-signature-ed25519": "0" * 128, "x-signature-timestamp": NOW_PLACEHOLDER},
+                body='{"type":1}',
+                expect_body={"error": "invalid request signature"},
+            ),
         )
         github = function(
             "github",
@@ -177,6 +197,16 @@ class Orchestrator(pulumi.ComponentResource):
             ],
             "handlers.github_webhook.handler",
             {contract.ORCHESTRATOR_ACCESS: access},
+            # Refusing a wrong HMAC proves the version reads the webhook secret.
+            request_check(
+                "forged-delivery",
+                "POST",
+                GITHUB_PATH,
+                401,
+                headers={"x-github-event": "ping", "x-hub-signature-256": "sha256=" + "0" * 64},
+                body="{}",
+                expect_body={"error": "invalid request signature"},
+            ),
         )
         worker = function(
             "worker",
@@ -196,14 +226,22 @@ class Orchestrator(pulumi.ComponentResource):
                 # One call to GitHub or Discord, retries included, leaves half the invocation to record it.
                 contract.CALL_DEADLINE_SECONDS: str(args.worker_timeout_seconds // 2),
             },
+            # An empty batch: the version imports and answers in the shape the queue's poller reads.
+            PreTrafficCheck("empty-batch", '{"Records": []}', {"batchItemFailures": []}),
             timeout_seconds=args.worker_timeout_seconds,
             queue_source=QueueSource(work, batch_size=5),
         )
-        health = function("health", [runs.link_read(contract.RUNS_TABLE_NAME)], "handlers.health.handler", {})
+        health = function(
+            "health",
+            [runs.link_read(contract.RUNS_TABLE_NAME)],
+            "handlers.health.handler",
+            {},
+            request_check("healthz", "GET", HEALTH_PATH, 200, expect_body={"status": "ok"}),
+        )
 
-        discord_route = Route("POST", "/discord/interactions", discord)
-        github_route = Route("POST", "/github/webhook", github)
-        health_route = Route("ANY", "/healthz", health)
+        discord_route = Route("POST", DISCORD_PATH, discord)
+        github_route = Route("POST", GITHUB_PATH, github)
+        health_route = Route("ANY", HEALTH_PATH, health)
         api = HttpApi(
             f"{name}-api",
             HttpApiArgs(
@@ -229,7 +267,14 @@ class Orchestrator(pulumi.ComponentResource):
                     AlarmRule("dead-letters", work.metric_dead_letters(), 1),
                     AlarmRule("work-age", work.metric_oldest_message_age(), args.alarm_queue_age_seconds),
                 ],
-                dashboard_metrics=[api.metric_requests(), work.metric_depth()],
+                dashboard_metrics=[
+                    api.metric_requests(),
+                    api.metric_latency(),
+                    api.metric_integration_latency(),
+                    runs.metric_consumed_reads(),
+                    runs.metric_consumed_writes(),
+                    work.metric_depth(),
+                ],
                 notification_email=args.alarm_email or None,
             ),
             child,

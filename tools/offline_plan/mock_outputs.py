@@ -60,8 +60,9 @@ _NAME_INPUTS: dict[str, str] = {
 def _lambda_outputs(facts: Facts, arn: str) -> dict[str, Any]:
     return {
         "invokeArn": f"arn:aws:apigateway:{facts.region}:lambda:path/2015-03-31/functions/{arn}/invocations",
-        "qualifiedArn": f"{arn}:$LATEST",
-        "version": "$LATEST",
+        # A function that publishes has a numbered version: the first one, in a plan.
+        "qualifiedArn": f"{arn}:1" if facts.inputs.get("publish") else f"{arn}:$LATEST",
+        "version": "1" if facts.inputs.get("publish") else "$LATEST",
     }
 
 

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from components.aws.function import Function, FunctionArgs, QueueSource
+from components.aws.function import Function, FunctionArgs, QueueSource, RolloutArgs
+from components.aws.resource_actions import LAMBDA_ROLLOUT_TYPE
+from components.providers.lambda_rollout import PreTrafficCheck, TrafficStep
 from components.aws.queue import Queue, QueueArgs
 from components.aws.secret import Secret, SecretArgs
 from components.aws.table import GlobalIndex, Table, TableArgs
@@ -46,15 +48,74 @@ def plan_function(package_dir: Path, tmp_path: Path, stack: str = "dev", **overr
     return evaluate(program, stack=stack)
 
 
-def test_children_are_function_role_policy_and_log_group(package_dir: Path, tmp_path: Path) -> None:
+def test_children_are_function_role_policy_log_group_gate_alarms_and_alias(package_dir: Path, tmp_path: Path) -> None:
     plan = plan_function(package_dir, tmp_path)
     component = plan.one("orchestra:aws:Function", "worker")
     assert sorted((r.type, r.name) for r in plan.children_of(component.urn)) == [
         ("aws:cloudwatch/logGroup:LogGroup", "worker-logs"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "worker-gate-duration"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "worker-gate-errors"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "worker-gate-throttles"),
         ("aws:iam/role:Role", "worker-role"),
         ("aws:iam/rolePolicy:RolePolicy", "worker-policy"),
         ("aws:lambda/function:Function", "worker"),
+        (LAMBDA_ROLLOUT_TYPE, "worker-live"),
     ]
+
+
+def test_each_change_publishes_a_version_the_alias_rollout_moves_to(package_dir: Path, tmp_path: Path) -> None:
+    steps = [TrafficStep(0.1, 300)]
+    check = PreTrafficCheck("ping", "{}", {"statusCode": 200})
+    plan = plan_function(
+        package_dir, tmp_path, rollout=RolloutArgs(steps=steps, checks=[check], errors=3), timeout_seconds=20
+    )
+    function = plan.one("aws:lambda/function:Function", "worker")
+    assert function.inputs["publish"] is True
+    rollout = plan.one(LAMBDA_ROLLOUT_TYPE, "worker-live")
+    alarms = [
+        "orchestra-worker-gate-errors-dev",
+        "orchestra-worker-gate-throttles-dev",
+        "orchestra-worker-gate-duration-dev",
+    ]
+    assert {key: rollout.inputs[key] for key in ("function_name", "alias_name", "version", "region")} == {
+        "function_name": "orchestra-worker-dev",
+        "alias_name": "live",
+        "version": "1",
+        "region": "us-east-1",
+    }
+    assert rollout.inputs["steps"] == [{"weight": 0.1, "bake_seconds": 300}]
+    assert rollout.inputs["alarm_names"] == alarms
+    assert rollout.inputs["checks"] == [
+        {"name": "ping", "event": "{}", "expect": {"statusCode": 200}, "expect_body": {}}
+    ]
+    for alarm in alarms:
+        assert (
+            plan.one(
+                "aws:cloudwatch/metricAlarm:MetricAlarm", alarm.removeprefix("orchestra-").removesuffix("-dev")
+            ).urn
+            in rollout.dependencies
+        )
+
+
+def test_the_gate_alarms_watch_the_new_version_served_through_the_alias(package_dir: Path, tmp_path: Path) -> None:
+    plan = plan_function(package_dir, tmp_path, rollout=RolloutArgs(errors=3), timeout_seconds=20)
+    watched = {"FunctionName": "orchestra-worker-dev", "Resource": "orchestra-worker-dev:live", "ExecutedVersion": "1"}
+    expected = {
+        "errors": ("Errors", "Sum", 3, "GreaterThanOrEqualToThreshold"),
+        "throttles": ("Throttles", "Sum", 1, "GreaterThanOrEqualToThreshold"),
+        "duration": ("Duration", "Average", 16000, "GreaterThanOrEqualToThreshold"),
+    }
+    for rule, (metric, statistic, threshold, comparison) in expected.items():
+        alarm = plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", f"worker-gate-{rule}").inputs
+        assert (alarm["metricName"], alarm["statistic"], alarm["threshold"]) == (metric, statistic, threshold)
+        assert alarm["comparisonOperator"] == comparison
+        assert alarm["dimensions"] == watched
+        assert (alarm["period"], alarm["evaluationPeriods"], alarm["treatMissingData"]) == (60, 1, "notBreaching")
+
+
+def test_by_default_a_new_version_takes_all_traffic_once_checked(package_dir: Path, tmp_path: Path) -> None:
+    rollout = plan_function(package_dir, tmp_path).one(LAMBDA_ROLLOUT_TYPE, "worker-live").inputs
+    assert (rollout["steps"], rollout["checks"]) == ([], [])
 
 
 def test_function_inputs(package_dir: Path, tmp_path: Path) -> None:
@@ -146,7 +207,8 @@ def test_queue_source_maps_the_queue_and_reports_failed_messages_one_by_one(pack
     mapping = plan.one("aws:lambda/eventSourceMapping:EventSourceMapping", "worker-queue-source")
     assert mapping.inputs == {
         "eventSourceArn": "arn:aws:sqs:us-east-1:123456789012:orchestra-work-dev",
-        "functionName": "arn:aws:lambda:us-east-1:123456789012:function:orchestra-worker-dev",
+        # The alias: the queue feeds the version `live` is on, never `$LATEST`.
+        "functionName": "arn:aws:lambda:us-east-1:123456789012:function:orchestra-worker-dev:live",
         "batchSize": 5,
         "maximumBatchingWindowInSeconds": 2,
         "functionResponseTypes": ["ReportBatchItemFailures"],

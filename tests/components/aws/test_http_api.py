@@ -57,7 +57,7 @@ def test_routes_proxy_to_their_functions(plan: Plan) -> None:
     integration = plan.one("aws:apigatewayv2/integration:Integration", "hooks-post-github").inputs
     assert integration["integrationType"] == "AWS_PROXY"
     assert integration["payloadFormatVersion"] == "2.0"
-    assert "function:orchestra-github-prod" in integration["integrationUri"]
+    assert integration["integrationUri"] == "arn:aws:lambda:us-east-1:123456789012:function:orchestra-github-prod:live"
     route = plan.one("aws:apigatewayv2/route:Route", "hooks-post-github").inputs
     assert route["routeKey"] == "POST /github"
     assert route["target"].startswith("integrations/")
@@ -66,7 +66,7 @@ def test_routes_proxy_to_their_functions(plan: Plan) -> None:
 def test_invoke_permission_is_scoped_to_the_route(plan: Plan) -> None:
     permission = plan.one("aws:lambda/permission:Permission", "hooks-post-discord-interactions-invoke").inputs
     assert permission["action"] == "lambda:InvokeFunction"
-    assert permission["function"] == "orchestra-discord-prod"
+    assert (permission["function"], permission["qualifier"]) == ("orchestra-discord-prod", "live")
     assert permission["principal"] == "apigateway.amazonaws.com"
     assert permission["sourceArn"].endswith("/*/POST/discord/interactions")
 

@@ -13,7 +13,7 @@ import pytest
 from policy_sentry.querying.actions import get_action_data
 
 from components.aws.deploy_access import BOUNDED_ROLE_WRITES, CI_ACCESS_CHECK_ACTIONS, STACK_TAG
-from components.aws.resource_actions import RESOURCE_ACTIONS, SECRET_VALUE_READS
+from components.aws.resource_actions import LAMBDA_ROLLOUT_TYPE, RESOURCE_ACTIONS, SECRET_VALUE_READS
 from components.aws.star_only_actions import STAR_ONLY_ACTIONS
 from systems.ci_access.system import PROGRAM_AWS_RESOURCE_TYPES
 from tests.project_copy import copy_project
@@ -47,9 +47,14 @@ def other(stack: str) -> str:
     return "prod" if stack == "dev" else "dev"
 
 
+def is_aws(resource_type: str) -> bool:
+    """AWS resources, and the dynamic ones that call AWS with the deploy's credentials."""
+    return resource_type.startswith("aws:") or resource_type == LAMBDA_ROLLOUT_TYPE
+
+
 def test_the_program_declares_exactly_the_resource_types_the_roles_are_made_for() -> None:
     for stack in STACKS:
-        declared = {r.type for r in program(stack).resources if r.custom and r.type.startswith("aws:")}
+        declared = {r.type for r in program(stack).resources if r.custom and is_aws(r.type)}
         assert declared == set(PROGRAM_AWS_RESOURCE_TYPES), stack
 
 
@@ -64,7 +69,7 @@ def test_every_action_in_the_table_is_an_iam_action_and_every_star_grant_is_star
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("kind", ["deploy", "read"])
 def test_each_role_grants_what_its_stacks_resources_need_and_nothing_else(stack: str, kind: str) -> None:
-    types = {r.type for r in program(stack).resources if r.type.startswith("aws:")}
+    types = {r.type for r in program(stack).resources if is_aws(r.type)}
     needed = {
         action
         for resource_type in types

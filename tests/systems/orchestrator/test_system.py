@@ -210,7 +210,7 @@ def test_each_function_may_touch_only_what_it_needs(plan: Plan) -> None:
 def test_the_worker_is_fed_by_the_work_queue(plan: Plan) -> None:
     mapping = plan.one("aws:lambda/eventSourceMapping:EventSourceMapping", "orchestrator-worker-queue-source").inputs
     assert mapping["eventSourceArn"] == f"arn:aws:sqs:us-east-1:123456789012:orchestra-orchestrator-work-{plan.stack}"
-    assert mapping["functionName"].endswith(f":function:orchestra-orchestrator-worker-{plan.stack}")
+    assert mapping["functionName"].endswith(f":function:orchestra-orchestrator-worker-{plan.stack}:live")
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["batchSize"] == 5
     worker = plan.one("aws:lambda/function:Function", "orchestrator-worker").inputs
@@ -256,7 +256,11 @@ def test_slash_commands_are_the_ones_the_handler_accepts(plan: Plan) -> None:
 def test_routes_and_alarms(plan: Plan) -> None:
     routes = {r.inputs["routeKey"] for r in plan.of_type("aws:apigatewayv2/route:Route")}
     assert routes == {"POST /discord/interactions", "POST /github/webhook", "ANY /healthz"}
-    alarms = {r.name: r.inputs for r in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    alarms = {
+        r.name: r.inputs
+        for r in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if r.name.startswith("orchestrator-monitoring-")
+    }
     assert {name: (a["metricName"], a["threshold"]) for name, a in alarms.items()} == {
         "orchestrator-monitoring-discord-errors": ("Errors", 2),
         "orchestrator-monitoring-discord-throttles": ("Throttles", 1),
@@ -289,6 +293,43 @@ def test_dashboard_shows_the_queue_and_the_worker(plan: Plan) -> None:
         "orchestrator-worker errors",
         "orchestrator-worker average duration (ms)",
     } <= titles
+
+
+def test_dashboard_shows_api_latency_and_table_capacity(plan: Plan) -> None:
+    dashboard = plan.one("aws:cloudwatch/dashboard:Dashboard", "orchestrator-monitoring-dashboard").inputs
+    widgets = {w["properties"]["title"]: w["properties"] for w in json.loads(dashboard["dashboardBody"])["widgets"]}
+    api = ["ApiId", "orchestrator-api-id", "Stage", "$default"]
+    table = ["TableName", f"orchestra-orchestrator-runs-{plan.stack}"]
+    expected = {
+        "orchestrator-api p99 latency (ms)": (["AWS/ApiGateway", "Latency", *api], "p99"),
+        "orchestrator-api p99 integration latency (ms)": (["AWS/ApiGateway", "IntegrationLatency", *api], "p99"),
+        "orchestrator-runs read capacity used": (["AWS/DynamoDB", "ConsumedReadCapacityUnits", *table], "Sum"),
+        "orchestrator-runs write capacity used": (["AWS/DynamoDB", "ConsumedWriteCapacityUnits", *table], "Sum"),
+    }
+    for title, (metric, stat) in expected.items():
+        assert (widgets[title]["metrics"], widgets[title]["stat"]) == ([metric], stat), title
+
+
+def test_every_function_serves_through_its_alias_after_its_own_pre_traffic_check(plan: Plan) -> None:
+    rollouts = {r.name: r for r in plan.of_type("pulumi-python:dynamic/aws:LambdaRollout")}
+    assert set(rollouts) == {f"orchestrator-{fn}-live" for fn in ("discord", "github", "worker", "health")}
+    checks = {
+        name: [(c["name"], c["expect"], c["expect_body"]) for c in r.inputs["checks"]] for name, r in rollouts.items()
+    }
+    refused = {"error": "invalid request signature"}
+    assert checks == {
+        "orchestrator-discord-live": [("forged-interaction", {"statusCode": 401}, refused)],
+        "orchestrator-github-live": [("forged-delivery", {"statusCode": 401}, refused)],
+        "orchestrator-worker-live": [("empty-batch", {"batchItemFailures": []}, {})],
+        "orchestrator-health-live": [("healthz", {"statusCode": 200}, {"status": "ok"})],
+    }
+    discord = json.loads(rollouts["orchestrator-discord-live"].inputs["checks"][0]["event"])
+    assert discord["headers"]["x-signature-timestamp"] == "{now}"
+    assert (discord["routeKey"], discord["requestContext"]["http"]["method"]) == ("POST /discord/interactions", "POST")
+    for integration in plan.of_type("aws:apigatewayv2/integration:Integration"):
+        assert integration.inputs["integrationUri"].endswith(f"-{plan.stack}:live"), integration.name
+    for permission in plan.of_type("aws:lambda/permission:Permission"):
+        assert permission.inputs["qualifier"] == "live", permission.name
 
 
 def test_log_groups_keep_what_the_stack_says(plan: Plan) -> None:
