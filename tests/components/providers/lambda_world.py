@@ -1,0 +1,218 @@
+"""A Lambda function under steady traffic, on a virtual clock, for the rollout provider.
+
+Versions and the alias live in moto's Lambda; on top of it, this world enforces what Lambda
+enforces and moto does not (routing: one additional version, published, not the primary, weight
+0-1; never with `$LATEST`), answers direct invocations per version, and sends the alias
+`rate` requests a second, each to the version the alias's weights pick, recording which version
+served it and whether it failed. CloudWatch is modelled as Lambda feeds it: one data point per
+version per whole minute, visible `metric_delay` seconds after the minute ends, and an alarm on
+a version's errors that goes into ALARM when such a point reaches its threshold.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+FUNCTION = "orchestra-orchestrator-discord-dev"
+ALIAS = "live"
+REGION = "us-east-1"
+
+
+def package(marker: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("main.py", f"VERSION = {marker!r}\n")
+    return buffer.getvalue()
+
+
+@dataclass
+class Request:
+    at: float
+    version: str
+    failed: bool
+
+
+@dataclass
+class VirtualClock:
+    now_seconds: float
+    on_advance: Callable[[float, float], None] = lambda _start, _end: None
+
+    def now(self) -> float:
+        return self.now_seconds
+
+    def sleep(self, seconds: float) -> None:
+        start = self.now_seconds
+        self.now_seconds += seconds
+        self.on_advance(start, self.now_seconds)
+
+
+@dataclass
+class GateAlarm:
+    name: str
+    version: str
+    threshold: float
+    state: str = "OK"
+    updated: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class LambdaWorld:
+    moto_lambda: Any
+    clock: VirtualClock
+    rate: float = 2.0
+    """Requests a second to the alias."""
+    metric_delay: float = 20.0
+    failing: set[str] = field(default_factory=set)
+    """Versions whose user requests fail."""
+    check_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What a direct invocation of each version answers; by default a 401 refusal."""
+    alarms: dict[str, GateAlarm] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    alias_changes: list[tuple[float, str, dict[str, float]]] = field(default_factory=list)
+    _credit: float = 0.0
+    _next_minute: int = 0
+    """The first whole minute no alarm has evaluated yet."""
+
+    def __post_init__(self) -> None:
+        self.clock.on_advance = self._advance
+        self._next_minute = int(self.clock.now() // 60)
+        self.exceptions = self.moto_lambda.exceptions
+
+    # The rollout provider's client factory.
+    def client(self, service: str, region: str) -> Any:
+        assert region == REGION
+        return self if service == "lambda" else CloudWatchView(self)
+
+    def publish(self, marker: str) -> str:
+        self.moto_lambda.update_function_code(FunctionName=FUNCTION, ZipFile=package(marker))
+        return self.moto_lambda.publish_version(FunctionName=FUNCTION)["Version"]
+
+    def watch(self, version: str, threshold: float = 1) -> list[str]:
+        """The gate alarms of `version`, as the program declares them before its rollout runs."""
+        self.alarms = {
+            name: GateAlarm(name, version, threshold, updated=self.clock.now())
+            for name in (f"discord-gate-errors-{version}",)
+        }
+        return list(self.alarms)
+
+    def get_alias(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("GetAlias", kwargs))
+        return self.moto_lambda.get_alias(**kwargs)
+
+    def create_alias(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("CreateAlias", kwargs))
+        self._enforce(kwargs["FunctionVersion"], (kwargs.get("RoutingConfig") or {}).get("AdditionalVersionWeights"))
+        answer = self.moto_lambda.create_alias(**kwargs)
+        self.alias_changes.append((self.clock.now(), kwargs["FunctionVersion"], {}))
+        return answer
+
+    def update_alias(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("UpdateAlias", kwargs))
+        weights = (kwargs.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        self._enforce(kwargs["FunctionVersion"], weights)
+        answer = self.moto_lambda.update_alias(**kwargs)
+        self.alias_changes.append((self.clock.now(), kwargs["FunctionVersion"], dict(weights)))
+        return answer
+
+    def delete_alias(self, **kwargs: Any) -> None:
+        self.calls.append(("DeleteAlias", kwargs))
+        self.moto_lambda.delete_alias(**kwargs)
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("Invoke", {key: kwargs[key] for key in ("FunctionName", "Qualifier")}))
+        version = kwargs["Qualifier"]
+        self._require_version(version)
+        answer = self.check_answers.get(version, {"statusCode": 401, "body": '{"error": "invalid request signature"}'})
+        error = {"FunctionError": "Unhandled"} if "errorType" in answer else {}
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode()), **error}
+
+    def served_by(self, version: str) -> list[Request]:
+        return [request for request in self.requests if request.version == version]
+
+    def _enforce(self, primary: str, weights: Mapping[str, float] | None) -> None:
+        self._require_version(primary)
+        if not weights:
+            return
+        if primary == "$LATEST":
+            self._refuse("$LATEST cannot take part in weighted routing")
+        if len(weights) > 1:
+            self._refuse("an alias routes to at most one additional version")
+        for version, weight in weights.items():
+            self._require_version(version)
+            if version == primary:
+                self._refuse("the additional version must differ from the alias's version")
+            if not 0.0 <= weight <= 1.0:
+                self._refuse(f"weight {weight} is outside 0.0-1.0")
+
+    def _require_version(self, version: str) -> None:
+        versions = {v["Version"] for v in self.moto_lambda.list_versions_by_function(FunctionName=FUNCTION)["Versions"]}
+        if version not in versions:
+            self._refuse(f"version {version} of {FUNCTION} does not exist")
+
+    @staticmethod
+    def _refuse(message: str) -> None:
+        raise ClientError({"Error": {"Code": "InvalidParameterValueException", "Message": message}}, "UpdateAlias")
+
+    def _advance(self, start: float, end: float) -> None:
+        alias = self.moto_lambda.get_alias(FunctionName=FUNCTION, Name=ALIAS)
+        primary = alias["FunctionVersion"]
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        step = 1 / self.rate
+        at = start
+        while at < end:
+            version = primary
+            for extra, weight in weights.items():
+                self._credit += weight
+                if self._credit >= 1 - 1e-9:  # 0.1 ten times is 0.9999999999999999
+                    self._credit -= 1
+                    version = extra
+            self.requests.append(Request(at, version, version in self.failing))
+            at += step
+        self._evaluate_alarms(end)
+
+    def _evaluate_alarms(self, now: float) -> None:
+        """Each whole minute's data point, once visible, is what each alarm evaluates."""
+        visible = int((now - self.metric_delay) // 60)
+        for closed in range(self._next_minute, visible):
+            self._next_minute = closed + 1
+            visible_at = (closed + 1) * 60 + self.metric_delay
+            for alarm in self.alarms.values():
+                errors = sum(
+                    1
+                    for r in self.requests
+                    if r.version == alarm.version and r.failed and closed * 60 <= r.at < (closed + 1) * 60
+                )
+                state = "ALARM" if errors >= alarm.threshold else "OK"
+                if state != alarm.state:
+                    alarm.state, alarm.updated = state, visible_at
+                    alarm.reason = f"{errors} errors in the minute from {closed * 60:.0f} s"
+
+
+class CloudWatchView:
+    def __init__(self, world: LambdaWorld) -> None:
+        self._world = world
+
+    def describe_alarms(self, AlarmNames: list[str]) -> dict[str, Any]:  # noqa: N803 (boto3's spelling)
+        self._world.calls.append(("DescribeAlarms", {"AlarmNames": AlarmNames}))
+        return {
+            "MetricAlarms": [
+                {
+                    "AlarmName": alarm.name,
+                    "StateValue": alarm.state,
+                    "StateReason": alarm.reason,
+                    "StateUpdatedTimestamp": datetime.fromtimestamp(alarm.updated, UTC),
+                }
+                for name in AlarmNames
+                if (alarm := self._world.alarms.get(name))
+            ]
+        }

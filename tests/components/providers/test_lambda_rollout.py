@@ -1,0 +1,259 @@
+"""The rollout of a Lambda alias, driven against moto's Lambda with Lambda's routing rules
+enforced, traffic on a virtual clock, and alarms fed as CloudWatch feeds them."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from components.providers.lambda_rollout import LambdaRolloutProvider
+from components.providers.provider import ProviderError
+
+from .lambda_world import ALIAS, FUNCTION, REGION, LambdaWorld, VirtualClock, package
+
+CHECK = {
+    "name": "forged-interaction",
+    "event": '{"headers": {"x-signature-timestamp": "{now}"}}',
+    "expect": {"statusCode": 401},
+    "expect_body": {"error": "invalid request signature"},
+}
+CANARY = [{"weight": 0.1, "bake_seconds": 300}]
+
+
+@pytest.fixture
+def world() -> Iterator[LambdaWorld]:
+    with mock_aws():
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        client = boto3.client("lambda", region_name=REGION)
+        client.create_function(
+            FunctionName=FUNCTION,
+            Runtime="python3.12",
+            Role=role,
+            Handler="main.handler",
+            Code={"ZipFile": package("0")},
+        )
+        yield LambdaWorld(client, VirtualClock(1_800_000_000.0 - 1_800_000_000.0 % 60))
+
+
+def provider(world: LambdaWorld) -> LambdaRolloutProvider:
+    return LambdaRolloutProvider(client=world.client, clock=world.clock)
+
+
+def props(version: str, alarms: list[str], steps: list[dict[str, Any]] = CANARY) -> dict[str, Any]:
+    return {
+        "region": REGION,
+        "function_name": FUNCTION,
+        "alias_name": ALIAS,
+        "version": version,
+        "steps": steps,
+        "alarm_names": alarms,
+        "checks": [CHECK],
+        "poll_seconds": 10,
+        "additional_version_weights": None,
+    }
+
+
+def live(world: LambdaWorld) -> tuple[str, dict[str, float]]:
+    alias = world.moto_lambda.get_alias(FunctionName=FUNCTION, Name=ALIAS)
+    return alias["FunctionVersion"], (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+
+
+def deployed(world: LambdaWorld) -> tuple[str, dict[str, Any]]:
+    """Version 1 serving all traffic through the alias, as the first deploy leaves it."""
+    v1 = world.publish("1")
+    state = provider(world).create(props(v1, world.watch(v1))).outs
+    world.calls.clear()
+    return v1, state
+
+
+def kinds(world: LambdaWorld) -> list[str]:
+    return [kind for kind, _ in world.calls]
+
+
+def test_a_first_deploy_checks_the_version_then_creates_the_alias_on_it(world: LambdaWorld) -> None:
+    v1 = world.publish("1")
+    result = provider(world).create(props(v1, world.watch(v1)))
+    assert result.id == f"{FUNCTION}:{ALIAS}"
+    assert world.calls == [
+        ("GetAlias", {"FunctionName": FUNCTION, "Name": ALIAS}),
+        ("Invoke", {"FunctionName": FUNCTION, "Qualifier": v1}),
+        ("CreateAlias", {"FunctionName": FUNCTION, "Name": ALIAS, "FunctionVersion": v1}),
+    ]
+    assert live(world) == (v1, {})
+    assert result.outs["version"] == v1
+
+
+def test_a_healthy_canary_bakes_at_its_share_then_takes_all_traffic(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    alarms = world.watch(v2)
+    result = provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, alarms))
+    route = {"FunctionName": FUNCTION, "Name": ALIAS}
+    assert world.calls[:3] == [
+        ("GetAlias", route),
+        ("Invoke", {"FunctionName": FUNCTION, "Qualifier": v2}),
+        ("UpdateAlias", {**route, "FunctionVersion": v1, "RoutingConfig": {"AdditionalVersionWeights": {v2: 0.1}}}),
+    ]
+    # Polled every 10 s for the 5 minutes: at the start, then 30 times.
+    assert world.calls[3:-1] == [("DescribeAlarms", {"AlarmNames": alarms})] * 31
+    assert world.calls[-1] == (
+        "UpdateAlias",
+        {**route, "FunctionVersion": v2, "RoutingConfig": {"AdditionalVersionWeights": {}}},
+    )
+    assert live(world) == (v2, {})
+    assert result.outs["version"] == v2
+    assert len(world.served_by(v2)) == len(world.requests) // 10 == 60
+
+
+def test_a_failing_canary_goes_back_to_zero_and_fails_the_update(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.failing.add(v2)
+    with pytest.raises(ProviderError, match=f"version {v2} rolled back to {v1} at 10% of traffic: discord-gate-errors"):
+        provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
+    assert live(world) == (v1, {})
+    assert kinds(world)[-1] == "UpdateAlias"
+    assert world.calls[-1][1]["RoutingConfig"] == {"AdditionalVersionWeights": {}}
+    bad = world.served_by(v2)
+    assert bad and len(bad) <= len(world.requests) * 0.1
+    back_at = world.alias_changes[-1][0]
+    # The minute the first bad response fell in, its data point's delay, and one poll.
+    assert back_at - bad[0].at <= 60 + world.metric_delay + 10
+    # Nothing reaches the bad version once the alias is back.
+    world.clock.sleep(60)
+    assert world.served_by(v2) == bad
+
+
+def test_the_next_up_after_a_rollback_shifts_again_to_whatever_version_the_function_has(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.failing.add(v2)
+    rollout = provider(world)
+    with pytest.raises(ProviderError):
+        rollout.update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
+    # The failed update left the state on v1: the next plan sees a change, and a fixed v3 goes out.
+    assert rollout.diff(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2))).changes
+    v3 = world.publish("3")
+    rollout.update(f"{FUNCTION}:{ALIAS}", state, props(v3, world.watch(v3)))
+    assert live(world) == (v3, {})
+
+
+def test_a_failed_pre_traffic_check_leaves_the_alias_and_serves_nobody(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.check_answers[v2] = {"statusCode": 500, "body": '{"error": "boom"}'}
+    with pytest.raises(ProviderError, match="failed its pre-traffic check forged-interaction: statusCode was 500"):
+        provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
+    assert kinds(world) == ["GetAlias", "Invoke"]
+    assert live(world) == (v1, {})
+
+
+def test_a_version_that_raises_or_answers_the_wrong_body_fails_its_check(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.check_answers[v2] = {"errorType": "ImportError", "errorMessage": "no module"}
+    with pytest.raises(ProviderError, match="it raised"):
+        provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
+    world.check_answers[v2] = {"statusCode": 401, "body": '{"error": "missing header"}'}
+    with pytest.raises(ProviderError, match="body error was 'missing header'"):
+        provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
+    assert live(world) == (v1, {})
+
+
+def test_without_steps_a_checked_version_takes_all_traffic_at_once(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2), steps=[]))
+    assert kinds(world) == ["GetAlias", "Invoke", "UpdateAlias"]
+    assert live(world) == (v2, {})
+
+
+def test_an_interrupted_shift_is_read_as_a_change_and_cleared_before_the_next(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.moto_lambda.update_alias(
+        FunctionName=FUNCTION, Name=ALIAS, FunctionVersion=v1, RoutingConfig={"AdditionalVersionWeights": {v2: 0.1}}
+    )
+    rollout = provider(world)
+    refreshed = rollout.read(f"{FUNCTION}:{ALIAS}", state).outs
+    assert (refreshed["version"], refreshed["additional_version_weights"]) == (v1, {v2: 0.1})
+    assert rollout.diff(f"{FUNCTION}:{ALIAS}", refreshed, props(v1, world.watch(v1))).changes
+    world.calls.clear()
+    rollout.update(f"{FUNCTION}:{ALIAS}", refreshed, props(v1, world.watch(v1)))
+    assert world.calls[1] == (
+        "UpdateAlias",
+        {
+            "FunctionName": FUNCTION,
+            "Name": ALIAS,
+            "FunctionVersion": v1,
+            "RoutingConfig": {"AdditionalVersionWeights": {}},
+        },
+    )
+    assert live(world) == (v1, {})
+
+
+def test_refresh_reads_a_version_promoted_by_hand_and_then_shows_no_change(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.moto_lambda.update_alias(FunctionName=FUNCTION, Name=ALIAS, FunctionVersion=v2)
+    rollout = provider(world)
+    refreshed = rollout.read(f"{FUNCTION}:{ALIAS}", state).outs
+    assert refreshed["version"] == v2
+    assert not rollout.diff(f"{FUNCTION}:{ALIAS}", refreshed, props(v2, list(state["alarm_names"]))).changes
+    assert rollout.diff(f"{FUNCTION}:{ALIAS}", state, props(v1, list(state["alarm_names"]))).changes is False
+
+
+def test_an_alias_deleted_by_hand_drops_out_of_the_state_and_delete_tolerates_it(world: LambdaWorld) -> None:
+    _, state = deployed(world)
+    rollout = provider(world)
+    rollout.delete(f"{FUNCTION}:{ALIAS}", state)
+    assert rollout.read(f"{FUNCTION}:{ALIAS}", state).id is None
+    rollout.delete(f"{FUNCTION}:{ALIAS}", state)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ({"2": 1.5}, "outside"),
+        ({"2": 0.1, "3": 0.1}, "at most one"),
+        ({"9": 0.1}, "does not exist"),
+        ({"1": 0.1}, "differ"),
+    ],
+)
+def test_the_world_refuses_routing_lambda_refuses(world: LambdaWorld, weights: dict[str, float], message: str) -> None:
+    deployed(world)
+    world.publish("2")
+    world.publish("3")
+    with pytest.raises(ClientError, match=message):
+        world.update_alias(
+            FunctionName=FUNCTION, Name=ALIAS, FunctionVersion="1", RoutingConfig={"AdditionalVersionWeights": weights}
+        )
+
+
+@pytest.mark.parametrize(
+    ("override", "failed"),
+    [
+        ({"version": "$LATEST"}, "version"),
+        ({"steps": [{"weight": 1.0, "bake_seconds": 60}]}, "steps"),
+        ({"steps": [{"weight": 0.5, "bake_seconds": 60}, {"weight": 0.2, "bake_seconds": 60}]}, "steps"),
+        ({"steps": [{"weight": 0.1, "bake_seconds": -1}]}, "steps"),
+        ({"poll_seconds": 0}, "poll_seconds"),
+        ({"alias_name": ""}, "alias_name"),
+    ],
+)
+def test_check_refuses_what_lambda_or_the_gate_could_not_do(override: dict[str, Any], failed: str) -> None:
+    failures = LambdaRolloutProvider().check({}, {**props("2", []), **override}).failures
+    assert [f.property for f in failures] == [failed]
+
+
+def test_a_changed_identity_replaces_and_a_new_version_updates() -> None:
+    rollout = LambdaRolloutProvider()
+    old = {**props("1", []), "additional_version_weights": {}}
+    assert rollout.diff("id", old, props("2", [])).replaces == []
+    assert rollout.diff("id", old, props("2", [])).changes
+    assert rollout.diff("id", old, {**props("1", []), "function_name": "other"}).replaces == ["function_name"]
+    assert not rollout.diff("id", old, props("1", [])).changes
