@@ -156,7 +156,9 @@ class StackConfig(BaseModel):
         default=5,
         ge=1,
         le=60,
-        description="How long a new Lambda version bakes at lambdaCanaryPercent while its alarms are watched (1-60 minutes).",
+        description=(
+            "How long a new Lambda version bakes at lambdaCanaryPercent while its alarms are watched (1-60 minutes)."
+        ),
     )
 
     cloudflare_account_id: str = Field(

@@ -21,6 +21,8 @@ that the AWS provider uses); this resource stores none.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,8 +30,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pulumi import Input, Output, ResourceOptions
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
-from pulumi.dynamic import ResourceProvider
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
 
 from .provider import ProviderError, changed, is_known
 
@@ -104,10 +114,8 @@ class LambdaRolloutProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         client = self._lambda(props)
-        try:
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):  # already gone is what delete wanted
             client.delete_alias(FunctionName=props["function_name"], Name=props["alias_name"])
-        except client.exceptions.ResourceNotFoundException:
-            pass  # already gone is what delete wanted
 
     def _shift(self, props: Mapping[str, Any], live: Mapping[str, Any]) -> None:
         old, new = str(live["FunctionVersion"]), str(props["version"])
@@ -246,7 +254,7 @@ def _valid_steps(steps: Any) -> bool:
         bakes = [float(step["bake_seconds"]) for step in steps]
     except (KeyError, TypeError, ValueError):
         return False
-    rising = all(a < b for a, b in zip(weights, weights[1:], strict=False))
+    rising = all(a < b for a, b in itertools.pairwise(weights))
     return rising and all(0 < w < 1 for w in weights) and all(b >= 0 for b in bakes)
 
 

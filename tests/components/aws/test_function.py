@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 
 from components.aws.function import Function, FunctionArgs, QueueSource, RolloutArgs
-from components.aws.resource_actions import LAMBDA_ROLLOUT_TYPE
-from components.providers.lambda_rollout import PreTrafficCheck, TrafficStep
 from components.aws.queue import Queue, QueueArgs
+from components.aws.resource_actions import LAMBDA_ROLLOUT_TYPE
 from components.aws.secret import Secret, SecretArgs
 from components.aws.table import GlobalIndex, Table, TableArgs
+from components.providers.lambda_rollout import PreTrafficCheck, TrafficStep
 from tools.offline_plan import Plan, evaluate
 
 from .policies import grants, statements_of

@@ -202,7 +202,7 @@ class CloudWatchView:
     def __init__(self, world: LambdaWorld) -> None:
         self._world = world
 
-    def describe_alarms(self, AlarmNames: list[str]) -> dict[str, Any]:  # noqa: N803 (boto3's spelling)
+    def describe_alarms(self, AlarmNames: list[str]) -> dict[str, Any]:
         self._world.calls.append(("DescribeAlarms", {"AlarmNames": AlarmNames}))
         return {
             "MetricAlarms": [

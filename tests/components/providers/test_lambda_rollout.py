@@ -66,6 +66,7 @@ def deployed(world: LambdaWorld) -> tuple[str, dict[str, Any]]:
     """Version 1 serving all traffic through the alias, as the first deploy leaves it."""
     v1 = world.publish("1")
     state = provider(world).create(props(v1, world.watch(v1))).outs
+    assert state is not None
     world.calls.clear()
     return v1, state
 
@@ -84,7 +85,7 @@ def test_a_first_deploy_checks_the_version_then_creates_the_alias_on_it(world: L
         ("CreateAlias", {"FunctionName": FUNCTION, "Name": ALIAS, "FunctionVersion": v1}),
     ]
     assert live(world) == (v1, {})
-    assert result.outs["version"] == v1
+    assert (result.outs or {})["version"] == v1
 
 
 def test_a_healthy_canary_bakes_at_its_share_then_takes_all_traffic(world: LambdaWorld) -> None:
@@ -105,7 +106,7 @@ def test_a_healthy_canary_bakes_at_its_share_then_takes_all_traffic(world: Lambd
         {**route, "FunctionVersion": v2, "RoutingConfig": {"AdditionalVersionWeights": {}}},
     )
     assert live(world) == (v2, {})
-    assert result.outs["version"] == v2
+    assert (result.outs or {})["version"] == v2
     assert len(world.served_by(v2)) == len(world.requests) // 10 == 60
 
 
@@ -129,7 +130,7 @@ def test_a_failing_canary_goes_back_to_zero_and_fails_the_update(world: LambdaWo
 
 
 def test_the_next_up_after_a_rollback_shifts_again_to_whatever_version_the_function_has(world: LambdaWorld) -> None:
-    v1, state = deployed(world)
+    _, state = deployed(world)
     v2 = world.publish("2")
     world.failing.add(v2)
     rollout = provider(world)
@@ -165,7 +166,7 @@ def test_a_version_that_raises_or_answers_the_wrong_body_fails_its_check(world: 
 
 
 def test_without_steps_a_checked_version_takes_all_traffic_at_once(world: LambdaWorld) -> None:
-    v1, state = deployed(world)
+    _, state = deployed(world)
     v2 = world.publish("2")
     provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2), steps=[]))
     assert kinds(world) == ["GetAlias", "Invoke", "UpdateAlias"]
@@ -180,6 +181,7 @@ def test_an_interrupted_shift_is_read_as_a_change_and_cleared_before_the_next(wo
     )
     rollout = provider(world)
     refreshed = rollout.read(f"{FUNCTION}:{ALIAS}", state).outs
+    assert refreshed is not None
     assert (refreshed["version"], refreshed["additional_version_weights"]) == (v1, {v2: 0.1})
     assert rollout.diff(f"{FUNCTION}:{ALIAS}", refreshed, props(v1, world.watch(v1))).changes
     world.calls.clear()
@@ -202,6 +204,7 @@ def test_refresh_reads_a_version_promoted_by_hand_and_then_shows_no_change(world
     world.moto_lambda.update_alias(FunctionName=FUNCTION, Name=ALIAS, FunctionVersion=v2)
     rollout = provider(world)
     refreshed = rollout.read(f"{FUNCTION}:{ALIAS}", state).outs
+    assert refreshed is not None
     assert refreshed["version"] == v2
     assert not rollout.diff(f"{FUNCTION}:{ALIAS}", refreshed, props(v2, list(state["alarm_names"]))).changes
     assert rollout.diff(f"{FUNCTION}:{ALIAS}", state, props(v1, list(state["alarm_names"]))).changes is False

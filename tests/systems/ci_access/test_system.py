@@ -334,3 +334,28 @@ def test_no_role_reads_another_stacks_ci_access_and_none_writes_any(stack: str) 
                 for action in ("iam:GetRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole"):
                     assert not allowed(policy(stack, kind), action, ci_role), (kind, ci_role, action)
             assert allowed(policy(stack, kind), "iam:GetPolicyVersion", BOUNDARY.format(owner)) == readable
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_deploy_role_may_move_its_own_aliases_and_read_their_gates_only(stack: str) -> None:
+    regional = f"{REGION}:{ACCOUNT}"
+    for owner in STACKS:
+        function = f"arn:aws:lambda:{regional}:function:orchestra-orchestrator-discord-{owner}"
+        gate = f"arn:aws:cloudwatch:{regional}:alarm:orchestra-orchestrator-discord-gate-errors-{owner}"
+        calls = [
+            ("lambda:PublishVersion", function),
+            ("lambda:ListVersionsByFunction", function),
+            ("lambda:GetAlias", f"{function}:live"),
+            ("lambda:CreateAlias", f"{function}:live"),
+            ("lambda:UpdateAlias", f"{function}:live"),
+            ("lambda:DeleteAlias", f"{function}:live"),
+            ("lambda:AddPermission", f"{function}:live"),
+            ("lambda:InvokeFunction", f"{function}:7"),
+            ("cloudwatch:DescribeAlarms", gate),
+        ]
+        for action, arn in calls:
+            assert allowed(policy(stack, "deploy"), action, arn, {}) == (owner == stack), (owner, action)
+        # A preview or refresh reads the alias; it never moves it nor invokes a version.
+        assert allowed(policy(stack, "read"), "lambda:GetAlias", f"{function}:live", {}) == (owner == stack)
+        for action in ("lambda:UpdateAlias", "lambda:InvokeFunction", "lambda:PublishVersion"):
+            assert not allowed(policy(stack, "read"), action, f"{function}:live", {}), action
