@@ -8,9 +8,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from pulumi.runtime.proto.provider_pb2 import DiffResponse
 
 from components.providers.lambda_rollout import LambdaRolloutProvider
 from components.providers.provider import ProviderError
+from tests.components.dynamic_provider_support import hosted
 
 from .lambda_world import ALIAS, FUNCTION, REGION, LambdaWorld, VirtualClock, package
 
@@ -260,3 +262,16 @@ def test_a_changed_identity_replaces_and_a_new_version_updates() -> None:
     assert rollout.diff("id", old, props("2", [])).changes
     assert rollout.diff("id", old, {**props("1", []), "function_name": "other"}).replaces == ["function_name"]
     assert not rollout.diff("id", old, props("1", [])).changes
+
+
+def test_the_real_provider_host_loads_the_rollout_and_plans_a_new_version_as_an_update() -> None:
+    """The CLI's host unpickles the provider (by module path) and answers check and diff without
+    calling AWS: a preview costs no AWS call and needs no credentials."""
+    urn = f"urn:pulumi:dev::orchestra::pulumi-python:dynamic/aws:LambdaRollout::{FUNCTION}-live"
+    with hosted(LambdaRolloutProvider(), urn, {}) as host:
+        state = {**host.check({}, props("1", ["gate"])), "additional_version_weights": {}}
+        news = host.check(state, props("2", ["gate"]))
+        diff = host.diff(f"{FUNCTION}:{ALIAS}", state, news)
+        unchanged = host.diff(f"{FUNCTION}:{ALIAS}", state, host.check(state, props("1", ["gate"])))
+    assert (diff.changes, list(diff.replaces)) == (DiffResponse.DIFF_SOME, [])
+    assert unchanged.changes == DiffResponse.DIFF_NONE
