@@ -52,6 +52,8 @@ UNNAMED = {
     "github:index/repositoryFile:RepositoryFile",
     "github:index/repositoryRuleset:RepositoryRuleset",
     "github:index/repositoryWebhook:RepositoryWebhook",
+    # The alias `live` of a function, which carries the stack in its name.
+    "pulumi-python:dynamic/aws:LambdaRollout",
     "pulumi-python:dynamic/cloudflare:D1Migrations",
     "pulumi-python:dynamic/cloudflare:D1Row",
     "pulumi-python:dynamic/cloudflare:DurableObjectMigrations",
