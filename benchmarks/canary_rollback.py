@@ -6,7 +6,9 @@ takes `--rate` requests a second; the new version fails every request it serves;
 publishes one data point per version per whole minute, visible `--metric-delay` seconds after
 the minute ends; the gate polls the alarms every 10 s. The canary step starts at each offset
 into a minute in turn (0, 5, ... 55 s), since where in its minute the first bad response falls
-decides how long its data point takes.
+decides how long its data point takes. Each failed request is also an ERROR record in the new
+version's log stream, which the gate finds `log_delay` (5 s) after it was written; the gate is run
+with both signals, as deployed, and with the alarms alone, to show what the records buy.
 
 Prints, per offset and overall: seconds from the first bad response to the alias back on the
 old version alone, and the share of the bake window's requests the bad version served. Exits 1
@@ -27,7 +29,7 @@ from tests.components.providers.lambda_world import ALIAS, FUNCTION, REGION, Lam
 START = 1_800_000_000.0 - 1_800_000_000.0 % 60
 
 
-def one_canary(offset: float, weight: float, rate: float, metric_delay: float) -> tuple[float, float]:
+def one_canary(offset: float, weight: float, rate: float, metric_delay: float, logs: bool) -> tuple[float, float]:
     with mock_aws():
         role = boto3.client("iam", region_name=REGION).create_role(RoleName="fn", AssumeRolePolicyDocument="{}")
         client = boto3.client("lambda", region_name=REGION)
@@ -39,9 +41,17 @@ def one_canary(offset: float, weight: float, rate: float, metric_delay: float) -
             Code={"ZipFile": package("0")},
         )
         world = LambdaWorld(client, VirtualClock(START + offset), rate=rate, metric_delay=metric_delay)
+        error_log = {"log_group": f"/aws/lambda/{FUNCTION}", "errors": 1} if logs else None
         provider = LambdaRolloutProvider(client=world.client, clock=world.clock)
         old = world.publish("old")
-        base = {"region": REGION, "function_name": FUNCTION, "alias_name": ALIAS, "checks": [], "poll_seconds": 10}
+        base = {
+            "region": REGION,
+            "function_name": FUNCTION,
+            "alias_name": ALIAS,
+            "error_log": error_log,
+            "checks": [],
+            "poll_seconds": 10,
+        }
         steps = [{"weight": weight, "bake_seconds": 300}]
         state = provider.create({**base, "version": old, "steps": steps, "alarm_names": world.watch(old)}).outs or {}
         new = world.publish("new")
@@ -65,17 +75,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="requests a second to the alias")
     parser.add_argument("--metric-delay", type=float, default=20.0, help="seconds until a minute's point is visible")
     options = parser.parse_args()
-    results = []
-    for offset in range(0, 60, 5):
-        seconds, share = one_canary(offset, options.weight, options.rate, options.metric_delay)
-        results.append((seconds, share))
-        print(f"canary starts {offset:2d} s into a minute: back in {seconds:5.1f} s, bad version served {share:.1%}")
-    times = [seconds for seconds, _ in results]
-    worst_share = max(share for _, share in results)
-    print(
-        f"first bad response → old version alone: median {statistics.median(times):.1f} s, worst {max(times):.1f} s "
-        f"(target < 60 s); bad version's share at most {worst_share:.1%} (canary share {options.weight:.0%})"
-    )
+    worst_share = 0.0
+    for gate, logs in (("alarms and ERROR records (the gate)", True), ("alarms alone", False)):
+        results = []
+        for offset in range(0, 60, 5):
+            seconds, share = one_canary(offset, options.weight, options.rate, options.metric_delay, logs)
+            results.append((seconds, share))
+            print(f"{gate}: canary starts {offset:2d} s into a minute: back in {seconds:5.1f} s, served {share:.1%}")
+        times = [seconds for seconds, _ in results]
+        shares = max(share for _, share in results)
+        worst_share = max(worst_share, shares)
+        print(
+            f"{gate}: first bad response → old version alone: median {statistics.median(times):.1f} s, "
+            f"worst {max(times):.1f} s (target < 60 s); bad version's share at most {shares:.1%} "
+            f"(canary share {options.weight:.0%})"
+        )
     if worst_share > options.weight:
         sys.exit(1)
 

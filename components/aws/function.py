@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from ..naming import IAM_ROLE, LAMBDA_FUNCTION, physical_name
-from ..providers.lambda_rollout import LambdaRollout, PreTrafficCheck, TrafficStep
+from ..providers.lambda_rollout import ErrorLog, LambdaRollout, PreTrafficCheck, TrafficStep
 from .link import Link, PolicyStatement, policy_document
 from .metric import CloudWatchMetric, Statistic
 from .monitoring import AlarmRule, declare_alarm
@@ -51,7 +51,8 @@ class RolloutArgs:
     checks: Sequence[PreTrafficCheck] = ()
     """Direct invocations of the new version before it serves anyone."""
     errors: float = 1
-    """Errors of the new version within a minute that roll it back."""
+    """Errors of the new version within a minute (its alarm), or ERROR records it logs within a
+    step, that roll it back."""
     poll_seconds: float = 10
     """How often the gate reads the new version's alarms."""
 
@@ -182,6 +183,7 @@ class Function(pulumi.ComponentResource):
             steps=args.rollout.steps,
             alarm_names=[alarm.name for alarm in self.gate_alarms],
             checks=args.rollout.checks,
+            error_log=ErrorLog(self.log_group.name, args.rollout.errors),
             poll_seconds=args.rollout.poll_seconds,
             opts=child,
         )

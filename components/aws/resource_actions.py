@@ -214,7 +214,8 @@ RESOURCE_ACTIONS: Mapping[str, ResourceActions] = {
     ),
     # The alias `live` and its traffic shift (`components.providers.lambda_rollout`), a dynamic
     # resource run with the deploy's own credentials: the alias and the checks' direct invocations
-    # are on the function's qualified ARN (`function:<name>:live`, `function:<name>:<version>`).
+    # are on the function's qualified ARN (`function:<name>:live`, `function:<name>:<version>`);
+    # the gate reads the function's alarms and its log group.
     LAMBDA_ROLLOUT_TYPE: ResourceActions(
         create=(
             ("lambda:GetAlias", "function"),
@@ -222,12 +223,14 @@ RESOURCE_ACTIONS: Mapping[str, ResourceActions] = {
             ("lambda:UpdateAlias", "function"),
             ("lambda:InvokeFunction", "function"),
             ("cloudwatch:DescribeAlarms", "alarm"),
+            ("logs:FilterLogEvents", "log-group"),
         ),
         read=(("lambda:GetAlias", "function"),),
         update=(
             ("lambda:UpdateAlias", "function"),
             ("lambda:InvokeFunction", "function"),
             ("cloudwatch:DescribeAlarms", "alarm"),
+            ("logs:FilterLogEvents", "log-group"),
         ),
         delete=(("lambda:DeleteAlias", "function"),),
     ),

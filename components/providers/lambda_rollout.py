@@ -5,7 +5,8 @@ per change, so its `version` output is what changes) its update runs the shift i
 `pulumi up`:
 1. the pre-traffic checks invoke the new version directly, before any user request reaches it;
 2. each step routes a share of the alias's requests to the new version (`AdditionalVersionWeights`)
-   and bakes, polling the new version's alarms;
+   and bakes, polling the new version's alarms and its log streams' ERROR records (seconds old,
+   where Lambda's metrics come in whole minutes);
 3. then the alias points at the new version alone.
 An alarm in ALARM, or a failed check, puts the alias back on the old version alone and fails the
 update, so `pulumi up` fails and the state keeps the old version: the next `pulumi up` finds the
@@ -44,7 +45,11 @@ from pulumi.dynamic import (
 from .provider import ProviderError, changed, is_known
 
 _IDENTITY = ("region", "function_name", "alias_name")
-_SETTINGS = ("steps", "alarm_names", "checks", "poll_seconds")
+_SETTINGS = ("steps", "alarm_names", "error_log", "checks", "poll_seconds")
+# Lambda names a log stream `<UTC date>/[<version>]<environment id>`. In the JSON log format the
+# handlers log at `level` ERROR; the runtime writes an unhandled error with `level`, or `log_level`
+# before awslambdaric 4.0.4 (aws-lambda-python-runtime-interface-client#202).
+_ERROR_RECORDS = '{ $.level = "ERROR" || $.log_level = "ERROR" }'
 NOW_PLACEHOLDER = "{now}"
 """In a check's event, replaced by the current Unix time when the check runs (signed timestamps)."""
 
@@ -135,7 +140,7 @@ class LambdaRolloutProvider(ResourceProvider):
         poll = float(props["poll_seconds"])
         deadline = started + seconds
         while True:
-            firing = self._alarms_firing_since(props, started)
+            firing = self._alarms_firing_since(props, started) + self._errors_logged_since(props, started)
             if firing:
                 self._route(props, old, {})
                 raise ProviderError(
@@ -159,6 +164,33 @@ class LambdaRolloutProvider(ResourceProvider):
             for alarm in answer.get("MetricAlarms", [])
             if alarm["StateValue"] == "ALARM" and alarm["StateUpdatedTimestamp"].timestamp() >= started
         ]
+
+    def _errors_logged_since(self, props: Mapping[str, Any], started: float) -> list[str]:
+        """ERROR records of the new version's log streams since the step began, once they reach the threshold."""
+        error_log = props.get("error_log")
+        if not error_log:
+            return []
+        logs = self._client("logs", props["region"])
+        days = sorted({time.strftime("%Y/%m/%d", time.gmtime(moment)) for moment in (started, self._clock.now())})
+        threshold = int(error_log["errors"])
+        found = 0
+        for day in days:
+            query = {
+                "logGroupName": error_log["log_group"],
+                "logStreamNamePrefix": f"{day}/[{props['version']}]",
+                "startTime": int(started * 1000),
+                "filterPattern": _ERROR_RECORDS,
+                "limit": threshold,
+            }
+            while found < threshold:
+                answer = logs.filter_log_events(**query)
+                found += len(answer.get("events", []))
+                if not answer.get("nextToken"):
+                    break
+                query["nextToken"] = answer["nextToken"]
+        if found < threshold:
+            return []
+        return [f"{found} ERROR records in {error_log['log_group']} from version {props['version']}"]
 
     def _run_checks(self, props: Mapping[str, Any]) -> None:
         client = self._lambda(props)
@@ -220,7 +252,7 @@ def _check_problem(check: Mapping[str, Any], answer: Mapping[str, Any]) -> str |
 
 def _outputs(props: Mapping[str, Any], version: str) -> dict[str, Any]:
     return {
-        **{key: props[key] for key in (*_IDENTITY, *_SETTINGS)},
+        **{key: props.get(key) for key in (*_IDENTITY, *_SETTINGS)},
         "version": version,
         "additional_version_weights": {},
     }
@@ -279,6 +311,15 @@ class TrafficStep:
     """How long the step lasts while the new version's alarms are watched."""
 
 
+@dataclass(frozen=True)
+class ErrorLog:
+    """The function's log group, whose ERROR records from the new version roll it back."""
+
+    log_group: Input[str]
+    errors: float
+    """ERROR records of the new version within a step that roll it back."""
+
+
 class LambdaRollout(Resource, module="aws", name="LambdaRollout"):
     """The alias `alias_name` of `function_name`, moved to `version` through `steps` (none: at once)."""
 
@@ -297,6 +338,7 @@ class LambdaRollout(Resource, module="aws", name="LambdaRollout"):
         checks: Sequence[PreTrafficCheck],
         opts: ResourceOptions | None = None,
         *,
+        error_log: ErrorLog | None = None,
         poll_seconds: float = 10,
     ) -> None:
         super().__init__(
@@ -309,6 +351,7 @@ class LambdaRollout(Resource, module="aws", name="LambdaRollout"):
                 "version": version,
                 "steps": [{"weight": step.weight, "bake_seconds": step.bake_seconds} for step in steps],
                 "alarm_names": list(alarm_names),
+                "error_log": {"log_group": error_log.log_group, "errors": error_log.errors} if error_log else None,
                 "checks": [
                     {
                         "name": c.name,

@@ -85,6 +85,7 @@ def test_each_change_publishes_a_version_the_alias_rollout_moves_to(package_dir:
     }
     assert rollout.inputs["steps"] == [{"weight": 0.1, "bake_seconds": 300}]
     assert rollout.inputs["alarm_names"] == alarms
+    assert rollout.inputs["error_log"] == {"log_group": "/aws/lambda/orchestra-worker-dev", "errors": 3}
     assert rollout.inputs["checks"] == [
         {"name": "ping", "event": "{}", "expect": {"statusCode": 200}, "expect_body": {}}
     ]

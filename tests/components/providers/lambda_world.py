@@ -6,7 +6,9 @@ enforces and moto does not (routing: one additional version, published, not the 
 `rate` requests a second, each to the version the alias's weights pick, recording which version
 served it and whether it failed. CloudWatch is modelled as Lambda feeds it: one data point per
 version per whole minute, visible `metric_delay` seconds after the minute ends, and an alarm on
-a version's errors that goes into ALARM when such a point reaches its threshold.
+a version's errors that goes into ALARM when such a point reaches its threshold. Each failed
+request is also an ERROR record in its version's log stream, which filtering finds
+`log_delay` seconds after it was written.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class LambdaWorld:
     rate: float = 2.0
     """Requests a second to the alias."""
     metric_delay: float = 20.0
+    log_delay: float = 5.0
+    """Seconds until a logged record can be filtered."""
     failing: set[str] = field(default_factory=set)
     """Versions whose user requests fail."""
     check_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -91,7 +95,8 @@ class LambdaWorld:
     # The rollout provider's client factory.
     def client(self, service: str, region: str) -> Any:
         assert region == REGION
-        return self if service == "lambda" else CloudWatchView(self)
+        views = {"lambda": lambda: self, "cloudwatch": lambda: CloudWatchView(self), "logs": lambda: LogsView(self)}
+        return views[service]()
 
     def publish(self, marker: str) -> str:
         self.moto_lambda.update_function_code(FunctionName=FUNCTION, ZipFile=package(marker))
@@ -216,3 +221,23 @@ class CloudWatchView:
                 if (alarm := self._world.alarms.get(name))
             ]
         }
+
+
+class LogsView:
+    def __init__(self, world: LambdaWorld) -> None:
+        self._world = world
+
+    def filter_log_events(self, **query: Any) -> dict[str, Any]:
+        world = self._world
+        world.calls.append(("FilterLogEvents", query))
+        assert query["logGroupName"] == f"/aws/lambda/{FUNCTION}"
+        assert query["filterPattern"] == '{ $.level = "ERROR" || $.log_level = "ERROR" }'
+        day, _, version = query["logStreamNamePrefix"].partition("/[")
+        assert day == datetime.fromtimestamp(world.clock.now(), UTC).strftime("%Y/%m/%d")
+        version = version.removesuffix("]")
+        events = [
+            {"timestamp": int(r.at * 1000), "message": '{"level": "ERROR"}'}
+            for r in world.served_by(version)
+            if r.failed and r.at * 1000 >= query["startTime"] and r.at + world.log_delay <= world.clock.now()
+        ]
+        return {"events": events[: query["limit"]]}

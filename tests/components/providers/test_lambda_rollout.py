@@ -23,6 +23,7 @@ CHECK = {
     "expect_body": {"error": "invalid request signature"},
 }
 CANARY = [{"weight": 0.1, "bake_seconds": 300}]
+ERROR_LOG = {"log_group": f"/aws/lambda/{FUNCTION}", "errors": 1}
 
 
 @pytest.fixture
@@ -53,6 +54,7 @@ def props(version: str, alarms: list[str], steps: list[dict[str, Any]] = CANARY)
         "version": version,
         "steps": steps,
         "alarm_names": alarms,
+        "error_log": ERROR_LOG,
         "checks": [CHECK],
         "poll_seconds": 10,
         "additional_version_weights": None,
@@ -101,8 +103,16 @@ def test_a_healthy_canary_bakes_at_its_share_then_takes_all_traffic(world: Lambd
         ("Invoke", {"FunctionName": FUNCTION, "Qualifier": v2}),
         ("UpdateAlias", {**route, "FunctionVersion": v1, "RoutingConfig": {"AdditionalVersionWeights": {v2: 0.1}}}),
     ]
-    # Polled every 10 s for the 5 minutes: at the start, then 30 times.
-    assert world.calls[3:-1] == [("DescribeAlarms", {"AlarmNames": alarms})] * 31
+    # Polled every 10 s for the 5 minutes: at the start, then 30 times; the streams since the step began.
+    started = world.alias_changes[-2][0]
+    errors = {
+        "logGroupName": f"/aws/lambda/{FUNCTION}",
+        "logStreamNamePrefix": f"2027/01/15/[{v2}]",
+        "startTime": int(started * 1000),
+        "filterPattern": '{ $.level = "ERROR" || $.log_level = "ERROR" }',
+        "limit": 1,
+    }
+    assert world.calls[3:-1] == [("DescribeAlarms", {"AlarmNames": alarms}), ("FilterLogEvents", errors)] * 31
     assert world.calls[-1] == (
         "UpdateAlias",
         {**route, "FunctionVersion": v2, "RoutingConfig": {"AdditionalVersionWeights": {}}},
@@ -116,7 +126,7 @@ def test_a_failing_canary_goes_back_to_zero_and_fails_the_update(world: LambdaWo
     v1, state = deployed(world)
     v2 = world.publish("2")
     world.failing.add(v2)
-    with pytest.raises(ProviderError, match=f"version {v2} rolled back to {v1} at 10% of traffic: discord-gate-errors"):
+    with pytest.raises(ProviderError, match=f"version {v2} rolled back to {v1} at 10% of traffic: 1 ERROR records"):
         provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
     assert live(world) == (v1, {})
     assert kinds(world)[-1] == "UpdateAlias"
@@ -124,11 +134,23 @@ def test_a_failing_canary_goes_back_to_zero_and_fails_the_update(world: LambdaWo
     bad = world.served_by(v2)
     assert bad and len(bad) <= len(world.requests) * 0.1
     back_at = world.alias_changes[-1][0]
-    # The minute the first bad response fell in, its data point's delay, and one poll.
-    assert back_at - bad[0].at <= 60 + world.metric_delay + 10
+    # The record's delay, and one poll.
+    assert back_at - bad[0].at <= world.log_delay + 10
     # Nothing reaches the bad version once the alias is back.
     world.clock.sleep(60)
     assert world.served_by(v2) == bad
+
+
+def test_without_logged_errors_the_alarms_alone_roll_a_failing_canary_back(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.failing.add(v2)
+    with pytest.raises(ProviderError, match="discord-gate-errors-2: 12 errors in the minute"):
+        provider(world).update(f"{FUNCTION}:{ALIAS}", state, {**props(v2, world.watch(v2)), "error_log": None})
+    assert live(world) == (v1, {})
+    bad = world.served_by(v2)
+    # The minute the first bad response fell in, its data point's delay, and one poll.
+    assert world.alias_changes[-1][0] - bad[0].at <= 60 + world.metric_delay + 10
 
 
 def test_the_next_up_after_a_rollback_shifts_again_to_whatever_version_the_function_has(world: LambdaWorld) -> None:

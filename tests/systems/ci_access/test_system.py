@@ -352,6 +352,10 @@ def test_the_deploy_role_may_move_its_own_aliases_and_read_their_gates_only(stac
             ("lambda:AddPermission", f"{function}:live"),
             ("lambda:InvokeFunction", f"{function}:7"),
             ("cloudwatch:DescribeAlarms", gate),
+            (
+                "logs:FilterLogEvents",
+                f"arn:aws:logs:{regional}:log-group:/aws/lambda/orchestra-orchestrator-discord-{owner}",
+            ),
         ]
         for action, arn in calls:
             assert allowed(policy(stack, "deploy"), action, arn, {}) == (owner == stack), (owner, action)
