@@ -152,12 +152,13 @@ class StackConfig(BaseModel):
             "0 moves it all at once once its pre-traffic checks pass."
         ),
     )
+    # The bake runs inside `pulumi up`, on the deploy role's one-hour session: at most half of it.
     lambda_canary_minutes: int = Field(
         default=5,
         ge=1,
-        le=60,
+        le=30,
         description=(
-            "How long a new Lambda version bakes at lambdaCanaryPercent while its alarms are watched (1-60 minutes)."
+            "How long a new Lambda version bakes at lambdaCanaryPercent while its alarms are watched (1-30 minutes)."
         ),
     )
 

@@ -93,6 +93,20 @@ def test_out_of_range_number(stack_settings) -> None:
     assert "orchestra:lambdaTimeoutSeconds: Input should be less than or equal to 29 (got '60')" in message
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "limit"),
+    [
+        ("lambdaCanaryPercent", "75", "less than or equal to 50"),
+        ("lambdaCanaryPercent", "-1", "greater than or equal to 0"),
+        ("lambdaCanaryMinutes", "45", "less than or equal to 30"),
+        ("lambdaCanaryMinutes", "0", "greater than or equal to 1"),
+    ],
+)
+def test_a_canary_setting_out_of_range_is_named(stack_settings, setting: str, value: str, limit: str) -> None:
+    message = error_of(stack_settings, {**VALID, f"orchestra:{setting}": value})
+    assert f"orchestra:{setting}: Input should be {limit} (got '{value}')" in message
+
+
 def test_retention_cloudwatch_rejects(stack_settings) -> None:
     message = error_of(stack_settings, {**VALID, "orchestra:logRetentionDays": "31"})
     assert (
