@@ -40,6 +40,13 @@ const EMAIL_ATOM = "[a-z0-9!#$%&'*+/=?^_`{|}~-]+";
 const DNS_LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 const EMAIL_PATTERN = new RegExp(`^(?=[^@]{1,64}@)${EMAIL_ATOM}(?:\\.${EMAIL_ATOM})*@${DNS_LABEL}(?:\\.${DNS_LABEL})+$`);
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// The post-deploy smoke check signs in as this address (tools/smoke). `.invalid` is reserved and
+// never resolves (RFC 6761), so no mailbox can receive its link: none is sent, and only a request
+// with the admin token learns the link's token, in the answer. One fixed address, never a setting:
+// a real domain here would silence its people's sign-in mail and hand their accounts to whoever
+// holds the admin token, and one address gives that holder one user's chat limit, not many.
+const SMOKE_TEST_ADDRESS = "smoke-check@smoke.invalid";
+const SIGN_IN_STATUS = "If the address can receive email, a sign-in link is on its way.";
 
 const ROUTES = {
   "/api/chat": { POST: chat },
@@ -185,15 +192,25 @@ async function requestLoginLink(request, env) {
   const body = await readJsonObject(request, MAX_BODY_BYTES);
   const email = typeof body.email === "string" ? body.email.trim().toLowerCase() : "";
   if (email.length > 254 || !EMAIL_PATTERN.test(email)) throw new HttpError(400, "email must be a valid email address");
+  const smokeTest = email === SMOKE_TEST_ADDRESS;
   // One client may not mail many addresses, nor many clients flood one address. The client is
-  // counted first, so one refused for its own volume spends nothing of the address's limit.
+  // counted first, so one refused for its own volume spends nothing of the address's limit. The
+  // smoke-test address has no mailbox to flood, and a limit anyone could spend on it would let
+  // anyone fail a deploy's smoke check.
   await enforceLimit(env, env.LOGIN_CLIENT_RATE_LIMITER, `client:${clientNetwork(request)}`);
-  await enforceLimit(env, env.LOGIN_ADDRESS_RATE_LIMITER, `address:${email}`);
+  if (!smokeTest) await enforceLimit(env, env.LOGIN_ADDRESS_RATE_LIMITER, `address:${email}`);
+  // Every address gets the same answer, so it reveals nothing about accounts; a link nobody can
+  // receive is not even recorded.
+  if (smokeTest && !(await smokeCheckCaller(request, env))) return json({ status: SIGN_IN_STATUS }, 202);
 
   const token = randomToken();
   const recordKey = `login:${await sha256Hex(token)}`;
   const record = { email, expires_at: Date.now() + LOGIN_TOKEN_TTL_SECONDS * 1000 };
   await env.AUTH_KV.put(recordKey, JSON.stringify(record), { expirationTtl: LOGIN_TOKEN_TTL_SECONDS });
+  if (smokeTest) {
+    // The answer holds a credential, which no cache may keep.
+    return json({ status: SIGN_IN_STATUS, email_sent: false, login_token: token }, 202, { "Cache-Control": "no-store" });
+  }
   const link = new URL(env.LOGIN_LINK_URL);
   link.searchParams.set("token", token);
   try {
@@ -209,8 +226,19 @@ async function requestLoginLink(request, env) {
     await env.AUTH_KV.delete(recordKey);
     throw error;
   }
-  // Every address gets the same answer, so it reveals nothing about accounts.
-  return json({ status: "If the address can receive email, a sign-in link is on its way." }, 202);
+  return json({ status: SIGN_IN_STATUS }, 202);
+}
+
+// Whether a sign-in for the smoke-test address is the smoke check's: one without an Authorization
+// header is anyone's; one with a header must carry the admin token, after the client's limit
+// counted it, so guesses at the token are limited too.
+async function smokeCheckCaller(request, env) {
+  if (!request.headers.has("Authorization")) return false;
+  const token = bearerToken(request);
+  if (!token || !(await secretsEqual(token, env.ADMIN_TOKEN))) {
+    throw new HttpError(401, "the admin token is required", { "WWW-Authenticate": "Bearer" });
+  }
+  return true;
 }
 
 async function sendEmail(env, { to, subject, text }) {

@@ -325,6 +325,79 @@ describe("POST /request-login-link", () => {
   });
 });
 
+describe("POST /request-login-link for the smoke-test address", () => {
+  const SMOKE_TEST_ADDRESS = "smoke-check@smoke.invalid";
+  const asAdmin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+
+  test("with the admin token, answers the link's token and sends no mail; the token signs in", async () => {
+    const emailsBefore = sentEmails.length;
+    const response = await post("/request-login-link", { email: " Smoke-Check@SMOKE.invalid " }, asAdmin);
+    assert.equal(response.status, 202);
+    assert.equal(response.headers.get("Cache-Control"), "no-store");
+    const answer = await response.json();
+    assert.equal(answer.email_sent, false);
+    assert.match(answer.login_token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(sentEmails.length, emailsBefore);
+
+    const verified = await post("/verify-login", { token: answer.login_token });
+    assert.equal(verified.status, 200);
+    assert.ok((await verified.json()).session_token);
+    const user = await db.prepare("SELECT email FROM users WHERE email = ?").bind(SMOKE_TEST_ADDRESS).first();
+    assert.equal(user.email, SMOKE_TEST_ADDRESS);
+    assert.equal(sentEmails.length, emailsBefore);
+  });
+
+  test("without a token, answers like any address, sending and recording nothing", async () => {
+    const emailsBefore = sentEmails.length;
+    const forSmoke = await post("/request-login-link", { email: SMOKE_TEST_ADDRESS });
+    const forPerson = await post("/request-login-link", { email: freshEmail() });
+    assert.equal(forSmoke.status, 202);
+    assert.deepEqual(await forSmoke.json(), await forPerson.json());
+    assert.equal(sentEmails.length, emailsBefore + 1);
+    assert.deepEqual(await loginRecords(SMOKE_TEST_ADDRESS), []);
+  });
+
+  for (const [name, authorization] of [
+    ["a wrong admin token", `Bearer ${ADMIN_TOKEN}x`],
+    ["a header that is no bearer token", ADMIN_TOKEN],
+  ]) {
+    test(`with ${name}, answers 401, sending and recording nothing`, async () => {
+      const emailsBefore = sentEmails.length;
+      const response = await post("/request-login-link", { email: SMOKE_TEST_ADDRESS }, { Authorization: authorization });
+      assert.equal(await assertError(response, 401), "the admin token is required");
+      assert.equal(sentEmails.length, emailsBefore);
+      assert.deepEqual(await loginRecords(SMOKE_TEST_ADDRESS), []);
+    });
+  }
+
+  test("the admin token reveals no other address's link: that one is mailed as always", async () => {
+    for (const email of [freshEmail(), `other@smoke.invalid`]) {
+      const response = await post("/request-login-link", { email }, asAdmin);
+      assert.equal(response.status, 202);
+      assert.deepEqual(await response.json(), { status: "If the address can receive email, a sign-in link is on its way." });
+      assert.equal(sentEmails.at(-1).body.to, email);
+    }
+  });
+
+  test("is not limited per address, so nobody can spend the smoke check's sign-ins", async () => {
+    for (let i = 0; i <= LIMIT_PER_MINUTE; i++) {
+      assert.equal((await post("/request-login-link", { email: SMOKE_TEST_ADDRESS })).status, 202);
+    }
+    const response = await post("/request-login-link", { email: SMOKE_TEST_ADDRESS }, asAdmin);
+    assert.equal(response.status, 202);
+    assert.ok((await response.json()).login_token);
+  });
+
+  test("counts every request, guesses at the token included, against the client's limit", async () => {
+    const client = freshClient();
+    for (let i = 0; i < CLIENT_LIMIT_PER_MINUTE; i++) {
+      const guess = { ...client, Authorization: `Bearer guess-${i}` };
+      await assertError(await post("/request-login-link", { email: SMOKE_TEST_ADDRESS }, guess), 401);
+    }
+    await assertError(await post("/request-login-link", { email: SMOKE_TEST_ADDRESS }, { ...client, ...asAdmin }), 429);
+  });
+});
+
 describe("/verify-login", () => {
   test("exchanges a token for a session and creates the user once", async () => {
     const email = freshEmail();
