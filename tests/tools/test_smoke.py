@@ -13,7 +13,8 @@ import pytest
 from tests.components.dynamic_provider_support import FakeApi, RecordedRequest, Reply, serving
 from tools.offline_plan import Plan
 from tools.smoke.cli import main
-from tools.smoke.health import check, shown
+from tools.smoke.health import check
+from tools.smoke.text import shown
 
 HEALTHY = {"status": "ok", "version": "3f2a9c1d", "checks": {"db": "ok", "kv": "ok"}}
 
@@ -62,7 +63,7 @@ def run(tmp_path: Path, urls: object, *extra: str, versions: object = None) -> i
     outputs = tmp_path / "outputs.json"
     if versions is None:
         versions = dict.fromkeys(urls, HEALTHY["version"]) if isinstance(urls, dict) else {}
-    outputs.write_text(json.dumps({"healthUrls": urls, "serviceVersions": versions, "aiWorkerUrl": "https://x"}))
+    outputs.write_text(json.dumps({"healthUrls": urls, "serviceVersions": versions}))
     return main(["--stack", "prod", "--outputs", str(outputs), "--attempts", "1", *extra])
 
 
@@ -74,7 +75,7 @@ def test_every_healthy_service_gets_a_line_and_the_run_passes(
     assert capsys.readouterr().out.splitlines() == [
         f"ok    ai-worker  {services.url('ai-worker')}  version 3f2a9c1d",
         f"ok    orchestrator  {services.url('orchestrator')}  version 3f2a9c1d",
-        "2 of 2 services healthy",
+        "2 of 2 checks passed",
     ]
     assert {(r.method, r.path) for r in services.requests} == {
         ("GET", "/ai-worker/healthz"),
@@ -120,7 +121,7 @@ def test_each_kind_of_failure_gets_one_clear_line_and_fails_the_run(
     assert capsys.readouterr().out.splitlines() == [
         f"FAIL  broken  {services.url('broken')}  {problem}",
         f"ok    fine  {services.url('fine')}  version 3f2a9c1d",
-        "1 of 2 services healthy",
+        "1 of 2 checks passed",
     ]
 
 
@@ -167,7 +168,7 @@ def test_a_service_still_running_the_previous_version_fails_the_run(
         f"FAIL  api  {services.url('api')}  "
         "HTTP 200 but version 3f2a9c1d, not 9e1d0b7a of this deploy: a stale deployment",
         f"ok    fresh  {services.url('fresh')}  version 3f2a9c1d",
-        "1 of 2 services healthy",
+        "1 of 2 checks passed",
     ]
 
 
@@ -263,7 +264,7 @@ def test_without_a_file_the_stack_outputs_come_from_the_pulumi_cli(
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     assert main(["--stack", "prod", "--attempts", "1"]) == 0
     assert (tmp_path / "args").read_text() == "stack output --json --stack prod\n"
-    assert capsys.readouterr().out.endswith("1 of 1 services healthy\n")
+    assert capsys.readouterr().out.endswith("1 of 1 checks passed\n")
 
 
 def test_a_failing_pulumi_cli_stops_with_its_last_line(

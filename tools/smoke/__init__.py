@@ -1,1 +1,1 @@
-"""`python -m tools.smoke`: after a deploy, check that every service of a stack answers `GET /healthz`."""
+"""`python -m tools.smoke`: after a deploy, check that every service of a stack works as its users use it."""

@@ -2,19 +2,13 @@
 200 `{"status": "ok", "version": "<non-empty>", "checks": {"<name>": "ok", ...}}`, where the
 version is the one this deploy produced for the service (a stale deployment reports another)."""
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-import urllib3
-
-MAX_BODY_BYTES = 64 * 1024
-"""A health answer is a few hundred bytes; more is not read."""
-MAX_SHOWN = 120
-"""What a service says is cut to this length before it is printed."""
+from .http import NoAnswer, exchange
+from .text import shown
 
 
 @dataclass(frozen=True)
@@ -53,23 +47,10 @@ def check(
 
 def _check_once(service: str, url: str, expected_version: str | None, timeout: float) -> Health:
     try:
-        with requests.get(
-            url, timeout=timeout, allow_redirects=False, stream=True, headers={"Accept": "application/json"}
-        ) as response:
-            status = response.status_code
-            # The body is read from the socket here, so its own timeouts and decoding errors are urllib3's.
-            body = response.raw.read(MAX_BODY_BYTES, decode_content=True)
-    except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
-        return Health(service, url, f"no answer within {timeout:g}s")
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
-        return Health(service, url, f"cannot connect or read the answer ({shown(type(error).__name__)})")
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return Health(service, url, f"HTTP {status}, body is not JSON")
-    if not isinstance(document, Mapping):
-        return Health(service, url, f"HTTP {status}, body is not a JSON object")
-    return _judge(service, url, expected_version, status, document)
+        answer = exchange("GET", url, timeout=timeout)
+    except NoAnswer as error:
+        return Health(service, url, str(error))
+    return _judge(service, url, expected_version, answer.status, answer.document)
 
 
 def _judge(service: str, url: str, expected_version: str | None, status: int, document: Mapping[str, Any]) -> Health:
@@ -98,11 +79,3 @@ def _judge(service: str, url: str, expected_version: str | None, status: int, do
             f"HTTP 200 but version {shown(version)}, not {shown(expected_version)} of this deploy: a stale deployment",
         )
     return Health(service, url, None, version=shown(version))
-
-
-def shown(value: object) -> str:
-    """What a service sent, safe to print on one line of a CI log: control characters escaped
-    (no line breaks, so no forged log line or workflow command) and cut short."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    escaped = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
-    return escaped if len(escaped) <= MAX_SHOWN else escaped[: MAX_SHOWN - 1] + "…"

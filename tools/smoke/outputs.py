@@ -1,5 +1,6 @@
 """Where the services to check come from: the stack outputs `healthUrls` (service name → URL) and
-`serviceVersions` (service name → the version this deploy gave it)."""
+`serviceVersions` (service name → the version this deploy gave it); a platform stack's
+`aiWorkerUrl`, and a tenant stack's `services` (its config service's URL)."""
 
 import ipaddress
 import json
@@ -12,15 +13,19 @@ from urllib.parse import urlsplit
 
 HEALTH_URLS = "healthUrls"
 SERVICE_VERSIONS = "serviceVersions"
+AI_WORKER_URL = "aiWorkerUrl"
+TENANT_SERVICES = "services"
+CONFIG_SERVICE_URL = "configServiceUrl"
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 class OutputsError(Exception):
-    """The stack's outputs cannot be read, or `healthUrls` is not what the contract says; one line."""
+    """The stack's outputs cannot be read, or are not what the contract says; one line."""
 
 
 def read_stack_outputs(stack: str) -> Any:
-    # No --show-secrets: the smoke check needs URLs only, and secrets stay out of its process.
+    # No --show-secrets: the secrets the checks need come masked through the environment
+    # (secret_inputs.py), and no other secret enters the process.
     command = ["pulumi", "stack", "output", "--json", "--stack", stack]
     try:
         result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
@@ -100,3 +105,29 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def ai_worker_url(outputs: Any, source: str) -> str | None:
+    """The `aiWorkerUrl` output (a platform stack's); None when the stack serves no AI worker."""
+    url = outputs.get(AI_WORKER_URL) if isinstance(outputs, Mapping) else None
+    if url is None:
+        return None
+    if not isinstance(url, str) or not _acceptable(url):
+        raise OutputsError(f"{source}: {AI_WORKER_URL} must be an https:// URL, got {json.dumps(url)[:80]}")
+    return url.rstrip("/")
+
+
+def config_service(outputs: Any, source: str, health: Mapping[str, str]) -> tuple[str, str] | None:
+    """A tenant stack's config service: its name (its `healthUrls` entry) and URL; None for a
+    stack without one."""
+    services = outputs.get(TENANT_SERVICES) if isinstance(outputs, Mapping) else None
+    if services is None:
+        return None
+    url = services.get(CONFIG_SERVICE_URL) if isinstance(services, Mapping) else None
+    if not isinstance(url, str) or not _acceptable(url):
+        raise OutputsError(f"{source}: {TENANT_SERVICES}.{CONFIG_SERVICE_URL} must be an https:// URL")
+    url = url.rstrip("/")
+    names = [name for name, health_url in health.items() if health_url == f"{url}/healthz"]
+    if not names:
+        raise OutputsError(f"{source}: {HEALTH_URLS} has no entry for {TENANT_SERVICES}.{CONFIG_SERVICE_URL}")
+    return names[0], url
