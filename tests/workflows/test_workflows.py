@@ -990,7 +990,9 @@ def test_the_smoke_check_follows_the_update_and_a_failure_offers_the_rollback(tm
     names = [s["name"] for s in ALL["pulumi-up.yml"]["jobs"]["apply"]["steps"]]
     assert names.index("Note the commit the stack runs now") < names.index("Apply the approved plan")
     assert names.index("Smoke check") == names.index("Apply the approved plan") + 1
-    assert step("pulumi-up.yml", "apply", "Smoke check")["run"] == '.venv/bin/python -m tools.smoke --stack "$STACK"'
+    assert step("pulumi-up.yml", "apply", "Smoke check")["run"].endswith(
+        '.venv/bin/python -m tools.smoke --stack "$STACK"\n'
+    )
     offer = step("pulumi-up.yml", "apply", "Offer the rollback")
     assert offer["if"] == "failure() && steps.deployed.outputs.commit != ''"
     env = {
@@ -1003,6 +1005,32 @@ def test_the_smoke_check_follows_the_update_and_a_failure_offers_the_rollback(tm
     summary = (tmp_path / "summary.md").read_text()
     assert f"gh workflow run rollback.yml -f stack=prod -f ref={OTHER_SHA}" in summary
     assert "[Rollback](https://github.com/acme/orchestra/actions/workflows/rollback.yml)" in summary
+
+
+def test_the_smoke_check_gets_the_admin_token_masked_and_only_through_its_environment(tmp_path: Path) -> None:
+    token = "t0ken" * 9
+    smoke = step("pulumi-up.yml", "apply", "Smoke check")
+    assert "secrets." not in smoke["run"] and "${{" not in smoke["run"]
+    env = fake_commands(tmp_path, pulumi=f'[ "$1 $2 $3" = "stack output aiWorkerAdminToken" ] && echo {token}')
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(
+        f'#!/usr/bin/env bash\nprintf "%s\\n" "$*" > {tmp_path}/argv\necho "$SMOKE_ADMIN_TOKEN" > {tmp_path}/env\n'
+    )
+    python.chmod(0o755)
+    result = run_script(smoke["run"], tmp_path, env | {"STACK": "prod"})
+    assert result.returncode == 0, result.stderr
+    assert calls(tmp_path, "pulumi") == ["stack output aiWorkerAdminToken --show-secrets --stack prod"]
+    assert result.stdout.splitlines()[0] == f"::add-mask::{token}"
+    assert (tmp_path / "env").read_text() == f"{token}\n"
+    assert (tmp_path / "argv").read_text() == "-m tools.smoke --stack prod\n"
+
+
+def test_the_smoke_check_stops_when_the_admin_token_cannot_be_read(tmp_path: Path) -> None:
+    env = fake_commands(tmp_path, pulumi="echo 'error: no stack named prod found' >&2; exit 255")
+    result = run_script(step("pulumi-up.yml", "apply", "Smoke check")["run"], tmp_path, env | {"STACK": "prod"})
+    assert result.returncode != 0
+    assert "::add-mask::" not in result.stdout
 
 
 def test_the_deployed_commit_is_read_from_the_stack_history(tmp_path: Path) -> None:
