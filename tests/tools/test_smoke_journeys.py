@@ -308,6 +308,14 @@ def test_a_service_that_echoes_a_secret_has_it_masked_in_the_output(
     assert lines(capsys)[1] == "FAIL  ai-worker  sign-in  /request-login-link HTTP 401: bad token [secret]"
 
 
+def test_a_worker_that_echoes_the_session_token_has_it_masked_in_the_output(
+    worker: AiWorker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worker.replies["/api/chat"] = Reply(403, {"error": f"session {SESSION_TOKEN} may not chat"})
+    assert run(tmp_path, platform_outputs(worker)) == 1
+    assert lines(capsys)[2] == "FAIL  ai-worker  chat  /api/chat HTTP 403: session [secret] may not chat"
+
+
 def test_the_canned_question_is_answered_by_the_shipped_knowledge_base_and_its_address_is_the_workers() -> None:
     """The fact the check looks for is in the document it expects to be cited, and the address it
     signs in with is the one the worker sends no mail."""

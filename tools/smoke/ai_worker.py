@@ -8,11 +8,11 @@ link's token (systems/ai_worker/worker.js), so the run goes through `/request-lo
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .http import Answer, NoAnswer, exchange, refusal
 from .outcome import Outcome
-from .text import shown
+from .text import redacted, shown
 
 SERVICE = "ai-worker"
 SMOKE_TEST_ADDRESS = "smoke-check@smoke.invalid"
@@ -39,26 +39,30 @@ class AiWorkerSettings:
 
 
 def check_ai_worker(base_url: str, admin_token: str, settings: AiWorkerSettings) -> list[Outcome]:
-    """The sign-in outcome, then the chat outcome; chat is not asked without a session."""
+    """The sign-in outcome, then the chat outcome; chat is not asked without a session. The
+    tokens the worker gives are credentials: one it echoes back is never printed."""
+    given: list[str] = []
     session: str | None = None
     problem: str | None = None
     for attempt in range(settings.attempts):
         if attempt:
             settings.sleep(settings.retry_delay)
-        problem, session = _sign_in(base_url, admin_token, settings.timeout)
+        problem, session = _sign_in(base_url, admin_token, settings.timeout, given)
         if problem is None:
             break
     if session is None:
-        return [
+        outcomes = [
             Outcome(SERVICE, "sign-in", problem),
             Outcome(SERVICE, "chat", "not asked: the sign-in gave no session"),
         ]
-    signed_in = Outcome(SERVICE, "sign-in", None, f"{SMOKE_TEST_ADDRESS}: no mail sent, session issued")
-    return [signed_in, _chat(base_url, admin_token, session, settings)]
+    else:
+        signed_in = Outcome(SERVICE, "sign-in", None, f"{SMOKE_TEST_ADDRESS}: no mail sent, session issued")
+        outcomes = [signed_in, _chat(base_url, admin_token, session, settings)]
+    return [replace(o, problem=o.problem and redacted(o.problem, given)) for o in outcomes]
 
 
-def _sign_in(base_url: str, admin_token: str, timeout: float) -> tuple[str | None, str | None]:
-    """(problem, None) or (None, session token)."""
+def _sign_in(base_url: str, admin_token: str, timeout: float, given: list[str]) -> tuple[str | None, str | None]:
+    """(problem, None) or (None, session token); every token the worker gives is added to `given`."""
     try:
         link = exchange(
             "POST",
@@ -74,12 +78,15 @@ def _sign_in(base_url: str, admin_token: str, timeout: float) -> tuple[str | Non
         token = link.document.get("login_token")
         if not isinstance(token, str) or not _TOKEN.fullmatch(token):
             return "/request-login-link HTTP 202 but no sign-in token in the answer", None
+        given.append(token)
         verified = exchange("POST", f"{base_url}/verify-login", timeout=timeout, body={"token": token})
     except NoAnswer as error:
         return str(error), None
     if verified.status != 200:
         return f"/verify-login {refusal(verified)}", None
     session = verified.document.get("session_token")
+    if isinstance(session, str):
+        given.append(session)
     if not isinstance(session, str) or not _TOKEN.fullmatch(session):
         return "/verify-login HTTP 200 but no session token in the answer", None
     return None, session
