@@ -283,6 +283,19 @@ def test_each_wrong_answer_fails_with_one_line_naming_the_service_and_the_figure
     assert found[-1] == ("1 of 3 checks passed" if sign_in else "2 of 3 checks passed")
 
 
+def test_a_worker_that_does_not_answer_fails_naming_the_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = AiWorker()
+    closed.server.server_close()
+    outputs = platform_outputs(closed)
+    assert run(tmp_path, outputs) == 1
+    found = lines(capsys)
+    assert (
+        found[1] == "FAIL  ai-worker  sign-in  /request-login-link cannot connect or read the answer (ConnectionError)"
+    )
+
+
 def test_a_refused_seeding_fails_the_chat_check(
     worker: AiWorker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -64,13 +64,7 @@ def check_ai_worker(base_url: str, admin_token: str, settings: AiWorkerSettings)
 def _sign_in(base_url: str, admin_token: str, timeout: float, given: list[str]) -> tuple[str | None, str | None]:
     """(problem, None) or (None, session token); every token the worker gives is added to `given`."""
     try:
-        link = exchange(
-            "POST",
-            f"{base_url}/request-login-link",
-            timeout=timeout,
-            headers={"Authorization": f"Bearer {admin_token}"},
-            body={"email": SMOKE_TEST_ADDRESS},
-        )
+        link = _post(base_url, "/request-login-link", timeout, {"email": SMOKE_TEST_ADDRESS}, admin_token)
         if link.status != 202:
             return f"/request-login-link {refusal(link)}", None
         if link.document.get("email_sent") is not False:
@@ -79,7 +73,7 @@ def _sign_in(base_url: str, admin_token: str, timeout: float, given: list[str]) 
         if not isinstance(token, str) or not _TOKEN.fullmatch(token):
             return "/request-login-link HTTP 202 but no sign-in token in the answer", None
         given.append(token)
-        verified = exchange("POST", f"{base_url}/verify-login", timeout=timeout, body={"token": token})
+        verified = _post(base_url, "/verify-login", timeout, {"token": token})
     except NoAnswer as error:
         return str(error), None
     if verified.status != 200:
@@ -101,16 +95,9 @@ def _chat(base_url: str, admin_token: str, session: str, settings: AiWorkerSetti
     while True:
         tries += 1
         try:
-            answer = exchange(
-                "POST",
-                f"{base_url}/api/chat",
-                timeout=settings.ai_timeout,
-                headers={"Authorization": f"Bearer {session}"},
-                body={"message": QUESTION},
-            )
-            empty, problem = _judge(answer)
+            empty, problem = _judge(_post(base_url, "/api/chat", settings.ai_timeout, {"message": QUESTION}, session))
         except NoAnswer as error:
-            empty, problem = False, f"/api/chat {error}"
+            empty, problem = False, str(error)
         if empty and not seeded:
             try:
                 seeded = _seed(base_url, admin_token, settings.ai_timeout)
@@ -148,15 +135,21 @@ class SeedFailed(Exception):
 
 
 def _seed(base_url: str, admin_token: str, timeout: float) -> str:
-    """`; seeded <version> (<n> documents)`, for the chat line. `/seed` is idempotent."""
+    """What the chat line adds once it has seeded; `/seed` is idempotent."""
     try:
-        answer = exchange(
-            "POST", f"{base_url}/seed", timeout=timeout, headers={"Authorization": f"Bearer {admin_token}"}, body={}
-        )
+        answer = _post(base_url, "/seed", timeout, {}, admin_token)
     except NoAnswer as error:
-        raise SeedFailed(f"the knowledge base is empty and /seed gave {error}") from None
+        raise SeedFailed(f"the knowledge base is empty and seeding failed: {error}") from None
     version = answer.document.get("version")
     documents = answer.document.get("documents")
     if answer.status != 200 or not isinstance(version, str) or not isinstance(documents, int) or documents < 1:
         raise SeedFailed(f"the knowledge base is empty and /seed answered {refusal(answer)}")
     return f"; seeded the empty knowledge base, version {shown(version)} ({documents} documents)"
+
+
+def _post(base_url: str, path: str, timeout: float, body: dict[str, str], bearer: str | None = None) -> Answer:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    try:
+        return exchange("POST", f"{base_url}{path}", timeout=timeout, headers=headers, body=body)
+    except NoAnswer as error:
+        raise NoAnswer(f"{path} {error}") from None
