@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,37 +297,54 @@ def _bundle(worker: str, main_module: Path) -> Path:
         raise ValueError(f"worker {worker}: esbuild could not bundle {main_module}: {error.stderr.strip()}") from None
 
 
-# Per main module: its bundle and the SHA-256 of each file it was made from. Many tenant
-# instances upload the same script; it is bundled again only when one of those files changed.
-_made: dict[Path, tuple[Path, dict[Path, str]]] = {}
-
-
 def _bundled(entry: Path, bundle: Path) -> Path:
-    made = _made.get(entry)
-    if made and made[0] == bundle and bundle.is_file() and all(_sha256(p) == h for p, h in made[1].items()):
+    # Beside the bundle, the SHA-256 of each file it was made from: any later run, in this process or
+    # another (every plan and preview is a fresh one), bundles again only when one of them changed.
+    sources = bundle.with_suffix(".sources.json")
+    if bundle.is_file() and _unchanged(sources):
         return bundle
     node = shutil.which("node")
     if node is None or not (_REPOSITORY / "node_modules" / "esbuild").is_dir():
         raise ValueError(f"bundling {entry.name} needs Node 20+ on PATH and the project's packages: run `npm ci`")
     bundle.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside its final name and moved there, so runs planning two stacks at once never
-    # upload a half-written file.
-    handle, partial = tempfile.mkstemp(dir=bundle.parent, prefix=f".{bundle.name}.", suffix=".js")
-    os.close(handle)
+    # The program's own files, run by the node on PATH: no input from outside the repository.
+    command = [node, str(_BUNDLER), str(entry)]
+    listed = _written_in_place(bundle, lambda partial: _run_bundler([*command, str(partial)]))
     try:
-        # The program's own files, run by the node on PATH: no input from outside the repository.
-        command = [node, str(_BUNDLER), str(entry), partial]
-        result = subprocess.run(command, cwd=_REPOSITORY, check=True, capture_output=True, text=True)  # noqa: S603
-        os.replace(partial, bundle)
-    finally:
-        Path(partial).unlink(missing_ok=True)
-    try:
-        sources = json.loads(result.stdout)
+        names = json.loads(listed)
     except json.JSONDecodeError:
         raise ValueError(f"{_BUNDLER} bundled {entry.name} but did not list its sources") from None
-    inputs = [(_REPOSITORY / name).resolve() for name in sources]
-    _made[entry] = (bundle, {path: _sha256(path) for path in inputs})
+    # The bundler and the locked packages make the bytes too; a changed esbuild bundles again.
+    made_from = [*names, os.path.relpath(_BUNDLER, _REPOSITORY), "package-lock.json"]
+    digests = {name: _sha256(_REPOSITORY / name) for name in made_from}
+    _written_in_place(sources, lambda partial: partial.write_text(json.dumps(digests, indent=0, sort_keys=True)))
     return bundle
+
+
+def _run_bundler(command: list[str]) -> str:
+    return subprocess.run(command, cwd=_REPOSITORY, check=True, capture_output=True, text=True).stdout  # noqa: S603
+
+
+def _unchanged(sources: Path) -> bool:
+    try:
+        digests = json.loads(sources.read_text(encoding="utf-8"))
+        # Paths are as the bundler listed them, relative to the repository (`..` through a linked node_modules).
+        return all(_sha256(_REPOSITORY / name) == digest for name, digest in digests.items())
+    except (OSError, ValueError):
+        return False
+
+
+def _written_in_place(path: Path, write: Callable[[Path], Any]) -> Any:
+    """Write `path` beside its final name and move it there, so runs planning two stacks at once
+    never read a half-written file."""
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        result = write(Path(partial))
+        os.replace(partial, path)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+    return result
 
 
 def _upload_name(worker: str, module: Path, root: Path) -> str:

@@ -1,6 +1,8 @@
 import dataclasses
 import hashlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from tools.offline_plan import SECRET, Plan, evaluate
 
 from .blocks import ACCOUNT_ID, SETTING, TOKEN, account, children, token_never_shown, uses_account_provider
 
+REPOSITORY = Path(__file__).resolve().parents[3]
 SCRIPT = "import { greet } from './lib/greet.js';\nexport default { fetch() { return new Response(greet()); } };\n"
 WORKER = "orchestra:cloudflare:Worker"
 SCRIPT_TYPE = "cloudflare:index/workersScript:WorkersScript"
@@ -388,6 +391,25 @@ def test_a_bundled_worker_uploads_one_module_made_by_esbuild_and_stable(source: 
     (source / "lib" / "greet.js").write_text("export const greet = () => 'hellO';\n")
     changed = upload()
     assert changed["contentSha256"] != first["contentSha256"] and changed["bindings"] != first["bindings"]
+
+
+def test_a_later_run_takes_the_bundle_made_from_unchanged_files_without_bundling_again(source: Path) -> None:
+    (source / "worker.js").write_text(NPM_IMPORT)
+    bundle = Path(plan_worker(source, bundle=True).one(SCRIPT_TYPE, "api").inputs["contentFile"]).resolve()
+    made = bundle.read_bytes()
+    # Every plan and preview is a fresh process; without Node on its PATH it could not bundle at all.
+    later_run = (
+        "import sys; from pathlib import Path; from components.cloudflare.worker import _bundle; "
+        "print(_bundle('api', Path(sys.argv[1])))"
+    )
+    command = [sys.executable, "-c", later_run, str(source / "worker.js")]
+    no_node = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(REPOSITORY)}
+    result = subprocess.run(command, cwd=REPOSITORY, env=no_node, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == bundle and bundle.read_bytes() == made
+    (source / "lib" / "greet.js").write_text("export const greet = () => 'hellO';\n")
+    result = subprocess.run(command, cwd=REPOSITORY, env=no_node, capture_output=True, text=True)
+    assert "needs Node 20+ on PATH" in result.stderr
 
 
 def test_a_bundled_worker_takes_no_es_module_beside_it_and_reports_what_esbuild_could_not_resolve(
