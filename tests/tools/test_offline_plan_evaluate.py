@@ -272,6 +272,13 @@ def test_evaluate_leaves_the_callers_own_pulumi_mocks_alone() -> None:
     assert seen["after"] == "urn:pulumi:mine::caller::pulumi:pulumi:Stack$aws:sns/topic:Topic::after"
 
 
+def test_the_collector_is_paused_while_a_program_runs_and_back_on_after() -> None:
+    collecting: list[bool] = []
+    evaluate(lambda: collecting.append(gc.isenabled()))
+    assert collecting == [False]
+    assert gc.isenabled()
+
+
 def test_no_event_loop_is_left_open_by_resources_or_invokes() -> None:
     """The mock monitor runs on the SDK's worker threads and makes event loops there; an open one is
     collected later, possibly half torn down, and fails in `__del__` during an unrelated test."""

@@ -11,6 +11,7 @@ and finishes its own root Stack, so exports would never reach the monitor and
 import asyncio
 import contextlib
 import contextvars
+import gc
 import inspect
 import os
 import runpy
@@ -110,11 +111,29 @@ def _in_fresh_thread(
     # The Pulumi runtime keeps its state (root Stack, config, settings) in context variables and
     # needs an event loop of its own. A new thread in an empty context has neither: nothing a
     # previous run or the caller's own Pulumi mocks left behind is visible, and nothing leaks back.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="offline-plan") as executor:
+    with _collector_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="offline-plan") as executor:
         fresh_context = contextvars.Context()
         return executor.submit(
             fresh_context.run, _run, program, project, stack, config, root_directory, references or {}
         ).result()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector stays off while a program is evaluated.
+
+    Nearly all a run allocates lives until its plan is made: the SDK modules it loads, the resources,
+    their outputs. Each collection would walk the SDKs' hundreds of megabytes of classes again to find
+    almost nothing; measured on dev's `make plan`, a third of its CPU time after the imports, for the
+    same peak memory. What the run leaves is collected once the collector is back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _run(
