@@ -33,6 +33,20 @@ PASSWORD_VIOLATION = (
 )
 
 
+def test_the_command_leaves_its_objects_to_the_exit_uncollected(shop: Path) -> None:
+    at_exit = (
+        "import atexit, gc, runpy, sys; sys.argv = ['offline_plan', 'urns']; "
+        "atexit.register(lambda: print('frozen:', gc.get_freeze_count() > 0, file=sys.stderr)); "
+        "runpy.run_module('tools.offline_plan', run_name='__main__')"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", at_exit], cwd=shop, env=environment, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.endswith("frozen: True\n")
+
+
 def test_the_default_run_plans_dev_in_the_current_directory(shop: Path) -> None:
     result = offline_plan(cwd=shop)
 
