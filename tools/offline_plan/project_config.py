@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from stack_config.data_file import safe_load
+
 PLACEHOLDER_PREFIX = "offline-plan-placeholder:"
 """Every placeholder starts with this, so a secret that escapes its secret marking can be recognised."""
 
@@ -103,7 +105,7 @@ def compose_config(project: Project, project_dir: Path, stack: str) -> ComposedC
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigCompositionError(f"{path}: {error.strerror}") from None
     except yaml.YAMLError as error:
