@@ -140,13 +140,13 @@ def roll_out(plan: Plan, api: TrafficApi, clock: Clock) -> str:
 
 
 def _failed_health(plan: Plan, api: TrafficApi, clock: Clock) -> str | None:
-    for attempt in range(HEALTH_ATTEMPTS):
-        health = api.health(plan.version_id)
+    health = api.health(plan.version_id)
+    for _ in range(HEALTH_ATTEMPTS - 1):
         if health.ok:
             return None
-        if attempt + 1 < HEALTH_ATTEMPTS:
-            clock.sleep(plan.poll_seconds)
-    return f"/healthz of the new version failed {HEALTH_ATTEMPTS} times: {health.detail}"
+        clock.sleep(plan.poll_seconds)
+        health = api.health(plan.version_id)
+    return None if health.ok else f"/healthz of the new version failed {HEALTH_ATTEMPTS} times: {health.detail}"
 
 
 def _failed_traffic(plan: Plan, api: TrafficApi, clock: Clock, started: datetime.datetime) -> str | None:

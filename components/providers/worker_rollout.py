@@ -120,7 +120,7 @@ class WorkerRollout(Resource, module="cloudflare", name="WorkerRollout"):
         max_error_rate: float,
         min_requests: int,
         health_url: Input[str] | None = None,
-        all_at_once_reason: str = "",
+        all_at_once_reason: Input[str] = "",
         opts: ResourceOptions | None = None,
         api_base: Input[str] = CLOUDFLARE_API_BASE,
     ) -> None:
