@@ -55,10 +55,15 @@ class Project:
             text += f"wave: {wave}\n"
         (self.root / "instances" / f"{name}.yaml").write_text(text)
 
-    def serve(self, *tenants: str, secret: str | None = None) -> None:
-        """What `up` leaves as each tenant stack's outputs: its health URL (and a secret output)."""
+    def serve(self, *tenants: str, secret: str | None = None, version: str = HEALTHY["version"]) -> None:
+        """What `up` leaves as each tenant stack's outputs: its health URL, the version this deploy
+        gave the service (and a secret output)."""
         outputs = {
-            tenant: {"healthUrls": {"config-service": f"{self.services.base_url}/{tenant}/healthz"}, "apiKey": "k"}
+            tenant: {
+                "healthUrls": {"config-service": f"{self.services.base_url}/{tenant}/healthz"},
+                "serviceVersions": {"config-service": version},
+                "apiKey": "k",
+            }
             for tenant in tenants
         }
         self.pulumi.control(outputs=outputs, secret_outputs=["apiKey"])
@@ -371,7 +376,24 @@ def test_the_smoke_check_gets_the_outputs_without_secret_ones(project: Project) 
     project.serve("acme")
     result = Driver(Path("tenants")).run(Operation.UP, "acme", lambda count: None)
     assert result == StackResult(
-        {"create": 1}, {"healthUrls": {"config-service": f"{project.services.base_url}/acme/healthz"}}
+        {"create": 1},
+        {
+            "healthUrls": {"config-service": f"{project.services.base_url}/acme/healthz"},
+            "serviceVersions": {"config-service": HEALTHY["version"]},
+        },
+    )
+
+
+def test_a_tenant_still_serving_another_version_fails_its_smoke_check(project: Project) -> None:
+    project.instance("first", wave="canary")
+    project.instance("second", wave=1)
+    project.serve("first", "second", version="9e8d7c6b")
+    code, lines = project.fleet("up", "--stack-env", "prod", "--all")
+    assert code == 1
+    assert [call.stack for call in operations(project.pulumi.calls(), "up")] == ["first"]
+    assert lines[-1] == (
+        "  first: smoke check: config-service: HTTP 200 but version 3f2a9c1d, not 9e8d7c6b of this deploy: "
+        "a stale deployment"
     )
 
 

@@ -3,9 +3,14 @@
 
 Exit status 0 when every tenant succeeded, 1 when any failed (or was not run after a failed wave),
 2 when the input is wrong (nothing is run then).
+
+`python -m tools.fleet matrix --stack-env ENV (--tenants a,b | --changed BASE..HEAD | --all)
+[--max-waves N] [--github-outputs]` runs nothing: it prints the selected tenants as one GitHub
+Actions matrix per wave, in deployment order (matrix.py), for the deploy workflow.
 """
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +22,7 @@ from systems.tenants.instances import InstanceError
 from . import selection
 from .changes import ChangesError
 from .driver import Driver, DriverError, Operation
+from .matrix import MatrixError, github_outputs, wave_matrices
 from .progress import Progress, State
 from .report import print_removed, print_summary
 from .run import Fleet
@@ -26,11 +32,14 @@ from .waves import WaveError, parse_wave
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 MAX_PARALLEL = 64
+MATRIX = "matrix"
 
 
 def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int:
     out = stream or sys.stdout
     args = _parser().parse_args(argv)
+    if args.command == MATRIX:
+        return _matrix(args, out)
     operation = Operation(args.command)
     try:
         wave = parse_wave(args.wave) if args.wave is not None else None
@@ -53,6 +62,21 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     outcomes = Fleet(driver, progress, args.parallel, smoke).run(operation, tenants)
     print_summary(outcomes, out)
     return EXIT_FAILED if any(outcome.state is not State.DONE for outcome in outcomes) else 0
+
+
+def _matrix(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        if args.removed is not None:
+            raise selection.SelectionError("matrix: --removed names stacks to destroy, which no matrix deploys")
+        matrices = wave_matrices(_select(args, Operation.UP), args.max_waves)
+    except (selection.SelectionError, ChangesError, InstanceError, MatrixError) as error:
+        print(f"fleet: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.github_outputs:
+        out.writelines(f"{line}\n" for line in github_outputs(matrices, args.max_waves))
+    else:
+        out.write(json.dumps(matrices) + "\n")
+    return 0
 
 
 def _select(args: argparse.Namespace, operation: Operation) -> selection.Selection:
@@ -84,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m tools.fleet",
         description="Preview, deploy, refresh or destroy the tenant stacks (one per instance file), N at a time.",
     )
-    parser.add_argument("command", choices=[operation.value for operation in Operation])
+    parser.add_argument("command", choices=[*(operation.value for operation in Operation), MATRIX])
     parser.add_argument(
         "--stack-env", required=True, choices=get_args(EnvironmentKind), help="the tenants' environment"
     )
@@ -99,12 +123,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--project", type=Path, default=Path("tenants"), help="the tenant project (tenants)")
     parser.add_argument("--smoke-attempts", type=_attempts, default=3, help="up: tries per service, 1 to 10 (3)")
     parser.add_argument("--smoke-retry-delay", type=_delay, default=5.0, help="up: seconds between tries (5)")
+    parser.add_argument(
+        "--max-waves", type=_waves, default=5, help="matrix: the waves the workflow can run, 1 to 20 (5)"
+    )
+    parser.add_argument(
+        "--github-outputs",
+        action="store_true",
+        help="matrix: print wave-1 ... wave-N and removed as lines for $GITHUB_OUTPUT instead of one JSON document",
+    )
     return parser
 
 
 def _parallel(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_PARALLEL:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_PARALLEL}, got {text!r}")
+    return int(text)
+
+
+def _waves(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 20:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 20, got {text!r}")
     return int(text)
 
 

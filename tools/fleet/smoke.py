@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.smoke.health import check
-from tools.smoke.outputs import OutputsError, health_urls
+from tools.smoke.outputs import OutputsError, health_urls, service_versions
 
 
 @dataclass(frozen=True)
@@ -18,14 +18,22 @@ class SmokeSettings:
 
 
 def smoke_problem(stack_name: str, outputs: Mapping[str, Any], settings: SmokeSettings) -> str | None:
-    """None when every service in the stack's `healthUrls` is healthy; else the first problem, one line."""
+    """None when every service in the stack's `healthUrls` is healthy and reports the version
+    `serviceVersions` gives it (a stale deployment reports another); else the first problem, one line."""
+    source = f"stack {stack_name}"
     try:
-        urls = health_urls(outputs, f"stack {stack_name}")
+        urls = health_urls(outputs, source)
+        versions = service_versions(outputs, source, urls)
     except OutputsError as error:
         return str(error)
     for service, url in urls.items():
         health = check(
-            service, url, timeout=settings.timeout, attempts=settings.attempts, retry_delay=settings.retry_delay
+            service,
+            url,
+            expected_version=versions[service],
+            timeout=settings.timeout,
+            attempts=settings.attempts,
+            retry_delay=settings.retry_delay,
         )
         if not health.ok:
             return f"{service}: {health.problem}"
