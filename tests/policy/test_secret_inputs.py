@@ -99,7 +99,15 @@ def dynamic_resources() -> dict[str, list[str]]:
 def test_no_dynamic_resource_takes_a_credential_only_the_setting_that_holds_one() -> None:
     resources = dynamic_resources()
 
-    assert len(resources) == 6
+    assert sorted(resources) == [
+        "pulumi-python:dynamic/aws:LambdaRollout",
+        "pulumi-python:dynamic/cloudflare:D1Migrations",
+        "pulumi-python:dynamic/cloudflare:D1Row",
+        "pulumi-python:dynamic/cloudflare:DurableObjectMigrations",
+        "pulumi-python:dynamic/cloudflare:VectorizeIndex",
+        "pulumi-python:dynamic/cloudflare:WorkerRollout",
+        "pulumi-python:dynamic/discord:SlashCommands",
+    ]
     for type_, parameters in resources.items():
         # The Lambda rollout calls AWS with the deploy's own credentials, as the AWS provider does.
         assert ("credential_setting" in parameters) is (type_ != "pulumi-python:dynamic/aws:LambdaRollout"), type_
