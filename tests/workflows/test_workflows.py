@@ -259,6 +259,8 @@ WRITE_SCOPES = {
     ("rollback.yml", "rollback"): {"id-token"},
     ("drift.yml", "check"): {"id-token"},
     ("drift.yml", "report"): {"issues"},
+    ("credential-expiry.yml", "check"): {"id-token"},
+    ("credential-expiry.yml", "issues"): {"issues"},
     ("offline-plan-comment.yml", "comment"): {"pull-requests"},
     ("codeql.yml", "analyze"): {"security-events"},
 }
@@ -407,6 +409,7 @@ def test_every_credential_is_behind_a_reviewer_or_the_default_branch() -> None:
                 gate = declared[environment]
                 assert gate["reviewed"] or gate["default_branch_only"], (name, job_id, environment)
     assert sorted(credentialed) == [
+        ("credential-expiry.yml", "check"),
         ("drift.yml", "check"),
         ("new-instance.yml", "propose"),
         ("notify.yml", "notify"),
@@ -864,6 +867,7 @@ def stacks_step_output(project: Path, workflow: str, job_id: str, name: str) -> 
 STACK_LISTS = [
     ("deploy.yml", "stacks", "List the stacks delivery.yaml deploys"),
     ("drift.yml", "stacks", "List the stacks delivery.yaml deploys"),
+    ("credential-expiry.yml", "stacks", "List the stacks delivery.yaml deploys"),
 ]
 
 
@@ -1149,6 +1153,8 @@ def test_the_pulumi_cli_follows_the_sdk_pin(tmp_path: Path) -> None:
     readers = {(wf, job_id) for wf, job_id, s in steps() if "python -m tools.stacks" in s.get("run", "")}
     # The offline plan runs a pull request's code with no credential: it installs without the action.
     readers -= {("offline-plan.yml", "plan"), ("offline-plan.yml", "policy")}
+    # The credential check reads the stack's settings with the CLI.
+    readers |= {(wf, job_id) for wf, job_id, s in steps() if "pulumi config " in s.get("run", "")}
     assert users == {(wf, job_id) for wf, job_id, _ in PULUMI_RUNS} | readers
 
 
@@ -1744,3 +1750,68 @@ esac"""
     else:
         assert result.returncode == 1
         assert result.stdout.startswith("::error::the CI access of dev differs from bootstrap/ at this commit (read)")
+
+
+# --- Credential expiry ----------------------------------------------------------------------
+
+
+def test_credentials_are_checked_daily_per_stack_from_its_plan_environment() -> None:
+    workflow = ALL["credential-expiry.yml"]
+    assert "schedule" in workflow["on"] and "workflow_dispatch" in workflow["on"]
+    check, issues = workflow["jobs"]["check"], workflow["jobs"]["issues"]
+    for job in (check, issues):
+        assert job["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.stacks.outputs.matrix) }}"}
+    assert check["environment"] == {"name": "${{ matrix.plan-environment }}", "deployment": False}
+    assert check["permissions"] == {"contents": "read", "id-token": "write"}
+    assert step("credential-expiry.yml", "check", "Assume the stack's read role (OIDC)")["with"]["role-to-assume"] == (
+        "${{ vars.AWS_ROLE_ARN }}"
+    )
+    # The job that may write issues gets no secret and no role, and runs only the standard library.
+    assert "environment" not in issues and issues["permissions"] == {"contents": "read", "issues": "write"}
+    assert not SECRET_REFERENCE.search(yaml.safe_dump(issues))
+    assert issues["if"] == "always() && needs.stacks.result == 'success'"
+    [run] = [s["run"] for s in issues["steps"] if "run" in s]
+    assert run.startswith("python3 -m tools.credential_expiry issues ")
+
+
+def test_the_credential_check_masks_every_secret_line_before_the_tool_gets_them(tmp_path: Path) -> None:
+    pem = (
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----"
+    )
+    config = {
+        "aws:region": {"value": "us-east-1", "secret": False},
+        "orchestra:githubCredential": {"value": pem, "secret": True},
+        "orchestra:discordBotToken": {"value": "bot-t0ken-value", "secret": True},
+        "orchestra:githubAppId": {"value": "1000001", "secret": False},
+    }
+    env = fake_commands(
+        tmp_path,
+        pulumi=f"if [ \"$1\" = config ]; then cat <<'JSON'\n{json.dumps(config)}\nJSON\nfi",
+    )
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(
+        f'#!/usr/bin/env bash\nprintf "%s\\n" "$*" > {tmp_path}/argv\nprintf "%s" "$STACK_CONFIG" > {tmp_path}/env\n'
+        'echo "tool ran"\n'
+    )
+    python.chmod(0o755)
+    script = step("credential-expiry.yml", "check", "Check the stack's credentials")
+    assert "secrets." not in script["run"] and "${{" not in script["run"]
+    result = run_script(script["run"], tmp_path, env | {"STACK": "prod", "ORCHESTRA_GITHUB_TOKEN": "delivery-t0ken"})
+    assert result.returncode == 0, result.stderr
+    assert calls(tmp_path, "pulumi") == ["login --non-interactive", "config --stack prod --show-secrets --json"]
+    lines = result.stdout.splitlines()
+    masked = {line.removeprefix("::add-mask::") for line in lines[: lines.index("tool ran")]}
+    assert masked == {"delivery-t0ken", "bot-t0ken-value", *pem.splitlines()}
+    assert "1000001" not in masked and "us-east-1" not in masked
+    assert json.loads((tmp_path / "env").read_text()) == config
+    assert (tmp_path / "argv").read_text().split() == [
+        "-m", "tools.credential_expiry", "check", "--stack", "prod", "--report", f"{tmp_path}/credentials/report.json"
+    ]  # fmt: skip
+
+
+def test_the_credential_check_stops_when_the_stack_config_cannot_be_read(tmp_path: Path) -> None:
+    env = fake_commands(tmp_path, pulumi='[ "$1" = login ] || { echo "error: passphrase" >&2; exit 255; }')
+    script = step("credential-expiry.yml", "check", "Check the stack's credentials")["run"]
+    result = run_script(script, tmp_path, env | {"STACK": "prod", "ORCHESTRA_GITHUB_TOKEN": ""})
+    assert result.returncode != 0 and "::add-mask::" not in result.stdout
