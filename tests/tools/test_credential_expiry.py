@@ -25,6 +25,7 @@ from tools.credential_expiry.report import LeakError, render
 NOW = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
 SECRET = "s3cr3t-Vq8ZpL2mXw4Rt7Yk"
 Reply = tuple[int, Any, dict[str, str]]
+STEPS = "https://github.com/acme/orchestra/blob/HEAD/README.md#rotation-calendar"
 
 
 class Fake:
@@ -362,21 +363,24 @@ def issues() -> Iterator[FakeIssues]:
 def test_one_issue_is_opened_updated_and_closed_per_credential(issues: FakeIssues) -> None:
     repository = Repository(issues.fake.url, "acme/orchestra", "gh-token")
     run = "https://github.com/acme/orchestra/actions/runs/1"
-    assert reconcile(repository, [finding("expiring", days=10), finding("ok", "orchestra:discordBotToken")], run) == [
+    assert reconcile(
+        repository, [finding("expiring", days=10), finding("ok", "orchestra:discordBotToken")], run, STEPS
+    ) == [
         "Credential expiring: prod orchestra:cloudflareApiToken: expiring, opened #1",
         "Credential expiring: prod orchestra:discordBotToken: ok",
     ]
     assert issues.issues[1]["labels"] == [LABEL] and "2026-12-13 (10 days)" in issues.issues[1]["body"]
+    assert f"([steps]({STEPS}))" in issues.issues[1]["body"]
     assert issues.labels == {LABEL}
     # The next run finds it by title and label, and updates it rather than opening another.
-    assert reconcile(repository, [finding("failed")], run) == [
+    assert reconcile(repository, [finding("failed")], run, STEPS) == [
         "Credential expiring: prod orchestra:cloudflareApiToken: failed, updated #1"
     ]
     assert "fails its check" in issues.issues[1]["body"] and issues.comments[-1][0] == 1
     # An API that did not answer says nothing about the credential: the issue stays.
-    reconcile(repository, [finding("unknown")], run)
+    reconcile(repository, [finding("unknown")], run, STEPS)
     assert issues.issues[1]["state"] == "open"
-    assert reconcile(repository, [finding("ok")], run) == [
+    assert reconcile(repository, [finding("ok")], run, STEPS) == [
         "Credential expiring: prod orchestra:cloudflareApiToken: ok, closed #1"
     ]
     assert issues.issues[1]["state"] == "closed" and issues.comments[-1] == (
@@ -384,14 +388,14 @@ def test_one_issue_is_opened_updated_and_closed_per_credential(issues: FakeIssue
         f"Checked ok as of {run}: the check says ok.",
     )
     # Once closed, a new failure opens a new issue.
-    assert reconcile(repository, [finding("failed")], run)[0].endswith("opened #2")
+    assert reconcile(repository, [finding("failed")], run, STEPS)[0].endswith("opened #2")
     assert len(issues.issues) == 2
 
 
 def test_an_issue_with_the_title_but_not_the_label_is_not_ours() -> None:
     fake = FakeIssues({7: {"title": title(finding("failed")), "labels": ["bug"], "state": "open", "body": ""}})
     with fake.fake:
-        lines = reconcile(Repository(fake.fake.url, "acme/orchestra", "gh-token"), [finding("failed")], "run")
+        lines = reconcile(Repository(fake.fake.url, "acme/orchestra", "gh-token"), [finding("failed")], "run", STEPS)
     assert lines == ["Credential expiring: prod orchestra:cloudflareApiToken: failed, opened #8"]
 
 
@@ -402,7 +406,9 @@ def test_the_issues_command_reads_the_report_and_names_a_github_failure(
     report.write_text(render("prod", NOW.isoformat(), [finding("expiring", days=3)], [SECRET]))
     environ = {"GITHUB_REPOSITORY": "acme/orchestra", "GH_TOKEN": "gh-token", "GITHUB_API_URL": issues.fake.url}
     assert main(["issues", "--report", str(report)], environ) == 0
-    assert [i["title"] for i in issues.issues.values()] == ["Credential expiring: prod orchestra:cloudflareApiToken"]
+    [opened] = issues.issues.values()
+    assert opened["title"] == "Credential expiring: prod orchestra:cloudflareApiToken"
+    assert f"([steps]({STEPS}))" in opened["body"] and SECRET not in opened["body"]
     assert main(["issues", "--report", str(report)], environ | {"GH_TOKEN": "wrong"}) == 1
     assert main(["issues", "--report", str(tmp_path / "none.json")], environ) == 2
     assert main(["issues", "--report", str(report)], {}) == 2

@@ -4,7 +4,8 @@ check   --stack S --report FILE: checks every credential of the stack (its setti
         STACK_CONFIG, see credentials.py) and writes the JSON report; exit 0 once it is written,
         whatever it finds: the issues are the alarm.
 issues  --report FILE: opens, updates or closes one issue per credential of the report in
-        GITHUB_REPOSITORY, with GH_TOKEN, on GITHUB_API_URL; RUN_URL is linked from each.
+        GITHUB_REPOSITORY, with GH_TOKEN, on GITHUB_API_URL; RUN_URL and the README's rotation
+        calendar (on GITHUB_SERVER_URL) are linked from each.
 
 The issue command needs only the standard library: the job that may write issues holds no
 credential of the stack and installs nothing.
@@ -86,9 +87,15 @@ def _issues(report_path: Path, environ: Mapping[str, str]) -> int:
         environ.get("GITHUB_API_URL", DEFAULT_GITHUB_API), environ["GITHUB_REPOSITORY"], environ["GH_TOKEN"]
     )
     try:
-        for line in reconcile(repository, findings, environ.get("RUN_URL", "")):
+        for line in reconcile(repository, findings, environ.get("RUN_URL", ""), _steps_url(environ)):
             print(line)
     except IssueError as error:
         print(f"credential-expiry: {error}", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def _steps_url(environ: Mapping[str, str]) -> str:
+    # An issue's relative link would resolve against the issue, so the README is named in full.
+    server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+    return f"{server}/{environ['GITHUB_REPOSITORY']}/blob/HEAD/README.md#rotation-calendar"

@@ -12,7 +12,6 @@ from .http import Unreachable, exchange
 LABEL = "credential-expiry"
 LABEL_COLOR = "D93F0B"
 PER_PAGE = 100
-ROTATION_STEPS = "README.md#rotation-calendar"
 
 
 class IssueError(Exception):
@@ -85,7 +84,7 @@ class Repository:
             raise IssueError(str(error)) from None
 
 
-def body(finding: Finding, run_url: str) -> str:
+def body(finding: Finding, run_url: str, steps_url: str) -> str:
     if finding.status == "expiring":
         when = f"{finding.expires} ({finding.days_left} days)"
         what = f"`{finding.credential}` of the `{finding.stack}` stack expires on {when}."
@@ -97,7 +96,7 @@ def body(finding: Finding, run_url: str) -> str:
             "",
             f"Check: {finding.detail}.",
             "",
-            f"Rotate it ([steps]({ROTATION_STEPS})); the next daily check closes this issue once it is ok.",
+            f"Rotate it ([steps]({steps_url})); the next daily check closes this issue once it is ok.",
             f"Issues open {WARNING_DAYS} days before an expiry and at the first failure.",
             "",
             f"Run: {run_url}",
@@ -105,8 +104,8 @@ def body(finding: Finding, run_url: str) -> str:
     )
 
 
-def reconcile(repository: Repository, findings: Iterable[Finding], run_url: str) -> list[str]:
-    """What was done, one line per credential."""
+def reconcile(repository: Repository, findings: Iterable[Finding], run_url: str, steps_url: str) -> list[str]:
+    """What was done, one line per credential; `steps_url` is the README's rotation calendar."""
     open_issues = repository.open_issues()
     done = []
     label_ready = False
@@ -123,13 +122,13 @@ def reconcile(repository: Repository, findings: Iterable[Finding], run_url: str)
                 repository.edit(number, {"state": "closed", "state_reason": "completed"})
                 done.append(f"{name}: ok, closed #{number}")
         elif number is not None:
-            repository.edit(number, {"body": body(finding, run_url)})
+            repository.edit(number, {"body": body(finding, run_url, steps_url)})
             repository.comment(number, f"Still {finding.status} as of {run_url}: {finding.detail}.")
             done.append(f"{name}: {finding.status}, updated #{number}")
         else:
             if not label_ready:
                 repository.ensure_label()
                 label_ready = True
-            created = repository.create(name, body(finding, run_url))
+            created = repository.create(name, body(finding, run_url, steps_url))
             done.append(f"{name}: {finding.status}, opened #{created}")
     return done
