@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 
 # Each lock (output, hashes of every package) and the human-edited list it is compiled from.
 # Lambda locks are for Lambda's Python, on any architecture; the others for the program's Python.
-FUNCTION_LOCKS := systems/orchestrator/requirements/discord.txt systems/orchestrator/requirements/worker.txt
+FUNCTION_LOCKS := systems/orchestrator/requirements/discord.txt systems/orchestrator/requirements/worker.txt systems/orchestrator/requirements/error_tracking.txt
 # `make lock LOCK_FLAGS=--upgrade` moves every unpinned dependency to its newest release.
 LOCK_FLAGS ?=
 COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --generate-hashes --custom-compile-command "make lock" $(LOCK_FLAGS)

@@ -44,6 +44,9 @@ delivery_spec = (
     else None
 )
 
+# Unhandled errors of the functions and the workers go to the stack's Sentry project, when it names one.
+error_tracking_dsn = secret_output(config.error_tracking_dsn) if config.error_tracking_dsn.get_secret_value() else None
+
 orchestrator = Orchestrator(
     "orchestrator",
     OrchestratorArgs(
@@ -74,6 +77,7 @@ orchestrator = Orchestrator(
         canary_minutes=config.lambda_canary_minutes,
         # Created by the bootstrap project; the deploy role may create roles only with it.
         functions_boundary=AccountScope.current().function_boundary_arn(pulumi.get_project(), pulumi.get_stack()),
+        error_tracking_dsn=error_tracking_dsn,
     ),
 )
 
@@ -87,11 +91,7 @@ cloudflare = CloudflareAccount(
     ),
 )
 
-# Unhandled errors of the workers go to the stack's Sentry project, when it names one.
-dsn = config.error_tracking_dsn.get_secret_value()
-error_tracking = ErrorTracking(
-    environment=pulumi.get_stack(), dsn=secret_output(config.error_tracking_dsn) if dsn else None
-)
+error_tracking = ErrorTracking(environment=pulumi.get_stack(), dsn=error_tracking_dsn)
 
 ai_worker = AiWorker(
     "ai-worker",
@@ -159,8 +159,8 @@ pulumi.export(tenant_reads.API_TOKEN, cloudflare.api_token)
 pulumi.export(tenant_reads.IMAGE_API_URL, config.image_api_url)
 pulumi.export(tenant_reads.IMAGE_API_KEY, image_api_key)
 pulumi.export(tenant_reads.IMAGE_MODEL, config.image_model)
-if dsn:
-    pulumi.export(tenant_reads.ERROR_TRACKING_DSN, secret_output(config.error_tracking_dsn))
+if error_tracking_dsn is not None:
+    pulumi.export(tenant_reads.ERROR_TRACKING_DSN, error_tracking_dsn)
 pulumi.export(tenant_reads.PROTECT_STATEFUL_RESOURCES, config.protect_stateful_resources)
 pulumi.export(tenant_reads.ENVIRONMENT, config.environment)
 

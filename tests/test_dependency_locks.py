@@ -58,7 +58,8 @@ def read_inputs(path: Path) -> list[Requirement]:
     for line in logical_lines(path):
         option, _, argument = line.partition(" ")
         if option in ("-r", "--requirement"):
-            requirements += read_inputs(ROOT / argument.strip())
+            # Relative to the file that names it, as pip and uv read it.
+            requirements += read_inputs(path.parent / argument.strip())
         elif option not in ("-c", "--constraint"):
             requirements.append(Requirement(line))
     return requirements

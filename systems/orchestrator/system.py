@@ -31,7 +31,12 @@ _HANDLERS = Path(__file__).parent / "handlers"
 # Each function ships only the libraries its handler imports (boto3 comes with the Lambda runtime);
 # `make lock` writes each lock from the `.in` file beside it.
 _REQUIREMENTS = Path(__file__).parent / "requirements"
-_LOCKS = {"discord": _REQUIREMENTS / "discord.txt", "worker": _REQUIREMENTS / "worker.txt"}
+_LOCKS = {
+    "discord": _REQUIREMENTS / "discord.txt",
+    "github": _REQUIREMENTS / "error_tracking.txt",
+    "worker": _REQUIREMENTS / "worker.txt",
+    "health": _REQUIREMENTS / "error_tracking.txt",
+}
 DISCORD_PATH = "/discord/interactions"
 GITHUB_PATH = "/github/webhook"
 HEALTH_PATH = "/healthz"
@@ -71,6 +76,8 @@ class OrchestratorArgs:
     canary_minutes: int = 5
     functions_boundary: pulumi.Input[str] | None = None
     """The permissions boundary every function's role carries (the stack's, from the bootstrap project)."""
+    error_tracking_dsn: pulumi.Input[str] | None = None
+    """The Sentry DSN every function reports its unhandled errors to, a secret; none reports nothing."""
 
 
 class Orchestrator(pulumi.ComponentResource):
@@ -138,6 +145,13 @@ class Orchestrator(pulumi.ComponentResource):
             child,
         )
         access = args.access.to_environment()
+        # Every function may read the DSN, and is told the stack it reports as.
+        tracking_links: list[Link] = []
+        tracking_environment: dict[str, str] = {}
+        if args.error_tracking_dsn is not None:
+            dsn = secret("error-tracking-dsn", args.error_tracking_dsn, "Sentry DSN the functions report errors to")
+            tracking_links = [dsn.link_read(contract.ERROR_TRACKING_DSN_SECRET_ARN)]
+            tracking_environment = {contract.ERROR_TRACKING_ENVIRONMENT: pulumi.get_stack()}
         steps = [TrafficStep(args.canary_percent / 100, args.canary_minutes * 60)] if args.canary_percent else []
 
         def function(
@@ -159,8 +173,8 @@ class Orchestrator(pulumi.ComponentResource):
                     memory_mb=args.memory_mb,
                     timeout_seconds=timeout_seconds or args.timeout_seconds,
                     log_retention_days=args.log_retention_days,
-                    links=links,
-                    environment={contract.RUN_TTL_DAYS: str(args.run_ttl_days), **environment},
+                    links=[*links, *tracking_links],
+                    environment={contract.RUN_TTL_DAYS: str(args.run_ttl_days), **tracking_environment, **environment},
                     queue_source=queue_source,
                     permissions_boundary=args.functions_boundary,
                     rollout=RolloutArgs(steps=steps, checks=[check], errors=args.alarm_lambda_errors),

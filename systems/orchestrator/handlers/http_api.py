@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import error_tracking
+
 Event = Mapping[str, Any]
 Response = dict[str, Any]
 Handle = Callable[[Event], Response]
@@ -31,7 +33,8 @@ def json_response(status_code: int, payload: Mapping[str, Any]) -> Response:
 
 
 def endpoint(handle: Handle) -> LambdaHandler:
-    """Turn ``handle`` into a Lambda handler whose ``HttpError``s become JSON error responses."""
+    """Turn ``handle`` into a Lambda handler whose ``HttpError``s become JSON error responses;
+    any other error is reported, then left to Lambda (API Gateway answers it with a 500)."""
 
     def handler(event: Event, context: object) -> Response:
         try:
@@ -39,6 +42,9 @@ def endpoint(handle: Handle) -> LambdaHandler:
         except HttpError as error:
             logger.warning("refused request (%d): %s", error.status_code, error.message)
             return json_response(error.status_code, {"error": error.message})
+        except Exception as error:
+            error_tracking.report(error)
+            raise
 
     return handler
 

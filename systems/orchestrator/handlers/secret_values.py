@@ -26,6 +26,11 @@ def read_secret(arn: str) -> str:
     return value
 
 
+def cached_values() -> list[str]:
+    """Every secret this container holds, longest first: what a report must not quote."""
+    return sorted((value for value, _ in _cache.values() if value), key=len, reverse=True)
+
+
 def forget(arn: str) -> None:
     """Drop a cached value the service it unlocks has refused, so the next read fetches the rotated one."""
     _cache.pop(arn, None)

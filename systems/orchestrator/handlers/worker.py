@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from . import access, clock, contract, discord_api, rest
+from . import access, clock, contract, discord_api, error_tracking, rest
 from .github_api import GitHub, GitHubRefused
 from .message import InvalidMessage, Message
 from .run import MAX_TASKS, Run, Task, TaskState
@@ -47,9 +47,10 @@ def handler(event: Mapping[str, Any], context: object) -> dict[str, list[dict[st
         except (InvalidMessage, EffectBusy, rest.Unavailable, discord_api.DiscordRefused) as error:
             logger.warning("message %s failed: %s", message_id, error)
             failures.append({"itemIdentifier": message_id})
-        except Exception:
+        except Exception as error:
             # Anything else is a bug; the message is kept for another attempt, then the dead-letter queue.
             logger.exception("message %s failed", message_id)
+            error_tracking.report(error)
             failures.append({"itemIdentifier": message_id})
     return {"batchItemFailures": failures}
 

@@ -1,4 +1,5 @@
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
@@ -61,6 +62,10 @@ def args(protect: bool, store: SecretStore = "secretsmanager") -> OrchestratorAr
 
 def plan_orchestrator(stack: str, store: SecretStore = "secretsmanager") -> Plan:
     return evaluate(lambda: Orchestrator("orchestrator", args(stack == "prod", store)), stack=stack)
+
+
+DSN = "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/42"
+ERROR_TRACKING = {contract.ERROR_TRACKING_DSN_SECRET_ARN, contract.ERROR_TRACKING_ENVIRONMENT}
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -137,7 +142,8 @@ def test_functions_get_the_environment_their_handlers_read(plan: Plan) -> None:
     assert environment("worker")["DISCORD_API_URL"] == "https://discord.com/api/v10"
     assert environment("worker")["EFFECT_LEASE_SECONDS"] == "60"
     assert environment("worker")["CALL_DEADLINE_SECONDS"] == "30"
-    # The same handlers in every package; each function's libraries make its own (github and health need none).
+    # The same handlers in every package; each function's libraries make its own (github and health
+    # need only the error tracker's).
     versions = {function: environment(function)["VERSION"] for function in handlers}
     assert versions["github"] == versions["health"]
     assert len({versions["discord"], versions["worker"], versions["github"]}) == 3
@@ -171,8 +177,31 @@ def test_every_variable_a_handler_reads_is_set_on_its_function(plan: Plan) -> No
     for function in ("discord", "github", "worker", "health"):
         inputs = plan.one("aws:lambda/function:Function", f"orchestrator-{function}").inputs
         module = inputs["handler"].removeprefix("handlers.").removesuffix(".handler")
-        # The Function building block gives every function VERSION, read or not.
-        assert variables_read(module) | {contract.VERSION} == set(inputs["environment"]["variables"]), function
+        # The Function building block gives every function VERSION, read or not; a stack without a
+        # DSN tells no function where to report (error_tracking.py reads both with a default).
+        expected = (variables_read(module) - ERROR_TRACKING) | {contract.VERSION}
+        assert expected == set(inputs["environment"]["variables"]), function
+
+
+def test_with_a_dsn_every_function_may_read_it_and_reports_as_its_stack() -> None:
+    def program() -> None:
+        Orchestrator("orchestrator", dataclasses.replace(args(True), error_tracking_dsn=pulumi.Output.secret(DSN)))
+
+    plan = evaluate(program, stack="prod")
+    secret = ACCOUNT.format(service="secretsmanager") + "secret:orchestra-orchestrator-error-tracking-dsn-prod"
+    for function in ("discord", "github", "worker", "health"):
+        inputs = plan.one("aws:lambda/function:Function", f"orchestrator-{function}").inputs
+        module = inputs["handler"].removeprefix("handlers.").removesuffix(".handler")
+        variables = inputs["environment"]["variables"]
+        assert variables_read(module) >= ERROR_TRACKING, function
+        assert variables[contract.ERROR_TRACKING_DSN_SECRET_ARN] == secret
+        assert variables[contract.ERROR_TRACKING_ENVIRONMENT] == "prod"
+        assert secret in grants(statements_of(plan, f"orchestrator-{function}-policy"))["secretsmanager:GetSecretValue"]
+    version = plan.one("aws:secretsmanager/secretVersion:SecretVersion", "orchestrator-error-tracking-dsn-value")
+    assert version.inputs["secretString"] == SECRET
+    assert DSN not in plan.to_json()
+    # Protected like every other secret of a production stack.
+    assert plan.one("aws:secretsmanager/secret:Secret", "orchestrator-error-tracking-dsn").protect
 
 
 def test_each_function_may_touch_only_what_it_needs(plan: Plan) -> None:

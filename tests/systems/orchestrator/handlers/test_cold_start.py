@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[4] / "systems" / "orchestrator"
-HEAVY = ("boto3", "botocore", "urllib3", "jwt", "cryptography")
+HEAVY = ("boto3", "botocore", "urllib3", "jwt", "cryptography", "sentry_sdk")
 
 
 def modules_loaded_by(module: str) -> set[str]:
