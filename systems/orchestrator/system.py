@@ -40,6 +40,8 @@ _LOCKS = {
 DISCORD_PATH = "/discord/interactions"
 GITHUB_PATH = "/github/webhook"
 HEALTH_PATH = "/healthz"
+# Discord drops an interaction not answered within 3 s; the API's p99 nearing it is an incident.
+API_LATENCY_ALARM_MS = 2500
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,7 @@ class Orchestrator(pulumi.ComponentResource):
                     AlarmRule("runs-read-throttles", runs.metric_read_throttles(), 1),
                     AlarmRule("runs-write-throttles", runs.metric_write_throttles(), 1),
                     AlarmRule("api-5xx", api.metric_5xx(), args.alarm_api_5xx),
+                    AlarmRule("api-latency", api.metric_latency(), API_LATENCY_ALARM_MS),
                     # Any dead letter is a message the worker gave up on: someone should look.
                     AlarmRule("dead-letters", work.metric_dead_letters(), 1),
                     AlarmRule("work-age", work.metric_oldest_message_age(), args.alarm_queue_age_seconds),

@@ -300,6 +300,7 @@ def test_routes_and_alarms(plan: Plan) -> None:
         "orchestrator-monitoring-worker-errors": ("Errors", 2),
         "orchestrator-monitoring-worker-throttles": ("Throttles", 1),
         "orchestrator-monitoring-api-5xx": ("5xx", 5),
+        "orchestrator-monitoring-api-latency": ("Latency", 2500),
         "orchestrator-monitoring-dead-letters": ("ApproximateNumberOfMessagesVisible", 1),
         "orchestrator-monitoring-work-age": ("ApproximateAgeOfOldestMessage", 600),
     }
@@ -310,6 +311,9 @@ def test_routes_and_alarms(plan: Plan) -> None:
         "QueueName": f"orchestra-orchestrator-work-{plan.stack}"
     }
     assert alarms["orchestrator-monitoring-api-5xx"]["dimensions"]["Stage"] == "$default"
+    # What Discord's slowest users wait, against its 3 seconds.
+    latency = alarms["orchestrator-monitoring-api-latency"]
+    assert (latency["extendedStatistic"], latency.get("statistic")) == ("p99", None)
 
 
 def test_dashboard_shows_the_queue_and_the_worker(plan: Plan) -> None:
