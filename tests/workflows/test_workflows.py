@@ -702,10 +702,12 @@ def test_an_approval_of_a_superseded_commit_applies_nothing(tmp_path: Path) -> N
     assert (code, out) == (0, {"superseded-by": OTHER_SHA})
     assert f"main has moved on to {OTHER_SHA}" in summary
     assert newest_check(tmp_path / "broken", "not a sha")[0] == 1
-    # Every step after the check is skipped once superseded, but the rollback offer of a failure.
+    # Every step after the check is skipped once superseded, but what reports a failure: the
+    # rollback offer and the automatic rollbacks of an apply that ran.
     apply = ALL["pulumi-up.yml"]["jobs"]["apply"]["steps"]
-    assert all(s["if"] == "steps.newest.outputs.superseded-by == ''" for s in apply[1:-2])
-    assert {s["if"] for s in apply[-2:]} == {"failure() && steps.deployed.outputs.commit != ''"}
+    assert all(s["if"] == "steps.newest.outputs.superseded-by == ''" for s in apply[1:-4])
+    assert {s["if"] for s in apply[-4:-2]} == {"failure() && steps.deployed.outputs.commit != ''"}
+    assert {s["if"] for s in apply[-2:]} == {"failure() && steps.apply.outcome == 'failure'"}
     assert apply[0]["if"] == "inputs.newest-only"
 
 
