@@ -140,7 +140,7 @@ def _plan(store: RunStore, guild: access.Guild, interaction: Mapping[str, Any], 
             if run_id is None:
                 raise HttpError(409, "the repository's open run changed meanwhile; try again")
     work_queue.send(Message("plan", run_id, reply=reply, by=requester, interaction=_interaction_id(interaction)))
-    logger.info("planning run %s for %s", run_id, repository.name)
+    logger.info("planning run %s for %s", run_id, repository.name, extra={"run_id": run_id})
     return _deferred()
 
 
@@ -168,7 +168,7 @@ def _run_action(store: RunStore, guild: access.Guild, interaction: Mapping[str, 
     elif run.status not in ("succeeded", "failed", "shipped"):
         raise Refusal(f"Run `{run.run_id}` is {run.status}; it can be shipped once every task has finished.")
     work_queue.send(Message(command.name, run.run_id, reply=reply, by=requester))
-    logger.info("%s of run %s queued by %s", command.name, run.run_id, requester)
+    logger.info("%s of run %s queued by %s", command.name, run.run_id, requester, extra={"run_id": run.run_id})
     return _deferred()
 
 

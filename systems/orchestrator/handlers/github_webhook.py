@@ -127,7 +127,7 @@ def _issues(delivery: Mapping[str, Any], seen: str) -> Response:
     else:
         return http_api.json_response(409, {"error": f"issue #{number} could not join a run; redeliver"})
     work_queue.send(Message("joined", run_id, issue=number))
-    logger.info("issue %s#%d joined run %s", repository.name, number, run_id)
+    logger.info("issue %s#%d joined run %s", repository.name, number, run_id, extra={"run_id": run_id})
     return http_api.json_response(201, {"run_id": run_id, "duplicate": False})
 
 
@@ -172,7 +172,7 @@ def _workflow_run(delivery: Mapping[str, Any], seen: str) -> Response:
     work_queue.send(Message("check", run_id, issue=number))
     if outcome is Outcome.DUPLICATE:
         return http_api.json_response(200, {"duplicate": True})
-    logger.info("task #%d of run %s: %s", number, run_id, conclusion)
+    logger.info("task #%d of run %s: %s", number, run_id, conclusion, extra={"run_id": run_id})
     return http_api.json_response(200, {"run_id": run_id, "issue": number, "conclusion": conclusion})
 
 

@@ -77,7 +77,11 @@ class MessageHandler:
         if repository is None:
             # Removed from the access file since: the orchestrator no longer acts for it.
             logger.warning(
-                "%s of run %s dropped: %s is no longer in the access file", message.type, run.run_id, run.repository
+                "%s of run %s dropped: %s is no longer in the access file",
+                message.type,
+                run.run_id,
+                run.repository,
+                extra={"run_id": run.run_id},
             )
             return
         jobs: dict[str, Callable[[Run, access.Repository, Message], None]] = {
@@ -91,7 +95,7 @@ class MessageHandler:
             jobs[message.type](run, repository, message)
         except GitHubRefused as refusal:
             # Not found, forbidden, invalid: no retry changes that, so the person who asked is told.
-            logger.warning("%s of run %s refused: %s", message.type, run.run_id, refusal)
+            logger.warning("%s of run %s refused: %s", message.type, run.run_id, refusal, extra={"run_id": run.run_id})
             self._reply(message, f"Run `{run.run_id}`: {refusal}.")
 
     # Jobs
@@ -210,7 +214,9 @@ class MessageHandler:
                 if refusal.status not in CHANNEL_GONE:
                     raise
                 # The channel is a courtesy: the run goes on, and its history says what was not told.
-                logger.warning("run %s not told in channel %s: %s", run.run_id, channel, refusal)
+                logger.warning(
+                    "run %s not told in channel %s: %s", run.run_id, channel, refusal, extra={"run_id": run.run_id}
+                )
                 self.store.note(run.run_id, f"not told in channel {channel} ({key}): {refusal}", now=clock.now())
 
         self._once(run, key, post)
@@ -234,7 +240,9 @@ class MessageHandler:
             discord_api.edit_reply(message.reply, content)
         except discord_api.DiscordRefused as refusal:
             # The token lasts 15 minutes; once it is gone no retry can edit the answer.
-            logger.warning("could not edit the reply for run %s: %s", message.run_id, refusal)
+            logger.warning(
+                "could not edit the reply for run %s: %s", message.run_id, refusal, extra={"run_id": message.run_id}
+            )
 
     def _reload(self, run: Run) -> Run:
         reloaded = self.store.get_run(run.run_id)
