@@ -24,7 +24,7 @@ def looks_like_credential(name: str) -> bool:
 
 def _plain_settings(args: ResourceValidationArgs) -> Iterator[tuple[str, str]]:
     """(where, name) of each plain setting the resource declares."""
-    if args.resource_type == "cloudflare:index/workersScript:WorkersScript":
+    if args.resource_type == "cloudflare:index/workerVersion:WorkerVersion":
         bindings = args.props.get("bindings") or []
         if isinstance(bindings, Sequence):
             for binding in bindings:

@@ -38,7 +38,7 @@ SECRET_INPUTS: Mapping[str, tuple[str, ...]] = {
 # The dynamic resources take no credential: each names the stack setting its provider reads the
 # credential from (`credential_setting`), so none is an input, and none is in the state.
 _SSM_PARAMETER = "aws:ssm/parameter:Parameter"
-_WORKERS_SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+_WORKER_VERSION = "cloudflare:index/workerVersion:WorkerVersion"
 
 
 def _lookup(props: Mapping[str, Any], path: str) -> Iterator[Any]:
@@ -56,7 +56,7 @@ def _secret_inputs(args: ResourceValidationArgs) -> Iterator[tuple[str, Any]]:
             yield path, value
     if args.resource_type == _SSM_PARAMETER and args.props.get("type") == "SecureString":
         yield from (("value", value) for value in _lookup(args.props, "value"))
-    if args.resource_type == _WORKERS_SCRIPT:
+    if args.resource_type == _WORKER_VERSION:
         bindings = args.props.get("bindings") or []
         if isinstance(bindings, Sequence):
             for index, binding in enumerate(bindings):

@@ -1,12 +1,13 @@
 """In production (the guarded stacks), a worker served on routes or custom domains is not also
 reachable on workers.dev, where the zone's protections (WAF, access rules, rate limits) do not apply."""
 
+from collections.abc import Mapping
+
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from .stack import is_guarded
 
-_SCRIPT = "cloudflare:index/workersScript:WorkersScript"
-_SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
+_WORKER = "cloudflare:index/worker:Worker"
 # Resource type → the input naming the script it sends traffic to.
 _ROUTED_BY = {
     "cloudflare:index/workersRoute:WorkersRoute": "script",
@@ -18,17 +19,16 @@ def _validate(args: StackValidationArgs, report_violation: ReportViolation) -> N
     if not is_guarded():
         return
     routed = {r.props.get(_ROUTED_BY[r.resource_type]) for r in args.resources if r.resource_type in _ROUTED_BY}
-    subdomains = {r.props.get("scriptName"): r for r in args.resources if r.resource_type == _SUBDOMAIN}
-    for script in (r for r in args.resources if r.resource_type == _SCRIPT):
-        name = script.props.get("scriptName")
+    for worker in (r for r in args.resources if r.resource_type == _WORKER):
+        name = worker.props.get("name")
         if name is None or name not in routed:
             continue
-        subdomain = subdomains.get(name)
-        if subdomain is None:
+        subdomain = worker.props.get("subdomain")
+        if not isinstance(subdomain, Mapping) or "enabled" not in subdomain:
             # Cloudflare turns workers.dev on for a new script unless told otherwise.
-            report_violation(f"worker {name} has routes and nothing turning workers.dev off", script.urn)
-        elif subdomain.props.get("enabled") or subdomain.props.get("previewsEnabled"):
-            report_violation(f"worker {name} has routes and is still served on workers.dev", subdomain.urn)
+            report_violation(f"worker {name} has routes and nothing turning workers.dev off", worker.urn)
+        elif subdomain.get("enabled") or subdomain.get("previewsEnabled"):
+            report_violation(f"worker {name} has routes and is still served on workers.dev", worker.urn)
 
 
 WORKERS_DEV_OFF_WHEN_ROUTED = StackValidationPolicy(

@@ -25,7 +25,7 @@ PHYSICAL_NAMES = {
     "cloudflare:index/d1Database:D1Database": "name",
     "cloudflare:index/r2Bucket:R2Bucket": "name",
     "cloudflare:index/workersKvNamespace:WorkersKvNamespace": "title",
-    "cloudflare:index/workersScript:WorkersScript": "scriptName",
+    "cloudflare:index/worker:Worker": "name",
     "pulumi-python:dynamic/cloudflare:VectorizeIndex": "index_name",
 }
 # SSM parameters are paths, `/<project>/<stack>/<name>`: the stack is their second segment.
@@ -42,7 +42,7 @@ UNNAMED = {
     "aws:lambda/permission:Permission",
     "aws:secretsmanager/secretVersion:SecretVersion",
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
-    "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain",
+    "cloudflare:index/workerVersion:WorkerVersion",
     "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
     "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
     "github:index/actionsSecret:ActionsSecret",
@@ -57,6 +57,7 @@ UNNAMED = {
     "pulumi-python:dynamic/cloudflare:D1Migrations",
     "pulumi-python:dynamic/cloudflare:D1Row",
     "pulumi-python:dynamic/cloudflare:DurableObjectMigrations",
+    "pulumi-python:dynamic/cloudflare:WorkerRollout",
     "pulumi-python:dynamic/discord:SlashCommands",
     "pulumi:providers:cloudflare",
     "pulumi:pulumi:StackReference",

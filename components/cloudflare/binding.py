@@ -33,7 +33,7 @@ RATE_LIMIT_PERIODS: tuple[RateLimitPeriod, ...] = (10, 60)
 class Binding:
     """One entry of a worker's `bindings`, exactly as the upload sends it."""
 
-    entry: cloudflare.WorkersScriptBindingArgs
+    entry: cloudflare.WorkerVersionBindingArgs
     secret: bool = False
     """The entry holds a secret; it travels as a Pulumi secret and the worker keeps its bindings secret in the state."""
 
@@ -52,23 +52,23 @@ class Binding:
 
 
 def workers_ai(name: str) -> Binding:
-    return Binding(cloudflare.WorkersScriptBindingArgs(name=name, type="ai"))
+    return Binding(cloudflare.WorkerVersionBindingArgs(name=name, type="ai"))
 
 
 def plain_text(name: str, value: pulumi.Input[str]) -> Binding:
-    return Binding(cloudflare.WorkersScriptBindingArgs(name=name, type="plain_text", text=value))
+    return Binding(cloudflare.WorkerVersionBindingArgs(name=name, type="plain_text", text=value))
 
 
 def json_value(name: str, value: object) -> Binding:
     """`value` (which may hold outputs) as JSON text with sorted keys, so equal values send equal text."""
     text = pulumi.Output.json_dumps(value, sort_keys=True, separators=(",", ":"))
-    return Binding(cloudflare.WorkersScriptBindingArgs(name=name, type="json", json=text))
+    return Binding(cloudflare.WorkerVersionBindingArgs(name=name, type="json", json=text))
 
 
 def secret_text(name: str, value: pulumi.Input[str]) -> Binding:
     """Wrapped as a Pulumi secret here whatever it arrives as."""
     return Binding(
-        cloudflare.WorkersScriptBindingArgs(name=name, type="secret_text", text=pulumi.Output.secret(value)),
+        cloudflare.WorkerVersionBindingArgs(name=name, type="secret_text", text=pulumi.Output.secret(value)),
         secret=True,
     )
 
@@ -83,11 +83,11 @@ def rate_limit(name: str, namespace_id: str, limit: int, period: RateLimitPeriod
     if period not in RATE_LIMIT_PERIODS:
         raise ValueError(f"rate limit {name}: period must be 10 or 60 seconds, got {period!r}")
     return Binding(
-        cloudflare.WorkersScriptBindingArgs(
+        cloudflare.WorkerVersionBindingArgs(
             name=name,
             type="ratelimit",
             namespace_id=namespace_id,
-            simple=cloudflare.WorkersScriptBindingSimpleArgs(limit=limit, period=period),
+            simple=cloudflare.WorkerVersionBindingSimpleArgs(limit=limit, period=period),
         )
     )
 
@@ -96,29 +96,29 @@ def durable_object_namespace(name: str, class_name: str) -> Binding:
     """A Durable Object class defined by the worker that is given this binding.
     A class of another worker is bound with `Worker.durable_object_binding`."""
     return Binding(
-        cloudflare.WorkersScriptBindingArgs(name=name, type="durable_object_namespace", class_name=class_name)
+        cloudflare.WorkerVersionBindingArgs(name=name, type="durable_object_namespace", class_name=class_name)
     )
 
 
 def d1_database(name: str, database_id: pulumi.Input[str]) -> Binding:
-    return Binding(cloudflare.WorkersScriptBindingArgs(name=name, type="d1", id=database_id))
+    return Binding(cloudflare.WorkerVersionBindingArgs(name=name, type="d1", id=database_id))
 
 
 def kv_namespace(name: str, namespace_id: pulumi.Input[str]) -> Binding:
-    return Binding(cloudflare.WorkersScriptBindingArgs(name=name, type="kv_namespace", namespace_id=namespace_id))
+    return Binding(cloudflare.WorkerVersionBindingArgs(name=name, type="kv_namespace", namespace_id=namespace_id))
 
 
 def r2_bucket(name: str, bucket_name: pulumi.Input[str]) -> Binding:
-    return Binding(cloudflare.WorkersScriptBindingArgs(name=name, type="r2_bucket", bucket_name=bucket_name))
+    return Binding(cloudflare.WorkerVersionBindingArgs(name=name, type="r2_bucket", bucket_name=bucket_name))
 
 
 def vectorize_index(name: str, index_name: pulumi.Input[str]) -> Binding:
-    return Binding(cloudflare.WorkersScriptBindingArgs(name=name, type="vectorize", index_name=index_name))
+    return Binding(cloudflare.WorkerVersionBindingArgs(name=name, type="vectorize", index_name=index_name))
 
 
 def service(name: str, script_name: pulumi.Input[str]) -> Binding:
     return Binding(
-        cloudflare.WorkersScriptBindingArgs(
+        cloudflare.WorkerVersionBindingArgs(
             name=name, type="service", service=script_name, environment=SERVICE_ENVIRONMENT
         )
     )
@@ -126,7 +126,7 @@ def service(name: str, script_name: pulumi.Input[str]) -> Binding:
 
 def external_durable_object(name: str, class_name: str, script_name: pulumi.Input[str]) -> Binding:
     return Binding(
-        cloudflare.WorkersScriptBindingArgs(
+        cloudflare.WorkerVersionBindingArgs(
             name=name, type="durable_object_namespace", class_name=class_name, script_name=script_name
         )
     )

@@ -19,6 +19,7 @@ import pulumi_cloudflare as cloudflare
 
 from ..naming import WORKER_SCRIPT, resolve_name
 from ..providers.durable_object_migrations import DurableObjectMigrations
+from ..providers.worker_rollout import WorkerRollout
 from .account import CloudflareAccount
 from .binding import Binding, external_durable_object, plain_text, service
 from .durable_object_migrations import DurableObjectMigration, defined_classes
@@ -40,6 +41,26 @@ _MODULE_CONTENT_TYPES = {
 _REPOSITORY = Path(__file__).resolve().parents[2]
 _BUNDLER = Path(__file__).resolve().with_name("bundle.mjs")
 _BUNDLES = _REPOSITORY / "build" / "workers"
+
+
+# The gate's limits, the same for every worker: a version failing more than 2% of at least 20
+# requests is rolled back, at the first look every 10 s that shows it.
+_MAX_ERROR_RATE = 0.02
+_MIN_REQUESTS = 20
+_POLL_SECONDS = 10.0
+# The rollout's own limit on a bake: a day.
+_MAX_CANARY_MINUTES = 1440
+_PENDING_MIGRATION = "a Durable Object migration is pending, which Cloudflare's gradual deployments do not allow"
+
+
+@dataclass(frozen=True)
+class WorkerRolloutSettings:
+    """How a new version of the worker takes its traffic."""
+
+    canary_percent: int = 100
+    """The new version's share while the gate watches it (1-100); 100, the default, deploys it at once."""
+    canary_minutes: int = 5
+    """How long the gate watches the canary before the version takes all traffic (0-1440)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,8 @@ class WorkerArgs:
     """Workers Logs for the script's invocations."""
     log_sampling_rate: float = 1.0
     """The share of invocations Workers Logs keeps, from 0 (none) to 1 (every one, the default)."""
+    rollout: WorkerRolloutSettings = WorkerRolloutSettings()
+    """The canary a new version goes through; by default none, each version deployed at once."""
     bundle: bool = False
     """Upload the main module bundled with the ES modules it imports and the npm packages they name
     (esbuild, `bundle.mjs`, from the project's node_modules), under the main module's name; `modules`
@@ -88,12 +111,17 @@ class WorkerArgs:
 
 
 class Worker(pulumi.ComponentResource):
-    """`cloudflare.WorkersScript` + its workers.dev setting, and, where asked, cron triggers,
-    custom domains and routes. Uploads are identified by each module's SHA-256, so an
-    unchanged script shows no diff and a changed one always does."""
+    """`cloudflare.Worker` (the script, its workers.dev setting and logs), a `cloudflare.WorkerVersion`
+    per upload, the `WorkerRollout` that deploys each new version through its canary and gate, and,
+    where asked, cron triggers, custom domains and routes. Uploads are identified by each module's
+    SHA-256, so an unchanged script shows no diff and a changed one always does."""
 
-    script: cloudflare.WorkersScript
+    script: cloudflare.Worker
+    worker_version: cloudflare.WorkerVersion
+    rollout: WorkerRollout
     script_name: pulumi.Output[str]
+    deployed_script_name: pulumi.Output[str]
+    """The script name, known once the rollout has deployed a version: what a binding to it waits for."""
     version: str
     """SHA-256 over every uploaded module's name, type and content: changes exactly when one of them does."""
     url: pulumi.Output[str] | None
@@ -118,7 +146,7 @@ class Worker(pulumi.ComponentResource):
             bindings.append(plain_text(args.version_binding, self.version).entry)
         _check_unique(name, "binding", [str(binding.name) for binding in bindings])
         # Read from the live script whenever the upload changes: only the steps it lacks go with it.
-        migrations = (
+        pending = (
             DurableObjectMigrations(
                 f"{name}-durable-object-migrations",
                 account_id=account.account_id,
@@ -127,29 +155,46 @@ class Worker(pulumi.ComponentResource):
                 migrations=[migration.step() for migration in args.durable_object_migrations],
                 upload_digest=_upload_digest(main_module, self.version, args, bindings),
                 opts=pulumi.ResourceOptions(parent=self),
-            ).pending.apply(_migrations_args)
+            ).pending
             if args.durable_object_migrations
             else None
         )
 
-        self.script = cloudflare.WorkersScript(
+        self.script = cloudflare.Worker(
             name,
             account_id=account.account_id,
-            script_name=script_name,
+            name=script_name,
+            # Cloudflare reads an unset sampling rate back as 1 (every request): said here, a refresh
+            # finds what the program declares.
+            observability=cloudflare.WorkerObservabilityArgs(
+                enabled=args.observability, head_sampling_rate=args.log_sampling_rate
+            ),
+            # Declared either way, so the account's default never decides it.
+            subdomain=cloudflare.WorkerSubdomainArgs(enabled=args.workers_dev, previews_enabled=args.workers_dev),
+            opts=child,
+        )
+        self.script_name = self.script.name
+        self.worker_version = cloudflare.WorkerVersion(
+            f"{name}-version",
+            account_id=account.account_id,
+            worker_id=self.script.id,
             main_module=main_module,
-            content_file=content_file,
-            content_sha256=_sha256(uploaded_main),
-            files=files or None,
+            modules=[
+                cloudflare.WorkerVersionModuleArgs(
+                    name=main_module,
+                    content_type=_ES_MODULE,
+                    content_file=content_file,
+                    content_sha256=_sha256(uploaded_main),
+                ),
+                *files.values(),
+            ],
             compatibility_date=args.compatibility_date,
             compatibility_flags=list(args.compatibility_flags) or None,
             bindings=bindings,
-            migrations=migrations,
-            # Cloudflare reads an unset sampling rate back as 1 (every request): said here, a refresh
-            # finds what the program declares.
-            observability=cloudflare.WorkersScriptObservabilityArgs(
-                enabled=args.observability, head_sampling_rate=args.log_sampling_rate
-            ),
-            # The provider returns the bindings, secret texts included, as the script's state.
+            migrations=pending.apply(_migrations_args) if pending is not None else None,
+            # Uploaded only: the rollout deploys it, through its canary.
+            deploy=False,
+            # The provider returns the bindings, secret texts included, as the version's state.
             opts=pulumi.ResourceOptions.merge(
                 child,
                 pulumi.ResourceOptions(additional_secret_outputs=["bindings"])
@@ -157,21 +202,31 @@ class Worker(pulumi.ComponentResource):
                 else None,
             ),
         )
-        self.script_name = self.script.script_name
-
-        subdomain = cloudflare.WorkersScriptSubdomain(
-            f"{name}-workers-dev",
+        hostnames = [hostname for hostname, _ in args.custom_domains]
+        health_url = _health_url(hostnames, args.workers_dev, account.workers_dev_subdomain, self.script_name)
+        self.rollout = WorkerRollout(
+            f"{name}-rollout",
             account_id=account.account_id,
             script_name=self.script_name,
-            enabled=args.workers_dev,
-            previews_enabled=args.workers_dev,
-            opts=child,
+            credential_setting=account.api_token_setting,
+            version_id=self.worker_version.id,
+            canary_percentage=args.rollout.canary_percent,
+            bake_seconds=args.rollout.canary_minutes * 60,
+            poll_seconds=_POLL_SECONDS,
+            max_error_rate=_MAX_ERROR_RATE,
+            min_requests=_MIN_REQUESTS,
+            health_url=health_url,
+            all_at_once_reason=pending.apply(lambda steps: _at_once_reason(name, steps)) if pending is not None else "",
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        # What serves traffic is the deployment: triggers, hostnames and other workers' bindings wait for it.
+        self.deployed_script_name = pulumi.Output.all(self.script_name, self.rollout.id).apply(lambda named: named[0])
+
         if args.crons:
             cloudflare.WorkersCronTrigger(
                 f"{name}-crons",
                 account_id=account.account_id,
-                script_name=self.script_name,
+                script_name=self.deployed_script_name,
                 schedules=[cloudflare.WorkersCronTriggerScheduleArgs(cron=cron) for cron in args.crons],
                 opts=child,
             )
@@ -180,7 +235,7 @@ class Worker(pulumi.ComponentResource):
                 f"{name}-domain-{hostname}",
                 account_id=account.account_id,
                 hostname=hostname,
-                service=self.script_name,
+                service=self.deployed_script_name,
                 zone_id=zone_id,
                 opts=child,
             )
@@ -188,27 +243,31 @@ class Worker(pulumi.ComponentResource):
         ]
         for pattern, zone_id in args.routes:
             cloudflare.WorkersRoute(
-                f"{name}-route-{pattern}", pattern=pattern, zone_id=zone_id, script=self.script_name, opts=child
+                f"{name}-route-{pattern}",
+                pattern=pattern,
+                zone_id=zone_id,
+                script=self.deployed_script_name,
+                opts=child,
             )
 
         if domains:
             self.url = domains[0].hostname.apply(lambda hostname: f"https://{hostname}")
         elif args.workers_dev and account.workers_dev_subdomain:
             workers_dev = account.workers_dev_subdomain
-            self.url = subdomain.script_name.apply(lambda script: f"https://{script}.{workers_dev}.workers.dev")
+            self.url = self.deployed_script_name.apply(lambda script: f"https://{script}.{workers_dev}.workers.dev")
         else:
             self.url = None
         self.register_outputs({"script_name": self.script_name, "url": self.url})
 
     def service_binding(self, name: str) -> Binding:
         """Lets another worker call this one (`env.NAME.fetch(...)`) without a public URL."""
-        return service(name, self.script_name)
+        return service(name, self.deployed_script_name)
 
     def durable_object_binding(self, name: str, class_name: str) -> Binding:
         """Lets another worker reach this worker's Durable Object class `class_name`."""
         if class_name not in self._durable_object_classes:
             raise ValueError(f"worker {self._label}: its durable_object_migrations do not define {class_name!r}")
-        return external_durable_object(name, class_name, self.script_name)
+        return external_durable_object(name, class_name, self.deployed_script_name)
 
 
 def _check_args(worker: str, args: WorkerArgs, classes: frozenset[str]) -> None:
@@ -224,6 +283,13 @@ def _check_args(worker: str, args: WorkerArgs, classes: frozenset[str]) -> None:
     _check_compatibility_date(worker, args.compatibility_date)
     if not 0 <= args.log_sampling_rate <= 1:
         raise ValueError(f"worker {worker}: log_sampling_rate {args.log_sampling_rate} must be from 0 to 1")
+    if not 1 <= args.rollout.canary_percent <= 100:
+        raise ValueError(f"worker {worker}: rollout canary_percent {args.rollout.canary_percent} must be from 1 to 100")
+    if not 0 <= args.rollout.canary_minutes <= _MAX_CANARY_MINUTES:
+        raise ValueError(
+            f"worker {worker}: rollout canary_minutes {args.rollout.canary_minutes} "
+            f"must be from 0 to {_MAX_CANARY_MINUTES}"
+        )
     if args.bundle:
         bundled = [module for module in args.modules if _MODULE_CONTENT_TYPES.get(module.suffix) == _ES_MODULE]
         if bundled:
@@ -264,9 +330,9 @@ def _main_module_name(worker: str, main_module: Path, root: Path) -> str:
 
 def _extra_modules(
     worker: str, main_module: Path, modules: Sequence[Path], root: Path
-) -> dict[str, cloudflare.WorkersScriptFilesArgs]:
+) -> dict[str, cloudflare.WorkerVersionModuleArgs]:
     main_name = _upload_name(worker, main_module, root)
-    files: dict[str, cloudflare.WorkersScriptFilesArgs] = {}
+    files: dict[str, cloudflare.WorkerVersionModuleArgs] = {}
     for module in modules:
         content_type = _MODULE_CONTENT_TYPES.get(module.suffix)
         if content_type is None:
@@ -275,8 +341,8 @@ def _extra_modules(
         part = _upload_name(worker, module, root)
         if part in files or part == main_name:
             raise ValueError(f"worker {worker}: module {part} is given twice")
-        files[part] = cloudflare.WorkersScriptFilesArgs(
-            content_type=content_type, content_file=_provider_path(module), content_sha256=_sha256(module)
+        files[part] = cloudflare.WorkerVersionModuleArgs(
+            name=part, content_type=content_type, content_file=_provider_path(module), content_sha256=_sha256(module)
         )
     return files
 
@@ -367,11 +433,32 @@ def _provider_path(path: Path) -> str:
     )
 
 
+def _health_url(
+    hostnames: Sequence[str], workers_dev: bool, subdomain: str | None, script_name: pulumi.Output[str]
+) -> pulumi.Input[str] | None:
+    """`/healthz` where the worker is served, built from what is known before it is: the rollout
+    asks it of the new version, so it cannot wait for the hostnames the rollout comes before."""
+    if hostnames:
+        return f"https://{hostnames[0]}/healthz"
+    if workers_dev and subdomain:
+        return script_name.apply(lambda script: f"https://{script}.{subdomain}.workers.dev/healthz")
+    return None
+
+
+def _at_once_reason(worker: str, pending: dict[str, Any]) -> str:
+    """Why the version goes to all traffic at once, said in the plan, or empty when it need not."""
+    if not pending:
+        return ""
+    pulumi.log.info(f"worker {worker}: the new version is deployed at once: {_PENDING_MIGRATION}")
+    return _PENDING_MIGRATION
+
+
 def _upload_digest(
-    main_module: str, version: str, args: WorkerArgs, bindings: Sequence[cloudflare.WorkersScriptBindingArgs]
+    main_module: str, version: str, args: WorkerArgs, bindings: Sequence[cloudflare.WorkerVersionBindingArgs]
 ) -> pulumi.Output[str]:
-    """SHA-256 of everything the upload carries besides its migrations: when it changes, the script is
-    uploaded again. A secret binding makes it a secret too."""
+    """SHA-256 of everything the version's upload carries besides its migrations: when it changes, a new
+    version is uploaded. The script's own settings (logs, workers.dev) are not in it: changing them
+    uploads nothing. A secret binding makes it a secret too."""
     return pulumi.Output.from_input(list(bindings)).apply(
         lambda resolved: hashlib.sha256(
             json.dumps(
@@ -381,7 +468,6 @@ def _upload_digest(
                     "compatibility_date": args.compatibility_date,
                     "compatibility_flags": list(args.compatibility_flags),
                     "bindings": resolved,
-                    "observability": args.observability,
                 },
                 sort_keys=True,
                 default=vars,
@@ -390,26 +476,26 @@ def _upload_digest(
     )
 
 
-def _migrations_args(pending: dict[str, Any]) -> cloudflare.WorkersScriptMigrationsArgs | None:
+def _migrations_args(pending: dict[str, Any]) -> cloudflare.WorkerVersionMigrationsArgs | None:
     """The pending steps in the provider's types; None sends no migration with the upload."""
     if not pending:
         return None
-    return cloudflare.WorkersScriptMigrationsArgs(
+    return cloudflare.WorkerVersionMigrationsArgs(
         old_tag=pending.get("old_tag"),
         new_tag=pending["new_tag"],
         steps=[
-            cloudflare.WorkersScriptMigrationsStepArgs(
+            cloudflare.WorkerVersionMigrationsStepArgs(
                 new_sqlite_classes=step.get("new_sqlite_classes"),
                 new_classes=step.get("new_classes"),
                 deleted_classes=step.get("deleted_classes"),
                 renamed_classes=[
-                    cloudflare.WorkersScriptMigrationsStepRenamedClassArgs(from_=pair["from"], to=pair["to"])
+                    cloudflare.WorkerVersionMigrationsStepRenamedClassArgs(from_=pair["from"], to=pair["to"])
                     for pair in step["renamed_classes"]
                 ]
                 if "renamed_classes" in step
                 else None,
                 transferred_classes=[
-                    cloudflare.WorkersScriptMigrationsStepTransferredClassArgs(
+                    cloudflare.WorkerVersionMigrationsStepTransferredClassArgs(
                         from_=move["from"], from_script=move["from_script"], to=move["to"]
                     )
                     for move in step["transferred_classes"]
@@ -422,7 +508,7 @@ def _migrations_args(pending: dict[str, Any]) -> cloudflare.WorkersScriptMigrati
     )
 
 
-def _version(main_name: str, main_module: Path, files: dict[str, cloudflare.WorkersScriptFilesArgs]) -> str:
+def _version(main_name: str, main_module: Path, files: dict[str, cloudflare.WorkerVersionModuleArgs]) -> str:
     """One hash over every module the upload sends: its name, content type and content."""
     listing = [f"{main_name}\t{_ES_MODULE}\t{_sha256(main_module)}"]
     listing += [f"{part}\t{module.content_type}\t{module.content_sha256}" for part, module in sorted(files.items())]

@@ -36,7 +36,7 @@ def test_a_plain_text_binding_named_like_a_credential_is_a_mandatory_violation()
         {"name": "API_KEYS", "type": "secret_text", "text": "[secret]"},
         {"name": "MODE", "type": "plain_text", "text": "strict"},
     ]
-    found = violations(resource("cloudflare:index/workersScript:WorkersScript", "w", {"bindings": bindings}))
+    found = violations(resource("cloudflare:index/workerVersion:WorkerVersion", "w", {"bindings": bindings}))
     assert [(v.policy, v.mandatory) for v in found] == [(POLICY, True)]
     assert found[0].message == (
         "plain_text binding ADMIN_TOKEN looks like a credential: "

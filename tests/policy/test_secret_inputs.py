@@ -15,7 +15,7 @@ from .plans import messages, resource, violations
 
 POLICY = "secret-inputs-marked-secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+SCRIPT = "cloudflare:index/workerVersion:WorkerVersion"
 
 
 def test_a_credential_in_plain_text_is_a_mandatory_violation() -> None:
@@ -35,7 +35,7 @@ def test_worker_secret_bindings_must_be_secret_and_plain_bindings_need_not() -> 
         {"name": "API_KEY", "type": "secret_text", "text": SECRET},
         {"name": "ADMIN_TOKEN", "type": "secret_text", "text": "plain"},
     ]
-    found = violations(resource(SCRIPT, "worker", {"scriptName": "w", "bindings": bindings}))
+    found = violations(resource(SCRIPT, "worker", {"bindings": bindings}))
     assert messages(found, POLICY) == [
         "bindings[2].text (ADMIN_TOKEN) carries a credential in plain text: pass it as a Pulumi secret"
     ]

@@ -3,20 +3,14 @@ from tools.offline_plan import PlannedResource
 from .plans import resource, violations
 
 POLICY = "workers-dev-off-in-prod-when-routed"
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
-SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
+WORKER = "cloudflare:index/worker:Worker"
 ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
 DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
 
 
 def worker(enabled: bool | None, routed_by: str | None = ROUTE) -> list[PlannedResource]:
-    resources = [resource(SCRIPT, "api", {"scriptName": "api-prod"})]
-    if enabled is not None:
-        resources.append(
-            resource(
-                SUBDOMAIN, "api-workers-dev", {"scriptName": "api-prod", "enabled": enabled, "previewsEnabled": enabled}
-            )
-        )
+    subdomain = {} if enabled is None else {"subdomain": {"enabled": enabled, "previewsEnabled": enabled}}
+    resources = [resource(WORKER, "api", {"name": "api-prod", **subdomain})]
     if routed_by == ROUTE:
         resources.append(resource(ROUTE, "api-route", {"script": "api-prod", "pattern": "api.example.com/*"}))
     elif routed_by == DOMAIN:
@@ -27,16 +21,14 @@ def worker(enabled: bool | None, routed_by: str | None = ROUTE) -> list[PlannedR
 def test_a_routed_worker_still_on_workers_dev_in_prod_is_a_mandatory_violation() -> None:
     for routed_by in (ROUTE, DOMAIN):
         found = violations(*worker(enabled=True, routed_by=routed_by))
-        assert [(v.policy, v.mandatory, v.urn) for v in found] == [
-            (POLICY, True, resource(SUBDOMAIN, "api-workers-dev").urn)
-        ]
+        assert [(v.policy, v.mandatory, v.urn) for v in found] == [(POLICY, True, resource(WORKER, "api").urn)]
         assert found[0].message == "worker api-prod has routes and is still served on workers.dev"
 
 
 def test_a_routed_worker_with_nothing_turning_workers_dev_off_is_a_violation() -> None:
     found = violations(*worker(enabled=None))
     assert [(v.message, v.urn) for v in found] == [
-        ("worker api-prod has routes and nothing turning workers.dev off", resource(SCRIPT, "api").urn)
+        ("worker api-prod has routes and nothing turning workers.dev off", resource(WORKER, "api").urn)
     ]
 
 

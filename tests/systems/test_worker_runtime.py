@@ -11,7 +11,7 @@ RUNTIME = json.loads((ROOT / "systems" / "worker_common" / "runtime.json").read_
 
 def test_every_worker_is_deployed_on_the_one_date(shipped_plan: Plan) -> None:
     dates = {
-        r.inputs["compatibilityDate"] for r in shipped_plan.of_type("cloudflare:index/workersScript:WorkersScript")
+        r.inputs["compatibilityDate"] for r in shipped_plan.of_type("cloudflare:index/workerVersion:WorkerVersion")
     }
     assert dates == {RUNTIME["compatibility_date"]}
 

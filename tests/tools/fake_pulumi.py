@@ -294,7 +294,7 @@ def _operation(
     time.sleep(float(control.get("delay", {}).get(stack, 0)))
     failure = control.get("fail", {}).get(stack)
     op = OPERATIONS[command]
-    urn = f"urn:pulumi:{stack}::orchestra-tenant::cloudflare:index/workersScript:WorkersScript::config-service-{stack}"
+    urn = f"urn:pulumi:{stack}::orchestra-tenant::cloudflare:index/worker:Worker::config-service-{stack}"
     stack_urn = f"urn:pulumi:{stack}::orchestra-tenant::pulumi:pulumi:Stack::orchestra-tenant-{stack}"
     steps = [(stack_urn, "same" if op == "create" else op), (urn, op)]
     events: list[dict[str, Any]] = [{"preludeEvent": {"config": {}}}]

@@ -294,10 +294,9 @@ def test_the_program_exports_the_version_it_deploys_for_every_service_it_checks(
     assert versions["orchestrator"] == health["environment"]["variables"]["VERSION"]
     # A service is named after its worker: the component's name, or the public name clients know.
     scripts = {
-        name: r.inputs
-        for r in shipped_plan.resources
-        if r.type == "cloudflare:index/workersScript:WorkersScript"
-        for name in (r.name, r.inputs["scriptName"])
+        name: shipped_plan.one("cloudflare:index/workerVersion:WorkerVersion", f"{r.name}-version").inputs
+        for r in shipped_plan.of_type("cloudflare:index/worker:Worker")
+        for name in (r.name, r.inputs["name"])
     }
     for service, version in versions.items():
         if service == "orchestrator":

@@ -18,7 +18,6 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:ssm/parameter:Parameter": ("name", "type"),
     "aws:sns/topic:Topic": ("name",),
     "random:index/randomPassword:RandomPassword": ("length",),
-    "cloudflare:index/workersScript:WorkersScript": ("scriptName",),
     "cloudflare:index/workersKvNamespace:WorkersKvNamespace": ("title",),
     "github:index/actionsSecret:ActionsSecret": ("repository", "secretName"),
     "github:index/actionsVariable:ActionsVariable": ("repository", "variableName", "value"),

@@ -5,7 +5,10 @@ engine and the Cloudflare provider instead, keeping state between runs:
 - a dynamic resource goes through its own provider as the engine drives it
   (configured with the stack's settings; check; then create, or diff and
   update when it changed) with the state the previous run left;
-- a worker script is uploaded to the fake API, with the metadata the Cloudflare
+- the worker's deployment (`WorkerRollout`, tested with its own fake in
+  tests/components/providers) is answered as a plan answers it: these runs are
+  about what each upload carries;
+- a worker version is uploaded to the fake API, with the metadata the Cloudflare
   provider builds from its inputs, migrations included, when it is new or any
   of its inputs differs from the last run's (the provider's diff of
   `migrations` is a plain comparison: the attribute is optional, not computed),
@@ -33,7 +36,9 @@ from tools.offline_plan.mock_outputs import OfflineMocks
 
 from .support import ACCOUNT_ID, SETTING, TOKEN, FakeCloudflare
 
-SCRIPT_TYPE = "cloudflare:index/workersScript:WorkersScript"
+WORKER_TYPE = "cloudflare:index/worker:Worker"
+VERSION_TYPE = "cloudflare:index/workerVersion:WorkerVersion"
+ROLLOUT_TYPE = "pulumi-python:dynamic/cloudflare:WorkerRollout"
 
 
 class DeploymentFailed(Exception):
@@ -48,6 +53,8 @@ class Deployments:
         self.settings = {SETTING: TOKEN}
         self.state: dict[str, dict[str, Any]] = {}
         self.scripts: dict[str, dict[str, Any]] = {}
+        self.script_names: dict[str, str] = {}
+        """The script name of each worker, by the id its versions name it by."""
         self.previewing = False
         self.steps: list[tuple[str, str]] = []
         """`(operation, name)` of each step the last run took, or the last preview would take."""
@@ -55,11 +62,14 @@ class Deployments:
 
         class DeployingMocks(OfflineMocks):
             def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
-                if args.typ.startswith("pulumi-python:dynamic"):
+                if args.typ.startswith("pulumi-python:dynamic") and args.typ != ROLLOUT_TYPE:
                     return deployments.dynamic(args)
-                if args.typ == SCRIPT_TYPE:
+                resource_id, state = super().new_resource(args)
+                if args.typ == WORKER_TYPE:
+                    deployments.script_names[resource_id] = str(args.inputs["name"])
+                if args.typ == VERSION_TYPE:
                     deployments.script(args.name, plain(args.inputs))
-                return super().new_resource(args)
+                return resource_id, state
 
         monkeypatch.setattr(tools.offline_plan.runner, "OfflineMocks", DeployingMocks)
 
@@ -102,18 +112,19 @@ class Deployments:
             return
         self.steps.append(("create" if previous is None else "update", name))
         if not self.previewing:
-            self.upload(inputs)
+            self.upload(self.script_names[inputs["workerId"]], inputs)
             self.scripts[name] = inputs
 
-    def upload(self, inputs: Mapping[str, Any]) -> None:
-        """The multipart upload the provider sends: metadata in Cloudflare's spelling, then the modules."""
+    def upload(self, script_name: str, inputs: Mapping[str, Any]) -> None:
+        """The multipart upload the provider sends for a version of `script_name`: metadata in
+        Cloudflare's spelling, then the modules."""
         metadata = {
             key: snake_case(inputs[name])
             for key, name in (("main_module", "mainModule"), ("bindings", "bindings"), ("migrations", "migrations"))
             if name in inputs
         }
         response = requests.put(
-            f"{self.cloudflare.api_base}/accounts/{ACCOUNT_ID}/workers/scripts/{inputs['scriptName']}",
+            f"{self.cloudflare.api_base}/accounts/{ACCOUNT_ID}/workers/scripts/{script_name}",
             headers={"Authorization": f"Bearer {TOKEN}"},
             files={
                 "metadata": (None, json.dumps(metadata), "application/json"),

@@ -19,6 +19,7 @@ from tools.offline_plan import SECRET, Plan, evaluate
 from .blocks import account
 
 SCRIPT = "export default { fetch() { return new Response('ok'); } };\n"
+VERSION = "cloudflare:index/workerVersion:WorkerVersion"
 
 
 @pytest.fixture
@@ -77,14 +78,14 @@ def planned_bindings(main_module: Path) -> Plan:
             limiter.durable_object_binding("REMOTE_LIMITER", "RateLimiter"),
         ]
         api = Worker("api", WorkerArgs(cloudflare, main_module, "2025-06-01", bindings=bindings))
-        pulumi.export("bindings", api.script.bindings)
+        pulumi.export("bindings", api.worker_version.bindings)
 
     return evaluate(program)
 
 
 def test_every_kind_of_binding_is_sent_as_cloudflare_spells_it(main_module: Path) -> None:
     plan = planned_bindings(main_module)
-    sent: list[dict[str, Any]] = plan.one("cloudflare:index/workersScript:WorkersScript", "api").inputs["bindings"]
+    sent: list[dict[str, Any]] = plan.one(VERSION, "api-version").inputs["bindings"]
     assert sent == [
         {"name": "DB", "type": "d1", "id": "db-id"},
         {"name": "SESSIONS", "type": "kv_namespace", "namespaceId": "sessions-id"},
@@ -103,15 +104,19 @@ def test_every_kind_of_binding_is_sent_as_cloudflare_spells_it(main_module: Path
             "scriptName": "orchestra-limiter-dev",
         },
     ]
-    own = plan.one("cloudflare:index/workersScript:WorkersScript", "limiter").inputs["bindings"]
+    own = plan.one(VERSION, "limiter-version").inputs["bindings"]
     assert own == [{"name": "LIMITER", "type": "durable_object_namespace", "className": "RateLimiter"}]
-    # A bound worker must exist before its callers are uploaded.
-    api = plan.one("cloudflare:index/workersScript:WorkersScript", "api")
-    assert plan.one("cloudflare:index/workersScript:WorkersScript", "limiter").urn in api.dependencies
+    # A bound worker must be deployed before its callers are uploaded.
+    api = plan.one(VERSION, "api-version")
+    assert plan.one("pulumi-python:dynamic/cloudflare:WorkerRollout", "limiter-rollout").urn in api.dependencies
     # The provider answers with the bindings, secret texts included: the state keeps them encrypted.
     assert plan.outputs["bindings"] == SECRET
     assert "s3cr3t-api-key" not in plan.to_json()
-    assert not plan.diagnostics
+    # The limiter's first version carries its migration: deployed at once, and the plan says so.
+    assert plan.diagnostics == (
+        "info: worker limiter: the new version is deployed at once: a Durable Object migration is pending, "
+        "which Cloudflare's gradual deployments do not allow",
+    )
 
 
 def test_secret_text_is_marked_secret_and_plain_text_is_not() -> None:
@@ -125,9 +130,9 @@ def test_secret_text_is_marked_secret_and_plain_text_is_not() -> None:
 
 def test_each_kind_sets_what_cloudflare_reads_back_in_the_providers_own_fields(main_module: Path) -> None:
     plan = planned_bindings(main_module)
-    sent = plan.one("cloudflare:index/workersScript:WorkersScript", "api").inputs["bindings"]
-    provider_inputs = set(inspect.signature(cloudflare.WorkersScriptBindingArgs.__init__).parameters)
-    provider_outputs = set(inspect.signature(cloudflare.outputs.WorkersScriptBinding.__init__).parameters)
+    sent = plan.one(VERSION, "api-version").inputs["bindings"]
+    provider_inputs = set(inspect.signature(cloudflare.WorkerVersionBindingArgs.__init__).parameters)
+    provider_outputs = set(inspect.signature(cloudflare.outputs.WorkerVersionBinding.__init__).parameters)
     kinds = set()
     for entry in sent:
         fields = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower() for key in entry}

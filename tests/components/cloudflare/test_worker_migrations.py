@@ -16,7 +16,7 @@ from .deployments import DeploymentFailed, Deployments
 from .support import FakeCloudflare, Script
 
 SCRIPT = "orchestra-limiter-dev"
-SCRIPT_TYPE = "cloudflare:index/workersScript:WorkersScript"
+VERSION_TYPE = "cloudflare:index/workerVersion:WorkerVersion"
 V1 = DurableObjectMigration("v1", new_sqlite_classes=["RateLimiter"])
 V2 = DurableObjectMigration("v2", new_sqlite_classes=["Counter"])
 MIGRATIONS_RESOURCE = "limiter-durable-object-migrations"
@@ -51,7 +51,7 @@ def deployments(cloudflare: FakeCloudflare, monkeypatch: pytest.MonkeyPatch) -> 
 def test_the_first_deployment_settles(cloudflare: FakeCloudflare, source: Path, deployments: Deployments) -> None:
     deployments.up(lambda: limiter(source, [V1]))
 
-    assert deployments.steps == [("create", MIGRATIONS_RESOURCE), ("create", "limiter")]
+    assert deployments.steps == [("create", MIGRATIONS_RESOURCE), ("create", "limiter-version")]
     assert cloudflare.scripts[SCRIPT] == Script("v1", {"RateLimiter"}, uploads=1)
     assert deployments.preview(lambda: limiter(source, [V1])) == []
     deployments.up(lambda: limiter(source, [V1]))
@@ -66,9 +66,9 @@ def test_a_deployment_that_applies_a_new_step_settles(
 
     plan = deployments.up(lambda: limiter(source, [V1, V2]))
 
-    assert deployments.steps == [("update", MIGRATIONS_RESOURCE), ("update", "limiter")]
+    assert deployments.steps == [("update", MIGRATIONS_RESOURCE), ("update", "limiter-version")]
     assert cloudflare.scripts[SCRIPT] == Script("v2", {"RateLimiter", "Counter"}, uploads=2)
-    sent = plan.one(SCRIPT_TYPE, "limiter").inputs["migrations"]
+    sent = plan.one(VERSION_TYPE, "limiter-version").inputs["migrations"]
     assert sent == {"oldTag": "v1", "newTag": "v2", "steps": [{"newSqliteClasses": ["Counter"]}]}
     assert deployments.preview(lambda: limiter(source, [V1, V2])) == []
 
@@ -81,8 +81,8 @@ def test_a_later_upload_carries_no_migration_once_the_script_has_them_all(
 
     plan = deployments.up(lambda: limiter(source, [V1, V2]))
 
-    assert deployments.steps == [("update", MIGRATIONS_RESOURCE), ("update", "limiter")]
-    assert "migrations" not in plan.one(SCRIPT_TYPE, "limiter").inputs
+    assert deployments.steps == [("update", MIGRATIONS_RESOURCE), ("update", "limiter-version")]
+    assert "migrations" not in plan.one(VERSION_TYPE, "limiter-version").inputs
     assert cloudflare.scripts[SCRIPT] == Script("v2", {"RateLimiter", "Counter"}, uploads=2)
     assert deployments.preview(lambda: limiter(source, [V1, V2])) == []
 
@@ -95,8 +95,8 @@ def test_a_script_at_the_last_tag_already_is_uploaded_without_migrations(
 
     plan = deployments.up(lambda: limiter(source, [V1]))
 
-    assert deployments.steps == [("create", MIGRATIONS_RESOURCE), ("create", "limiter")]
-    assert "migrations" not in plan.one(SCRIPT_TYPE, "limiter").inputs
+    assert deployments.steps == [("create", MIGRATIONS_RESOURCE), ("create", "limiter-version")]
+    assert "migrations" not in plan.one(VERSION_TYPE, "limiter-version").inputs
     assert cloudflare.scripts[SCRIPT] == Script("v1", {"RateLimiter"}, uploads=2)
     assert deployments.preview(lambda: limiter(source, [V1])) == []
 
@@ -117,5 +117,5 @@ def test_the_fake_refuses_migrations_that_do_not_start_from_the_scripts_tag(
     inputs = {"scriptName": SCRIPT, "mainModule": "limiter.js", "bindings": [], "migrations": migrations}
 
     with pytest.raises(DeploymentFailed, match=r"10079.*Migration tag precondition failed; current tag is v1"):
-        deployments.upload(inputs)
+        deployments.upload(SCRIPT, inputs)
     assert cloudflare.scripts[SCRIPT] == Script("v1", {"RateLimiter"}, uploads=1)

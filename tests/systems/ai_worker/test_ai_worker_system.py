@@ -46,7 +46,7 @@ def build(protect: bool) -> None:
 
 
 def bindings_by_name(plan: Plan) -> dict[str, dict]:
-    script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
+    script = plan.one("cloudflare:index/workerVersion:WorkerVersion", "ai-worker-version").inputs
     return {binding["name"]: binding for binding in script["bindings"]}
 
 
@@ -67,7 +67,7 @@ def test_children(plan: Plan) -> None:
 
 
 def test_bindings_are_exactly_what_the_script_reads(plan: Plan) -> None:
-    script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
+    script = plan.one("cloudflare:index/workerVersion:WorkerVersion", "ai-worker-version").inputs
     assert script["mainModule"] == "ai_worker/worker.js"
     bindings = script["bindings"]
     assert bindings != SECRET, "bindings are recorded one by one; only secret values are hidden"
@@ -124,27 +124,29 @@ def test_the_email_api_gets_a_bounded_time_to_answer(plan: Plan) -> None:
 
 
 def test_knowledge_base_ships_with_the_script(plan: Plan) -> None:
-    script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
+    script = plan.one("cloudflare:index/workerVersion:WorkerVersion", "ai-worker-version").inputs
     # Named relative to systems/, as the script imports it ("./knowledge_base.json"); the shared
     # modules and Sentry's SDK are in the main module's bundle, which needs nodejs_compat.
-    assert set(script["files"]) == {"ai_worker/knowledge_base.json"}
-    bundle = Path(script["contentFile"]).read_text()
+    main, *modules = script["modules"]
+    assert [module["name"] for module in modules] == ["ai_worker/knowledge_base.json"]
+    bundle = Path(main["contentFile"]).read_text()
     assert bundle.count("// systems/worker_common/http.js") == 1 and "// node_modules/@sentry/cloudflare/" in bundle
     assert 'from "./knowledge_base.json"' in bundle
-    assert script["contentSha256"] == hashlib.sha256(Path(script["contentFile"]).read_bytes()).hexdigest()
+    assert main["contentSha256"] == hashlib.sha256(Path(main["contentFile"]).read_bytes()).hexdigest()
     assert script["compatibilityFlags"] == ["nodejs_compat"]
 
 
 def test_the_version_the_script_reports_covers_the_knowledge_base_and_the_shared_module(plan: Plan) -> None:
-    script = plan.one("cloudflare:index/workersScript:WorkersScript", "ai-worker").inputs
+    script = plan.one("cloudflare:index/workerVersion:WorkerVersion", "ai-worker-version").inputs
     [version] = [binding["text"] for binding in script["bindings"] if binding["name"] == "VERSION"]
-    listing = [f"ai_worker/worker.js\tapplication/javascript+module\t{script['contentSha256']}"] + [
+    modules = {module["name"]: module for module in script["modules"]}
+    listing = [
         f"{part}\t{module['contentType']}\t{module['contentSha256']}"
-        for part, module in sorted(script["files"].items())
+        for part, module in [("ai_worker/worker.js", modules.pop("ai_worker/worker.js")), *sorted(modules.items())]
     ]
     assert version == hashlib.sha256("\n".join(listing).encode()).hexdigest()
     assert (
-        script["files"]["ai_worker/knowledge_base.json"]["contentSha256"]
+        modules["ai_worker/knowledge_base.json"]["contentSha256"]
         == hashlib.sha256((SYSTEMS / "ai_worker" / "knowledge_base.json").read_bytes()).hexdigest()
     )
 

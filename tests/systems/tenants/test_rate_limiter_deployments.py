@@ -27,7 +27,7 @@ def test_the_first_limiter_and_a_new_tenants_own_limiter_each_settle_in_one_depl
     deployments.up(lambda: limiters("acme"))
     assert deployments.steps == [
         ("create", "rate-limiter-acme-durable-object-migrations"),
-        ("create", "rate-limiter-acme"),
+        ("create", "rate-limiter-acme-version"),
     ]
     assert deployments.preview(lambda: limiters("acme")) == []
 

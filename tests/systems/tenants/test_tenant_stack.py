@@ -9,7 +9,8 @@ import pytest
 from tests.systems.tenants.support import DSN, plan_tenant
 from tools.offline_plan import PLACEHOLDER_PREFIX, SECRET, Plan, PlannedResource
 
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+SCRIPT = "cloudflare:index/worker:Worker"
+VERSION = "cloudflare:index/workerVersion:WorkerVersion"
 D1 = "cloudflare:index/d1Database:D1Database"
 R2 = "cloudflare:index/r2Bucket:R2Bucket"
 ROW = "pulumi-python:dynamic/cloudflare:D1Row"
@@ -33,7 +34,7 @@ def acme_dev() -> Plan:
 
 
 def bindings(plan: Plan, script: str) -> dict[str, dict[str, Any]]:
-    return {binding["name"]: binding for binding in plan.one(SCRIPT, script).inputs["bindings"]}
+    return {binding["name"]: binding for binding in plan.one(VERSION, f"{script}-version").inputs["bindings"]}
 
 
 def children(plan: Plan, type_: str, name: str) -> list[tuple[str, str]]:
@@ -70,7 +71,7 @@ def test_the_urns_are_the_old_ones_in_the_tenants_own_stack(globex: Plan) -> Non
 def test_physical_names_are_the_ones_the_platform_stack_gave(acme: Plan, acme_dev: Plan) -> None:
     assert acme.one(D1, "tenants-acme-config").inputs["name"] == "orchestra-tenants-acme-config-prod"
     assert acme_dev.one(D1, "tenants-acme-dev-config").inputs["name"] == "orchestra-tenants-acme-dev-config-dev"
-    assert {r.name: r.inputs["scriptName"] for r in acme.of_type(SCRIPT)} == {
+    assert {r.name: r.inputs["name"] for r in acme.of_type(SCRIPT)} == {
         "tenants-acme-config-service": "config-service-acme",
         "tenants-acme-image-gen": "image-gen-acme",
         # Served on no URL, so known to no client: named by the naming function, as before.
@@ -145,7 +146,9 @@ def test_the_tenant_writes_its_own_registry_row_in_the_platforms_registry(acme: 
 def test_dynamic_providers_read_the_token_of_the_command(acme: Plan) -> None:
     # No tenant stack keeps a copy of the token in its configuration: the fleet runs each with it.
     dynamic = [r for r in acme.resources if r.type.startswith("pulumi-python:dynamic/cloudflare:")]
-    assert len(dynamic) == 3
+    # The registry row, the D1 migrations and the limiter's Durable Object migrations, and each worker's rollout.
+    assert len(dynamic) == 6
+    assert len([r for r in dynamic if r.type == "pulumi-python:dynamic/cloudflare:WorkerRollout"]) == 3
     assert {r.inputs["credential_setting"] for r in dynamic} == {"$CLOUDFLARE_API_TOKEN"}
 
 

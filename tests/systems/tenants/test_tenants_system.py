@@ -8,7 +8,7 @@ from systems.tenants.system import Tenants, TenantsArgs
 from systems.worker_common import ErrorTracking
 from tools.offline_plan import Plan, evaluate
 
-SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+SCRIPT = "cloudflare:index/worker:Worker"
 
 
 def build(protect: bool) -> None:
@@ -57,7 +57,7 @@ def test_what_tenants_read_of_them(plan: Plan) -> None:
         "limiter": f"orchestra-tenants-rate-limiter-{plan.stack}",
         "images": f"orchestra-tenants-images-{plan.stack}",
     }
-    assert plan.one(SCRIPT, "tenants-rate-limiter").inputs["scriptName"] == plan.outputs["limiter"]
+    assert plan.one(SCRIPT, "tenants-rate-limiter").inputs["name"] == plan.outputs["limiter"]
 
 
 def test_the_registry_schema_is_migrated_here(plan: Plan) -> None:
