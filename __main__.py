@@ -8,6 +8,7 @@ import pulumi
 
 from components.aws.deploy_access import AccountScope
 from components.cloudflare.account import CloudflareAccount, CloudflareAccountArgs
+from components.cloudflare.worker import WorkerRolloutSettings
 from stack_config import load_stack_config, secret_output, setting_key
 from stack_config.stacks import stack_names
 from systems.ai_worker.system import AiWorker, AiWorkerArgs
@@ -91,6 +92,11 @@ cloudflare = CloudflareAccount(
     ),
 )
 
+# Every worker's new version, here and in the tenant stacks, goes through this canary.
+worker_rollout = WorkerRolloutSettings(
+    canary_percent=config.worker_canary_percent, canary_minutes=config.worker_canary_minutes
+)
+
 error_tracking = ErrorTracking(environment=pulumi.get_stack(), dsn=error_tracking_dsn)
 
 ai_worker = AiWorker(
@@ -108,6 +114,7 @@ ai_worker = AiWorker(
         login_client_requests_per_minute=config.ai_login_client_requests_per_minute,
         rate_limit_namespace_base=config.rate_limit_namespace_base,
         error_tracking=error_tracking,
+        rollout=worker_rollout,
     ),
 )
 
@@ -115,7 +122,10 @@ image_api_key = secret_output(config.image_api_key)
 tenants = Tenants(
     "tenants",
     TenantsArgs(
-        account=cloudflare, protect_stateful_resources=config.protect_stateful_resources, error_tracking=error_tracking
+        account=cloudflare,
+        protect_stateful_resources=config.protect_stateful_resources,
+        error_tracking=error_tracking,
+        rollout=worker_rollout,
     ),
 )
 
@@ -163,6 +173,8 @@ if error_tracking_dsn is not None:
     pulumi.export(tenant_reads.ERROR_TRACKING_DSN, error_tracking_dsn)
 pulumi.export(tenant_reads.PROTECT_STATEFUL_RESOURCES, config.protect_stateful_resources)
 pulumi.export(tenant_reads.ENVIRONMENT, config.environment)
+pulumi.export(tenant_reads.WORKER_CANARY_PERCENT, config.worker_canary_percent)
+pulumi.export(tenant_reads.WORKER_CANARY_MINUTES, config.worker_canary_minutes)
 
 # `GET /healthz` of every service with a URL, and the version this deploy gives it, for
 # `python -m tools.smoke` after each deploy: a service still reporting another version is stale.

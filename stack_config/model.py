@@ -162,6 +162,26 @@ class StackConfig(BaseModel):
         ),
     )
 
+    worker_canary_percent: int = Field(
+        default=100,
+        ge=1,
+        le=100,
+        description=(
+            "Share of requests (percent, 1-100) a new worker version serves while its gate watches it before "
+            "taking all; 100 deploys it at once."
+        ),
+    )
+    # Like the Lambda bake, it runs inside `pulumi up`, which holds the stack's lock meanwhile.
+    worker_canary_minutes: int = Field(
+        default=5,
+        ge=1,
+        le=30,
+        description=(
+            "How long a new worker version serves workerCanaryPercent while its errors and /healthz are "
+            "watched (1-30 minutes)."
+        ),
+    )
+
     cloudflare_account_id: str = Field(
         pattern=r"^[0-9a-f]{32}$",
         description="The Cloudflare account's id (32 hex characters, dashboard → Workers & Pages).",

@@ -1,6 +1,6 @@
 """The AI worker system: one Worker linked to its D1, KV, Vectorize index, Workers AI and secrets."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -11,7 +11,7 @@ from components.cloudflare.binding import Binding, RateLimitPeriod, plain_text, 
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.kv import KvNamespace, KvNamespaceArgs
 from components.cloudflare.vectorize import VectorizeIndex, VectorizeIndexArgs
-from components.cloudflare.worker import Worker, WorkerArgs
+from components.cloudflare.worker import Worker, WorkerArgs, WorkerRolloutSettings
 from systems.worker_common import COMPATIBILITY_DATE, COMPATIBILITY_FLAGS, MODULES_ROOT, ErrorTracking
 
 _HERE = Path(__file__).parent
@@ -44,6 +44,8 @@ class AiWorkerArgs:
     """Rate-limit namespaces are account-wide integers; this stack uses `base` to `base + 2`."""
     error_tracking: ErrorTracking | None = None
     """Where unhandled errors are reported; none reports nothing."""
+    rollout: WorkerRolloutSettings = field(default_factory=WorkerRolloutSettings)
+    """The canary each new version of the worker goes through; by default none."""
 
 
 class AiWorker(pulumi.ComponentResource):
@@ -104,6 +106,7 @@ class AiWorker(pulumi.ComponentResource):
                 ],
                 # Reported at `/healthz`: the deployed content hash of every module.
                 version_binding="VERSION",
+                rollout=args.rollout,
             ),
             child,
         )

@@ -1,6 +1,6 @@
 """One tenant instance: its configuration database, its two workers, its API keys and its registry row."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -10,7 +10,7 @@ from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.binding import json_value, plain_text, r2_bucket, secret_text, service
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
-from components.cloudflare.worker import Worker
+from components.cloudflare.worker import Worker, WorkerRolloutSettings
 from components.providers.d1_row import D1Row
 from systems.worker_common import ErrorTracking
 
@@ -40,6 +40,8 @@ class TenantInstanceArgs:
     image_model: str
     error_tracking: ErrorTracking | None = None
     """Where the instance's workers report unhandled errors; none reports nothing."""
+    rollout: WorkerRolloutSettings = field(default_factory=WorkerRolloutSettings)
+    """The canary each new version of the instance's workers goes through; by default none."""
 
 
 class TenantInstance(pulumi.ComponentResource):
@@ -85,6 +87,7 @@ class TenantInstance(pulumi.ComponentResource):
             child,
             public_name=CONFIG_SERVICE.public_name(instance.instance_id),
             error_tracking=args.error_tracking,
+            rollout=args.rollout,
         )
 
         images = (
@@ -114,6 +117,7 @@ class TenantInstance(pulumi.ComponentResource):
             child,
             public_name=IMAGE_GEN.public_name(instance.instance_id),
             error_tracking=args.error_tracking,
+            rollout=args.rollout,
         )
 
         self.config_service_url = _served(config_service)

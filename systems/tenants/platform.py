@@ -15,6 +15,8 @@ from typing import Any
 
 import pulumi
 
+from components.cloudflare.worker import WorkerRolloutSettings
+
 PLATFORM_PROJECT = "orchestra"
 
 REGISTRY_DATABASE = "tenantRegistryDatabase"
@@ -33,6 +35,9 @@ ERROR_TRACKING_DSN = "errorTrackingDsn"
 """Secret; exported only when the platform reports errors, so that whether it does is known."""
 PROTECT_STATEFUL_RESOURCES = "protectStatefulResources"
 ENVIRONMENT = "environment"
+WORKER_CANARY_PERCENT = "workerCanaryPercent"
+WORKER_CANARY_MINUTES = "workerCanaryMinutes"
+"""The platform's worker rollout settings, which the tenant's workers roll out with too."""
 
 SECRET_OUTPUTS = (API_TOKEN, IMAGE_API_KEY, ERROR_TRACKING_DSN)
 FACT_OUTPUTS = (
@@ -45,6 +50,8 @@ FACT_OUTPUTS = (
     IMAGE_MODEL,
     PROTECT_STATEFUL_RESOURCES,
     ENVIRONMENT,
+    WORKER_CANARY_PERCENT,
+    WORKER_CANARY_MINUTES,
 )
 """Plain values a tenant stack declares its resources from."""
 REQUIRED_READS = (*FACT_OUTPUTS, IMAGE_API_KEY)
@@ -89,6 +96,7 @@ class PlatformFacts:
     image_model: str
     protect_stateful_resources: bool
     environment: str
+    worker_rollout: WorkerRolloutSettings
 
     @classmethod
     def from_outputs(cls, values: Mapping[str, Any]) -> "PlatformFacts":
@@ -102,6 +110,9 @@ class PlatformFacts:
             image_model=str(values[IMAGE_MODEL]),
             protect_stateful_resources=values[PROTECT_STATEFUL_RESOURCES] is True,
             environment=str(values[ENVIRONMENT]),
+            worker_rollout=WorkerRolloutSettings(
+                canary_percent=int(values[WORKER_CANARY_PERCENT]), canary_minutes=int(values[WORKER_CANARY_MINUTES])
+            ),
         )
 
 

@@ -11,7 +11,7 @@ import pulumi
 from components.cloudflare.account import CloudflareAccount
 from components.cloudflare.binding import Binding
 from components.cloudflare.durable_object_migrations import DurableObjectMigration
-from components.cloudflare.worker import Worker, WorkerArgs
+from components.cloudflare.worker import Worker, WorkerArgs, WorkerRolloutSettings
 from systems.worker_common import COMPATIBILITY_DATE, COMPATIBILITY_FLAGS, MODULES_ROOT, ErrorTracking
 
 _HERE = Path(__file__).parent
@@ -50,6 +50,7 @@ def tenant_worker(
     durable_object_migrations: Sequence[DurableObjectMigration] = (),
     workers_dev: bool = True,
     error_tracking: ErrorTracking | None = None,
+    rollout: WorkerRolloutSettings,
 ) -> Worker:
     """Worker `name` running `script` (a file of this directory). Its script name, which is also
     its workers.dev host, is `public_name` exactly as written when clients know it by that name,
@@ -68,6 +69,7 @@ def tenant_worker(
             durable_object_migrations=durable_object_migrations,
             version_binding=VERSION_BINDING,
             workers_dev=workers_dev,
+            rollout=rollout,
         ),
         opts,
     )

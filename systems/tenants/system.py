@@ -6,7 +6,7 @@ its `TenantInstance`, named `tenants-<instance id>`, and its dedicated rate limi
 for one, `tenants-rate-limiter-<instance id>`, the names they had when one stack held them all.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -16,7 +16,7 @@ from components.cloudflare.binding import durable_object_namespace
 from components.cloudflare.d1 import D1Database, D1DatabaseArgs
 from components.cloudflare.durable_object_migrations import DurableObjectMigration
 from components.cloudflare.r2 import R2Bucket, R2BucketArgs
-from components.cloudflare.worker import Worker
+from components.cloudflare.worker import Worker, WorkerRolloutSettings
 from systems.worker_common import ErrorTracking
 
 from .scripts import tenant_worker
@@ -34,6 +34,8 @@ class TenantsArgs:
     protect_stateful_resources: bool
     error_tracking: ErrorTracking | None = None
     """Where the shared rate limiter reports unhandled errors; none reports nothing."""
+    rollout: WorkerRolloutSettings = field(default_factory=WorkerRolloutSettings)
+    """The canary each new version of the shared rate limiter goes through; by default none."""
 
 
 class Tenants(pulumi.ComponentResource):
@@ -56,7 +58,9 @@ class Tenants(pulumi.ComponentResource):
             child,
         )
         shared_images = R2Bucket(f"{name}-images", R2BucketArgs(account=args.account, protect=protect), child)
-        shared_limiter = rate_limiter(args.account, f"{name}-rate-limiter", child, error_tracking=args.error_tracking)
+        shared_limiter = rate_limiter(
+            args.account, f"{name}-rate-limiter", child, error_tracking=args.error_tracking, rollout=args.rollout
+        )
         self.registry_database = registry.name
         self.registry_database_id = registry.id
         self.shared_rate_limiter = shared_limiter.script_name
@@ -77,6 +81,7 @@ def rate_limiter(
     opts: pulumi.ResourceOptions,
     *,
     error_tracking: ErrorTracking | None = None,
+    rollout: WorkerRolloutSettings,
 ) -> Worker:
     """The rate-limiter worker and its Durable Object class. It has no authentication of its own,
     so it is served on no URL: only workers given a service binding to it reach it, and no client
@@ -90,4 +95,5 @@ def rate_limiter(
         durable_object_migrations=RATE_LIMITER_MIGRATIONS,
         workers_dev=False,
         error_tracking=error_tracking,
+        rollout=rollout,
     )

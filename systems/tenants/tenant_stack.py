@@ -126,6 +126,7 @@ def _declare(
             f"{TENANTS}-rate-limiter-{instance.instance_id}",
             pulumi.ResourceOptions(),
             error_tracking=error_tracking,
+            rollout=facts.worker_rollout,
         ).script_name
         if instance.dedicated_rate_limiter
         else facts.shared_rate_limiter
@@ -143,6 +144,7 @@ def _declare(
             image_api_key=platform.image_api_key,
             image_model=facts.image_model,
             error_tracking=error_tracking,
+            rollout=facts.worker_rollout,
         ),
     )
     _set_key_secrets(f"{TENANTS}-{instance.instance_id}-delivery", tenant, *key_secrets)

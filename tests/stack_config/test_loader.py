@@ -55,6 +55,8 @@ def test_defaults_fill_what_the_stack_leaves_out(stack_settings) -> None:
     assert config.log_retention_days == 14
     assert config.lambda_architecture == "arm64"
     assert config.alarm_email == ""
+    # Each new worker version is deployed at once unless the stack asks for a canary.
+    assert (config.worker_canary_percent, config.worker_canary_minutes) == (100, 5)
 
 
 def test_text_values_are_coerced_to_their_types(stack_settings) -> None:
@@ -100,6 +102,10 @@ def test_out_of_range_number(stack_settings) -> None:
         ("lambdaCanaryPercent", "-1", "greater than or equal to 0"),
         ("lambdaCanaryMinutes", "45", "less than or equal to 30"),
         ("lambdaCanaryMinutes", "0", "greater than or equal to 1"),
+        ("workerCanaryPercent", "0", "greater than or equal to 1"),
+        ("workerCanaryPercent", "101", "less than or equal to 100"),
+        ("workerCanaryMinutes", "0", "greater than or equal to 1"),
+        ("workerCanaryMinutes", "31", "less than or equal to 30"),
     ],
 )
 def test_a_canary_setting_out_of_range_is_named(stack_settings, setting: str, value: str, limit: str) -> None:

@@ -28,6 +28,9 @@ def platform_exports(stack: str, *, protect: bool, reports_errors: bool) -> Refe
         platform.IMAGE_MODEL: "ideogram-v3",
         platform.PROTECT_STATEFUL_RESOURCES: protect,
         platform.ENVIRONMENT: stack,
+        # As the stack files set them: prod's canary, dev's all at once.
+        platform.WORKER_CANARY_PERCENT: 10 if stack == "prod" else 100,
+        platform.WORKER_CANARY_MINUTES: 5,
     }
     secrets = {platform.API_TOKEN, platform.IMAGE_API_KEY}
     if reports_errors:

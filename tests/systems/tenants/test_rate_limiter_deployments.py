@@ -4,6 +4,7 @@ first deployment of the shared limiter, and of a new tenant's own limiter, settl
 import pulumi
 import pytest
 
+from components.cloudflare.worker import WorkerRolloutSettings
 from systems.tenants.system import rate_limiter
 from tests.components.cloudflare.blocks import account
 from tests.components.cloudflare.deployments import Deployments
@@ -12,9 +13,10 @@ from tests.components.cloudflare.support import FakeCloudflare, Script
 
 def limiters(*dedicated: str) -> None:
     cloudflare = account()
-    rate_limiter(cloudflare, "rate-limiter", pulumi.ResourceOptions())
+    rollout = WorkerRolloutSettings()
+    rate_limiter(cloudflare, "rate-limiter", pulumi.ResourceOptions(), rollout=rollout)
     for instance in dedicated:
-        rate_limiter(cloudflare, f"rate-limiter-{instance}", pulumi.ResourceOptions())
+        rate_limiter(cloudflare, f"rate-limiter-{instance}", pulumi.ResourceOptions(), rollout=rollout)
 
 
 def test_the_first_limiter_and_a_new_tenants_own_limiter_each_settle_in_one_deployment(
