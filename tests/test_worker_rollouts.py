@@ -6,6 +6,7 @@ from pathlib import Path
 from tests.stacks import SHIPPED_TENANTS, setting
 from tests.test_program import plan_variant
 from tools.offline_plan import Plan
+from tools.offline_plan.render import format_value, render_plan
 
 WORKER = "cloudflare:index/worker:Worker"
 VERSION = "cloudflare:index/workerVersion:WorkerVersion"
@@ -77,6 +78,17 @@ def test_a_tenant_worker_with_a_pending_migration_says_in_the_plan_it_deploys_at
     shipped_tenant_plan: Plan,
 ) -> None:
     assert_at_once_only_with_a_pending_migration(shipped_tenant_plan)
+
+
+def test_the_rendered_plan_shows_each_workers_canary_and_why_one_deploys_at_once(shipped_plan: Plan) -> None:
+    percent, minutes = canary(shipped_plan.stack)
+    rendered = render_plan(shipped_plan)
+    rollout = "(pulumi-python:dynamic/cloudflare:WorkerRollout)"
+    assert f"ai-worker-rollout {rollout} canary_percentage={percent} bake_seconds={minutes * 60}\n" in rendered
+    assert (
+        f"tenants-rate-limiter-rollout {rollout} canary_percentage={percent} bake_seconds={minutes * 60} "
+        f"all_at_once_reason={format_value(PENDING_MIGRATION)}\n"
+    ) in rendered
 
 
 def test_a_bad_worker_canary_stops_the_plan_with_one_line(tmp_path: Path) -> None:

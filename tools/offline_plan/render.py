@@ -19,6 +19,8 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:sns/topic:Topic": ("name",),
     "random:index/randomPassword:RandomPassword": ("length",),
     "cloudflare:index/workersKvNamespace:WorkersKvNamespace": ("title",),
+    # A worker's canary, and why it has none when a new version must be deployed at once.
+    "pulumi-python:dynamic/cloudflare:WorkerRollout": ("canary_percentage", "bake_seconds", "all_at_once_reason"),
     "github:index/actionsSecret:ActionsSecret": ("repository", "secretName"),
     "github:index/actionsVariable:ActionsVariable": ("repository", "variableName", "value"),
     "github:index/repositoryEnvironment:RepositoryEnvironment": ("repository", "environment"),
@@ -75,7 +77,8 @@ def markers(resource: PlannedResource) -> list[str]:
 
 def key_inputs(resource: PlannedResource) -> list[str]:
     keys = KEY_INPUTS.get(resource.type, _DEFAULT_KEY_INPUTS)
-    return [f"{key}={format_value(resource.inputs[key])}" for key in keys if key in resource.inputs]
+    # An empty value says nothing at a glance.
+    return [f"{key}={format_value(resource.inputs[key])}" for key in keys if resource.inputs.get(key) not in (None, "")]
 
 
 def _top_level(plan: Plan) -> list[PlannedResource]:
