@@ -45,9 +45,9 @@ _BUNDLES = _REPOSITORY / "build" / "workers"
 
 # The gate's limits, the same for every worker: a version failing more than 2% of at least 20
 # requests is rolled back, at the first look every 10 s that shows it.
-_MAX_ERROR_RATE = 0.02
-_MIN_REQUESTS = 20
-_POLL_SECONDS = 10.0
+MAX_ERROR_RATE = 0.02
+MIN_REQUESTS = 20
+POLL_SECONDS = 10.0
 # The rollout's own limit on a bake: a day.
 _MAX_CANARY_MINUTES = 1440
 _PENDING_MIGRATION = "a Durable Object migration is pending, which Cloudflare's gradual deployments do not allow"
@@ -212,9 +212,9 @@ class Worker(pulumi.ComponentResource):
             version_id=self.worker_version.id,
             canary_percentage=args.rollout.canary_percent,
             bake_seconds=args.rollout.canary_minutes * 60,
-            poll_seconds=_POLL_SECONDS,
-            max_error_rate=_MAX_ERROR_RATE,
-            min_requests=_MIN_REQUESTS,
+            poll_seconds=POLL_SECONDS,
+            max_error_rate=MAX_ERROR_RATE,
+            min_requests=MIN_REQUESTS,
             health_url=health_url,
             all_at_once_reason=pending.apply(lambda steps: _at_once_reason(name, steps)) if pending is not None else "",
             opts=pulumi.ResourceOptions(parent=self),

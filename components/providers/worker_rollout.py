@@ -24,7 +24,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 from .cloudflare_api import CLOUDFLARE_API_BASE
 from .provider import CREDENTIAL_SETTING, ConfiguredProvider, ProviderError, changed, is_known, non_empty_failures
-from .rollout_gate import Plan, RolloutFailed, WallClock, only, roll_out
+from .rollout_gate import Clock, Plan, RolloutFailed, WallClock, only, roll_out
 from .worker_traffic_api import CloudflareTraffic
 
 _SETTINGS = ("canary_percentage", "bake_seconds", "poll_seconds", "max_error_rate", "min_requests")
@@ -43,7 +43,8 @@ _INPUTS = (
 class WorkerRolloutProvider(ConfiguredProvider):
     """Deploys a worker's version through its canary and gate, and reads its live deployment."""
 
-    clock = WallClock()
+    clock: Clock = WallClock()
+    """What the gate waits on; a simulation gives it a virtual one."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return CheckResult(news, [*_check_failures(news), *self.credential_failures(news)])

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.providers.rollout_gate import Clock, WallClock
 from tests.components.cloudflare.support import ACCOUNT_ID, TOKEN, failure, success
 from tests.components.dynamic_provider_support import FakeApi, RecordedRequest, Reply
 
@@ -43,16 +44,21 @@ class FakeScript:
 
 
 class FakeWorkerTraffic(FakeApi):
-    def __init__(self, requests_per_second: float = 100.0) -> None:
+    def __init__(
+        self, requests_per_second: float = 100.0, clock: Clock | None = None, analytics_delay_seconds: float = 0.0
+    ) -> None:
         super().__init__()
         self.requests_per_second = requests_per_second
+        self.clock = clock or WallClock()
+        self.analytics_delay = datetime.timedelta(seconds=analytics_delay_seconds)
+        """How long a request takes to show in the analytics: a window's answer stops that long ago."""
         self.scripts: dict[str, FakeScript] = {}
 
     def upload(self, script: str, version_id: str, error_rate: float = 0.0, healthy: bool = True) -> None:
         self.scripts.setdefault(script, FakeScript()).versions[version_id] = Version(error_rate, healthy)
 
     def deploy_now(self, script: str, versions: list[dict[str, Any]]) -> None:
-        self.scripts[script].history.append(Deployed(_now(), versions))
+        self.scripts[script].history.append(Deployed(self.clock.now(), versions))
 
     def live(self, script: str) -> list[dict[str, Any]]:
         history = self.scripts[script].history
@@ -115,7 +121,8 @@ class FakeWorkerTraffic(FakeApi):
             return Reply(200, {"data": None, "errors": [{"message": "unknown query"}]})
         if variables.get("accountTag") != ACCOUNT_ID or variables.get("scriptName") not in self.scripts:
             return Reply(200, {"data": {"viewer": {"accounts": []}}, "errors": None})
-        since, until = _parse(variables["since"]), _parse(variables["until"])
+        since = _parse(variables["since"])
+        until = min(_parse(variables["until"]), self.clock.now() - self.analytics_delay)
         served = self.served(variables["scriptName"], since, until)
         rows = [
             {"sum": {"requests": requests, "errors": errors}, "dimensions": {"scriptVersion": version}}
@@ -128,7 +135,7 @@ class FakeWorkerTraffic(FakeApi):
         fake = self.scripts[script]
         totals: dict[str, list[float]] = {}
         for index, deployed in enumerate(fake.history):
-            end = fake.history[index + 1].at if index + 1 < len(fake.history) else _now()
+            end = fake.history[index + 1].at if index + 1 < len(fake.history) else self.clock.now()
             start, stop = max(deployed.at, since), min(end, until + datetime.timedelta(seconds=1))
             seconds = (stop - start).total_seconds()
             if seconds <= 0:
@@ -146,10 +153,6 @@ class FakeWorkerTraffic(FakeApi):
             for request in self.requests
             if request.method == "POST" and "deployments" in request.path
         ]
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _parse(text: str) -> datetime.datetime:
