@@ -84,8 +84,9 @@ def fresh_sdk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # A container starts the SDK at its first report; each test is a fresh container.
     monkeypatch.setattr(error_tracking, "_started", False)
     yield
+    # Back to no client at all: `init()` again would install the SDK's default integrations.
     sentry_sdk.get_client().close()
-    sentry_sdk.init()
+    sentry_sdk.get_global_scope().set_client(None)
 
 
 @pytest.fixture
