@@ -97,6 +97,9 @@ worker_rollout = WorkerRolloutSettings(
     canary_percent=config.worker_canary_percent, canary_minutes=config.worker_canary_minutes
 )
 
+# The share of their invocations every worker's logs keep, here and in the tenant stacks.
+worker_log_sampling_rate = config.worker_log_sampling_percent / 100
+
 error_tracking = ErrorTracking(environment=pulumi.get_stack(), dsn=error_tracking_dsn)
 
 ai_worker = AiWorker(
@@ -115,6 +118,7 @@ ai_worker = AiWorker(
         rate_limit_namespace_base=config.rate_limit_namespace_base,
         error_tracking=error_tracking,
         rollout=worker_rollout,
+        log_sampling_rate=worker_log_sampling_rate,
     ),
 )
 
@@ -126,6 +130,7 @@ tenants = Tenants(
         protect_stateful_resources=config.protect_stateful_resources,
         error_tracking=error_tracking,
         rollout=worker_rollout,
+        log_sampling_rate=worker_log_sampling_rate,
     ),
 )
 
@@ -175,6 +180,7 @@ pulumi.export(tenant_reads.PROTECT_STATEFUL_RESOURCES, config.protect_stateful_r
 pulumi.export(tenant_reads.ENVIRONMENT, config.environment)
 pulumi.export(tenant_reads.WORKER_CANARY_PERCENT, config.worker_canary_percent)
 pulumi.export(tenant_reads.WORKER_CANARY_MINUTES, config.worker_canary_minutes)
+pulumi.export(tenant_reads.WORKER_LOG_SAMPLING_PERCENT, config.worker_log_sampling_percent)
 
 # `GET /healthz` of every service with a URL, and the version this deploy gives it, for
 # `python -m tools.smoke` after each deploy: a service still reporting another version is stale.

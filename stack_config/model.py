@@ -182,6 +182,14 @@ class StackConfig(BaseModel):
         ),
     )
 
+    # Workers Logs bills and keeps every invocation it samples: a busy stack may keep a share.
+    worker_log_sampling_percent: int = Field(
+        default=100,
+        ge=1,
+        le=100,
+        description="Share of worker invocations (percent, 1-100) Workers Logs keeps; 100 keeps every one.",
+    )
+
     cloudflare_account_id: str = Field(
         pattern=r"^[0-9a-f]{32}$",
         description="The Cloudflare account's id (32 hex characters, dashboard → Workers & Pages).",

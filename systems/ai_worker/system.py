@@ -46,6 +46,8 @@ class AiWorkerArgs:
     """Where unhandled errors are reported; none reports nothing."""
     rollout: WorkerRolloutSettings = field(default_factory=WorkerRolloutSettings)
     """The canary each new version of the worker goes through; by default none."""
+    log_sampling_rate: float = 1.0
+    """The share of the worker's invocations Workers Logs keeps (0-1]; by default every one."""
 
 
 class AiWorker(pulumi.ComponentResource):
@@ -107,6 +109,7 @@ class AiWorker(pulumi.ComponentResource):
                 # Reported at `/healthz`: the deployed content hash of every module.
                 version_binding="VERSION",
                 rollout=args.rollout,
+                log_sampling_rate=args.log_sampling_rate,
             ),
             child,
         )

@@ -42,6 +42,8 @@ class TenantInstanceArgs:
     """Where the instance's workers report unhandled errors; none reports nothing."""
     rollout: WorkerRolloutSettings = field(default_factory=WorkerRolloutSettings)
     """The canary each new version of the instance's workers goes through; by default none."""
+    log_sampling_rate: float = 1.0
+    """The share of the instance's workers' invocations Workers Logs keeps (0-1]; by default every one."""
 
 
 class TenantInstance(pulumi.ComponentResource):
@@ -88,6 +90,7 @@ class TenantInstance(pulumi.ComponentResource):
             public_name=CONFIG_SERVICE.public_name(instance.instance_id),
             error_tracking=args.error_tracking,
             rollout=args.rollout,
+            log_sampling_rate=args.log_sampling_rate,
         )
 
         images = (
@@ -118,6 +121,7 @@ class TenantInstance(pulumi.ComponentResource):
             public_name=IMAGE_GEN.public_name(instance.instance_id),
             error_tracking=args.error_tracking,
             rollout=args.rollout,
+            log_sampling_rate=args.log_sampling_rate,
         )
 
         self.config_service_url = _served(config_service)

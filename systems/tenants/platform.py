@@ -37,6 +37,8 @@ PROTECT_STATEFUL_RESOURCES = "protectStatefulResources"
 ENVIRONMENT = "environment"
 WORKER_CANARY_PERCENT = "workerCanaryPercent"
 WORKER_CANARY_MINUTES = "workerCanaryMinutes"
+WORKER_LOG_SAMPLING_PERCENT = "workerLogSamplingPercent"
+"""The share of invocations Workers Logs keeps, for the tenant's workers as for the platform's."""
 """The platform's worker rollout settings, which the tenant's workers roll out with too."""
 
 SECRET_OUTPUTS = (API_TOKEN, IMAGE_API_KEY, ERROR_TRACKING_DSN)
@@ -52,6 +54,7 @@ FACT_OUTPUTS = (
     ENVIRONMENT,
     WORKER_CANARY_PERCENT,
     WORKER_CANARY_MINUTES,
+    WORKER_LOG_SAMPLING_PERCENT,
 )
 """Plain values a tenant stack declares its resources from."""
 REQUIRED_READS = (*FACT_OUTPUTS, IMAGE_API_KEY)
@@ -97,6 +100,7 @@ class PlatformFacts:
     protect_stateful_resources: bool
     environment: str
     worker_rollout: WorkerRolloutSettings
+    worker_log_sampling_rate: float
 
     @classmethod
     def from_outputs(cls, values: Mapping[str, Any]) -> "PlatformFacts":
@@ -113,6 +117,7 @@ class PlatformFacts:
             worker_rollout=WorkerRolloutSettings(
                 canary_percent=int(values[WORKER_CANARY_PERCENT]), canary_minutes=int(values[WORKER_CANARY_MINUTES])
             ),
+            worker_log_sampling_rate=int(values[WORKER_LOG_SAMPLING_PERCENT]) / 100,
         )
 
 

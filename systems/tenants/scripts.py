@@ -51,6 +51,7 @@ def tenant_worker(
     workers_dev: bool = True,
     error_tracking: ErrorTracking | None = None,
     rollout: WorkerRolloutSettings,
+    log_sampling_rate: float,
 ) -> Worker:
     """Worker `name` running `script` (a file of this directory). Its script name, which is also
     its workers.dev host, is `public_name` exactly as written when clients know it by that name,
@@ -70,6 +71,7 @@ def tenant_worker(
             version_binding=VERSION_BINDING,
             workers_dev=workers_dev,
             rollout=rollout,
+            log_sampling_rate=log_sampling_rate,
         ),
         opts,
     )

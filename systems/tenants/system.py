@@ -36,6 +36,8 @@ class TenantsArgs:
     """Where the shared rate limiter reports unhandled errors; none reports nothing."""
     rollout: WorkerRolloutSettings = field(default_factory=WorkerRolloutSettings)
     """The canary each new version of the shared rate limiter goes through; by default none."""
+    log_sampling_rate: float = 1.0
+    """The share of the shared rate limiter's invocations Workers Logs keeps (0-1]; by default every one."""
 
 
 class Tenants(pulumi.ComponentResource):
@@ -59,7 +61,12 @@ class Tenants(pulumi.ComponentResource):
         )
         shared_images = R2Bucket(f"{name}-images", R2BucketArgs(account=args.account, protect=protect), child)
         shared_limiter = rate_limiter(
-            args.account, f"{name}-rate-limiter", child, error_tracking=args.error_tracking, rollout=args.rollout
+            args.account,
+            f"{name}-rate-limiter",
+            child,
+            error_tracking=args.error_tracking,
+            rollout=args.rollout,
+            log_sampling_rate=args.log_sampling_rate,
         )
         self.registry_database = registry.name
         self.registry_database_id = registry.id
@@ -82,6 +89,7 @@ def rate_limiter(
     *,
     error_tracking: ErrorTracking | None = None,
     rollout: WorkerRolloutSettings,
+    log_sampling_rate: float,
 ) -> Worker:
     """The rate-limiter worker and its Durable Object class. It has no authentication of its own,
     so it is served on no URL: only workers given a service binding to it reach it, and no client
@@ -96,4 +104,5 @@ def rate_limiter(
         workers_dev=False,
         error_tracking=error_tracking,
         rollout=rollout,
+        log_sampling_rate=log_sampling_rate,
     )

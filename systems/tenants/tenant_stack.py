@@ -127,6 +127,7 @@ def _declare(
             pulumi.ResourceOptions(),
             error_tracking=error_tracking,
             rollout=facts.worker_rollout,
+            log_sampling_rate=facts.worker_log_sampling_rate,
         ).script_name
         if instance.dedicated_rate_limiter
         else facts.shared_rate_limiter
@@ -145,6 +146,7 @@ def _declare(
             image_model=facts.image_model,
             error_tracking=error_tracking,
             rollout=facts.worker_rollout,
+            log_sampling_rate=facts.worker_log_sampling_rate,
         ),
     )
     _set_key_secrets(f"{TENANTS}-{instance.instance_id}-delivery", tenant, *key_secrets)

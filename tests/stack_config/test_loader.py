@@ -57,6 +57,8 @@ def test_defaults_fill_what_the_stack_leaves_out(stack_settings) -> None:
     assert config.alarm_email == ""
     # Each new worker version is deployed at once unless the stack asks for a canary.
     assert (config.worker_canary_percent, config.worker_canary_minutes) == (100, 5)
+    # Workers Logs keeps every invocation unless the stack samples them.
+    assert config.worker_log_sampling_percent == 100
 
 
 def test_text_values_are_coerced_to_their_types(stack_settings) -> None:
@@ -106,6 +108,8 @@ def test_out_of_range_number(stack_settings) -> None:
         ("workerCanaryPercent", "101", "less than or equal to 100"),
         ("workerCanaryMinutes", "0", "greater than or equal to 1"),
         ("workerCanaryMinutes", "31", "less than or equal to 30"),
+        ("workerLogSamplingPercent", "0", "greater than or equal to 1"),
+        ("workerLogSamplingPercent", "150", "less than or equal to 100"),
     ],
 )
 def test_a_canary_setting_out_of_range_is_named(stack_settings, setting: str, value: str, limit: str) -> None:

@@ -31,6 +31,7 @@ def platform_exports(stack: str, *, protect: bool, reports_errors: bool) -> Refe
         # As the stack files set them: prod's canary, dev's all at once.
         platform.WORKER_CANARY_PERCENT: 10 if stack == "prod" else 100,
         platform.WORKER_CANARY_MINUTES: 5,
+        platform.WORKER_LOG_SAMPLING_PERCENT: 25 if stack == "prod" else 100,
     }
     secrets = {platform.API_TOKEN, platform.IMAGE_API_KEY}
     if reports_errors:

@@ -14,9 +14,11 @@ from tests.components.cloudflare.support import FakeCloudflare, Script
 def limiters(*dedicated: str) -> None:
     cloudflare = account()
     rollout = WorkerRolloutSettings()
-    rate_limiter(cloudflare, "rate-limiter", pulumi.ResourceOptions(), rollout=rollout)
+    rate_limiter(cloudflare, "rate-limiter", pulumi.ResourceOptions(), rollout=rollout, log_sampling_rate=1.0)
     for instance in dedicated:
-        rate_limiter(cloudflare, f"rate-limiter-{instance}", pulumi.ResourceOptions(), rollout=rollout)
+        rate_limiter(
+            cloudflare, f"rate-limiter-{instance}", pulumi.ResourceOptions(), rollout=rollout, log_sampling_rate=1.0
+        )
 
 
 def test_the_first_limiter_and_a_new_tenants_own_limiter_each_settle_in_one_deployment(
