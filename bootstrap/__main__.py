@@ -14,7 +14,7 @@ import pulumi  # noqa: E402
 
 from components.aws.github_oidc import GitHubRepository  # noqa: E402
 from stack_config.data_file import load_data_file  # noqa: E402
-from stack_config.stacks import deploy_environment, plan_environment, stack_names  # noqa: E402
+from stack_config.stacks import deploy_environment, plan_environment, stack_names, tenants_environment  # noqa: E402
 from systems.ci_access.system import PROGRAM_AWS_RESOURCE_TYPES, CiAccess, CiAccessArgs  # noqa: E402
 from systems.delivery.spec import DeliveryFileError, DeliverySpec, StackDeliverySpec  # noqa: E402
 
@@ -42,7 +42,7 @@ try:
                 owner_id=spec.oidc_subject.owner_id,
                 repository_id=spec.oidc_subject.repository_id,
             ),
-            deploy_environment=deploy_environment(stack),
+            deploy_environments=[deploy_environment(stack), tenants_environment(stack)],
             read_environments=readers,
             resource_types=[*PROGRAM_AWS_RESOURCE_TYPES, *extra_types],
             create_oidc_provider=config.get_bool("createOidcProvider") is not False,

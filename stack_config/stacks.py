@@ -27,3 +27,10 @@ def deploy_environment(stack: str) -> str:
 def plan_environment(stack: str) -> str:
     """The GitHub environment whose jobs plan `stack` and check its drift, with its read role."""
     return f"{stack}-plan"
+
+
+def tenants_environment(stack: str) -> str:
+    """The GitHub environment whose jobs apply the tenant stacks of `stack`'s environment, with its
+    deploy role. It has no reviewers: a reviewed environment asks for an approval per job, and a
+    wave's tenants are many jobs; the wave's one gate job runs in `deploy_environment(stack)`."""
+    return f"{stack}-tenants"

@@ -62,7 +62,11 @@ def add_staging(destination: Path, *, guarded: bool) -> Path:
     delivery = yaml.safe_load(delivery_file.read_text())
     [orchestra] = [r for r in delivery["repositories"] if r["name"] == delivery["deploying_repository"]]
     reviewers = {"reviewers": {"users": ["example-admin"]}, "prevent_self_review": False} if guarded else {}
-    orchestra["environments"] += [{"name": "staging", **reviewers}, {"name": "staging-plan"}]
+    orchestra["environments"] += [
+        {"name": "staging", **reviewers},
+        {"name": "staging-plan"},
+        {"name": "staging-tenants"},
+    ]
     delivery["stacks"]["staging"] = {}
     delivery_file.write_text(yaml.safe_dump(delivery, sort_keys=False))
     return project
@@ -148,7 +152,10 @@ def test_its_roles_are_trusted_from_its_environments_and_reach_its_resources(
         [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
         subjects[kind] = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
     assert subjects == {
-        "deploy": ["repo:example-org/orchestra:environment:staging"],
+        "deploy": [
+            "repo:example-org/orchestra:environment:staging",
+            "repo:example-org/orchestra:environment:staging-tenants",
+        ],
         "read": ["repo:example-org/orchestra:environment:staging-plan"],
     }
     # The prod stack, which manages GitHub, points each staging environment at its role.
@@ -160,6 +167,7 @@ def test_its_roles_are_trusted_from_its_environments_and_reach_its_resources(
     names = {kind: bootstrap.one("aws:iam/role:Role", f"ci-{kind}-role").inputs["name"] for kind in ("deploy", "read")}
     assert variables["staging"].endswith(f"/{names['deploy']}")
     assert variables["staging-plan"].endswith(f"/{names['read']}")
+    assert variables["staging-tenants"].endswith(f"/{names['deploy']}")
 
     statements = json.loads(bootstrap.one("aws:iam/rolePolicy:RolePolicy", "ci-deploy-role-policy").inputs["policy"])
     patterns = {

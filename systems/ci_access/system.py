@@ -66,8 +66,8 @@ class CiAccessArgs:
     """The program's name prefix (its project name), which its resources' and roles' names start with."""
     stack: str
     repository: GitHubRepository
-    deploy_environment: str
-    """The GitHub environment whose jobs get the deploy role."""
+    deploy_environments: Sequence[str]
+    """The GitHub environments whose jobs get the deploy role: the stack's own and its tenants'."""
     read_environments: Sequence[str]
     """The environments whose jobs get the read role (saved plans, drift checks, previews)."""
     resource_types: Sequence[str] = PROGRAM_AWS_RESOURCE_TYPES
@@ -122,7 +122,7 @@ class CiAccess(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=[boundary]),
             )
 
-        deploy = role("deploy", [args.deploy_environment], write=True)
+        deploy = role("deploy", args.deploy_environments, write=True)
         read = role("read", args.read_environments, write=False)
         self.deploy_role_arn = deploy.arn
         self.read_role_arn = read.arn

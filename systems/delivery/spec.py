@@ -15,7 +15,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from stack_config.data_file import load_data_file
-from stack_config.stacks import deploy_environment, plan_environment
+from stack_config.stacks import deploy_environment, plan_environment, tenants_environment
 
 # Values only the `secrets` of a repository or environment may take.
 SECRET_SOURCES = ("cloudflare-api-token", "image-api-key")
@@ -250,13 +250,16 @@ def load_delivery_spec(
         )
     # GitHub compares environment names in any case.
     environments = [spec.preview_environment.lower()] + [
-        name.lower() for stack in stacks for name in (deploy_environment(stack), plan_environment(stack))
+        name.lower()
+        for stack in stacks
+        for name in (deploy_environment(stack), plan_environment(stack), tenants_environment(stack))
     ]
     repeated = sorted({name for name in environments if environments.count(name) > 1})
     if repeated:
         raise DeliveryFileError(
-            f"{path}: preview_environment: each stack needs environments of its own (<stack>, <stack>-plan), "
-            f"and the preview one of its own; used twice: {', '.join(repeated)}"
+            f"{path}: preview_environment: each stack needs environments of its own "
+            "(<stack>, <stack>-plan, <stack>-tenants), and the preview one of its own; "
+            f"used twice: {', '.join(repeated)}"
         )
     unknown = sorted(spec.tenant_keys() - tenant_keys)
     if unknown:

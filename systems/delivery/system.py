@@ -13,7 +13,7 @@ from components.github.owner import GitHubOwner, GitHubOwnerArgs
 from components.github.ruleset import BypassActor, Ruleset, RulesetArgs
 from components.github.webhook import Webhook, WebhookArgs
 from components.naming import fragment
-from stack_config.stacks import deploy_environment, plan_environment
+from stack_config.stacks import deploy_environment, plan_environment, tenants_environment
 
 # The events the orchestrator's GitHub handler acts on (it answers `ping` too, which GitHub sends unasked):
 # `ready` labels, and the completion of the workflow runs it dispatched.
@@ -125,6 +125,7 @@ class Delivery(pulumi.ComponentResource):
             self.role_arns[f"{stack}-deploy"] = deploy
             self.role_arns[f"{stack}-read"] = read
             environment_roles[deploy_environment(stack)] = deploy
+            environment_roles[tenants_environment(stack)] = deploy
             environment_roles |= dict.fromkeys(readers, read)
 
         owner = GitHubOwner(f"{name}-github", GitHubOwnerArgs(owner=args.github_owner, token=args.github_token), child)
@@ -262,6 +263,12 @@ def _deploying_repository(args: DeliveryArgs) -> DeliveredRepository:
             reviewed=stack_delivery.guarded,
             default_branch_only=True,
             why=f"its jobs get the deploy role of {stack}" + (", a guarded stack" if stack_delivery.guarded else ""),
+        )
+        require(
+            tenants_environment(stack),
+            reviewed=False,
+            default_branch_only=True,
+            why=f"its jobs get the deploy role of {stack} to apply tenant plans a wave's gate approved",
         )
         require(
             plan_environment(stack),

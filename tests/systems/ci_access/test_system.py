@@ -253,10 +253,13 @@ def test_roles_are_trusted_from_their_environments_only(stack: str) -> None:
         subjects
         == {
             "dev": {
-                "ci-deploy-role": [f"{repository}:dev"],
+                "ci-deploy-role": [f"{repository}:dev", f"{repository}:dev-tenants"],
                 "ci-read-role": [f"{repository}:dev-plan", f"{repository}:preview"],
             },
-            "prod": {"ci-deploy-role": [f"{repository}:prod"], "ci-read-role": [f"{repository}:prod-plan"]},
+            "prod": {
+                "ci-deploy-role": [f"{repository}:prod", f"{repository}:prod-tenants"],
+                "ci-read-role": [f"{repository}:prod-plan"],
+            },
         }[stack]
     )
     names = {role.name: role.inputs["name"] for role in bootstrap(stack).of_type("aws:iam/role:Role")}

@@ -114,8 +114,13 @@ def test_sources_and_text_values(tmp_path: Path) -> None:
         ({**MINIMAL, "stacks": {"staging": {}}}, "stacks: staging has no Pulumi.staging.yaml"),
         (
             {**MINIMAL, "preview_environment": "prod-plan"},
-            "preview_environment: each stack needs environments of its own (<stack>, <stack>-plan), and the "
-            "preview one of its own; used twice: prod-plan",
+            "preview_environment: each stack needs environments of its own (<stack>, <stack>-plan, "
+            "<stack>-tenants), and the preview one of its own; used twice: prod-plan",
+        ),
+        (
+            {**MINIMAL, "preview_environment": "dev-tenants"},
+            "preview_environment: each stack needs environments of its own (<stack>, <stack>-plan, "
+            "<stack>-tenants), and the preview one of its own; used twice: dev-tenants",
         ),
         (
             {**MINIMAL, "deploy_environment": "dev"},

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack_config.stacks import deploy_environment, plan_environment, stack_names
+from stack_config.stacks import deploy_environment, plan_environment, stack_names, tenants_environment
 from tools.offline_plan import SECRET, Plan, PlannedResource, evaluate_project
 from tools.offline_plan.mock_outputs import github_id
 
@@ -89,8 +89,10 @@ def test_variables_are_values_of_the_stack(prod: Plan) -> None:
         "preview": arns["dev-read"],
         "dev": arns["dev-deploy"],
         "dev-plan": arns["dev-read"],
+        "dev-tenants": arns["dev-deploy"],
         "prod": arns["prod-deploy"],
         "prod-plan": arns["prod-read"],
+        "prod-tenants": arns["prod-deploy"],
     }
 
 
@@ -123,11 +125,15 @@ def test_production_requires_approval_and_only_the_default_branch(prod: Plan) ->
 
 
 def test_the_shipped_environments_are_the_stacks_and_the_ones_the_workflows_name() -> None:
-    """delivery.yaml lists each stack's two environments, and every environment a workflow names."""
+    """delivery.yaml lists each stack's three environments, and every environment a workflow names."""
     delivery = yaml.safe_load((ROOT / "delivery.yaml").read_text())
     [orchestra] = [r for r in delivery["repositories"] if r["name"] == delivery["deploying_repository"]]
     declared = {environment["name"] for environment in orchestra["environments"]}
-    stacks = {name for stack in stack_names(ROOT) for name in (deploy_environment(stack), plan_environment(stack))}
+    stacks = {
+        name
+        for stack in stack_names(ROOT)
+        for name in (deploy_environment(stack), plan_environment(stack), tenants_environment(stack))
+    }
     assert stacks <= declared
     workflows = "\n".join(path.read_text() for path in (ROOT / ".github" / "workflows").glob("*.yml"))
     used = set(re.findall(r"^\s+environment: ([\w-]+)\s*$", workflows, re.MULTILINE))

@@ -29,7 +29,7 @@ DEPENDABOT = [DependabotUpdate("npm"), DependabotUpdate("github-actions")]
 
 
 REVIEWERS = Reviewers(users=["alice"], teams=["platform"])
-ORCHESTRA_ENVIRONMENTS = ("preview", "dev", "dev-plan", "prod", "prod-plan")
+ORCHESTRA_ENVIRONMENTS = ("preview", "dev", "dev-plan", "dev-tenants", "prod", "prod-plan", "prod-tenants")
 
 
 def orchestra_environments() -> dict[str, DeliveryEnvironment]:
@@ -38,12 +38,14 @@ def orchestra_environments() -> dict[str, DeliveryEnvironment]:
         "preview": DeliveryEnvironment("preview", reviewers=REVIEWERS, default_branch_only=False),
         "dev": DeliveryEnvironment("dev"),
         "dev-plan": DeliveryEnvironment("dev-plan"),
+        "dev-tenants": DeliveryEnvironment("dev-tenants"),
         "prod": DeliveryEnvironment(
             "prod",
             reviewers=REVIEWERS,
             secrets={"PULUMI_ACCESS_TOKEN": pulumi.Output.secret("pulumi-token-value")},
         ),
         "prod-plan": DeliveryEnvironment("prod-plan"),
+        "prod-tenants": DeliveryEnvironment("prod-tenants"),
     }
 
 
@@ -215,8 +217,10 @@ def test_role_arns_are_the_environment_variables_the_workflows_read(plan: Plan) 
         ("preview", "AWS_ROLE_ARN"): f"{role}-read-dev",
         ("dev", "AWS_ROLE_ARN"): f"{role}-deploy-dev",
         ("dev-plan", "AWS_ROLE_ARN"): f"{role}-read-dev",
+        ("dev-tenants", "AWS_ROLE_ARN"): f"{role}-deploy-dev",
         ("prod", "AWS_ROLE_ARN"): f"{role}-deploy-prod",
         ("prod-plan", "AWS_ROLE_ARN"): f"{role}-read-prod",
+        ("prod-tenants", "AWS_ROLE_ARN"): f"{role}-deploy-prod",
     }
     # No repository variable names a role: a job outside these environments gets none.
     assert not [
@@ -240,12 +244,11 @@ def test_environments_admit_only_the_runs_their_roles_are_for(plan: Plan) -> Non
     reviewed = [{"users": [github_id("user", "alice")], "teams": [github_id("team", "platform")]}]
     for name in ("preview", "prod"):
         assert environments[("orchestra", name)]["reviewers"] == reviewed
-    for name in ("dev", "dev-plan", "prod-plan"):
+    for name in ("dev", "dev-plan", "dev-tenants", "prod-plan", "prod-tenants"):
         assert "reviewers" not in environments[("orchestra", name)]
     # Every environment but preview admits only the default branch; preview admits pull requests.
-    assert branches == {("orchestra", name): "main" for name in ("dev", "dev-plan", "prod", "prod-plan")} | {
-        ("image-gen", "production"): "main"
-    }
+    admitting_main = ("dev", "dev-plan", "dev-tenants", "prod", "prod-plan", "prod-tenants")
+    assert branches == {("orchestra", name): "main" for name in admitting_main} | {("image-gen", "production"): "main"}
     assert "deploymentBranchPolicy" not in environments[("orchestra", "preview")]
     assert environments[("image-gen", "production")]["reviewers"] == [
         {"users": [github_id("user", "bob")], "teams": []}
@@ -336,6 +339,18 @@ def test_a_stack_in_an_account_of_its_own_gets_that_accounts_roles() -> None:
         (
             lambda: {"repositories": repositories(**{"prod-plan": None})},
             "'prod-plan' environment with to admit only main: its jobs get the read role of prod",
+        ),
+        (
+            lambda: {"repositories": repositories(**{"prod-tenants": None})},
+            "'prod-tenants' environment with to admit only main: its jobs get the deploy role of prod to apply tenant",
+        ),
+        (
+            lambda: {
+                "repositories": repositories(
+                    **{"dev-tenants": DeliveryEnvironment("dev-tenants", default_branch_only=False)}
+                )
+            },
+            "'dev-tenants' environment with to admit only main",
         ),
         (
             lambda: {"stacks": {**STACKS, "dev": StackDelivery(guarded=True)}},
