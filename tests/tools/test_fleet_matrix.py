@@ -52,6 +52,8 @@ def test_every_tenant_of_the_environment_in_wave_order(fleet: Path) -> None:
             {"wave": "last", "include": [{"tenant": "hooli"}]},
         ],
         "removed": [],
+        "destroy": [],
+        "unmatched": [],
     }
 
 
@@ -60,9 +62,10 @@ def test_merging_a_new_instance_file_selects_only_the_new_tenant(fleet: Path) ->
     instance(fleet, "wayne", wave=3)
     commit(fleet)
     code, out = matrix("--stack-env", "prod", "--changed", f"{base}..HEAD")
-    assert (code, json.loads(out)) == (0, {"waves": [{"wave": "3", "include": [{"tenant": "wayne"}]}], "removed": []})
+    assert (code, json.loads(out)["waves"]) == (0, [{"wave": "3", "include": [{"tenant": "wayne"}]}])
+    assert json.loads(out)["removed"] == []
     # The dev stack's deploy of the same merge has nothing to do.
-    assert json.loads(matrix("--stack-env", "dev", "--changed", f"{base}..HEAD")[1]) == {"waves": [], "removed": []}
+    assert json.loads(matrix("--stack-env", "dev", "--changed", f"{base}..HEAD")[1])["waves"] == []
 
 
 def test_a_shared_module_selects_every_tenant_and_a_removal_is_reported(fleet: Path) -> None:
@@ -73,11 +76,48 @@ def test_a_shared_module_selects_every_tenant_and_a_removal_is_reported(fleet: P
     code, out = matrix("--stack-env", "prod", "--changed", f"{base}..HEAD", "--github-outputs")
     assert code == 0
     lines = dict(line.split("=", 1) for line in out.splitlines())
-    assert list(lines) == ["wave-1", "wave-2", "wave-3", "wave-4", "wave-5", "removed"]
+    assert list(lines) == ["wave-1", "wave-2", "wave-3", "wave-4", "wave-5", "removed", "destroy", "unmatched"]
     assert [json.loads(lines[f"wave-{n}"])["wave"] for n in (1, 2, 3)] == ["canary", "1", "2"]
     assert json.loads(lines["wave-2"])["include"] == [{"tenant": "globex"}, {"tenant": "umbrella"}]
     # Fewer waves than the workflow's: the later wave jobs get nothing and are skipped.
     assert (lines["wave-4"], lines["wave-5"], lines["removed"]) == ("", "", "hooli")
+    # The pull request did not ask: the removed tenant is listed, and nothing destroys it.
+    assert (lines["destroy"], lines["unmatched"]) == ("", "")
+
+
+def remove(fleet: Path, *names: str) -> str:
+    """Commit the deletion of these instance files; the range of that commit."""
+    base = git(fleet, "rev-parse", "HEAD").strip()
+    for name in names:
+        (fleet / "instances" / f"{name}.yaml").unlink()
+    commit(fleet)
+    return f"{base}..HEAD"
+
+
+def test_a_removed_tenant_is_destroyed_only_when_the_pull_request_says_so(fleet: Path, tmp_path: Path) -> None:
+    changed = remove(fleet, "hooli", "initech")
+    body = tmp_path / "body.md"
+    body.write_text("Retire hooli.\r\n\r\nDestroy tenant stack: hooli\r\nDestroy tenant stack: acme\r\n")
+    code, out = matrix(
+        "--stack-env", "prod", "--changed", changed, "--pull-request-body", str(body), "--github-outputs"
+    )
+    lines = dict(line.split("=", 1) for line in out.splitlines())
+    assert code == 0
+    assert (lines["removed"], lines["destroy"]) == ("hooli initech", "hooli")
+    # acme still has its instance file: the request is named, never acted on.
+    assert lines["unmatched"] == "acme"
+    assert lines["wave-1"] == ""
+
+
+def test_an_unreadable_pull_request_body_stops_the_matrix(
+    fleet: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.md"
+    assert matrix("--stack-env", "prod", "--all", "--pull-request-body", str(missing)) == (2, "")
+    assert (
+        capsys.readouterr().err
+        == f"fleet: --pull-request-body: {missing}: cannot be read (No such file or directory)\n"
+    )
 
 
 def test_more_waves_than_the_workflow_runs_are_refused(fleet: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,8 +5,9 @@ Exit status 0 when every tenant succeeded, 1 when any failed (or was not run aft
 2 when the input is wrong (nothing is run then).
 
 `python -m tools.fleet matrix --stack-env ENV (--tenants a,b | --changed BASE..HEAD | --all)
-[--max-waves N] [--github-outputs]` runs nothing: it prints the selected tenants as one GitHub
-Actions matrix per wave, in deployment order (matrix.py), for the deploy workflow.
+[--max-waves N] [--pull-request-body FILE] [--github-outputs]` runs nothing: it prints the selected
+tenants as one GitHub Actions matrix per wave, in deployment order (matrix.py), for the deploy workflow, and which
+removed tenants the merged pull request's body asks to destroy (removal.py).
 """
 
 import argparse
@@ -68,7 +69,13 @@ def _matrix(args: argparse.Namespace, out: TextIO) -> int:
     try:
         if args.removed is not None:
             raise selection.SelectionError("matrix: --removed names stacks to destroy, which no matrix deploys")
-        matrices = wave_matrices(_select(args, Operation.UP), args.max_waves)
+        body = args.pull_request_body.read_text(encoding="utf-8") if args.pull_request_body else ""
+        matrices = wave_matrices(_select(args, Operation.UP), args.max_waves, body)
+    except OSError as error:
+        print(
+            f"fleet: --pull-request-body: {args.pull_request_body}: cannot be read ({error.strerror})", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
     except (selection.SelectionError, ChangesError, InstanceError, MatrixError) as error:
         print(f"fleet: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -127,9 +134,17 @@ def _parser() -> argparse.ArgumentParser:
         "--max-waves", type=_waves, default=5, help="matrix: the waves the workflow can run, 1 to 20 (5)"
     )
     parser.add_argument(
+        "--pull-request-body",
+        type=Path,
+        metavar="FILE",
+        help="matrix: the merged pull request's body; a removed tenant is destroyed only if it has a line "
+        "`Destroy tenant stack: <id>`",
+    )
+    parser.add_argument(
         "--github-outputs",
         action="store_true",
-        help="matrix: print wave-1 ... wave-N and removed as lines for $GITHUB_OUTPUT instead of one JSON document",
+        help="matrix: print wave-1 ... wave-N, removed, destroy and unmatched as lines for $GITHUB_OUTPUT "
+        "instead of one JSON document",
     )
     return parser
 
