@@ -69,3 +69,26 @@ def test_bad_stack_data_stops_with_one_line(
 def test_a_stack_that_is_not_deployed_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(project(tmp_path, SHIPPED), "show", "staging") == 2
     assert capsys.readouterr().err == "stacks: 'staging' is not a stack the workflows deploy: dev, prod\n"
+
+
+def test_a_stacks_environment_is_its_orchestra_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path, "stacks:\n  dev: {}\n  eu: {}\n", ("dev",))
+    (root / "Pulumi.eu.yaml").write_text("config:\n  orchestra:environment: prod\n")
+    assert run(root, "environment", "eu") == 0
+    assert capsys.readouterr().out == "prod\n"
+    # dev's file names none: one line naming the setting, nothing on stdout.
+    assert run(root, "environment", "dev") == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"stacks: {root / 'Pulumi.dev.yaml'}: orchestra:environment is not set; it must be one of dev, staging, prod\n"
+    )
+    assert run(root, "environment", "staging") == 2
+    assert "is not a stack the workflows deploy" in capsys.readouterr().err
+
+
+def test_the_shipped_stacks_environments_are_their_names(capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = Path(__file__).resolve().parents[2]
+    for stack in ("dev", "prod"):
+        assert main(["--project", str(shipped), "environment", stack]) == 0
+        assert capsys.readouterr().out == f"{stack}\n"
