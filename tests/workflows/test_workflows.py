@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from stack_config.stacks import tenants_environment
 from tests.project_copy import copy_project
 from tools.ci_access.__main__ import BOOTSTRAP, expected_documents
 from tools.independent_review.review import User, requesters
@@ -256,6 +257,12 @@ WRITE_SCOPES = {
     ("pulumi-up.yml", "apply"): {"id-token"},
     ("deploy.yml", "supersede"): {"actions"},
     ("deploy.yml", "deploy"): {"id-token"},
+    ("deploy.yml", "tenants"): {"id-token"},
+    ("tenants.yml", "affected"): {"id-token"},
+    **{("tenants.yml", f"wave-{n}"): {"id-token"} for n in range(1, 6)},
+    ("tenants.yml", "destroy"): {"id-token"},
+    ("tenant-wave.yml", "plan"): {"id-token"},
+    ("tenant-wave.yml", "apply"): {"id-token"},
     ("rollback.yml", "rollback"): {"id-token"},
     ("drift.yml", "check"): {"id-token"},
     ("drift.yml", "report"): {"issues"},
@@ -326,23 +333,27 @@ STACK_FIELDS = {
     "${{ matrix.deploy-environment }}": {s.deploy_environment for s in STACKS},
     "${{ needs.verify.outputs.plan-environment }}": {s.plan_environment for s in STACKS},
     "${{ needs.verify.outputs.deploy-environment }}": {s.deploy_environment for s in STACKS},
+    "${{ matrix.stack }}-tenants": {tenants_environment(s.name) for s in STACKS},
 }
+
+
+def input_values(name: str, expression: str) -> set[str]:
+    """What `expression` in workflow `name` can be: itself, or, for `${{ inputs.x }}`, what each
+    caller passes as `x`, followed through callers that pass on their own input."""
+    match = re.fullmatch(r"\$\{\{ inputs\.([\w-]+) \}\}", expression)
+    if match is None:
+        return {expression}
+    values: set[str] = set()
+    for caller_name, _, caller in jobs():
+        if caller.get("uses") == f"./.github/workflows/{name}":
+            values |= input_values(caller_name, str(caller["with"][match[1]]))
+    return values
 
 
 def environment_names(name: str, job_id: str) -> set[str]:
     """Every environment a job can run in: its literal name, or each value its expression can take
     (a reusable workflow's input, from every caller; a stack of the data)."""
-    expression = environment_name(ALL[name]["jobs"][job_id])
-    if "${{" not in expression:
-        return {expression}
-    if match := re.fullmatch(r"\$\{\{ inputs\.([\w-]+) \}\}", expression):
-        values = {
-            str(caller["with"][match[1]])
-            for _, _, caller in jobs()
-            if caller.get("uses") == f"./.github/workflows/{name}"
-        }
-    else:
-        values = {expression}
+    values = input_values(name, environment_name(ALL[name]["jobs"][job_id]))
     names = set()
     for value in values:
         if "${{" not in value:
@@ -372,7 +383,7 @@ def test_every_secret_a_called_workflow_reads_is_declared_and_passed_by_every_ca
     (actions/runner#1490): each called workflow declares exactly what it reads, every caller
     inherits, and zizmor is told why for exactly those callers."""
     called = {name: w for name, w in ALL.items() if "workflow_call" in w["on"]}
-    assert set(called) == {"notify.yml", "pulumi-up.yml", "test.yml"}
+    assert set(called) == {"notify.yml", "pulumi-up.yml", "test.yml", "tenants.yml", "tenant-wave.yml"}
     inheriting = set()
     for name, workflow in called.items():
         read = set(re.findall(r"\bsecrets\.(\w+)", (WORKFLOWS / name).read_text()))
@@ -387,7 +398,8 @@ def test_every_secret_a_called_workflow_reads_is_declared_and_passed_by_every_ca
             else:
                 assert "secrets" not in job, f"{wf}: {job_id} passes secrets {name} does not read"
     zizmor_config = yaml.safe_load((ROOT / ".github" / "zizmor.yml").read_text())
-    assert set(zizmor_config["rules"]["secrets-inherit"]["ignore"]) == inheriting == {"deploy.yml", "rollback.yml"}
+    assert set(zizmor_config["rules"]["secrets-inherit"]["ignore"]) == inheriting
+    assert inheriting == {"deploy.yml", "rollback.yml", "tenants.yml"}
 
 
 def test_every_credential_is_behind_a_reviewer_or_the_default_branch() -> None:
@@ -416,6 +428,10 @@ def test_every_credential_is_behind_a_reviewer_or_the_default_branch() -> None:
         ("preview.yml", "preview"),
         ("pulumi-up.yml", "apply"),
         ("pulumi-up.yml", "plan"),
+        ("tenant-wave.yml", "apply"),
+        ("tenant-wave.yml", "plan"),
+        ("tenants.yml", "affected"),
+        ("tenants.yml", "destroy"),
     ]
     # The one environment that admits any branch is reviewed: a PR's code waits for an approval.
     assert [e for e, gate in declared.items() if not gate["default_branch_only"]] == ["preview"]
@@ -542,8 +558,11 @@ PULUMI_RUNS = [(wf, job_id, s) for wf, job_id, s in steps() if pulumi_commands(s
 def test_only_pulumi_up_yml_applies_and_only_a_saved_plan() -> None:
     commands = [(wf, job_id, command) for wf, job_id, s in PULUMI_RUNS for command in pulumi_commands(s["run"])]
     assert [(wf, job_id) for wf, job_id, command in commands if command.startswith("pulumi up")] == [
-        ("pulumi-up.yml", "apply")
+        ("pulumi-up.yml", "apply"),
+        ("tenant-wave.yml", "apply"),
     ]
+    [tenant_up] = pulumi_commands(step("tenant-wave.yml", "apply", "Apply the approved plan")["run"])
+    assert tenant_up.startswith('pulumi up --stack "$TENANT"') and '--plan "$RUNNER_TEMP/plan/plan.json"' in tenant_up
     assert not [s for _, _, s in steps() if re.search(r"^\s*pulumi (refresh|destroy)\b", s.get("run", ""), re.M)]
     [up] = pulumi_commands(step("pulumi-up.yml", "apply", "Apply the approved plan")["run"])
     assert up.startswith('pulumi up --stack "$STACK"')
@@ -962,7 +981,14 @@ def test_every_outcome_is_notified(name: str, after: list[str]) -> None:
 
 
 def test_every_real_preview_and_update_runs_the_policy_pack() -> None:
-    commands = [(wf, job_id, command) for wf, job_id, s in steps() for command in pulumi_commands(s.get("run", ""))]
+    # Of the platform stacks: the pack's guards are the platform's (its guarded stacks, its AWS
+    # roles); a tenant stack takes its protection from its platform stack's setting.
+    commands = [
+        (wf, job_id, command)
+        for wf, job_id, s in steps()
+        for command in pulumi_commands(s.get("run", ""))
+        if wf != "tenant-wave.yml"
+    ]
     assert {(wf, job_id) for wf, job_id, _ in commands} == {
         ("preview.yml", "preview"),
         ("pulumi-up.yml", "plan"),
@@ -1152,7 +1178,9 @@ def test_the_pulumi_cli_follows_the_sdk_pin(tmp_path: Path) -> None:
     assert install["with"] == {"pulumi-version": "${{ steps.pulumi.outputs.version }}"}
     # Every job that runs Pulumi sets it up this way, and so does every job that reads the stacks.
     users = {(wf, job_id) for wf, job_id, s in steps() if s.get("uses") == "./.github/actions/setup-pulumi"}
-    readers = {(wf, job_id) for wf, job_id, s in steps() if "python -m tools.stacks" in s.get("run", "")}
+    readers = {
+        (wf, job_id) for wf, job_id, s in steps() if re.search(r"python -m tools\.(stacks|fleet)\b", s.get("run", ""))
+    }
     # The offline plan runs a pull request's code with no credential: it installs without the action.
     readers -= {("offline-plan.yml", "plan"), ("offline-plan.yml", "policy")}
     # The credential check reads the stack's settings with the CLI.
