@@ -265,6 +265,7 @@ WRITE_SCOPES = {
     ("tenant-wave.yml", "apply"): {"id-token"},
     ("rollback.yml", "rollback"): {"id-token"},
     ("drift.yml", "check"): {"id-token"},
+    ("drift.yml", "tenant-check"): {"id-token"},
     ("drift.yml", "report"): {"issues"},
     ("credential-expiry.yml", "check"): {"id-token"},
     ("credential-expiry.yml", "issues"): {"issues"},
@@ -423,6 +424,7 @@ def test_every_credential_is_behind_a_reviewer_or_the_default_branch() -> None:
     assert sorted(credentialed) == [
         ("credential-expiry.yml", "check"),
         ("drift.yml", "check"),
+        ("drift.yml", "tenant-check"),
         ("new-instance.yml", "propose"),
         ("notify.yml", "notify"),
         ("preview.yml", "preview"),
@@ -507,6 +509,7 @@ def test_program_output_cannot_close_its_code_block(
         "RESULT": "success",
         "REPOSITORY": "acme/orchestra",
         "STACK": "prod",
+        "SUBJECT": "stack prod",
         "RUN_URL": "https://github.com/acme/orchestra/actions/runs/9",
     }
     result = run_script(step(workflow, job, name)["run"], tmp_path, env)
@@ -902,8 +905,7 @@ def test_the_workflows_stacks_are_delivery_yamls_with_their_environments(tmp_pat
     for workflow, job_id, name in STACK_LISTS:
         assert json.loads(stacks_step_output(tmp_path, workflow, job_id, name)["matrix"]) == expected
     drift = ALL["drift.yml"]["jobs"]
-    for job_id in ("check", "report"):
-        assert drift[job_id]["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.stacks.outputs.matrix) }}"}
+    assert drift["check"]["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.stacks.outputs.matrix) }}"}
     assert drift["check"]["environment"] == {"name": "${{ matrix.plan-environment }}", "deployment": False}
 
 
@@ -987,7 +989,7 @@ def test_every_real_preview_and_update_runs_the_policy_pack() -> None:
         (wf, job_id, command)
         for wf, job_id, s in steps()
         for command in pulumi_commands(s.get("run", ""))
-        if wf != "tenant-wave.yml"
+        if '--stack "$TENANT"' not in command
     ]
     assert {(wf, job_id) for wf, job_id, _ in commands} == {
         ("preview.yml", "preview"),
@@ -1094,7 +1096,8 @@ def test_drift_is_checked_daily_per_stack_with_read_only_credentials() -> None:
     [command] = pulumi_commands(step("drift.yml", "check", "pulumi preview --refresh --expect-no-changes")["run"])
     assert "--refresh --run-program --expect-no-changes" in command
     report = drift["jobs"]["report"]
-    assert report["strategy"]["matrix"] == check["strategy"]["matrix"]
+    # One report per stack and per tenant stack (see the tenants' drift tests).
+    assert report["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.stacks.outputs.reports) }}"}
     assert "environment" not in report
 
 
@@ -1117,7 +1120,7 @@ def test_drift_tells_drift_from_failure(tmp_path: Path, preview_status: int, out
     assert (tmp_path / "drift" / "status").read_text().strip() == expected
 
 
-def drift_report(tmp_path: Path, status: str | None, open_issue: str) -> list[str]:
+def drift_report(tmp_path: Path, status: str | None, open_issue: str, subject: str = "stack prod") -> list[str]:
     result_dir = tmp_path / "result"
     result_dir.mkdir()
     if status is not None:
@@ -1125,13 +1128,14 @@ def drift_report(tmp_path: Path, status: str | None, open_issue: str) -> list[st
         (result_dir / "preview.txt").write_text("~ aws:dynamodb/table:Table orchestrator-runs update\n@someone\n")
     # The search matches words, so it also finds another stack's issue whose title starts the same;
     # the fake gh applies the script's own --jq filter (its last argument) to what it found.
-    found = [{"number": 7, "title": "Drift: stack prod-eu"}]
+    # A tenant stack and a platform stack may share a name: their titles differ.
+    found = [{"number": 7, "title": f"Drift: {subject}-eu"}, {"number": 8, "title": "Drift: tenant stack prod"}]
     if open_issue:
-        found.append({"number": int(open_issue), "title": "Drift: stack prod"})
+        found.append({"number": int(open_issue), "title": f"Drift: {subject}"})
     gh = f"""[ "$1 $2" = "issue list" ] && echo '{json.dumps(found)}' | jq -r "${{@: -1}}"; exit 0"""
     env = fake_commands(tmp_path, gh=gh) | {
         "REPOSITORY": "acme/orchestra",
-        "STACK": "prod",
+        "SUBJECT": subject,
         "RESULT_DIR": str(result_dir),
         "RUN_URL": "https://github.com/acme/orchestra/actions/runs/9",
     }
@@ -1157,6 +1161,93 @@ def test_drift_opens_one_issue_per_stack_updates_it_and_closes_it_when_clean(tmp
     # No result at all (the check broke before it): reported, never taken for clean.
     assert drift_report(tmp_path / "missing", None, "")[-1].startswith("issue create")
     assert "could not finish" in (tmp_path / "missing" / "drift-issue.md").read_text()
+
+
+def test_drift_checks_every_tenant_stack_from_its_platform_stacks_plan_environment(tmp_path: Path) -> None:
+    drift = ALL["drift.yml"]["jobs"]
+    check = drift["tenant-check"]
+    assert check["needs"] == "stacks"
+    assert check["strategy"]["fail-fast"] is False and check["strategy"]["max-parallel"] >= 1
+    assert check["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.stacks.outputs.tenants) }}"}
+    assert check["environment"] == {"name": "${{ matrix.plan-environment }}", "deployment": False}
+    [command] = pulumi_commands(step("drift.yml", "tenant-check", TENANT_DRIFT)["run"])
+    assert (
+        command.startswith('pulumi preview --stack "$TENANT"')
+        and "--refresh --run-program --expect-no-changes" in command
+    )
+    assert drift["report"]["needs"] == ["stacks", "check", "tenant-check"]
+    # The list: every tenant of each stack's environment, and one report per stack and per tenant.
+    link_stack_data(tmp_path)
+    (tmp_path / "instances").symlink_to(ROOT / "instances")
+    (tmp_path / "systems").symlink_to(ROOT / "systems")
+    (tmp_path / "components").symlink_to(ROOT / "components")
+    listing = step("drift.yml", "stacks", "List the tenant stacks of each stack")
+    env = {"MATRIX": json.dumps([s.matrix_entry() for s in STACKS]), "GITHUB_OUTPUT": str(tmp_path / "out")}
+    result = run_script(listing["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    found = outputs(tmp_path / "out")
+    assert json.loads(found["tenants"]) == [
+        {"stack": "dev", "tenant": "acme-dev", "plan-environment": "dev-plan"},
+        {"stack": "prod", "tenant": "acme", "plan-environment": "prod-plan"},
+        {"stack": "prod", "tenant": "globex", "plan-environment": "prod-plan"},
+    ]
+    assert [entry["subject"] for entry in json.loads(found["reports"])] == [
+        "stack dev",
+        "stack prod",
+        "tenant stack acme-dev",
+        "tenant stack acme",
+        "tenant stack globex",
+    ]
+    assert json.loads(found["reports"])[3]["artifact"] == "drift-tenant-acme"
+    upload = step("drift.yml", "tenant-check", "Upload the result for the report job")
+    assert upload["with"]["name"] == "drift-tenant-${{ matrix.tenant }}"
+
+
+TENANT_DRIFT = "pulumi preview of the tenant stack --refresh --expect-no-changes"
+
+
+@pytest.mark.parametrize(("preview_status", "expected"), [(0, "clean"), (7, "drifted"), (1, "failed")])
+def test_a_tenants_drift_check_runs_with_its_platforms_token_masked_first(
+    tmp_path: Path, preview_status: int, expected: str
+) -> None:
+    (tmp_path / "tenants").mkdir()
+    pulumi = f"""
+case "$1 $2" in
+  "stack output") echo 'cf-t0ken' ;;
+  "preview --stack") echo "token=$CLOUDFLARE_API_TOKEN in $(basename "$PWD")"; exit {preview_status} ;;
+esac
+exit 0"""
+    env = fake_commands(tmp_path, pulumi=pulumi) | {"STACK": "prod", "TENANT": "acme"}
+    result = run_script(step("drift.yml", "tenant-check", TENANT_DRIFT)["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "::add-mask::cf-t0ken"
+    assert calls(tmp_path, "pulumi")[1] == "stack output cloudflareApiToken --show-secrets --stack prod"
+    assert (tmp_path / "drift" / "preview.txt").read_text() == "token=cf-t0ken in tenants\n"
+    assert (tmp_path / "drift" / "status").read_text().strip() == expected
+
+
+def test_a_tenants_drift_check_stops_without_its_platforms_token(tmp_path: Path) -> None:
+    (tmp_path / "tenants").mkdir()
+    env = fake_commands(tmp_path, pulumi="exit 0") | {"STACK": "prod", "TENANT": "acme"}
+    result = run_script(step("drift.yml", "tenant-check", TENANT_DRIFT)["run"], tmp_path, env)
+    assert result.returncode == 1
+    assert "no cloudflareApiToken output" in result.stdout
+    assert not [c for c in calls(tmp_path, "pulumi") if c.startswith("preview")]
+    assert (tmp_path / "drift" / "status").read_text().strip() == "failed"
+
+
+def test_drift_keeps_one_issue_per_tenant_stack(tmp_path: Path) -> None:
+    for case in ("open", "update", "close"):
+        (tmp_path / case).mkdir()
+    subject = "tenant stack acme"
+    opened = drift_report(tmp_path / "open", "drifted", "", subject)
+    assert opened[-1].startswith(
+        "issue create --repo acme/orchestra --title Drift: tenant stack acme --label drift --body-file"
+    )
+    assert "of tenant stack acme proposes changes" in (tmp_path / "open" / "drift-issue.md").read_text()
+    # Its own issue, not the platform stack's nor another tenant's with a longer name.
+    assert drift_report(tmp_path / "update", "drifted", "21", subject)[0].startswith("issue edit 21 ")
+    assert drift_report(tmp_path / "close", "clean", "21", subject)[0].startswith("issue close 21 ")
 
 
 # --- The Pulumi CLI and the program's dependencies -------------------------------------------
