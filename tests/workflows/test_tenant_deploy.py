@@ -37,7 +37,7 @@ def test_the_deploy_runs_the_tenants_of_each_stack_after_every_platform_stack() 
     caller = ALL["deploy.yml"]["jobs"]["tenants"]
     assert caller["uses"] == "./.github/workflows/tenants.yml"
     assert caller["needs"] == ["stacks", "deploy"]
-    assert caller["strategy"]["max-parallel"] == 1
+    assert (caller["strategy"]["max-parallel"], caller["strategy"]["fail-fast"]) == (1, True)
     assert caller["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.stacks.outputs.matrix) }}"}
     assert caller["with"]["commit"] == "${{ github.sha }}"
     assert caller["secrets"] == "inherit"
