@@ -385,3 +385,22 @@ def test_a_deploy_that_affects_no_tenant_notifies_nothing(tmp_path: Path) -> Non
 def test_a_result_file_cannot_write_markdown_into_the_table(tmp_path: Path) -> None:
     summary, _ = report(tmp_path, {"acme": "acme\tcanary\t[x](https://evil.example) | `x`\n"}, PLANNED="acme:canary")
     assert summary.splitlines()[-1] == "| `acme` | canary | xhttpsevilexample  x |"
+
+
+def test_the_stacks_of_new_tenants_are_started_empty_before_they_are_planned(tmp_path: Path) -> None:
+    (tmp_path / "tenants").mkdir()
+    env = fake_commands(tmp_path, pulumi='[ "$1" = stack ] && echo "in $(basename "$PWD")"; exit 0')
+    start = step("tenants.yml", "affected", "Start the stacks of new tenants")
+    result = run_script(start["run"], tmp_path, env | {"PLANNED": "initech:canary hooli:last"})
+    assert result.returncode == 0, result.stderr
+    assert calls(tmp_path, "pulumi") == [
+        "login --non-interactive",
+        "stack select --create --non-interactive --stack initech",
+        "stack select --create --non-interactive --stack hooli",
+    ]
+    assert result.stdout == "in tenants\nin tenants\n"
+    # Nothing to deploy: no role is assumed and no stack is touched.
+    for name in ("Assume the stack's deploy role (OIDC)", "Start the stacks of new tenants"):
+        assert step("tenants.yml", "affected", name)["if"] == "steps.affected.outputs.planned != ''"
+    # The wave jobs plan only after it.
+    assert TENANTS["wave-1"]["needs"] == "affected"
