@@ -29,10 +29,17 @@ HEALTH_ATTEMPTS = 3
 class Traffic:
     requests: int
     errors: int
+    wall_time_p99_ms: float | None = None
+    """The 99th percentile of the requests' wall time; None when the analytics give none."""
 
     @property
     def error_rate(self) -> float:
         return self.errors / self.requests if self.requests else 0.0
+
+    def figures(self) -> str:
+        """What the version served, as the deploy's summary shows it."""
+        latency = "" if self.wall_time_p99_ms is None else f", p99 wall time {self.wall_time_p99_ms:.0f} ms"
+        return f"{self.requests} requests, {self.errors} errors ({self.error_rate:.1%}){latency}"
 
 
 @dataclass(frozen=True)
@@ -116,26 +123,31 @@ def roll_out(plan: Plan, api: TrafficApi, clock: Clock) -> str:
     deployed = api.deployed()
     previous = previous_version(deployed, plan.version_id)
     if deployed == only(plan.version_id):
-        return f"{plan.script}: version {plan.version_id} already serves all traffic"
+        return f"worker {plan.script}: version {plan.version_id} already serves all traffic"
     if previous is None or plan.canary_percentage >= 100 or plan.all_at_once_reason:
         why = plan.all_at_once_reason or ("no version serves traffic yet" if previous is None else "no canary set")
         api.deploy(only(plan.version_id), f"all at once: {why}")
-        return f"{plan.script}: version {plan.version_id} deployed at once ({why})"
+        return f"worker {plan.script}: version {plan.version_id} deployed at once ({why})"
     split = [
         {"version_id": plan.version_id, "percentage": plan.canary_percentage},
         {"version_id": previous, "percentage": 100 - plan.canary_percentage},
     ]
     api.deploy(split, f"canary {plan.canary_percentage}% for {plan.bake_seconds:g} s")
     started = clock.now()
-    failure = _failed_health(plan, api, clock) or _failed_traffic(plan, api, clock, started)
+    failure = _failed_health(plan, api, clock)
+    seen = None
+    if failure is None:
+        failure, seen = _failed_traffic(plan, api, clock, started)
     if failure:
         api.deploy(only(previous), f"rolled back: {failure}")
         raise RolloutFailed(
             f"worker {plan.script}: version {plan.version_id} rolled back to {previous}, all traffic: {failure}"
         )
     api.deploy(only(plan.version_id), "promoted: the gate passed")
+    served = f": {seen.figures()}" if seen is not None else ""
     return (
-        f"{plan.script}: version {plan.version_id} promoted after {plan.canary_percentage}% for {plan.bake_seconds:g} s"
+        f"worker {plan.script}: version {plan.version_id} promoted after {plan.canary_percentage}% "
+        f"for {plan.bake_seconds:g} s{served}"
     )
 
 
@@ -149,17 +161,21 @@ def _failed_health(plan: Plan, api: TrafficApi, clock: Clock) -> str | None:
     return None if health.ok else f"/healthz of the new version failed {HEALTH_ATTEMPTS} times: {health.detail}"
 
 
-def _failed_traffic(plan: Plan, api: TrafficApi, clock: Clock, started: datetime.datetime) -> str | None:
-    """Looks every `poll_seconds` until the window ends; the first look over the limit fails it."""
+def _failed_traffic(
+    plan: Plan, api: TrafficApi, clock: Clock, started: datetime.datetime
+) -> tuple[str | None, Traffic]:
+    """Looks every `poll_seconds` until the window ends; the first look over the limit fails it.
+    Returns why it failed (None when it passed) and what the version had served by the last look."""
     deadline = started + datetime.timedelta(seconds=plan.bake_seconds)
     while True:
         now = min(clock.now(), deadline)
         seen = api.traffic(started, now).get(plan.version_id, Traffic(0, 0))
         if seen.requests >= plan.min_requests and seen.error_rate > plan.max_error_rate:
+            latency = "" if seen.wall_time_p99_ms is None else f"; p99 wall time {seen.wall_time_p99_ms:.0f} ms"
             return (
                 f"{seen.errors} errors in {seen.requests} requests ({seen.error_rate:.1%}) within "
-                f"{(now - started).total_seconds():.0f} s, above the {plan.max_error_rate:.1%} allowed"
-            )
+                f"{(now - started).total_seconds():.0f} s, above the {plan.max_error_rate:.1%} allowed{latency}"
+            ), seen
         if now >= deadline:
-            return None
+            return None, seen
         clock.sleep(max(0.0, min(plan.poll_seconds, (deadline - clock.now()).total_seconds())))

@@ -30,6 +30,7 @@ query WorkerVersionTraffic($accountTag: string!, $scriptName: string!, $since: T
         filter: {scriptName: $scriptName, datetime_geq: $since, datetime_leq: $until}
       ) {
         sum { requests errors }
+        quantiles { wallTimeP99 }
         dimensions { scriptVersion }
       }
     }
@@ -126,9 +127,19 @@ def _per_version(answer: dict[str, Any]) -> dict[str, Traffic]:
             sums = row.get("sum") or {}
             seen = totals.get(version, Traffic(0, 0))
             totals[version] = Traffic(
-                seen.requests + int(sums.get("requests") or 0), seen.errors + int(sums.get("errors") or 0)
+                seen.requests + int(sums.get("requests") or 0),
+                seen.errors + int(sums.get("errors") or 0),
+                _slowest(seen.wall_time_p99_ms, (row.get("quantiles") or {}).get("wallTimeP99")),
             )
     return totals
+
+
+def _slowest(known: float | None, wall_time_us: Any) -> float | None:
+    """Wall time is in microseconds; of several rows' percentiles, the highest stands for them all."""
+    if not isinstance(wall_time_us, int | float):
+        return known
+    milliseconds = float(wall_time_us) / 1000
+    return milliseconds if known is None else max(known, milliseconds)
 
 
 def _percentage(value: Any) -> int | float:

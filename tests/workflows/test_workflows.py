@@ -724,12 +724,13 @@ def test_an_approval_of_a_superseded_commit_applies_nothing(tmp_path: Path) -> N
     assert (code, out) == (0, {"superseded-by": OTHER_SHA})
     assert f"main has moved on to {OTHER_SHA}" in summary
     assert newest_check(tmp_path / "broken", "not a sha")[0] == 1
-    # Every step after the check is skipped once superseded, but what reports a failure: the
-    # rollback offer and the automatic rollbacks of an apply that ran.
+    # Every step after the check is skipped once superseded, but the reports of what the apply did:
+    # the rollback offer, the automatic rollbacks of a failed apply, and what an apply promoted.
     apply = ALL["pulumi-up.yml"]["jobs"]["apply"]["steps"]
-    assert all(s["if"] == "steps.newest.outputs.superseded-by == ''" for s in apply[1:-4])
-    assert {s["if"] for s in apply[-4:-2]} == {"failure() && steps.deployed.outputs.commit != ''"}
-    assert {s["if"] for s in apply[-2:]} == {"failure() && steps.apply.outcome == 'failure'"}
+    assert all(s["if"] == "steps.newest.outputs.superseded-by == ''" for s in apply[1:-5])
+    assert {s["if"] for s in apply[-5:-3]} == {"failure() && steps.deployed.outputs.commit != ''"}
+    assert {s["if"] for s in apply[-3:-1]} == {"failure() && steps.apply.outcome == 'failure'"}
+    assert apply[-1]["if"] == "always() && steps.apply.outcome == 'success'"
     assert apply[0]["if"] == "inputs.newest-only"
 
 

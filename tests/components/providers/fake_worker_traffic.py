@@ -29,6 +29,8 @@ _OVERRIDE = re.compile(r'^([a-z0-9-]+)="([0-9a-f-]+)"$')
 class Version:
     error_rate: float = 0.0
     healthy: bool = True
+    wall_time_ms: float = 12.0
+    """Every request's wall time: the analytics' 99th percentile of it."""
 
 
 @dataclass
@@ -54,8 +56,10 @@ class FakeWorkerTraffic(FakeApi):
         """How long a request takes to show in the analytics: a window's answer stops that long ago."""
         self.scripts: dict[str, FakeScript] = {}
 
-    def upload(self, script: str, version_id: str, error_rate: float = 0.0, healthy: bool = True) -> None:
-        self.scripts.setdefault(script, FakeScript()).versions[version_id] = Version(error_rate, healthy)
+    def upload(
+        self, script: str, version_id: str, error_rate: float = 0.0, healthy: bool = True, wall_time_ms: float = 12.0
+    ) -> None:
+        self.scripts.setdefault(script, FakeScript()).versions[version_id] = Version(error_rate, healthy, wall_time_ms)
 
     def deploy_now(self, script: str, versions: list[dict[str, Any]]) -> None:
         self.scripts[script].history.append(Deployed(self.clock.now(), versions))
@@ -117,15 +121,21 @@ class FakeWorkerTraffic(FakeApi):
     def graphql(self, body: dict[str, Any]) -> Reply:
         variables = body.get("variables") or {}
         query = body.get("query") or ""
-        if "workersInvocationsAdaptive" not in query or "scriptVersion" not in query:
+        if any(field not in query for field in ("workersInvocationsAdaptive", "scriptVersion", "wallTimeP99")):
             return Reply(200, {"data": None, "errors": [{"message": "unknown query"}]})
         if variables.get("accountTag") != ACCOUNT_ID or variables.get("scriptName") not in self.scripts:
             return Reply(200, {"data": {"viewer": {"accounts": []}}, "errors": None})
         since = _parse(variables["since"])
         until = min(_parse(variables["until"]), self.clock.now() - self.analytics_delay)
         served = self.served(variables["scriptName"], since, until)
+        versions = self.scripts[variables["scriptName"]].versions
         rows = [
-            {"sum": {"requests": requests, "errors": errors}, "dimensions": {"scriptVersion": version}}
+            {
+                "sum": {"requests": requests, "errors": errors},
+                # In microseconds, as Cloudflare gives it.
+                "quantiles": {"wallTimeP99": versions[version].wall_time_ms * 1000},
+                "dimensions": {"scriptVersion": version},
+            }
             for version, (requests, errors) in sorted(served.items())
         ]
         return Reply(200, {"data": {"viewer": {"accounts": [{"workersInvocationsAdaptive": rows}]}}, "errors": None})

@@ -3,9 +3,11 @@ driven through the real dynamic-provider host as `pulumi up` and `pulumi refresh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import pulumi
 import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
@@ -63,8 +65,12 @@ def deployed(fake: FakeWorkerTraffic) -> list[list[tuple[str, int]]]:
     ]
 
 
-def test_a_healthy_canary_takes_its_share_passes_the_gate_and_takes_all_traffic(traffic: FakeWorkerTraffic) -> None:
-    traffic.upload(SCRIPT, NEW)
+def test_a_healthy_canary_takes_its_share_passes_the_gate_and_takes_all_traffic(
+    traffic: FakeWorkerTraffic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traffic.upload(SCRIPT, NEW, wall_time_ms=37.0)
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", said.append)
     rollout = provider()
     state = {**inputs(traffic, version_id=OLD), "versions": [{"version_id": OLD, "percentage": 100}]}
 
@@ -83,6 +89,13 @@ def test_a_healthy_canary_takes_its_share_passes_the_gate_and_takes_all_traffic(
     assert traffic.live(SCRIPT) == [{"version_id": NEW, "percentage": 100}]
     assert result.outs["versions"] == [{"version_id": NEW, "percentage": 100}]
     assert not rollout.diff(SCRIPT, result.outs, inputs(traffic)).changes
+    # What the version served while the gate watched, said in `pulumi up`'s output for the summary.
+    [promoted] = said
+    assert re.fullmatch(
+        rf"worker {SCRIPT}: version {NEW} promoted after 10% for 2 s: "
+        r"\d+ requests, 0 errors \(0\.0%\), p99 wall time 37 ms",
+        promoted,
+    )
 
 
 def test_a_failing_canary_is_rolled_back_within_the_window_and_names_the_figure(traffic: FakeWorkerTraffic) -> None:
@@ -94,7 +107,7 @@ def test_a_failing_canary_is_rolled_back_within_the_window_and_names_the_figure(
 
     assert deployed(traffic) == [[(NEW, 10), (OLD, 90)], [(OLD, 100)]]
     assert traffic.live(SCRIPT) == [{"version_id": OLD, "percentage": 100}]
-    assert "above the 1.0% allowed" in str(failed.value)
+    assert "above the 1.0% allowed; p99 wall time 12 ms" in str(failed.value)
     canary, rollback = traffic.scripts[SCRIPT].history[1:]
     assert (rollback.at - canary.at).total_seconds() < 5, "rolled back at the first look, not after 30 s"
     served = traffic.served(SCRIPT, traffic.scripts[SCRIPT].history[0].at, rollback.at)

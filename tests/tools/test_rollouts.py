@@ -1,5 +1,6 @@
-"""The automatic rollbacks read back from `pulumi up`'s output: the failure the real dynamic-provider
-host reports for a canary its gate refused, laid out as the CLI prints it."""
+"""What the rollouts did, read back from `pulumi up`'s output: the failure the real dynamic-provider
+host reports for a canary its gate refused, laid out as the CLI prints it, and the promotions the
+provider says on its info channel."""
 
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import pulumi
 import pytest
 
 from components.providers.provider import ProviderError
@@ -17,7 +19,8 @@ from tests.components.cloudflare.support import SETTING, TOKEN
 from tests.components.dynamic_provider_support import hosted, serving
 from tests.components.providers.fake_worker_traffic import FakeWorkerTraffic
 from tests.components.providers.test_worker_rollout import NEW, OLD, SCRIPT, URN, inputs
-from tools.rollout_failures import MAX_LINE, automatic_rollbacks
+from tests.components.providers.test_worker_rollout import provider as provider_for_tests
+from tools.rollouts import MAX_LINE, automatic_rollbacks, promotions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,9 +89,27 @@ def test_a_long_message_is_cut() -> None:
 def test_the_command_prints_them_and_refuses_a_missing_log(tmp_path: Path) -> None:
     log = tmp_path / "up.log"
     log.write_text(traceback_of(ProviderError("f version 2 rolled back to 1 at 10% of traffic: f-gate-errors")))
-    run = [sys.executable, "-m", "tools.rollout_failures"]
+    run = [sys.executable, "-m", "tools.rollouts", "rollbacks"]
     printed = subprocess.run([*run, str(log)], cwd=ROOT, capture_output=True, text=True, check=True)
     assert printed.stdout == "f version 2 rolled back to 1 at 10% of traffic: f-gate-errors\n"
     missing = subprocess.run([*run, str(tmp_path / "none.log")], cwd=ROOT, capture_output=True, text=True)
     assert (missing.returncode, missing.stdout) == (2, "")
     assert "cannot be read" in missing.stderr
+
+
+def test_a_promoted_canary_is_listed_with_what_it_served(
+    traffic: FakeWorkerTraffic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traffic.upload(SCRIPT, NEW, wall_time_ms=21.0)
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", said.append)
+    state = {**inputs(traffic, version_id=OLD), "versions": [{"version_id": OLD, "percentage": 100}]}
+    provider_for_tests().update(SCRIPT, state, inputs(traffic))
+    # As the CLI shows an info line of the provider: during the update, and again under Diagnostics.
+    [line] = said
+    log = f"    pulumi-python:dynamic/cloudflare:WorkerRollout (ai-worker-rollout):\n      info: {line}\n" * 2
+
+    [promoted] = promotions(log)
+    assert promoted.startswith(f"worker {SCRIPT}: version {NEW} promoted after 10% for 2 s: ")
+    assert promoted.endswith(", 0 errors (0.0%), p99 wall time 21 ms")
+    assert automatic_rollbacks(log) == []

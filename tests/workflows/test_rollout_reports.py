@@ -1,5 +1,6 @@
 """A version a rollout's gate rolled back is named, with its failing figure, in the apply job's
-summary and in the chat message: the workflows' own scripts, run as GitHub runs them."""
+summary and in the chat message, and a version it promoted, with what it served, in the summary:
+the workflows' own scripts, run as GitHub runs them."""
 
 import json
 import shutil
@@ -30,15 +31,15 @@ def up_log(*messages: str) -> str:
     return "Diagnostics:\n" + "\n".join(blocks) + "\nResources:\n    41 unchanged\n"
 
 
-def report(tmp_path: Path, stack: str, log: str) -> tuple[str, Path]:
-    """Runs the apply job's report step over `log`; returns the summary and the notification's folder."""
+def report(tmp_path: Path, stack: str, log: str, step_name: str = "Report the automatic rollbacks") -> tuple[str, Path]:
+    """Runs one of the apply job's report steps over `log`; returns the summary and the notification's folder."""
     job = tmp_path / f"{stack}-job"
     (job / "up").mkdir(parents=True)
     (job / "up" / "up.log").write_text(log)
     for name in (".venv", "tools", "components"):
         (job / name).symlink_to(ROOT / name)
     summary = job / "summary.md"
-    script = step("pulumi-up.yml", "apply", "Report the automatic rollbacks")["run"]
+    script = step("pulumi-up.yml", "apply", step_name)["run"]
     result = run_script(script, job, {"STACK": stack, "GITHUB_STEP_SUMMARY": str(summary), "RUNNER_TEMP": str(job)})
     assert result.returncode == 0, result.stderr
     return (summary.read_text() if summary.exists() else ""), job / "rollout-failures"
@@ -101,3 +102,20 @@ def test_without_rollbacks_the_message_is_as_before(tmp_path: Path, fake_curl: P
     )
     assert sent.returncode == 0, sent.stderr
     assert "Rolled back" not in json.loads(fake_curl.with_suffix(".body").read_text())["text"]
+
+
+PROMOTED = (
+    "worker orchestra-ai-worker-prod: version 0a1b-new promoted after 10% for 300 s: "
+    "6000 requests, 3 errors (0.1%), p99 wall time 41 ms"
+)
+
+
+def test_a_successful_apply_lists_what_each_promoted_version_served(tmp_path: Path) -> None:
+    log = (
+        f"Updating (prod):\n    info: {PROMOTED}\n"
+        f"Diagnostics:\n  pulumi-python:dynamic/cloudflare:WorkerRollout:\n    info: {PROMOTED}\n"
+    )
+    summary, _ = report(tmp_path, "prod", log, "Report the rollouts")
+    assert summary == f"## `prod`: versions promoted by their gates\n\n- {PROMOTED}\n"
+    nothing, _ = report(tmp_path / "none", "prod", "Resources:\n    42 unchanged\n", "Report the rollouts")
+    assert nothing == ""

@@ -1,0 +1,37 @@
+"""What the rollouts of a `pulumi up` did, read from the command's output: each version a gate
+promoted, with what it served while watched, and each one it rolled back, with the figure that
+failed it.
+
+A worker rollout that promotes a version says so on the provider's info channel (`worker <script>:
+version <id> promoted after <share>% for <seconds> s: <figures>`). A rollout that rolls a version
+back fails its update with a `ProviderError` whose message names the version, where traffic went
+back to and why; the CLI prints it as the last line of the provider's traceback. Each is listed
+once, in the order it came.
+"""
+
+import re
+
+MAX_LINE = 500
+"""A message longer than this is cut: it goes into a job summary and a chat message."""
+
+_ROLLBACK = re.compile(r"ProviderError: (?P<message>\S.* rolled back to .+?)\s*$")
+_PROMOTION = re.compile(r"(?P<message>worker \S+: version \S+ promoted after .+?)\s*$")
+
+
+def automatic_rollbacks(log: str) -> list[str]:
+    return _each(_ROLLBACK, log)
+
+
+def promotions(log: str) -> list[str]:
+    return _each(_PROMOTION, log)
+
+
+def _each(pattern: re.Pattern[str], log: str) -> list[str]:
+    found: list[str] = []
+    for line in log.splitlines():
+        match = pattern.search(line)
+        if match:
+            message = match["message"][:MAX_LINE]
+            if message not in found:
+                found.append(message)
+    return found
