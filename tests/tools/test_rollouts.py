@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -16,22 +15,15 @@ import pytest
 from components.providers.provider import ProviderError
 from components.providers.worker_rollout import WorkerRolloutProvider
 from tests.components.cloudflare.support import SETTING, TOKEN
-from tests.components.dynamic_provider_support import hosted, serving
+from tests.components.dynamic_provider_support import hosted
 from tests.components.providers.fake_worker_traffic import FakeWorkerTraffic
-from tests.components.providers.test_worker_rollout import NEW, OLD, SCRIPT, URN, inputs
+from tests.components.providers.test_worker_rollout import NEW, OLD, SCRIPT, URN, inputs, traffic
 from tests.components.providers.test_worker_rollout import provider as provider_for_tests
 from tools.rollouts import MAX_LINE, automatic_rollbacks, promotions
 
+__all__ = ["traffic"]  # the fixture, used by name below
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def traffic() -> Iterator[FakeWorkerTraffic]:
-    fake = FakeWorkerTraffic(requests_per_second=200)
-    fake.upload(SCRIPT, OLD)
-    fake.deploy_now(SCRIPT, [{"version_id": OLD, "percentage": 100}])
-    with serving(fake.server):
-        yield fake
 
 
 def as_the_cli_prints(urn_name: str, details: str) -> str:
