@@ -6,7 +6,7 @@ from pathlib import Path
 
 from stack_config.stacks import stack_names
 from systems.tenants.instances import load_instances
-from systems.tenants.platform import PLATFORM_PROJECT
+from systems.tenants.platform_name import PLATFORM_PROJECT
 from systems.tenants.tenant_config import API_TOKEN_VARIABLE
 from tools.offline_plan import Plan, compose_config, evaluate_project, load_project, referenced_stack
 

@@ -3,7 +3,8 @@ says, for the platform's workers and, through its export, for every tenant stack
 
 from pathlib import Path
 
-from systems.tenants.platform import PLATFORM_PROJECT, WORKER_LOG_SAMPLING_PERCENT
+from systems.tenants.platform import WORKER_LOG_SAMPLING_PERCENT
+from systems.tenants.platform_name import PLATFORM_PROJECT
 from systems.tenants.tenant_config import API_TOKEN_VARIABLE
 from tests.project_copy import copy_project
 from tests.stacks import ROOT, TENANTS_DIR, setting

@@ -109,6 +109,15 @@ def load_instance(path: Path) -> Instance:
     return instance
 
 
+def load_stack_instance(directory: Path, stack: str) -> Instance:
+    """The instance file a tenant stack is named after: only that one is read, whatever the fleet's size."""
+    for suffix in (".yaml", ".yml", ".json"):
+        path = directory / f"{stack}{suffix}"
+        if path.is_file():
+            return load_instance(path)
+    raise InstanceError(f"{directory / stack}.yaml: no such instance file; a tenant stack is named after its file")
+
+
 def _check_unique(entries: Iterable[tuple[Path, Instance]]) -> None:
     seen_buckets: dict[str, Path] = {}
     seen_ids: dict[str, Path] = {}

@@ -8,7 +8,6 @@ token, the image API. It exports these under the names below; each tenant stack 
 never lists a tenant and removing one never touches it.
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ import pulumi
 
 from components.cloudflare.worker import WorkerRolloutSettings
 
-PLATFORM_PROJECT = "orchestra"
+from .platform_name import PLATFORM_STACK_SETTING, PlatformStackName
 
 REGISTRY_DATABASE = "tenantRegistryDatabase"
 REGISTRY_DATABASE_ID = "tenantRegistryDatabaseId"
@@ -61,30 +60,6 @@ REQUIRED_READS = (*FACT_OUTPUTS, IMAGE_API_KEY)
 """Every export a tenant stack's program needs (`API_TOKEN` is read by whoever runs it; the
 program reads `ERROR_TRACKING_DSN` too, when there is one)."""
 
-# `<organization>/<project>/<stack>`, the form a StackReference names a stack of any backend by.
-_STACK_REFERENCE = re.compile(r"(?P<organization>[^/\s]+)/(?P<project>[^/\s]+)/(?P<stack>[A-Za-z0-9][A-Za-z0-9_.-]*)")
-
-
-@dataclass(frozen=True)
-class PlatformStackName:
-    organization: str
-    project: str
-    stack: str
-
-    def __str__(self) -> str:
-        return f"{self.organization}/{self.project}/{self.stack}"
-
-
-def parse_platform_stack(text: str) -> PlatformStackName | None:
-    match = _STACK_REFERENCE.fullmatch(text)
-    return PlatformStackName(**match.groupdict()) if match else None
-
-
-def default_platform_stack(environment: str) -> PlatformStackName:
-    """The platform stack named after the instance's environment, in the organization the tenant
-    stack runs in (`organization` with a self-managed backend)."""
-    return PlatformStackName(pulumi.get_organization(), PLATFORM_PROJECT, environment)
-
 
 @dataclass(frozen=True)
 class PlatformFacts:
@@ -119,9 +94,6 @@ class PlatformFacts:
             ),
             worker_log_sampling_rate=int(values[WORKER_LOG_SAMPLING_PERCENT]) / 100,
         )
-
-
-PLATFORM_STACK_SETTING = "orchestra-tenant:platformStack"
 
 
 class PlatformStackError(pulumi.RunError):

@@ -27,15 +27,9 @@ from systems.delivery.spec import DeliveryFileError, DeliverySpec, TenantKeySecr
 from systems.worker_common import ErrorTracking
 
 from .instance import TenantInstance, TenantInstanceArgs
-from .instances import Instance, InstanceError, load_instance
-from .platform import (
-    PLATFORM_STACK_SETTING,
-    PlatformFacts,
-    PlatformStack,
-    PlatformStackError,
-    default_platform_stack,
-    parse_platform_stack,
-)
+from .instances import Instance, InstanceError, load_stack_instance
+from .platform import PlatformFacts, PlatformStack, PlatformStackError
+from .platform_name import PLATFORM_STACK_SETTING, default_platform_stack, parse_platform_stack
 from .scripts import TENANT_SERVICES
 from .system import rate_limiter
 from .tenant_config import API_TOKEN_VARIABLE, TenantConfigError, api_token_from_environment, load_tenant_config
@@ -50,7 +44,7 @@ TENANTS = "tenants"
 def declare_tenant_stack(repository: Path, project_dir: Path, stack: str) -> None:
     """Everything is checked (settings, instance file, delivery file, token) before the first declaration."""
     config = load_tenant_config()
-    instance = load_tenant_instance(repository / "instances", stack)
+    instance = load_stack_instance(repository / "instances", stack)
     platform_name = (
         parse_platform_stack(config.platform_stack)
         if config.platform_stack
@@ -74,15 +68,6 @@ def declare_tenant_stack(repository: Path, project_dir: Path, stack: str) -> Non
     )
     for key in TENANT_OUTPUTS:
         pulumi.export(key, declared.apply(lambda outputs, key=key: outputs[key]))
-
-
-def load_tenant_instance(directory: Path, stack: str) -> Instance:
-    """The instance file the stack is named after: only that one is read, whatever the fleet's size."""
-    for suffix in (".yaml", ".yml", ".json"):
-        path = directory / f"{stack}{suffix}"
-        if path.is_file():
-            return load_instance(path)
-    raise InstanceError(f"{directory / stack}.yaml: no such instance file; a tenant stack is named after its file")
 
 
 def tenant_key_secrets(path: Path, instance: Instance) -> tuple[list[TenantKeySecret], str]:
