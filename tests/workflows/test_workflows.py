@@ -984,21 +984,20 @@ def test_every_outcome_is_notified(name: str, after: list[str]) -> None:
 
 
 def test_every_real_preview_and_update_runs_the_policy_pack() -> None:
-    # Of the platform stacks: the pack's guards are the platform's (its guarded stacks, its AWS
-    # roles); a tenant stack takes its protection from its platform stack's setting.
-    commands = [
-        (wf, job_id, command)
-        for wf, job_id, s in steps()
-        for command in pulumi_commands(s.get("run", ""))
-        if '--stack "$TENANT"' not in command
-    ]
-    assert {(wf, job_id) for wf, job_id, _ in commands} == {
+    # Of the platform stacks from the repository's root; of the tenant stacks from tenants/, where
+    # the pack holds a tenant stack to its platform stack's guards (policy/stack.py).
+    commands = [(wf, job_id, command) for wf, job_id, s in steps() for command in pulumi_commands(s.get("run", ""))]
+    platform = {(wf, job_id) for wf, job_id, command in commands if '--stack "$TENANT"' not in command}
+    tenants = {(wf, job_id) for wf, job_id, command in commands if '--stack "$TENANT"' in command}
+    assert platform == {
         ("preview.yml", "preview"),
         ("pulumi-up.yml", "plan"),
         ("pulumi-up.yml", "apply"),
         ("drift.yml", "check"),
     }
-    assert all("--policy-pack policy" in command for _, _, command in commands), commands
+    assert tenants == {("tenant-wave.yml", "plan"), ("tenant-wave.yml", "apply"), ("drift.yml", "tenant-check")}
+    pack = {True: "--policy-pack ../policy", False: "--policy-pack policy"}
+    assert all(pack['--stack "$TENANT"' in command] in command for _, _, command in commands), commands
 
 
 def test_the_offline_policy_check_runs_make_plan_on_every_stack() -> None:
