@@ -13,7 +13,7 @@ import pytest
 from tests.components.dynamic_provider_support import FakeApi, RecordedRequest, Reply, serving
 from tests.tools.fake_pulumi import Call, FakePulumi, install
 from tools.fleet.cli import main
-from tools.fleet.driver import Driver, Operation, StackResult
+from tools.fleet.driver import POLICY_PACK, Driver, Operation, StackResult
 
 HEALTHY = {"status": "ok", "version": "3f2a9c1d", "checks": {"db": "ok"}}
 INSTANCE = """\
@@ -119,9 +119,12 @@ def test_preview_starts_new_stacks_and_passes_the_cli_exactly_what_it_accepts(pr
         [
             "--non-interactive",
             "preview",
+            "--policy-pack",
+            str(POLICY_PACK),
             "--color",
             "never",
             "--refresh",
+            "--run-program=true",
             "--exec-kind",
             "auto.local",
             "--event-log",
@@ -154,9 +157,12 @@ def test_up_deploys_wave_by_wave_and_smoke_checks_each_tenant(project: Project) 
         "up",
         "--yes",
         "--skip-preview",
+        "--policy-pack",
+        str(POLICY_PACK),
         "--color",
         "never",
         "--refresh",
+        "--run-program=true",
         "--exec-kind",
         "auto.local",
         "--event-log",
@@ -254,6 +260,7 @@ def test_refresh_needs_an_existing_stack_and_never_creates_one(project: Project)
         "refresh",
         "--skip-preview",
         "--yes",
+        "--run-program=true",
         "--color",
         "never",
         "--exec-kind",

@@ -14,6 +14,8 @@ from pulumi import automation as auto
 from pulumi.automation import EngineEvent, OpMap, OpType
 
 TENANT_PROJECT = "orchestra-tenant"
+POLICY_PACK = Path(__file__).resolve().parents[2] / "policy"
+"""The repository's policy pack, which previews and deploys of tenant stacks run as the platform's do."""
 
 _UNCHANGED = frozenset({OpType.SAME, OpType.READ, OpType.REFRESH})
 """Steps that change nothing: a refresh that finds no drift is a `refresh` step too."""
@@ -84,13 +86,16 @@ def _run(
     operation: Operation, stack: auto.Stack, on_event: Callable[[EngineEvent], None], on_error: Callable[[str], None]
 ) -> dict[str, Any]:
     common: dict[str, Any] = {"color": "never", "on_event": on_event, "on_error": on_error}
+    # A refresh runs the program, so providers are configured from this run's settings and token,
+    # never from credentials left in the state (a rotated token stays rotated). A destroy cannot:
+    # a removed tenant's instance file, which the program reads, is gone.
     if operation is Operation.PREVIEW:
-        stack.preview(refresh=True, **common)
+        stack.preview(refresh=True, run_program=True, policy_packs=[str(POLICY_PACK)], **common)
     elif operation is Operation.UP:
-        result = stack.up(refresh=True, show_secrets=False, **common)
+        result = stack.up(refresh=True, run_program=True, show_secrets=False, policy_packs=[str(POLICY_PACK)], **common)
         return {name: output.value for name, output in result.outputs.items() if not output.secret}
     elif operation is Operation.REFRESH:
-        stack.refresh(show_secrets=False, **common)
+        stack.refresh(run_program=True, show_secrets=False, **common)
     else:
         # Protected resources (prod's D1 and R2) and what they need stay; everything else of the tenant goes.
         stack.destroy(exclude_protected=True, show_secrets=False, **common)
