@@ -195,11 +195,8 @@ def test_each_step_is_reported_over_its_own_whole_minutes(world: LambdaWorld, sa
     ]
 
 
-def test_a_metrics_read_that_fails_still_promotes_and_says_the_figures_are_unavailable(
-    world: LambdaWorld, said: list[str]
-) -> None:
-    _, state = deployed(world)
-    v2 = world.publish("2")
+def without_metrics(world: LambdaWorld) -> LambdaRolloutProvider:
+    """The rollout, with a role that may not read CloudWatch's metrics (its alarms it may)."""
 
     def refused(**_query: Any) -> dict[str, Any]:
         error = {"Code": "AccessDenied", "Message": "not authorized to perform: cloudwatch:GetMetricData"}
@@ -211,14 +208,32 @@ def test_a_metrics_read_that_fails_still_promotes_and_says_the_figures_are_unava
             made.get_metric_data = refused
         return made
 
-    LambdaRolloutProvider(client=client, clock=world.clock).update(
-        f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2))
-    )
+    return LambdaRolloutProvider(client=client, clock=world.clock)
+
+
+def test_a_metrics_read_that_fails_still_promotes_and_says_the_figures_are_unavailable(
+    world: LambdaWorld, said: list[str]
+) -> None:
+    _, state = deployed(world)
+    v2 = world.publish("2")
+    without_metrics(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
     assert live(world) == (v2, {})
     assert said == [
         f"function {FUNCTION}: version {v2} promoted after 10% for 300 s: "
         "figures unavailable, CloudWatch could not be read (ClientError)"
     ]
+
+
+def test_a_metrics_read_that_fails_leaves_a_rollback_as_it_was(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.failing.add(v2)
+    with pytest.raises(ProviderError, match=f"version {v2} rolled back to {v1} at 10% of traffic: 1 ERROR") as failure:
+        without_metrics(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
+    assert live(world) == (v1, {})
+    assert str(failure.value).endswith(
+        "; what it served in that step: figures unavailable, CloudWatch could not be read (ClientError)"
+    )
 
 
 def test_a_failing_canary_goes_back_to_zero_and_fails_the_update(world: LambdaWorld, said: list[str]) -> None:
