@@ -215,7 +215,7 @@ RESOURCE_ACTIONS: Mapping[str, ResourceActions] = {
     # The alias `live` and its traffic shift (`components.providers.lambda_rollout`), a dynamic
     # resource run with the deploy's own credentials: the alias and the checks' direct invocations
     # are on the function's qualified ARN (`function:<name>:live`, `function:<name>:<version>`);
-    # the gate reads the function's alarms and its log group.
+    # the gate reads the function's alarms and its log group, and the report each step's metrics.
     LAMBDA_ROLLOUT_TYPE: ResourceActions(
         create=(
             ("lambda:GetAlias", "function"),
@@ -224,6 +224,7 @@ RESOURCE_ACTIONS: Mapping[str, ResourceActions] = {
             ("lambda:InvokeFunction", "function"),
             ("cloudwatch:DescribeAlarms", "alarm"),
             ("logs:FilterLogEvents", "log-group"),
+            ("cloudwatch:GetMetricData", "star"),
         ),
         read=(("lambda:GetAlias", "function"),),
         update=(
@@ -231,6 +232,7 @@ RESOURCE_ACTIONS: Mapping[str, ResourceActions] = {
             ("lambda:InvokeFunction", "function"),
             ("cloudwatch:DescribeAlarms", "alarm"),
             ("logs:FilterLogEvents", "log-group"),
+            ("cloudwatch:GetMetricData", "star"),
         ),
         delete=(("lambda:DeleteAlias", "function"),),
     ),

@@ -25,6 +25,9 @@ STAR_ONLY_ACTIONS: Mapping[str, str] = {
         "API Gateway's access logs: it lets the log-delivery service write to the group through the "
         "account's log resource policy, which has no ARN"
     ),
+    "cloudwatch:GetMetricData": (
+        "metrics are not IAM resources; a Lambda rollout reads what each step's new version served with it"
+    ),
     "ssm:DescribeParameters": "a list call; the provider reads a parameter's metadata with it, never its value",
     "sns:GetSubscriptionAttributes": "subscriptions are not IAM resources",
     "sns:SetSubscriptionAttributes": "subscriptions are not IAM resources",

@@ -7,10 +7,13 @@ per change, so its `version` output is what changes) its update runs the shift i
 2. each step routes a share of the alias's requests to the new version (`AdditionalVersionWeights`)
    and bakes, polling the new version's alarms and its log streams' ERROR records (seconds old,
    where Lambda's metrics come in whole minutes);
-3. then the alias points at the new version alone.
+3. then the alias points at the new version alone, and the provider's info line says what the
+   version served in each step (`lambda_traffic`: invocations, errors, p99 duration).
 An alarm in ALARM, or a failed check, puts the alias back on the old version alone and fails the
-update, so `pulumi up` fails and the state keeps the old version: the next `pulumi up` finds the
-function's version still differing and runs the shift again, with whatever version it then has.
+update, with what the version served in that step, so `pulumi up` fails and the state keeps the
+old version: the next `pulumi up` finds the function's version still differing and runs the shift
+again, with whatever version it then has. The figures only inform: when CloudWatch cannot be read,
+the line says so and the rollout goes on as the gate decides.
 
 Refresh reads the alias (`GetAlias`), so a version promoted or aborted by hand is what the state
 holds afterwards, and a shift interrupted half-way (routing left on) shows as a change the next
@@ -30,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pulumi import Input, Output, ResourceOptions
+from pulumi import Input, Output, ResourceOptions, log
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -42,6 +45,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from .lambda_traffic import served
 from .provider import ProviderError, changed, is_known
 
 _IDENTITY = ("region", "function_name", "alias_name")
@@ -130,27 +134,61 @@ class LambdaRolloutProvider(ResourceProvider):
         if old == new:
             return
         self._run_checks(props)
+        # Each step's window: its figures are read once traffic has moved on, so a slow read never
+        # holds the new version at a step's share nor delays a rollback.
+        baked: list[tuple[float, float, float, float]] = []
         for step in props.get("steps") or []:
+            weight, seconds = float(step["weight"]), float(step["bake_seconds"])
             started = self._clock.now()
-            self._route(props, old, {new: float(step["weight"])})
-            self._bake(props, old, started, float(step["bake_seconds"]), float(step["weight"]))
+            self._route(props, old, {new: weight})
+            firing = self._bake(props, started, seconds)
+            if firing:
+                self._route(props, old, {})
+                served_text, read = self._figures(props, started, self._clock.now())
+                raise ProviderError(
+                    f"{props['function_name']} version {new} rolled back to {old} at {weight:.0%} of traffic: "
+                    + "; ".join(firing)
+                    + f"; what it served in that step: {served_text}"
+                    + (" (as CloudWatch had them at the rollback)" if read else "")
+                )
+            baked.append((weight, seconds, started, self._clock.now()))
         self._route(props, new, {})
+        if baked:
+            figures = [(f"{w:.0%} for {s:g} s", *self._figures(props, since, until)) for w, s, since, until in baked]
+            log.info(
+                f"function {props['function_name']}: version {new} promoted after "
+                + "; ".join(f"{step}: {served_text}" for step, served_text, _ in figures)
+                + (" (as CloudWatch had them at the promotion)" if any(read for *_, read in figures) else "")
+            )
 
-    def _bake(self, props: Mapping[str, Any], old: str, started: float, seconds: float, weight: float) -> None:
+    def _bake(self, props: Mapping[str, Any], started: float, seconds: float) -> list[str]:
+        """Why the new version fails, at the first poll that shows it; [] when the step passed."""
         poll = float(props["poll_seconds"])
         deadline = started + seconds
         while True:
             firing = self._alarms_firing_since(props, started) + self._errors_logged_since(props, started)
             if firing:
-                self._route(props, old, {})
-                raise ProviderError(
-                    f"{props['function_name']} version {props['version']} rolled back to {old} "
-                    f"at {weight:.0%} of traffic: " + "; ".join(firing)
-                )
+                return firing
             now = self._clock.now()
             if now >= deadline:
-                return
+                return []
             self._clock.sleep(min(poll, deadline - now))
+
+    def _figures(self, props: Mapping[str, Any], since: float, until: float) -> tuple[str, bool]:
+        """What the new version served in the window, and whether CloudWatch could say: a failed
+        read never stops nor fails the rollout, whose gate is the alarms and the error records."""
+        try:
+            traffic = served(
+                self._client("cloudwatch", props["region"]),
+                props["function_name"],
+                props["alias_name"],
+                props["version"],
+                since,
+                until,
+            )
+        except Exception as error:  # credentials, throttling, the network, an odd answer: any of them
+            return f"figures unavailable, CloudWatch could not be read ({type(error).__name__})", False
+        return traffic.figures(), True
 
     def _alarms_firing_since(self, props: Mapping[str, Any], started: float) -> list[str]:
         """Alarms that went into ALARM after the step began: an older ALARM belongs to what the

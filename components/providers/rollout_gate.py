@@ -29,8 +29,10 @@ HEALTH_ATTEMPTS = 3
 class Traffic:
     requests: int
     errors: int
-    wall_time_p99_ms: float | None = None
-    """The 99th percentile of the requests' wall time; None when the analytics give none."""
+    p99_ms: float | None = None
+    """The 99th percentile of the requests' latency; None when the figures give none."""
+    latency: str = "wall time"
+    """What the latency measures: a worker's wall time, a Lambda's duration."""
 
     @property
     def error_rate(self) -> float:
@@ -38,7 +40,7 @@ class Traffic:
 
     def figures(self) -> str:
         """What the version served, as the deploy's summary shows it."""
-        latency = "" if self.wall_time_p99_ms is None else f", p99 wall time {self.wall_time_p99_ms:.0f} ms"
+        latency = "" if self.p99_ms is None else f", p99 {self.latency} {self.p99_ms:.0f} ms"
         return f"{self.requests} requests, {self.errors} errors ({self.error_rate:.1%}){latency}"
 
 
@@ -171,7 +173,7 @@ def _failed_traffic(
         now = min(clock.now(), deadline)
         seen = api.traffic(started, now).get(plan.version_id, Traffic(0, 0))
         if seen.requests >= plan.min_requests and seen.error_rate > plan.max_error_rate:
-            latency = "" if seen.wall_time_p99_ms is None else f"; p99 wall time {seen.wall_time_p99_ms:.0f} ms"
+            latency = "" if seen.p99_ms is None else f"; p99 {seen.latency} {seen.p99_ms:.0f} ms"
             return (
                 f"{seen.errors} errors in {seen.requests} requests ({seen.error_rate:.1%}) within "
                 f"{(now - started).total_seconds():.0f} s, above the {plan.max_error_rate:.1%} allowed{latency}"

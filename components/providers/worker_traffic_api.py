@@ -129,7 +129,7 @@ def _per_version(answer: dict[str, Any]) -> dict[str, Traffic]:
             totals[version] = Traffic(
                 seen.requests + int(sums.get("requests") or 0),
                 seen.errors + int(sums.get("errors") or 0),
-                _slowest(seen.wall_time_p99_ms, (row.get("quantiles") or {}).get("wallTimeP99")),
+                _slowest(seen.p99_ms, (row.get("quantiles") or {}).get("wallTimeP99")),
             )
     return totals
 

@@ -1,6 +1,6 @@
 """What the rollouts did, read back from `pulumi up`'s output: the failure the real dynamic-provider
 host reports for a canary its gate refused, laid out as the CLI prints it, and the promotions the
-provider says on its info channel."""
+providers say on their info channel, a worker's and a Lambda's."""
 
 import subprocess
 import sys
@@ -17,11 +17,14 @@ from components.providers.worker_rollout import WorkerRolloutProvider
 from tests.components.cloudflare.support import SETTING, TOKEN
 from tests.components.dynamic_provider_support import hosted
 from tests.components.providers.fake_worker_traffic import FakeWorkerTraffic
+from tests.components.providers.lambda_world import ALIAS, FUNCTION, LambdaWorld
+from tests.components.providers.test_lambda_rollout import deployed, props, said, world
+from tests.components.providers.test_lambda_rollout import provider as lambda_provider
 from tests.components.providers.test_worker_rollout import NEW, OLD, SCRIPT, URN, inputs, traffic
 from tests.components.providers.test_worker_rollout import provider as provider_for_tests
 from tools.rollouts import MAX_LINE, automatic_rollbacks, promotions
 
-__all__ = ["traffic"]  # the fixture, used by name below
+__all__ = ["said", "traffic", "world"]  # the fixtures, used by name below
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,3 +108,33 @@ def test_a_promoted_canary_is_listed_with_what_it_served(
     assert promoted.startswith(f"worker {SCRIPT}: version {NEW} promoted after 10% for 2 s: ")
     assert promoted.endswith(", 0 errors (0.0%), p99 wall time 21 ms")
     assert automatic_rollbacks(log) == []
+
+
+def test_a_lambda_promotion_is_listed_with_each_step_s_figures(world: LambdaWorld, said: list[str]) -> None:
+    _, state = deployed(world)
+    v2 = world.publish("2")
+    lambda_provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
+    [line] = said
+    log = f"    pulumi-python:dynamic/aws:LambdaRollout (orchestrator-discord-live):\n      info: {line}\n" * 2
+
+    assert promotions(log) == [
+        f"function {FUNCTION}: version {v2} promoted after 10% for 300 s: 48 requests, 0 errors (0.0%), "
+        "p99 duration 20 ms (as CloudWatch had them at the promotion)"
+    ]
+    assert automatic_rollbacks(log) == []
+
+
+def test_a_lambda_rollback_is_listed_with_what_the_version_served(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.failing.add(v2)
+    with pytest.raises(ProviderError) as failed:
+        lambda_provider(world).update(f"{FUNCTION}:{ALIAS}", state, {**props(v2, world.watch(v2)), "error_log": None})
+
+    [rollback] = automatic_rollbacks(as_the_cli_prints("orchestrator-discord-live", traceback_of(failed.value)))
+    assert rollback.startswith(f"{FUNCTION} version {v2} rolled back to {v1} at 10% of traffic: discord-gate-errors-")
+    assert rollback.endswith(
+        "; what it served in that step: 12 requests, 12 errors (100.0%), p99 duration 20 ms "
+        "(as CloudWatch had them at the rollback)"
+    )
+    assert promotions(rollback) == []

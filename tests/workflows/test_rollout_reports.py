@@ -46,10 +46,11 @@ def report(tmp_path: Path, stack: str, log: str, step_name: str = "Report the au
 
 
 def test_the_apply_job_names_each_rollback_with_its_figure(tmp_path: Path) -> None:
-    summary, kept = report(tmp_path, "prod", up_log(WORKER_ROLLBACK, WORKER_ROLLBACK))
+    summary, kept = report(tmp_path, "prod", up_log(WORKER_ROLLBACK, WORKER_ROLLBACK, LAMBDA_ROLLBACK))
     assert summary.startswith("## `prod` rolled a version back automatically\n\n")
     assert f"- {WORKER_ROLLBACK}\n" in summary and summary.count(WORKER_ROLLBACK) == 1
-    assert (kept / "prod").read_text() == WORKER_ROLLBACK + "\n"
+    assert f"- {LAMBDA_ROLLBACK}\n" in summary
+    assert (kept / "prod").read_text() == WORKER_ROLLBACK + "\n" + LAMBDA_ROLLBACK + "\n"
 
 
 def test_a_failure_with_no_rollback_leaves_nothing_to_report(tmp_path: Path) -> None:
@@ -110,12 +111,24 @@ PROMOTED = (
 )
 
 
+LAMBDA_PROMOTED = (
+    "function orchestra-orchestrator-discord-prod: version 8 promoted after 10% for 300 s: "
+    "48 requests, 0 errors (0.0%), p99 duration 340 ms (as CloudWatch had them at the promotion)"
+)
+LAMBDA_ROLLBACK = (
+    "orchestra-orchestrator-discord-prod version 8 rolled back to 7 at 10% of traffic: "
+    "orchestra-orchestrator-discord-gate-errors-prod: Threshold Crossed; what it served in that step: "
+    "12 requests, 12 errors (100.0%), p99 duration 20 ms (as CloudWatch had them at the rollback)"
+)
+
+
 def test_a_successful_apply_lists_what_each_promoted_version_served(tmp_path: Path) -> None:
     log = (
-        f"Updating (prod):\n    info: {PROMOTED}\n"
+        f"Updating (prod):\n    info: {PROMOTED}\n    info: {LAMBDA_PROMOTED}\n"
         f"Diagnostics:\n  pulumi-python:dynamic/cloudflare:WorkerRollout:\n    info: {PROMOTED}\n"
+        f"  pulumi-python:dynamic/aws:LambdaRollout:\n    info: {LAMBDA_PROMOTED}\n"
     )
     summary, _ = report(tmp_path, "prod", log, "Report the rollouts")
-    assert summary == f"## `prod`: versions promoted by their gates\n\n- {PROMOTED}\n"
+    assert summary == f"## `prod`: versions promoted by their gates\n\n- {PROMOTED}\n- {LAMBDA_PROMOTED}\n"
     nothing, _ = report(tmp_path / "none", "prod", "Resources:\n    42 unchanged\n", "Report the rollouts")
     assert nothing == ""

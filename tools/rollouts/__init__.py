@@ -2,11 +2,12 @@
 promoted, with what it served while watched, and each one it rolled back, with the figure that
 failed it.
 
-A worker rollout that promotes a version says so on the provider's info channel (`worker <script>:
-version <id> promoted after <share>% for <seconds> s: <figures>`). A rollout that rolls a version
-back fails its update with a `ProviderError` whose message names the version, where traffic went
-back to and why; the CLI prints it as the last line of the provider's traceback. Each is listed
-once, in the order it came.
+A rollout that promotes a version says so on the provider's info channel: a worker's `worker
+<script>: version <id> promoted after <share>% for <seconds> s: <figures>`, a Lambda's `function
+<name>: version <n> promoted after <share>% for <seconds> s: <figures>; ...`, one such part per
+step. A rollout that rolls a version back fails its update with a `ProviderError` whose message
+names the version, where traffic went back to and why, with what the version served; the CLI
+prints it as the last line of the provider's traceback. Each is listed once, in the order it came.
 """
 
 import re
@@ -15,7 +16,7 @@ MAX_LINE = 500
 """A message longer than this is cut: it goes into a job summary and a chat message."""
 
 _ROLLBACK = re.compile(r"ProviderError: (?P<message>\S.* rolled back to .+?)\s*$")
-_PROMOTION = re.compile(r"(?P<message>worker \S+: version \S+ promoted after .+?)\s*$")
+_PROMOTION = re.compile(r"(?P<message>(?:worker|function) \S+: version \S+ promoted after .+?)\s*$")
 
 
 def automatic_rollbacks(log: str) -> list[str]:

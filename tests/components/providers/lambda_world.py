@@ -4,24 +4,29 @@ Versions and the alias live in moto's Lambda; on top of it, this world enforces 
 enforces and moto does not (routing: one additional version, published, not the primary, weight
 0-1; never with `$LATEST`), answers direct invocations per version, and sends the alias
 `rate` requests a second, each to the version the alias's weights pick, recording which version
-served it and whether it failed. CloudWatch is modelled as Lambda feeds it: one data point per
-version per whole minute, visible `metric_delay` seconds after the minute ends, and an alarm on
-a version's errors that goes into ALARM when such a point reaches its threshold. Each failed
-request is also an ERROR record in its version's log stream, which filtering finds
-`log_delay` seconds after it was written.
+served it, whether it failed and how long it ran. CloudWatch is modelled as Lambda feeds it: one
+data point per version per whole minute, visible `metric_delay` seconds after the minute ends, an
+alarm on a version's errors that goes into ALARM when such a point reaches its threshold, and
+`GetMetricData` answering the version's invocations, errors and duration percentile under the
+dimensions Lambda publishes for an alias's invocations, its requests and answers checked against
+botocore's model of the API. Each failed request is also an ERROR record in its version's log
+stream, which filtering finds `log_delay` seconds after it was written.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import botocore.session
 from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
 
 FUNCTION = "orchestra-orchestrator-discord-dev"
 ALIAS = "live"
@@ -40,6 +45,7 @@ class Request:
     at: float
     version: str
     failed: bool
+    duration_ms: float
 
 
 @dataclass
@@ -79,11 +85,14 @@ class LambdaWorld:
     """Versions whose user requests fail."""
     check_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """What a direct invocation of each version answers; by default a 401 refusal."""
+    durations_ms: dict[str, list[float]] = field(default_factory=dict)
+    """Each version's request durations, taken in turn; 20 ms when not set."""
     alarms: dict[str, GateAlarm] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     alias_changes: list[tuple[float, str, dict[str, float]]] = field(default_factory=list)
     _credit: float = 0.0
+    _served: dict[str, int] = field(default_factory=dict)
     _next_minute: int = 0
     """The first whole minute no alarm has evaluated yet."""
 
@@ -181,7 +190,10 @@ class LambdaWorld:
                 if self._credit >= 1 - 1e-9:  # 0.1 ten times is 0.9999999999999999
                     self._credit -= 1
                     version = extra
-            self.requests.append(Request(at, version, version in self.failing))
+            durations = self.durations_ms.get(version, [20.0])
+            count = self._served.get(version, 0)
+            self._served[version] = count + 1
+            self.requests.append(Request(at, version, version in self.failing, durations[count % len(durations)]))
             at += step
         self._evaluate_alarms(end)
 
@@ -203,6 +215,14 @@ class LambdaWorld:
                     alarm.reason = f"{errors} errors in the minute from {closed * 60:.0f} s"
 
 
+_CLOUDWATCH = botocore.session.get_session().get_service_model("cloudwatch").operation_model("GetMetricData")
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    ranked = sorted(values)
+    return ranked[max(0, math.ceil(percent / 100 * len(ranked)) - 1)]
+
+
 class CloudWatchView:
     def __init__(self, world: LambdaWorld) -> None:
         self._world = world
@@ -221,6 +241,60 @@ class CloudWatchView:
                 if (alarm := self._world.alarms.get(name))
             ]
         }
+
+    def get_metric_data(self, **query: Any) -> dict[str, Any]:
+        world = self._world
+        validate_parameters(query, _CLOUDWATCH.input_shape)
+        world.calls.append(("GetMetricData", query))
+        start, end = query["StartTime"].timestamp(), query["EndTime"].timestamp()
+        # CloudWatch would round a window that is not whole minutes; the rollout asks for whole ones.
+        assert start % 60 == 0 and end % 60 == 0 and start < end, (start, end)
+        # A minute's point exists once it has reached CloudWatch.
+        visible_until = ((world.clock.now() - world.metric_delay) // 60) * 60
+        answer = {"MetricDataResults": [self._series(q, start, end, visible_until) for q in query["MetricDataQueries"]]}
+        validate_parameters(answer, _CLOUDWATCH.output_shape)
+        return answer
+
+    def _series(self, query: Mapping[str, Any], start: float, end: float, visible_until: float) -> dict[str, Any]:
+        stat = query["MetricStat"]
+        metric, period = stat["Metric"], int(stat["Period"])
+        assert period % 60 == 0, period
+        dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+        # What Lambda publishes for the invocations through the alias, per version that served them.
+        version = dimensions.get("ExecutedVersion", "")
+        published = metric["Namespace"] == "AWS/Lambda" and dimensions == {
+            "FunctionName": FUNCTION,
+            "Resource": f"{FUNCTION}:{ALIAS}",
+            "ExecutedVersion": version,
+        }
+        timestamps: list[datetime] = []
+        values: list[float] = []
+        for since in range(int(start), int(end), period):
+            served = [
+                r
+                for r in self._world.served_by(version)
+                if published and since <= r.at < min(since + period, visible_until)
+            ]
+            if served:
+                timestamps.append(datetime.fromtimestamp(since, UTC))
+                values.append(_statistic(metric["MetricName"], stat["Stat"], served))
+        return {
+            "Id": query["Id"],
+            "Label": metric["MetricName"],
+            "Timestamps": timestamps,
+            "Values": values,
+            "StatusCode": "Complete",
+        }
+
+
+def _statistic(metric: str, stat: str, served: list[Request]) -> float:
+    if (metric, stat) == ("Invocations", "Sum"):
+        return float(len(served))
+    if (metric, stat) == ("Errors", "Sum"):
+        return float(sum(r.failed for r in served))
+    if metric == "Duration" and stat.startswith("p"):
+        return _percentile([r.duration_ms for r in served], float(stat[1:]))
+    raise AssertionError(f"{metric} {stat} is not modelled")
 
 
 class LogsView:

@@ -2,9 +2,11 @@
 enforced, traffic on a virtual clock, and alarms fed as CloudWatch feeds them."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pulumi
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -79,6 +81,45 @@ def kinds(world: LambdaWorld) -> list[str]:
     return [kind for kind, _ in world.calls]
 
 
+@pytest.fixture
+def said(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the provider says on its info channel, which `pulumi up` prints."""
+    lines: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lines.append)
+    return lines
+
+
+def figures_read(world: LambdaWorld, version: str, since: float, until: float) -> tuple[str, dict[str, Any]]:
+    """The GetMetricData call for what `version` served through the alias from `since` to `until`."""
+    dimensions = [
+        {"Name": "FunctionName", "Value": FUNCTION},
+        {"Name": "Resource", "Value": f"{FUNCTION}:{ALIAS}"},
+        {"Name": "ExecutedVersion", "Value": version},
+    ]
+    return (
+        "GetMetricData",
+        {
+            "MetricDataQueries": [
+                {
+                    "Id": figure,
+                    "MetricStat": {
+                        "Metric": {"Namespace": "AWS/Lambda", "MetricName": metric, "Dimensions": dimensions},
+                        "Period": int(until - since),
+                        "Stat": stat,
+                    },
+                }
+                for figure, metric, stat in (
+                    ("requests", "Invocations", "Sum"),
+                    ("errors", "Errors", "Sum"),
+                    ("p99", "Duration", "p99"),
+                )
+            ],
+            "StartTime": datetime.fromtimestamp(since, UTC),
+            "EndTime": datetime.fromtimestamp(until, UTC),
+        },
+    )
+
+
 def test_a_first_deploy_checks_the_version_then_creates_the_alias_on_it(world: LambdaWorld) -> None:
     v1 = world.publish("1")
     result = provider(world).create(props(v1, world.watch(v1)))
@@ -92,9 +133,10 @@ def test_a_first_deploy_checks_the_version_then_creates_the_alias_on_it(world: L
     assert (result.outs or {})["version"] == v1
 
 
-def test_a_healthy_canary_bakes_at_its_share_then_takes_all_traffic(world: LambdaWorld) -> None:
+def test_a_healthy_canary_bakes_at_its_share_then_takes_all_traffic(world: LambdaWorld, said: list[str]) -> None:
     v1, state = deployed(world)
     v2 = world.publish("2")
+    world.durations_ms[v2] = [12.0] * 19 + [340.0]
     alarms = world.watch(v2)
     result = provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, alarms))
     route = {"FunctionName": FUNCTION, "Name": ALIAS}
@@ -112,25 +154,99 @@ def test_a_healthy_canary_bakes_at_its_share_then_takes_all_traffic(world: Lambd
         "filterPattern": '{ $.level = "ERROR" || $.log_level = "ERROR" }',
         "limit": 1,
     }
-    assert world.calls[3:-1] == [("DescribeAlarms", {"AlarmNames": alarms}), ("FilterLogEvents", errors)] * 31
-    assert world.calls[-1] == (
+    assert world.calls[3:-2] == [("DescribeAlarms", {"AlarmNames": alarms}), ("FilterLogEvents", errors)] * 31
+    assert world.calls[-2] == (
         "UpdateAlias",
         {**route, "FunctionVersion": v2, "RoutingConfig": {"AdditionalVersionWeights": {}}},
     )
     assert live(world) == (v2, {})
     assert (result.outs or {})["version"] == v2
     assert len(world.served_by(v2)) == len(world.requests) // 10 == 60
+    # Once all traffic is on it, what it served in the step: the step's last minute has not reached
+    # CloudWatch yet, so 48 of its 60 requests, one in 20 of them slow.
+    assert world.calls[-1] == figures_read(world, v2, started, started + 300)
+    assert said == [
+        f"function {FUNCTION}: version {v2} promoted after 10% for 300 s: 48 requests, 0 errors (0.0%), "
+        "p99 duration 340 ms (as CloudWatch had them at the promotion)"
+    ]
 
 
-def test_a_failing_canary_goes_back_to_zero_and_fails_the_update(world: LambdaWorld) -> None:
+def test_each_step_is_reported_over_its_own_whole_minutes(world: LambdaWorld, said: list[str]) -> None:
+    _, state = deployed(world)
+    world.clock.sleep(15)
+    v2 = world.publish("2")
+    steps = [{"weight": 0.1, "bake_seconds": 120}, {"weight": 0.5, "bake_seconds": 120}]
+    provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2), steps=steps))
+    first, second = world.alias_changes[-3][0], world.alias_changes[-2][0]
+    assert (first % 60, second - first) == (15, 120)
+    # Each step's window in whole minutes, from the one it started in to the one it ended in: the
+    # first step's ends where the second's begins, and no minute counts twice.
+    minute = first - 15
+    assert world.calls[-2:] == [
+        figures_read(world, v2, minute, minute + 120),
+        figures_read(world, v2, minute + 120, minute + 240),
+    ]
+    # The first step's 105 s at 10% are in CloudWatch at the promotion; of the second's window, only
+    # its first minute is (the first step's last 15 s at 10%, then 45 s at 50%).
+    assert said == [
+        f"function {FUNCTION}: version {v2} promoted after 10% for 120 s: 21 requests, 0 errors (0.0%), "
+        "p99 duration 20 ms; 50% for 120 s: 48 requests, 0 errors (0.0%), p99 duration 20 ms "
+        "(as CloudWatch had them at the promotion)"
+    ]
+
+
+def without_metrics(world: LambdaWorld) -> LambdaRolloutProvider:
+    """The rollout, with a role that may not read CloudWatch's metrics (its alarms it may)."""
+
+    def refused(**_query: Any) -> dict[str, Any]:
+        error = {"Code": "AccessDenied", "Message": "not authorized to perform: cloudwatch:GetMetricData"}
+        raise ClientError({"Error": error}, "GetMetricData")
+
+    def client(service: str, region: str) -> Any:
+        made = world.client(service, region)
+        if service == "cloudwatch":
+            made.get_metric_data = refused
+        return made
+
+    return LambdaRolloutProvider(client=client, clock=world.clock)
+
+
+def test_a_metrics_read_that_fails_still_promotes_and_says_the_figures_are_unavailable(
+    world: LambdaWorld, said: list[str]
+) -> None:
+    _, state = deployed(world)
+    v2 = world.publish("2")
+    without_metrics(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
+    assert live(world) == (v2, {})
+    assert said == [
+        f"function {FUNCTION}: version {v2} promoted after 10% for 300 s: "
+        "figures unavailable, CloudWatch could not be read (ClientError)"
+    ]
+
+
+def test_a_metrics_read_that_fails_leaves_a_rollback_as_it_was(world: LambdaWorld) -> None:
+    v1, state = deployed(world)
+    v2 = world.publish("2")
+    world.failing.add(v2)
+    with pytest.raises(ProviderError, match=f"version {v2} rolled back to {v1} at 10% of traffic: 1 ERROR") as failure:
+        without_metrics(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
+    assert live(world) == (v1, {})
+    assert str(failure.value).endswith(
+        "; what it served in that step: figures unavailable, CloudWatch could not be read (ClientError)"
+    )
+
+
+def test_a_failing_canary_goes_back_to_zero_and_fails_the_update(world: LambdaWorld, said: list[str]) -> None:
     v1, state = deployed(world)
     v2 = world.publish("2")
     world.failing.add(v2)
     with pytest.raises(ProviderError, match=f"version {v2} rolled back to {v1} at 10% of traffic: 1 ERROR records"):
         provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2)))
     assert live(world) == (v1, {})
-    assert kinds(world)[-1] == "UpdateAlias"
-    assert world.calls[-1][1]["RoutingConfig"] == {"AdditionalVersionWeights": {}}
+    # Traffic goes back first; then what it served is read.
+    assert kinds(world)[-2:] == ["UpdateAlias", "GetMetricData"]
+    assert world.calls[-2][1]["RoutingConfig"] == {"AdditionalVersionWeights": {}}
+    assert said == []
     bad = world.served_by(v2)
     assert bad and len(bad) <= len(world.requests) * 0.1
     back_at = world.alias_changes[-1][0]
@@ -145,9 +261,14 @@ def test_without_logged_errors_the_alarms_alone_roll_a_failing_canary_back(world
     v1, state = deployed(world)
     v2 = world.publish("2")
     world.failing.add(v2)
-    with pytest.raises(ProviderError, match="discord-gate-errors-2: 12 errors in the minute"):
+    with pytest.raises(ProviderError, match="discord-gate-errors-2: 12 errors in the minute") as failure:
         provider(world).update(f"{FUNCTION}:{ALIAS}", state, {**props(v2, world.watch(v2)), "error_log": None})
     assert live(world) == (v1, {})
+    # The alarm's minute is in CloudWatch by then, and the failure says what the version served.
+    assert str(failure.value).endswith(
+        "; what it served in that step: 12 requests, 12 errors (100.0%), p99 duration 20 ms "
+        "(as CloudWatch had them at the rollback)"
+    )
     bad = world.served_by(v2)
     # The minute the first bad response fell in, its data point's delay, and one poll.
     assert world.alias_changes[-1][0] - bad[0].at <= 60 + world.metric_delay + 10

@@ -366,3 +366,6 @@ def test_the_deploy_role_may_move_its_own_aliases_and_read_their_gates_only(stac
         assert allowed(policy(stack, "read"), "lambda:GetAlias", f"{function}:live", {}) == (owner == stack)
         for action in ("lambda:UpdateAlias", "lambda:InvokeFunction", "lambda:PublishVersion"):
             assert not allowed(policy(stack, "read"), action, f"{function}:live", {}), action
+    # What each step's new version served: metrics have no ARN, so only `*` names them.
+    assert allowed(policy(stack, "deploy"), "cloudwatch:GetMetricData", "*", {})
+    assert not allowed(policy(stack, "read"), "cloudwatch:GetMetricData", "*", {})
