@@ -10,7 +10,8 @@ directory `FAKE_PULUMI_DIR` names:
   and `stack init` slow, as a backend's round trip is; `outputs` {stack: {name: value}} are what
   `up` leaves as the stack's outputs, `secret_outputs` [name] the ones that are secret; `version`.
 - `calls.jsonl`: one line per invocation: its arguments, the stack, start and end times (the
-  machine's clock, so intervals of different processes compare), and the exit status.
+  machine's clock, so intervals of different processes compare), the exit status, and the
+  variables of `RECORDED_ENVIRONMENT` it ran with.
 - `stacks/<name>.json`: the stacks that exist, with their outputs and history.
 """
 
@@ -35,6 +36,8 @@ PINNED_VERSION = next(
     if line.startswith("pulumi==")
 )
 RENDEZVOUS_TIMEOUT_SECONDS = 30
+RECORDED_ENVIRONMENT = ("PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER",)
+"""Variables that change how the real CLI treats a stack, recorded with each call."""
 
 VALUE, BOOL, OPTIONAL = "value", "bool", "optional"
 """A flag takes a value (`--f v` or `--f=v`), none, or one only as `--f=v` (cobra's NoOptDefVal)."""
@@ -242,7 +245,15 @@ def main(argv: list[str]) -> int:
         refused = str(error)
         print(f"error: {refused}", file=sys.stderr)
     finally:
-        record = {"argv": argv, "stack": stack, "start": started, "end": time.time(), "code": code, "refused": refused}
+        record = {
+            "argv": argv,
+            "stack": stack,
+            "start": started,
+            "end": time.time(),
+            "code": code,
+            "refused": refused,
+            "environment": {name: os.environ[name] for name in RECORDED_ENVIRONMENT if name in os.environ},
+        }
         with (state / "calls.jsonl").open("a") as calls:
             calls.write(json.dumps(record) + "\n")
     return code
@@ -419,6 +430,8 @@ class Call:
     code: int
     refused: str | None
     """Why the real CLI would refuse these arguments, if it would."""
+    environment: dict[str, str]
+    """The variables of `RECORDED_ENVIRONMENT` set for this call."""
 
 
 @dataclass(frozen=True)

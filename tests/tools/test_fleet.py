@@ -13,7 +13,7 @@ import pytest
 from tests.components.dynamic_provider_support import FakeApi, RecordedRequest, Reply, serving
 from tests.tools.fake_pulumi import Call, FakePulumi, install
 from tools.fleet.cli import main
-from tools.fleet.driver import POLICY_PACK, Driver, Operation, StackResult
+from tools.fleet.driver import POLICY_PACK, STACK_ENVIRONMENT, Driver, Operation, StackResult
 
 HEALTHY = {"status": "ok", "version": "3f2a9c1d", "checks": {"db": "ok"}}
 INSTANCE = """\
@@ -135,6 +135,9 @@ def test_preview_starts_new_stacks_and_passes_the_cli_exactly_what_it_accepts(pr
     ]
     # The pinned CLI streams the engine's events to the SDK over gRPC.
     assert operations(calls, "preview")[0].argv[-3].startswith("tcp://127.0.0.1:")
+    # Every stack command takes the stack's secrets manager from its state when no stack file has it.
+    stack_calls = [call for call in calls if call.stack is not None]
+    assert stack_calls and all(call.environment == STACK_ENVIRONMENT for call in stack_calls)
     assert {call.stack for call in calls} == {None, "acme", "globex"}
     assert project.pulumi.stacks() == {"acme", "globex"}
     assert progress_of(lines, "acme") == ["queued", "running", "running 1 change", "done create 1"]

@@ -16,6 +16,10 @@ from pulumi.automation import EngineEvent, OpMap, OpType
 TENANT_PROJECT = "orchestra-tenant"
 POLICY_PACK = Path(__file__).resolve().parents[2] / "policy"
 """The repository's policy pack, which previews and deploys of tenant stacks run as the platform's do."""
+STACK_ENVIRONMENT = {"PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true"}
+"""A tenant stack has no stack file (tenants/Pulumi.<stack>.yaml) where the fleet runs but the one
+its CLI writes: with a passphrase secrets provider, the CLI takes the stack's salt from its state
+rather than minting a new one for the same stack on each machine (pulumi/pulumi#17236)."""
 
 _UNCHANGED = frozenset({OpType.SAME, OpType.READ, OpType.REFRESH})
 """Steps that change nothing: a refresh that finds no drift is a `refresh` step too."""
@@ -75,7 +79,7 @@ class Driver:
         return StackResult(events.changes(), outputs)
 
     def _stack(self, operation: Operation, stack_name: str) -> auto.Stack:
-        options = auto.LocalWorkspaceOptions(pulumi_command=self._command)
+        options = auto.LocalWorkspaceOptions(pulumi_command=self._command, env_vars=STACK_ENVIRONMENT)
         # A preview or deploy of a new instance file starts its stack; refresh and destroy need one that exists.
         if operation in (Operation.PREVIEW, Operation.UP):
             return auto.create_or_select_stack(stack_name, work_dir=self._project_dir, opts=options)
