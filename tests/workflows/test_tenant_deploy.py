@@ -6,7 +6,9 @@ removed tenant destroyed only when the merged pull request names it."""
 import json
 import re
 import subprocess
+from itertools import pairwise
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -33,14 +35,127 @@ WAVE_JOBS = sorted((job_id for job_id in TENANTS if job_id.startswith("wave-")),
 AFFECTED = "Find the tenants the commits affect"
 
 
-def test_the_deploy_runs_the_tenants_of_each_stack_after_every_platform_stack() -> None:
-    caller = ALL["deploy.yml"]["jobs"]["tenants"]
-    assert caller["uses"] == "./.github/workflows/tenants.yml"
-    assert caller["needs"] == ["stacks", "deploy"]
-    assert (caller["strategy"]["max-parallel"], caller["strategy"]["fail-fast"]) == (1, True)
-    assert caller["strategy"]["matrix"] == {"include": "${{ fromJSON(needs.stacks.outputs.matrix) }}"}
-    assert caller["with"]["commit"] == "${{ github.sha }}"
-    assert caller["secrets"] == "inherit"
+CALLED = "./.github/workflows/"
+STACKS_MATRIX = {"include": "${{ fromJSON(needs.stacks.outputs.matrix) }}"}
+Job = tuple[str, ...]  # job ids from deploy.yml down; a leg of the stacks' matrix is `job[stack]`
+
+
+class Run(NamedTuple):
+    stack: str | None
+    uses: str | None  # the workflow the job calls
+    needs: frozenset[Job]  # the jobs it needs: it runs only once they succeeded
+    waits: frozenset[Job]  # every job it starts after, its needs and the legs before its own
+
+
+def runs(
+    workflow: str, path: Job = (), stack: str | None = None, before: frozenset[Job] = frozenset()
+) -> dict[Job, Run]:
+    """The jobs of `workflow` as GitHub starts them, those of the workflows it calls included: a
+    job needing a matrix job waits for every leg, a job of a called workflow starts after what its
+    caller waits for, and a leg of a `max-parallel: 1` matrix after the leg before it."""
+    found: dict[Job, Run] = {}
+    finished: dict[str, frozenset[Job]] = {}
+    pending = dict(ALL[workflow]["jobs"])
+    while pending:
+        job_id, job = next((j, job) for j, job in pending.items() if set(needs_of(job)) <= set(finished))
+        del pending[job_id]
+        needs = frozenset().union(*(finished[n] for n in needs_of(job)))
+        over_stacks = job.get("strategy", {}).get("matrix") == STACKS_MATRIX
+        one_at_a_time = job.get("strategy", {}).get("max-parallel") == 1
+        uses = str(job.get("uses", "")).removeprefix(CALLED) or None
+        done: frozenset[Job] = frozenset()
+        previous: frozenset[Job] = frozenset()
+        for leg in [s.name for s in STACKS] if over_stacks else [stack]:
+            node = (*path, f"{job_id}[{leg}]" if over_stacks else job_id)
+            waits = before | needs | previous
+            found[node] = Run(leg, uses, needs, waits)
+            leg_done = frozenset({node})
+            if uses is not None:
+                passed = job.get("with", {}).get("stack")
+                inner = leg if passed in ("${{ matrix.stack }}", "${{ inputs.stack }}") else None
+                called = runs(uses, node, inner, waits | {node})
+                found |= called
+                leg_done |= frozenset(called)
+            done |= leg_done
+            previous = leg_done if one_at_a_time else frozenset()
+        finished[job_id] = done
+    return found
+
+
+def needs_of(job: dict[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def started_after(graph: dict[Job, Run], job: Job) -> set[Job]:
+    seen: set[Job] = set()
+    todo = list(graph[job].waits)
+    while todo:
+        if (other := todo.pop()) not in seen:
+            seen.add(other)
+            todo.extend(graph[other].waits)
+    return seen
+
+
+DEPLOY = runs("deploy.yml")
+ORDER = [s.name for s in STACKS]
+
+
+def the_call_of(workflow: str) -> dict[str | None, Job]:
+    called = [(run.stack, job) for job, run in DEPLOY.items() if run.uses == workflow]
+    assert len({stack for stack, _ in called}) == len(called), f"{workflow} is called twice for a stack"
+    return dict(called)
+
+
+def test_each_stacks_tenants_need_its_own_platform_only() -> None:
+    platforms, tenants = the_call_of("pulumi-up.yml"), the_call_of("tenants.yml")
+    assert list(platforms) == list(tenants) == ORDER
+    for stack in ORDER:
+        platform = {job for job in DEPLOY if job[: len(platforms[stack])] == platforms[stack]}
+        # They run once that stack's platform deploy succeeded, its apply and smoke check included,
+        # and wait for no other stack's.
+        assert platform <= DEPLOY[tenants[stack]].needs
+        assert {DEPLOY[job].stack for job in DEPLOY[tenants[stack]].needs} == {stack}
+        # Nothing of a later stack comes before them (None: the tests, the stacks' list, supersede).
+        earlier = {DEPLOY[job].stack for job in started_after(DEPLOY, tenants[stack])}
+        assert earlier <= {None, *ORDER[: ORDER.index(stack) + 1]}, earlier
+
+
+def test_the_stacks_are_deployed_in_delivery_order_each_with_its_tenants_before_the_next() -> None:
+    platforms, tenants = the_call_of("pulumi-up.yml"), the_call_of("tenants.yml")
+    for before, after in pairwise(ORDER):
+        tenants_before = {job for job in DEPLOY if job[: len(tenants[before])] == tenants[before]}
+        assert tenants_before <= started_after(DEPLOY, platforms[after])
+        assert platforms[after] not in started_after(DEPLOY, tenants[before])
+    # One leg per stack, its platform and its tenants: a failed stack stops the stacks after it.
+    legs = ALL["deploy.yml"]["jobs"]["deploy"]
+    assert legs["uses"] == "./.github/workflows/stack-deploy.yml"
+    assert (legs["strategy"]["max-parallel"], legs["strategy"]["fail-fast"]) == (1, True)
+    assert legs["strategy"]["matrix"] == STACKS_MATRIX
+    assert legs["secrets"] == "inherit"
+    assert [job for job in ALL["deploy.yml"]["jobs"] if "deploy" in needs_of(ALL["deploy.yml"]["jobs"][job])] == [
+        "notify"
+    ]
+
+
+def test_the_deploy_nests_workflows_no_deeper_than_github_enterprise_server_allows() -> None:
+    # Four levels, the caller included; GitHub.com allows ten. At most 20 distinct called workflows.
+    assert max(len(job) for job in DEPLOY) <= 4
+    assert len({run.uses for run in DEPLOY.values() if run.uses}) <= 20
+
+
+def test_the_notification_has_each_stacks_result_its_tenants_included_and_who_superseded_it() -> None:
+    notify = ALL["deploy.yml"]["jobs"]["notify"]
+    # notify.yml reads name=result pairs; the run's status is the worst of them.
+    pairs = re.findall(r"(\w+)=\$\{\{ needs\.(\w+)\.result \}\}", notify["with"]["results"])
+    assert sorted(pairs) == sorted((job, job) for job in notify["needs"])
+    assert "deploy" in notify["needs"]
+    # The stacks' legs end with their tenants, so their result is the tenants' too.
+    assert set(ALL["stack-deploy.yml"]["jobs"]) == {"platform", "tenants"}
+    assert notify["with"]["superseded-by"] == "${{ needs.deploy.outputs.superseded-by }}"
+    forwarded = ALL["stack-deploy.yml"]["on"]["workflow_call"]["outputs"]["superseded-by"]
+    assert forwarded["value"] == "${{ jobs.platform.outputs.superseded-by }}"
+    assert "superseded-by" in ALL["pulumi-up.yml"]["on"]["workflow_call"]["outputs"]
 
 
 def test_the_waves_are_dependent_jobs_in_order_each_skipped_without_tenants() -> None:

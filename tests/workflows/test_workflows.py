@@ -257,7 +257,8 @@ WRITE_SCOPES = {
     ("pulumi-up.yml", "apply"): {"id-token"},
     ("deploy.yml", "supersede"): {"actions"},
     ("deploy.yml", "deploy"): {"id-token"},
-    ("deploy.yml", "tenants"): {"id-token"},
+    ("stack-deploy.yml", "platform"): {"id-token"},
+    ("stack-deploy.yml", "tenants"): {"id-token"},
     ("tenants.yml", "affected"): {"id-token"},
     **{("tenants.yml", f"wave-{n}"): {"id-token"} for n in range(1, 6)},
     ("tenants.yml", "destroy"): {"id-token"},
@@ -379,12 +380,29 @@ def test_no_workflow_reads_a_repository_secret() -> None:
     assert not SECRET_REFERENCE.search(SETUP_PULUMI.read_text())
 
 
+def secrets_needed(name: str) -> set[str]:
+    """The secrets a workflow's jobs read, and those of the workflows it calls, however deep."""
+    needed = set(re.findall(r"\bsecrets\.(\w+)", (WORKFLOWS / name).read_text()))
+    for job in ALL[name]["jobs"].values():
+        if str(job.get("uses", "")).startswith("./.github/workflows/"):
+            needed |= secrets_needed(job["uses"].removeprefix("./.github/workflows/"))
+    return needed
+
+
 def test_every_secret_a_called_workflow_reads_is_declared_and_passed_by_every_caller() -> None:
     """Environment secrets reach a called workflow's jobs only when the caller passes secrets
-    (actions/runner#1490): each called workflow declares exactly what it reads, every caller
-    inherits, and zizmor is told why for exactly those callers."""
+    (actions/runner#1490): each called workflow declares exactly what it reads, every caller of a
+    workflow that reads some, itself or through the workflows it calls, inherits, and zizmor is
+    told why for exactly those callers."""
     called = {name: w for name, w in ALL.items() if "workflow_call" in w["on"]}
-    assert set(called) == {"notify.yml", "pulumi-up.yml", "test.yml", "tenants.yml", "tenant-wave.yml"}
+    assert set(called) == {
+        "notify.yml",
+        "pulumi-up.yml",
+        "stack-deploy.yml",
+        "test.yml",
+        "tenants.yml",
+        "tenant-wave.yml",
+    }
     inheriting = set()
     for name, workflow in called.items():
         read = set(re.findall(r"\bsecrets\.(\w+)", (WORKFLOWS / name).read_text()))
@@ -393,14 +411,14 @@ def test_every_secret_a_called_workflow_reads_is_declared_and_passed_by_every_ca
         callers = [(wf, job_id, job) for wf, job_id, job in jobs() if job.get("uses") == f"./.github/workflows/{name}"]
         assert callers, name
         for wf, job_id, job in callers:
-            if declared:
+            if secrets_needed(name):
                 assert job.get("secrets") == "inherit", f"{wf}: {job_id} does not pass {name} its secrets"
                 inheriting.add(wf)
             else:
                 assert "secrets" not in job, f"{wf}: {job_id} passes secrets {name} does not read"
     zizmor_config = yaml.safe_load((ROOT / ".github" / "zizmor.yml").read_text())
     assert set(zizmor_config["rules"]["secrets-inherit"]["ignore"]) == inheriting
-    assert inheriting == {"deploy.yml", "rollback.yml", "tenants.yml"}
+    assert inheriting == {"deploy.yml", "rollback.yml", "stack-deploy.yml", "tenants.yml"}
 
 
 def test_every_credential_is_behind_a_reviewer_or_the_default_branch() -> None:
@@ -601,16 +619,27 @@ def test_the_plan_is_made_from_the_same_commit_and_shown_before_the_approval() -
     callers = {
         (wf, job_id): job for wf, job_id, job in jobs() if job.get("uses") == "./.github/workflows/pulumi-up.yml"
     }
-    assert set(callers) == {("deploy.yml", "deploy"), ("rollback.yml", "rollback")}
-    assert callers[("deploy.yml", "deploy")]["with"] == {
+    assert set(callers) == {("stack-deploy.yml", "platform"), ("rollback.yml", "rollback")}
+    assert callers[("stack-deploy.yml", "platform")]["with"] == {
+        "stack": "${{ inputs.stack }}",
+        "commit": "${{ inputs.commit }}",
+        "message": "Deploy ${{ inputs.commit }}",
+        "plan-environment": "${{ inputs.plan-environment }}",
+        "deploy-environment": "${{ inputs.deploy-environment }}",
+        "newest-only": True,
+        "refresh": "${{ inputs.refresh }}",
+    }
+    # deploy.yml gives stack-deploy.yml each stack of the matrix, the pushed commit and the break-glass.
+    assert ALL["deploy.yml"]["jobs"]["deploy"]["with"] == {
         "stack": "${{ matrix.stack }}",
         "commit": "${{ github.sha }}",
-        "message": "Deploy ${{ github.sha }}",
         "plan-environment": "${{ matrix.plan-environment }}",
         "deploy-environment": "${{ matrix.deploy-environment }}",
-        "newest-only": True,
+        "tenants-environment": "${{ matrix.stack }}-tenants",
         "refresh": "${{ !inputs.skip-refresh }}",
     }
+    refresh = ALL["stack-deploy.yml"]["on"]["workflow_call"]["inputs"]["refresh"]
+    assert (refresh["type"], refresh["required"]) == ("boolean", True)
 
 
 def test_the_plan_goes_to_the_summary_and_a_failing_preview_fails_the_job(tmp_path: Path) -> None:
@@ -766,22 +795,46 @@ def test_quick_merges_cancel_older_runs_still_planning_or_waiting_but_never_an_a
     runs = {
         "waiting": [{"id": 400, "head_sha": "d" * 40}, {"id": 500, "head_sha": "c" * 40}],
         "in_progress": [
+            {"id": 350, "head_sha": "8" * 40},
             {"id": 300, "head_sha": "e" * 40},
+            {"id": 250, "head_sha": "7" * 40},
             {"id": 200, "head_sha": "f" * 40},
             {"id": 100, "head_sha": "9" * 40},
         ],
     }
     jobs_ = {
         # Waiting for the prod approval.
-        400: [job("Deploy dev / Apply dev", "completed"), job("Deploy prod / Apply prod", "waiting")],
+        400: [
+            job("Deploy dev / Platform / Apply dev", "completed"),
+            job("Deploy prod / Platform / Apply prod", "waiting"),
+        ],
         # Still in its prod plan job: the run a `status=waiting` query alone misses.
-        300: [job("Deploy dev / Apply dev", "completed"), job("Deploy prod / Plan prod", "in_progress")],
+        300: [
+            job("Deploy dev / Platform / Apply dev", "completed"),
+            job("Deploy prod / Platform / Plan prod", "in_progress"),
+        ],
+        # Planning dev's tenants, prod not begun: nothing applies yet.
+        350: [
+            job("Deploy dev / Platform / Apply dev", "completed"),
+            job("Deploy dev / Tenants / Wave 1 / Plan tenant acme", "in_progress"),
+        ],
+        # Applying a tenant of dev: never interrupted either.
+        250: [
+            job("Deploy dev / Platform / Apply dev", "completed"),
+            job("Deploy dev / Tenants / Wave 1 / Apply tenant acme", "in_progress"),
+        ],
         # Applying: never interrupted.
-        200: [job("Deploy prod / Plan prod", "completed"), job("Deploy prod / Apply prod", "in_progress")],
+        200: [
+            job("Deploy prod / Platform / Plan prod", "completed"),
+            job("Deploy prod / Platform / Apply prod", "in_progress"),
+        ],
         # Only notifying: nothing left to supersede.
-        100: [job("Deploy prod / Apply prod", "completed"), job("Notify / Post the result to chat", "in_progress")],
+        100: [
+            job("Deploy prod / Platform / Apply prod", "completed"),
+            job("Notify / Post the result to chat", "in_progress"),
+        ],
         # Newer than this run.
-        500: [job("Deploy prod / Apply prod", "waiting")],
+        500: [job("Deploy prod / Platform / Apply prod", "waiting")],
     }
     env = fake_actions_api(tmp_path, runs, jobs_) | {
         "REPOSITORY": "acme/orchestra",
@@ -793,6 +846,7 @@ def test_quick_merges_cancel_older_runs_still_planning_or_waiting_but_never_an_a
     result = run_script(script, tmp_path, env)
     assert result.returncode == 0, result.stderr
     assert [c for c in calls(tmp_path, "gh") if "cancel" in c] == [
+        "api --method POST repos/acme/orchestra/actions/runs/350/cancel",
         "api --method POST repos/acme/orchestra/actions/runs/300/cancel",
         "api --method POST repos/acme/orchestra/actions/runs/400/cancel",
     ]
@@ -807,7 +861,7 @@ def wait_for_the_stack(tmp_path: Path, jobs_of_other_run: list[dict[str, str]]) 
     runs: dict[str, list[dict[str, Any]]] = {
         "in_progress": [{"id": 77, "head_sha": SHA}, {"id": 78, "head_sha": OTHER_SHA}]
     }
-    jobs_ = {77: [job("Deploy prod / Apply prod", "in_progress")], 78: jobs_of_other_run}
+    jobs_ = {77: [job("Deploy prod / Platform / Apply prod", "in_progress")], 78: jobs_of_other_run}
     env = fake_actions_api(tmp_path, runs, jobs_)
     script = step("pulumi-up.yml", "apply", "Wait for any other update of the stack to finish")["run"]
     env |= {"REPOSITORY": "acme/orchestra", "RUN_ID": "77", "STACK": "prod", "POLL_SECONDS": "0", "POLLS": "3"}
@@ -824,7 +878,7 @@ def test_an_update_waits_for_another_runs_update_of_the_same_stack(tmp_path: Pat
     assert busy.returncode == 1
     assert busy.stdout.count("Run(s) 78 are updating prod; waiting.") == 3
     assert "::error::prod was still being updated after" in busy.stdout
-    other = wait_for_the_stack(tmp_path / "other-stack", [job("Deploy dev / Apply dev", "in_progress")])
+    other = wait_for_the_stack(tmp_path / "other-stack", [job("Deploy dev / Platform / Apply dev", "in_progress")])
     assert other.returncode == 0
     names = [s["name"] for s in ALL["pulumi-up.yml"]["jobs"]["apply"]["steps"]]
     assert names.index("Wait for any other update of the stack to finish") < names.index("Apply the approved plan")
@@ -834,11 +888,18 @@ def test_deploys_and_rollbacks_never_cancel_each_other_and_tests_of_main_are_nev
     """GitHub keeps one pending job per concurrency group and cancels the one before it: deploys and
     rollbacks of a stack hold different groups (they take turns in pulumi-up.yml's apply), and only
     a pull request's tests share a group."""
-    assert ALL["deploy.yml"]["jobs"]["deploy"]["concurrency"] == {
-        "group": "deploy-${{ matrix.stack }}",
+    stack_deploy = ALL["stack-deploy.yml"]["jobs"]
+    assert stack_deploy["platform"]["concurrency"] == {
+        "group": "deploy-${{ inputs.stack }}",
         "cancel-in-progress": False,
     }
-    assert "concurrency" not in ALL["deploy.yml"]
+    assert stack_deploy["tenants"]["concurrency"] == {
+        "group": "deploy-tenants-${{ inputs.stack }}",
+        "cancel-in-progress": False,
+    }
+    # The caller holds none: a group held by it and again by a job it calls would wait on itself.
+    assert "concurrency" not in ALL["deploy.yml"]["jobs"]["deploy"]
+    assert "concurrency" not in ALL["deploy.yml"] and "concurrency" not in ALL["stack-deploy.yml"]
     assert ALL["rollback.yml"]["concurrency"] == {"group": "rollback-${{ inputs.stack }}", "cancel-in-progress": False}
     assert "concurrency" not in ALL["rollback.yml"]["jobs"]["rollback"]
     pulumi_up = ALL["pulumi-up.yml"]
@@ -859,7 +920,7 @@ def test_deploy_tests_then_updates_each_stack_in_order() -> None:
     assert jobs_["test"]["uses"] == "./.github/workflows/test.yml"
     assert "workflow_call" in ALL["test.yml"]["on"]
     legs = jobs_["deploy"]
-    assert legs["uses"] == "./.github/workflows/pulumi-up.yml"
+    assert legs["uses"] == "./.github/workflows/stack-deploy.yml"
     assert legs["strategy"] == {
         "max-parallel": 1,
         "fail-fast": True,
