@@ -1041,6 +1041,14 @@ def test_every_outcome_is_notified(name: str, after: list[str]) -> None:
     )
 
 
+def test_a_chat_outage_never_fails_a_deploy() -> None:
+    # tenants.yml notifies from inside a stack's leg of the deploy (stack-deploy.yml): a failed
+    # notify job would fail that leg, and fail-fast would stop the next stack's deploy.
+    assert "./.github/workflows/notify.yml" in {job.get("uses") for job in ALL["tenants.yml"]["jobs"].values()}
+    steps_ = ALL["notify.yml"]["jobs"]["notify"]["steps"]
+    assert [s["name"] for s in steps_ if s.get("continue-on-error") is not True] == []
+
+
 # --- Policy and smoke checks --------------------------------------------------------------
 
 
