@@ -793,7 +793,11 @@ def job(name: str, status: str) -> dict[str, str]:
 
 def test_quick_merges_cancel_older_runs_still_planning_or_waiting_but_never_an_apply(tmp_path: Path) -> None:
     runs = {
-        "waiting": [{"id": 400, "head_sha": "d" * 40}, {"id": 500, "head_sha": "c" * 40}],
+        "waiting": [
+            {"id": 400, "head_sha": "d" * 40},
+            {"id": 500, "head_sha": "c" * 40},
+            {"id": 150, "head_sha": "6" * 40},
+        ],
         "in_progress": [
             {"id": 350, "head_sha": "8" * 40},
             {"id": 300, "head_sha": "e" * 40},
@@ -833,6 +837,11 @@ def test_quick_merges_cancel_older_runs_still_planning_or_waiting_but_never_an_a
             job("Deploy prod / Platform / Apply prod", "completed"),
             job("Notify / Post the result to chat", "in_progress"),
         ],
+        # Waiting for the approval of a tenant wave, its plans done: nothing applies yet.
+        150: [
+            job("Deploy dev / Tenants / Wave 1 / Plan tenant acme", "completed"),
+            job("Deploy dev / Tenants / Wave 1 / Approve wave canary of dev", "waiting"),
+        ],
         # Newer than this run.
         500: [job("Deploy prod / Platform / Apply prod", "waiting")],
     }
@@ -849,6 +858,7 @@ def test_quick_merges_cancel_older_runs_still_planning_or_waiting_but_never_an_a
         "api --method POST repos/acme/orchestra/actions/runs/350/cancel",
         "api --method POST repos/acme/orchestra/actions/runs/300/cancel",
         "api --method POST repos/acme/orchestra/actions/runs/400/cancel",
+        "api --method POST repos/acme/orchestra/actions/runs/150/cancel",
     ]
     assert f"superseded by {SHA}" in (tmp_path / "summary.md").read_text()
     # Supersede needs nothing before it, so it runs while the tests do; the stacks wait for it.
