@@ -19,6 +19,8 @@ from systems.tenants.platform_name import PLATFORM_STACK_SETTING, parse_platform
 from systems.tenants.tenant_config import TENANT_PROJECT
 
 _GUARDED_STACKS = "guardedStacks"
+_DEFAULT_GUARDED: list[str] = StackConfig.model_fields["guarded_stacks"].default
+_PLATFORM_STACK_KEY = PLATFORM_STACK_SETTING.removeprefix(f"{TENANT_PROJECT}:")
 _REPOSITORY = Path(__file__).resolve().parent.parent
 
 
@@ -27,19 +29,12 @@ def is_guarded() -> bool:
     tenant stack of one: the production guards apply to it. Without the setting, the model's
     default list decides."""
     if pulumi.get_project() == TENANT_PROJECT:
-        platform_stack = _tenant_platform_stack(pulumi.get_stack(), pulumi.Config().get(_setting_name()) or "")
+        platform_stack = _tenant_platform_stack(pulumi.get_stack(), pulumi.Config().get(_PLATFORM_STACK_KEY) or "")
         # A tenant stack whose platform stack cannot be told fails its own program; until then it
         # is held to production's rules rather than let off them.
         return platform_stack is None or platform_stack in _platform_guarded_stacks()
     configured = pulumi.Config().get_object(_GUARDED_STACKS)
     return pulumi.get_stack() in (configured if isinstance(configured, list) else _DEFAULT_GUARDED)
-
-
-_DEFAULT_GUARDED: list[str] = StackConfig.model_fields["guarded_stacks"].default
-
-
-def _setting_name() -> str:
-    return PLATFORM_STACK_SETTING.removeprefix(f"{TENANT_PROJECT}:")
 
 
 @functools.cache
