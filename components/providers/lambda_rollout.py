@@ -160,6 +160,8 @@ class LambdaRolloutProvider(ResourceProvider):
                 + "; ".join(f"{step}: {served_text}" for step, served_text, _ in figures)
                 + (" (as CloudWatch had them at the promotion)" if any(read for *_, read in figures) else "")
             )
+        else:
+            log.info(f"function {props['function_name']}: version {new} deployed at once (no canary steps)")
 
     def _bake(self, props: Mapping[str, Any], started: float, seconds: float) -> list[str]:
         """Why the new version fails, at the first poll that shows it; [] when the step passed."""

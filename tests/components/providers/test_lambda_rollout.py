@@ -310,12 +310,14 @@ def test_a_version_that_raises_or_answers_the_wrong_body_fails_its_check(world: 
     assert live(world) == (v1, {})
 
 
-def test_without_steps_a_checked_version_takes_all_traffic_at_once(world: LambdaWorld) -> None:
+def test_without_steps_a_checked_version_takes_all_traffic_at_once(world: LambdaWorld, said: list[str]) -> None:
     _, state = deployed(world)
     v2 = world.publish("2")
     provider(world).update(f"{FUNCTION}:{ALIAS}", state, props(v2, world.watch(v2), steps=[]))
     assert kinds(world) == ["GetAlias", "Invoke", "UpdateAlias"]
     assert live(world) == (v2, {})
+    # As a worker deployed at once says so: no figures, since no step was watched.
+    assert said == [f"function {FUNCTION}: version {v2} deployed at once (no canary steps)"]
 
 
 def test_an_interrupted_shift_is_read_as_a_change_and_cleared_before_the_next(world: LambdaWorld) -> None:
