@@ -15,7 +15,7 @@ import pulumi
 from stack_config.data_file import safe_load
 from stack_config.model import StackConfig
 from systems.tenants.instances import InstanceError, load_stack_instance
-from systems.tenants.platform_name import PLATFORM_STACK_SETTING, parse_platform_stack
+from systems.tenants.platform_name import PLATFORM_STACK_SETTING, platform_stack_of
 from systems.tenants.tenant_config import TENANT_PROJECT
 
 _GUARDED_STACKS = "guardedStacks"
@@ -39,14 +39,13 @@ def is_guarded() -> bool:
 
 @functools.cache
 def _tenant_platform_stack(stack: str, setting: str) -> str | None:
-    """The platform stack the tenant stack reads, as the tenant program tells it (`tenant_stack.py`)."""
-    if setting:
-        name = parse_platform_stack(setting)
-        return name.stack if name else None
+    """The platform stack the tenant stack reads, told as its program tells it (`tenant_stack.py`)."""
     try:
-        return load_stack_instance(_REPOSITORY / "instances", stack).environment
+        instance = load_stack_instance(_REPOSITORY / "instances", stack)
     except InstanceError:
         return None
+    name = platform_stack_of(setting, instance.environment)
+    return name.stack if name else None
 
 
 @functools.cache

@@ -24,12 +24,11 @@ class PlatformStackName:
         return f"{self.organization}/{self.project}/{self.stack}"
 
 
-def parse_platform_stack(text: str) -> PlatformStackName | None:
-    match = _STACK_REFERENCE.fullmatch(text)
+def platform_stack_of(setting: str, environment: str) -> PlatformStackName | None:
+    """The platform stack a tenant stack reads: the one its `platformStack` setting names, else the
+    one named after its instance file's `environment` in the organization the tenant stack runs in
+    (`organization` with a self-managed backend); None when the setting names no stack."""
+    if not setting:
+        return PlatformStackName(pulumi.get_organization(), PLATFORM_PROJECT, environment)
+    match = _STACK_REFERENCE.fullmatch(setting)
     return PlatformStackName(**match.groupdict()) if match else None
-
-
-def default_platform_stack(environment: str) -> PlatformStackName:
-    """The platform stack named after the instance's environment, in the organization the tenant
-    stack runs in (`organization` with a self-managed backend)."""
-    return PlatformStackName(pulumi.get_organization(), PLATFORM_PROJECT, environment)

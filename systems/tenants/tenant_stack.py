@@ -29,7 +29,7 @@ from systems.worker_common import ErrorTracking
 from .instance import TenantInstance, TenantInstanceArgs
 from .instances import Instance, InstanceError, load_stack_instance
 from .platform import PlatformFacts, PlatformStack, PlatformStackError
-from .platform_name import PLATFORM_STACK_SETTING, default_platform_stack, parse_platform_stack
+from .platform_name import PLATFORM_STACK_SETTING, platform_stack_of
 from .scripts import TENANT_SERVICES
 from .system import rate_limiter
 from .tenant_config import API_TOKEN_VARIABLE, TenantConfigError, api_token_from_environment, load_tenant_config
@@ -45,11 +45,7 @@ def declare_tenant_stack(repository: Path, project_dir: Path, stack: str) -> Non
     """Everything is checked (settings, instance file, delivery file, token) before the first declaration."""
     config = load_tenant_config()
     instance = load_stack_instance(repository / "instances", stack)
-    platform_name = (
-        parse_platform_stack(config.platform_stack)
-        if config.platform_stack
-        else default_platform_stack(instance.environment)
-    )
+    platform_name = platform_stack_of(config.platform_stack, instance.environment)
     if platform_name is None:
         raise TenantConfigError(
             f"{PLATFORM_STACK_SETTING}: must be <organization>/<project>/<stack> (got {config.platform_stack!r})"

@@ -88,12 +88,13 @@ def needs_of(job: dict[str, Any]) -> list[str]:
 
 
 def started_after(graph: dict[Job, Run], job: Job) -> set[Job]:
+    """Every job `job` starts after: what it waits for, what those wait for, and so on."""
     seen: set[Job] = set()
-    todo = list(graph[job].waits)
-    while todo:
-        if (other := todo.pop()) not in seen:
+    frontier = list(graph[job].waits)
+    while frontier:
+        if (other := frontier.pop()) not in seen:
             seen.add(other)
-            todo.extend(graph[other].waits)
+            frontier.extend(graph[other].waits)
     return seen
 
 
